@@ -1,0 +1,313 @@
+//! Cognito user pools: read a pool, and rewrite its SMS configuration without losing any other
+//! setting.
+
+use aws_sdk_cognitoidentityprovider::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, SmsConfigurationType, UserPoolType,
+};
+
+use super::{Aws, AwsError, optional};
+use crate::desired::SmsConfig;
+
+pub struct Cognito<'a> {
+    pub(super) aws: &'a Aws,
+    pub(super) client: aws_sdk_cognitoidentityprovider::Client,
+}
+
+/// What the operator manages of a pool's `SmsConfiguration`, `None` when the pool has none or
+/// sends SMS through AWS End User Messaging instead of SNS.
+pub fn sms_config_of(pool: &UserPoolType) -> Option<SmsConfig> {
+    let sms = pool.sms_configuration()?;
+    (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
+        sns_caller_arn: sms.sns_caller_arn().to_string(),
+        external_id: sms.external_id().map(String::from),
+        sns_region: sms.sns_region().map(String::from),
+    })
+}
+
+/// Whether the pool sends SMS through AWS End User Messaging SMS rather than SNS.
+pub fn uses_end_user_messaging(pool: &UserPoolType) -> bool {
+    pool.sms_configuration()
+        .and_then(|s| s.eums_sms())
+        .is_some()
+}
+
+/// UpdateUserPool resets every setting it is not sent. This copies every updatable setting of
+/// `pool`, as DescribeUserPool returned it, into the request; only `SmsConfiguration` is replaced.
+pub fn with_every_setting_of(
+    req: UpdateUserPoolFluentBuilder,
+    pool: &UserPoolType,
+    sms: SmsConfigurationType,
+) -> UpdateUserPoolFluentBuilder {
+    let auto_verified = pool.auto_verified_attributes.clone();
+    req.user_pool_id(pool.id().unwrap_or_default())
+        .set_policies(pool.policies.clone())
+        .set_deletion_protection(pool.deletion_protection.clone())
+        .set_lambda_config(pool.lambda_config.clone())
+        .set_auto_verified_attributes(auto_verified)
+        .set_sms_verification_message(pool.sms_verification_message.clone())
+        .set_email_verification_message(pool.email_verification_message.clone())
+        .set_email_verification_subject(pool.email_verification_subject.clone())
+        .set_verification_message_template(pool.verification_message_template.clone())
+        .set_sms_authentication_message(pool.sms_authentication_message.clone())
+        .set_user_attribute_update_settings(pool.user_attribute_update_settings.clone())
+        .set_mfa_configuration(pool.mfa_configuration.clone())
+        .set_device_configuration(pool.device_configuration.clone())
+        .set_email_configuration(pool.email_configuration.clone())
+        .sms_configuration(sms)
+        .set_user_pool_tags(pool.user_pool_tags.clone())
+        .set_admin_create_user_config(admin_create_user_config(pool))
+        .set_user_pool_add_ons(pool.user_pool_add_ons.clone())
+        .set_account_recovery_setting(pool.account_recovery_setting.clone())
+        .set_pool_name(pool.name.clone())
+        .set_user_pool_tier(pool.user_pool_tier.clone())
+        .set_key_configuration(pool.key_configuration.clone())
+        .set_issuer_configuration(pool.issuer_configuration.clone())
+        .set_acr_configuration(pool.acr_configuration.clone())
+}
+
+/// DescribeUserPool still returns the deprecated `UnusedAccountValidityDays`, and UpdateUserPool
+/// refuses it beside `PasswordPolicy.TemporaryPasswordValidityDays`: send it back only when the
+/// password policy does not carry the same setting.
+fn admin_create_user_config(pool: &UserPoolType) -> Option<AdminCreateUserConfigType> {
+    let cfg = pool.admin_create_user_config()?;
+    let temporary_validity_set = pool
+        .policies()
+        .and_then(|p| p.password_policy())
+        .is_some_and(|p| p.temporary_password_validity_days() > 0);
+    let unused = (!temporary_validity_set && cfg.unused_account_validity_days() > 0)
+        .then_some(cfg.unused_account_validity_days());
+    Some(
+        AdminCreateUserConfigType::builder()
+            .allow_admin_create_user_only(cfg.allow_admin_create_user_only())
+            .set_unused_account_validity_days(unused)
+            .set_invite_message_template(cfg.invite_message_template().cloned())
+            .build(),
+    )
+}
+
+pub fn sms_configuration(desired: &SmsConfig) -> SmsConfigurationType {
+    SmsConfigurationType::builder()
+        .sns_caller_arn(&desired.sns_caller_arn)
+        .set_external_id(desired.external_id.clone())
+        .set_sns_region(desired.sns_region.clone())
+        .build()
+}
+
+impl Cognito<'_> {
+    pub async fn describe_user_pool(&self, id: &str) -> Result<Option<UserPoolType>, AwsError> {
+        let req = self.client.describe_user_pool().user_pool_id(id).send();
+        Ok(
+            optional(self.aws.call("cognito-idp", "DescribeUserPool", req).await)?
+                .and_then(|o| o.user_pool),
+        )
+    }
+
+    /// Point the pool's SMS at `desired`, sending every other setting back unchanged.
+    pub async fn update_sms_configuration(
+        &self,
+        pool: &UserPoolType,
+        desired: &SmsConfig,
+    ) -> Result<(), AwsError> {
+        let req = with_every_setting_of(
+            self.client.update_user_pool(),
+            pool,
+            sms_configuration(desired),
+        );
+        self.aws
+            .call("cognito-idp", "UpdateUserPool", req.send())
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_cognitoidentityprovider::types::*;
+
+    use super::*;
+
+    /// A pool with every updatable setting present.
+    fn full_pool() -> UserPoolType {
+        UserPoolType::builder()
+            .id("eu-west-1_Abc")
+            .name("pool")
+            .policies(
+                UserPoolPolicyType::builder()
+                    .password_policy(
+                        PasswordPolicyType::builder()
+                            .minimum_length(12)
+                            .temporary_password_validity_days(3)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .deletion_protection(DeletionProtectionType::Active)
+            .lambda_config(
+                LambdaConfigType::builder()
+                    .pre_sign_up("arn:aws:lambda:eu-west-1:123456789012:function:f")
+                    .build(),
+            )
+            .auto_verified_attributes(VerifiedAttributeType::Email)
+            .sms_verification_message("code {####}")
+            .email_verification_message("code {####}")
+            .email_verification_subject("subject")
+            .verification_message_template(
+                VerificationMessageTemplateType::builder()
+                    .sms_message("code {####}")
+                    .build(),
+            )
+            .sms_authentication_message("auth {####}")
+            .user_attribute_update_settings(
+                UserAttributeUpdateSettingsType::builder()
+                    .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+                    .build(),
+            )
+            .mfa_configuration(UserPoolMfaType::Optional)
+            .device_configuration(
+                DeviceConfigurationType::builder()
+                    .challenge_required_on_new_device(true)
+                    .build(),
+            )
+            .email_configuration(
+                EmailConfigurationType::builder()
+                    .email_sending_account(EmailSendingAccountType::CognitoDefault)
+                    .build(),
+            )
+            .sms_configuration(
+                SmsConfigurationType::builder()
+                    .sns_caller_arn("arn:old")
+                    .build(),
+            )
+            .user_pool_tags("team", "identity")
+            .admin_create_user_config(
+                AdminCreateUserConfigType::builder()
+                    .allow_admin_create_user_only(true)
+                    .unused_account_validity_days(7)
+                    .build(),
+            )
+            .user_pool_add_ons(
+                UserPoolAddOnsType::builder()
+                    .advanced_security_mode(AdvancedSecurityModeType::Audit)
+                    .build()
+                    .unwrap(),
+            )
+            .account_recovery_setting(
+                AccountRecoverySettingType::builder()
+                    .recovery_mechanisms(
+                        RecoveryOptionType::builder()
+                            .priority(1)
+                            .name(RecoveryOptionNameType::VerifiedEmail)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .user_pool_tier(UserPoolTierType::Essentials)
+            .key_configuration(KeyConfigurationType::builder().build())
+            .issuer_configuration(IssuerConfigurationType::builder().build())
+            .set_acr_configuration(Some(HashMap::new()))
+            .build()
+    }
+
+    /// `(name, value)` pairs of a `Debug`-printed struct's own fields.
+    fn top_level_fields(debug: &str) -> Vec<(&str, &str)> {
+        let Some(open) = debug.find('{') else {
+            return vec![];
+        };
+        let body = &debug[open + 1..debug.rfind('}').unwrap_or(debug.len())];
+        let (mut fields, mut depth, mut start) = (vec![], 0i32, 0);
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    fields.push(&body[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        fields.push(&body[start..]);
+        fields
+            .into_iter()
+            .filter_map(|f| f.split_once(": ").map(|(k, v)| (k.trim(), v.trim())))
+            .collect()
+    }
+
+    fn client() -> aws_sdk_cognitoidentityprovider::Client {
+        let conf = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(aws_sdk_cognitoidentityprovider::config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
+    }
+
+    #[test]
+    fn update_request_carries_every_setting() {
+        let pool = full_pool();
+        let sms = SmsConfig {
+            sns_caller_arn: "arn:new".into(),
+            external_id: Some("x".into()),
+            sns_region: None,
+        };
+        let req =
+            with_every_setting_of(client().update_user_pool(), &pool, sms_configuration(&sms));
+        // Every field of the request is set: a field the SDK adds later shows up here as None.
+        let debug = format!("{:?}", req.as_input());
+        let unset: Vec<&str> = top_level_fields(&debug)
+            .into_iter()
+            .filter(|(_, v)| !v.starts_with("Some("))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            unset.is_empty(),
+            "UpdateUserPool request leaves settings out: {unset:?}"
+        );
+        let input = req.as_input();
+        assert_eq!(
+            input
+                .get_sms_configuration()
+                .as_ref()
+                .unwrap()
+                .sns_caller_arn(),
+            "arn:new"
+        );
+        assert_eq!(input.get_policies().as_ref(), pool.policies());
+        assert_eq!(input.get_lambda_config().as_ref(), pool.lambda_config());
+    }
+
+    #[test]
+    fn unused_account_validity_dropped_only_beside_temporary_password_validity() {
+        let pool = full_pool();
+        assert_eq!(
+            admin_create_user_config(&pool)
+                .unwrap()
+                .unused_account_validity_days(),
+            0
+        );
+        let legacy = UserPoolType::builder()
+            .admin_create_user_config(
+                AdminCreateUserConfigType::builder()
+                    .unused_account_validity_days(7)
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            admin_create_user_config(&legacy)
+                .unwrap()
+                .unused_account_validity_days(),
+            7
+        );
+    }
+
+    #[test]
+    fn sms_config_read_from_pool() {
+        let pool = full_pool();
+        assert_eq!(sms_config_of(&pool).unwrap().sns_caller_arn, "arn:old");
+        assert!(!uses_end_user_messaging(&pool));
+        assert_eq!(sms_config_of(&UserPoolType::builder().build()), None);
+    }
+}

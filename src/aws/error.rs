@@ -1,0 +1,212 @@
+//! One error type for every AWS call, classified so the reconciler knows whether retrying soon
+//! can help (recoverable) or only a change by a person can (terminal).
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::conditions::reasons;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The resource does not exist (adapters usually turn this into `None`).
+    NotFound,
+    /// AWS asked us to slow down.
+    Throttled,
+    /// The operator's credentials may not do this.
+    AccessDenied,
+    /// AWS rejected the request as invalid; retrying the same request will not help.
+    InvalidRequest,
+    /// Cognito cannot yet use a role that was just created or changed.
+    IamPropagation,
+    /// No usable answer: network, timeout or a server-side error.
+    Unavailable,
+    Other,
+}
+
+impl ErrorKind {
+    /// Condition reason for a check that failed with this kind of error.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorKind::AccessDenied => reasons::ACCESS_DENIED,
+            ErrorKind::Throttled => reasons::THROTTLED,
+            ErrorKind::Unavailable => reasons::AWS_UNAVAILABLE,
+            ErrorKind::InvalidRequest => reasons::AWS_REQUEST_REJECTED,
+            ErrorKind::IamPropagation => reasons::IAM_PROPAGATION_PENDING,
+            ErrorKind::NotFound | ErrorKind::Other => reasons::AWS_ERROR,
+        }
+    }
+
+    /// Terminal errors need a person (permissions, an invalid request); retrying them quickly
+    /// only adds load, so they are retried on the resync period instead of with backoff.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ErrorKind::AccessDenied | ErrorKind::InvalidRequest)
+    }
+
+    /// Bounded label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::IamPropagation => "iam_propagation",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "NoSuchEntity"
+            | "ResourceNotFoundException"
+            | "ResourceNotFound"
+            | "NotFound"
+            | "UserPoolNotFound" => ErrorKind::NotFound,
+            "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "Throttled"
+            | "RequestLimitExceeded"
+            | "LimitExceededException" => ErrorKind::Throttled,
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "NotAuthorizedException"
+            | "AuthorizationError"
+            | "UnauthorizedOperation"
+            | "InvalidClientTokenId"
+            | "ExpiredToken"
+            | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
+            "InvalidSmsRoleTrustRelationshipException" | "InvalidSmsRoleAccessPolicyException" => {
+                ErrorKind::IamPropagation
+            }
+            "ValidationError"
+            | "ValidationException"
+            | "InvalidParameterException"
+            | "InvalidParameter"
+            | "InvalidInput"
+            | "MalformedPolicyDocument"
+            | "LimitExceeded"
+            | "EntityAlreadyExists"
+            | "UnmodifiableEntity"
+            | "DeleteConflict" => ErrorKind::InvalidRequest,
+            "InternalFailure"
+            | "InternalError"
+            | "InternalErrorException"
+            | "ServiceFailure"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException" => ErrorKind::Unavailable,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed AWS call: which one, how to treat it, and AWS's own words.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service} {operation} failed: {code}: {message}")]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let (kind, code, message) = match &err {
+            SdkError::ServiceError(service_err) => {
+                let e = service_err.err();
+                let code = e.code().unwrap_or("Unknown").to_string();
+                (
+                    ErrorKind::from_code(&code),
+                    code,
+                    e.message().unwrap_or("").to_string(),
+                )
+            }
+            SdkError::TimeoutError(_) => (
+                ErrorKind::Unavailable,
+                "Timeout".into(),
+                "request timed out".into(),
+            ),
+            SdkError::DispatchFailure(d) => (
+                ErrorKind::Unavailable,
+                "DispatchFailure".into(),
+                format!(
+                    "could not reach AWS: {}",
+                    source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
+                ),
+            ),
+            SdkError::ResponseError(_) => (
+                ErrorKind::Unavailable,
+                "ResponseError".into(),
+                source_chain(&err).unwrap_or_else(|| "unreadable response".into()),
+            ),
+            SdkError::ConstructionFailure(_) => (
+                ErrorKind::InvalidRequest,
+                "ConstructionFailure".into(),
+                source_chain(&err).unwrap_or_else(|| "request could not be built".into()),
+            ),
+            _ => (ErrorKind::Other, "Unknown".into(), err.to_string()),
+        };
+        Self {
+            service,
+            operation,
+            kind,
+            code,
+            message,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+}
+
+fn source_chain(err: &dyn std::error::Error) -> Option<String> {
+    let mut parts = vec![];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        parts.push(e.to_string());
+        cur = e.source();
+    }
+    (!parts.is_empty()).then(|| parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert_eq!(ErrorKind::from_code("NoSuchEntity"), ErrorKind::NotFound);
+        assert_eq!(ErrorKind::from_code("Throttling"), ErrorKind::Throttled);
+        assert_eq!(
+            ErrorKind::from_code("InvalidSmsRoleTrustRelationshipException"),
+            ErrorKind::IamPropagation
+        );
+        assert_eq!(
+            ErrorKind::from_code("InvalidSmsRoleAccessPolicyException"),
+            ErrorKind::IamPropagation
+        );
+        assert!(ErrorKind::from_code("AccessDenied").is_terminal());
+        assert!(!ErrorKind::from_code("Throttling").is_terminal());
+        assert!(!ErrorKind::from_code("InvalidSmsRoleTrustRelationshipException").is_terminal());
+        assert!(!ErrorKind::from_code("SomethingNew").is_terminal());
+    }
+}

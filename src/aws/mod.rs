@@ -1,0 +1,130 @@
+//! Thin adapters over the AWS SDK: one module per service, each call counted, errors classified,
+//! "not found" returned as `None`. No decisions are made here.
+
+pub mod cognito;
+pub mod error;
+pub mod iam;
+pub mod sts;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::OnceCell;
+
+pub use error::{AwsError, ErrorKind};
+
+/// Counts of AWS calls by (service, operation, outcome); outcome is `ok` or an `ErrorKind` label.
+#[derive(Debug, Default)]
+pub struct CallCounts(Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>);
+
+impl CallCounts {
+    fn record(&self, service: &'static str, operation: &'static str, outcome: &'static str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((service, operation, outcome)).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<(&'static str, &'static str, &'static str), u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// AWS clients for one set of credentials. IAM and STS are global; Cognito clients are made per
+/// region on first use, since a pool's region comes from its id.
+#[derive(Clone)]
+pub struct Aws {
+    config: aws_config::SdkConfig,
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    cognito: Arc<Mutex<HashMap<String, aws_sdk_cognitoidentityprovider::Client>>>,
+    account_id: Arc<OnceCell<String>>,
+    pub calls: Arc<CallCounts>,
+}
+
+impl Aws {
+    /// Credentials, region and endpoints from the SDK's default chain (environment, profile,
+    /// web identity for IRSA, container and instance metadata), so `AWS_ENDPOINT_URL` and the
+    /// per-service `AWS_ENDPOINT_URL_*` variables apply.
+    pub async fn from_env() -> Self {
+        Self::new(aws_config::load_from_env().await)
+    }
+
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            iam: aws_sdk_iam::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            cognito: Arc::default(),
+            account_id: Arc::default(),
+            calls: Arc::default(),
+            config,
+        }
+    }
+
+    pub fn iam(&self) -> iam::Iam<'_> {
+        iam::Iam {
+            aws: self,
+            client: &self.iam,
+        }
+    }
+
+    pub fn cognito(&self, region: &str) -> cognito::Cognito<'_> {
+        let client = {
+            let mut clients = self.cognito.lock().unwrap_or_else(|p| p.into_inner());
+            clients
+                .entry(region.to_string())
+                .or_insert_with(|| {
+                    let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.config)
+                        .region(aws_config::Region::new(region.to_string()))
+                        .build();
+                    aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
+                })
+                .clone()
+        };
+        cognito::Cognito { aws: self, client }
+    }
+
+    /// The account the credentials belong to; asked once, then cached.
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        self.account_id
+            .get_or_try_init(|| sts::caller_account(self, &self.sts))
+            .await
+            .cloned()
+    }
+
+    /// Run one SDK call, count it, and classify its error.
+    pub(crate) async fn call<T, E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match request.await {
+            Ok(v) => {
+                self.calls.record(service, operation, "ok");
+                tracing::debug!(service, operation, "aws call");
+                Ok(v)
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk(service, operation, e);
+                self.calls.record(service, operation, err.kind.as_str());
+                tracing::debug!(service, operation, kind = %err.kind, code = %err.code, "aws call failed");
+                Err(err)
+            }
+        }
+    }
+}
+
+/// `Ok(None)` for "not found", everything else unchanged.
+pub(crate) fn optional<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,23 @@
+//! STS: who are we.
+
+use super::{Aws, AwsError, ErrorKind};
+
+pub(super) async fn caller_account(
+    aws: &Aws,
+    client: &aws_sdk_sts::Client,
+) -> Result<String, AwsError> {
+    let out = aws
+        .call(
+            "sts",
+            "GetCallerIdentity",
+            client.get_caller_identity().send(),
+        )
+        .await?;
+    out.account().map(String::from).ok_or_else(|| AwsError {
+        service: "sts",
+        operation: "GetCallerIdentity",
+        kind: ErrorKind::Other,
+        code: "MissingAccount".into(),
+        message: "GetCallerIdentity returned no account".into(),
+    })
+}

@@ -1,0 +1,297 @@
+//! Conditions: what the user reads in `kubectl describe`. Types and reasons are constants; the
+//! functions here turn the reconciler's findings into conditions. Pure.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+pub mod types {
+    pub const READY: &str = "Ready";
+    pub const ROLE_READY: &str = "RoleReady";
+    pub const SNS_REGION_VALID: &str = "SnsRegionValid";
+    pub const USER_POOL_CONFIGURED: &str = "UserPoolConfigured";
+}
+
+pub mod reasons {
+    // Summary
+    pub const READY: &str = "Ready";
+    pub const RECONCILING: &str = "Reconciling";
+    // SnsRegionValid
+    pub const SNS_REGION_ALLOWED: &str = "SnsRegionAllowed";
+    pub const SNS_REGION_NOT_ALLOWED: &str = "SnsRegionNotAllowed";
+    pub const INVALID_USER_POOL_ID: &str = "InvalidUserPoolId";
+    // RoleReady
+    pub const ROLE_IN_SYNC: &str = "RoleInSync";
+    pub const ROLE_VALID: &str = "RoleValid";
+    pub const ROLE_NAME_CONFLICT: &str = "RoleNameConflict";
+    pub const ROLE_PATH_MISMATCH: &str = "RolePathMismatch";
+    pub const ROLE_NOT_FOUND: &str = "RoleNotFound";
+    pub const TRUST_POLICY_INCOMPLETE: &str = "TrustPolicyIncomplete";
+    pub const PERMISSIONS_INCOMPLETE: &str = "PermissionsIncomplete";
+    pub const WAITING_FOR_USER_POOL: &str = "WaitingForUserPool";
+    // UserPoolConfigured
+    pub const SMS_CONFIGURATION_IN_SYNC: &str = "SmsConfigurationInSync";
+    pub const USER_POOL_NOT_FOUND: &str = "UserPoolNotFound";
+    pub const IAM_PROPAGATION_PENDING: &str = "IamPropagationPending";
+    pub const WAITING_FOR_ROLE: &str = "WaitingForRole";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const SMS_THROUGH_END_USER_MESSAGING: &str = "SmsThroughEndUserMessaging";
+    // A dry run found changes it did not make
+    pub const CHANGES_PENDING: &str = "ChangesPending";
+    // Any check that failed on an AWS error (see aws::ErrorKind::reason)
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    pub const THROTTLED: &str = "Throttled";
+    pub const AWS_UNAVAILABLE: &str = "AwsUnavailable";
+    pub const AWS_REQUEST_REJECTED: &str = "AwsRequestRejected";
+    pub const AWS_ERROR: &str = "AwsError";
+}
+
+/// The outcome of one check, before it becomes a condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub status: Status,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    True,
+    False,
+    Unknown,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::True => "True",
+            Status::False => "False",
+            Status::Unknown => "Unknown",
+        }
+    }
+}
+
+impl Finding {
+    pub fn ok(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: Status::True,
+            reason,
+            message: message.into(),
+        }
+    }
+    pub fn failed(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: Status::False,
+            reason,
+            message: message.into(),
+        }
+    }
+    pub fn unknown(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: Status::Unknown,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The findings of one reconcile, one per condition type the summary depends on, in the order a
+/// user should fix them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Findings {
+    pub sns_region: Finding,
+    pub role: Finding,
+    pub user_pool: Finding,
+}
+
+impl Findings {
+    fn in_order(&self) -> [(&'static str, &Finding); 3] {
+        [
+            (types::SNS_REGION_VALID, &self.sns_region),
+            (types::ROLE_READY, &self.role),
+            (types::USER_POOL_CONFIGURED, &self.user_pool),
+        ]
+    }
+
+    /// `Ready`: True when every check passed; otherwise the first blocking check's reason and
+    /// message, so `kubectl get` shows what to fix first.
+    pub fn ready(&self) -> Finding {
+        match self
+            .in_order()
+            .into_iter()
+            .find(|(_, f)| f.status != Status::True)
+        {
+            None => Finding::ok(
+                reasons::READY,
+                "The user pool sends SMS through the configured role and SNS region",
+            ),
+            Some((type_, f)) => Finding {
+                status: if f.status == Status::Unknown {
+                    Status::Unknown
+                } else {
+                    Status::False
+                },
+                reason: f.reason,
+                message: format!("{type_}: {}", f.message),
+            },
+        }
+    }
+}
+
+/// The conditions for `findings`, keeping `lastTransitionTime` of every condition whose status
+/// did not change. Conditions of other types already present are kept as they are.
+pub fn conditions(
+    findings: &Findings,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let ready = findings.ready();
+    let mut all: Vec<(&'static str, &Finding)> = vec![(types::READY, &ready)];
+    all.extend(findings.in_order());
+    let mut out: Vec<Condition> = all
+        .into_iter()
+        .map(|(type_, f)| to_condition(type_, f, previous, generation, now))
+        .collect();
+    for c in previous {
+        if !out.iter().any(|o| o.type_ == c.type_) {
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
+pub fn to_condition(
+    type_: &str,
+    finding: &Finding,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let status = finding.status.as_str();
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: finding.reason.to_string(),
+        message: one_line(&finding.message),
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+/// Condition messages are one line of at most 32 KiB, as the API requires.
+fn one_line(message: &str) -> String {
+    let mut s: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.len() > 32 * 1024 {
+        let mut cut = 32 * 1024;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_ok() -> Findings {
+        Findings {
+            sns_region: Finding::ok(reasons::SNS_REGION_ALLOWED, "eu-west-1"),
+            role: Finding::ok(reasons::ROLE_IN_SYNC, "role r"),
+            user_pool: Finding::ok(reasons::SMS_CONFIGURATION_IN_SYNC, "pool p"),
+        }
+    }
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).unwrap()
+    }
+
+    #[test]
+    fn ready_when_every_check_passes() {
+        let c = conditions(&all_ok(), &[], Some(3), t(100));
+        assert_eq!(c.len(), 4);
+        assert!(
+            c.iter()
+                .all(|c| c.status == "True" && c.observed_generation == Some(3))
+        );
+        assert_eq!(c[0].type_, types::READY);
+        assert_eq!(c[0].reason, reasons::READY);
+    }
+
+    #[test]
+    fn ready_reports_the_first_blocking_check() {
+        let mut f = all_ok();
+        f.role = Finding::failed(
+            reasons::ROLE_NAME_CONFLICT,
+            "role r exists and is not managed by this operator",
+        );
+        f.user_pool = Finding::unknown(reasons::WAITING_FOR_ROLE, "waiting");
+        let ready = f.ready();
+        assert_eq!(ready.status, Status::False);
+        assert_eq!(ready.reason, reasons::ROLE_NAME_CONFLICT);
+        assert_eq!(
+            ready.message,
+            "RoleReady: role r exists and is not managed by this operator"
+        );
+    }
+
+    #[test]
+    fn ready_is_unknown_while_only_waiting() {
+        let mut f = all_ok();
+        f.user_pool = Finding::unknown(reasons::IAM_PROPAGATION_PENDING, "IAM is propagating");
+        assert_eq!(f.ready().status, Status::Unknown);
+    }
+
+    #[test]
+    fn transition_time_kept_while_status_unchanged() {
+        let first = conditions(&all_ok(), &[], Some(1), t(100));
+        let second = conditions(&all_ok(), &first, Some(2), t(200));
+        assert!(
+            second
+                .iter()
+                .all(|c| c.last_transition_time == Time(t(100)))
+        );
+        assert!(second.iter().all(|c| c.observed_generation == Some(2)));
+        let mut f = all_ok();
+        f.user_pool = Finding::failed(reasons::USER_POOL_NOT_FOUND, "gone");
+        let third = conditions(&f, &second, Some(2), t(300));
+        let by_type = |ty: &str| third.iter().find(|c| c.type_ == ty).unwrap().clone();
+        assert_eq!(
+            by_type(types::USER_POOL_CONFIGURED).last_transition_time,
+            Time(t(300))
+        );
+        assert_eq!(by_type(types::READY).last_transition_time, Time(t(300)));
+        assert_eq!(
+            by_type(types::ROLE_READY).last_transition_time,
+            Time(t(100))
+        );
+    }
+
+    #[test]
+    fn other_condition_types_are_kept() {
+        let foreign = to_condition(
+            "SandboxExited",
+            &Finding::failed("InSandbox", "x"),
+            &[],
+            Some(1),
+            t(5),
+        );
+        let c = conditions(&all_ok(), std::slice::from_ref(&foreign), Some(1), t(10));
+        assert!(c.contains(&foreign));
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let f = Finding::failed(reasons::AWS_ERROR, "line one\n  line two");
+        assert_eq!(
+            to_condition("X", &f, &[], None, t(1)).message,
+            "line one line two"
+        );
+    }
+}

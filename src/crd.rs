@@ -1,0 +1,296 @@
+//! The `CognitoSmsConfig` custom resource: what users write (spec) and what the operator reports
+//! (status). Doc comments on spec fields are what `kubectl explain` shows.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Finalizer that lets the operator apply the deletion policy before the resource goes away.
+pub const FINALIZER: &str = "cognitosms.io/cleanup";
+
+/// How one Amazon Cognito user pool sends SMS through Amazon SNS: the IAM role Cognito assumes,
+/// the SNS region, and the pool's SMS configuration. The operator keeps them in shape and
+/// reports what it cannot do by itself as conditions.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "cognitosms.io",
+    version = "v1alpha1",
+    kind = "CognitoSmsConfig",
+    plural = "cognitosmsconfigs",
+    shortname = "csms",
+    namespaced,
+    status = "CognitoSmsConfigStatus",
+    cel,
+    doc = "CognitoSmsConfig declares how one Amazon Cognito user pool sends SMS: the IAM role Cognito assumes, the SNS region and the pool's SmsConfiguration, reconciled by cognito-sms-operator.",
+    printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.userPoolId"}"#,
+    printcolumn = r#"{"name":"SNS Region","type":"string","jsonPath":".status.snsRegion"}"#,
+    printcolumn = r#"{"name":"Role Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"RoleReady\")].status"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = crate::regions::sns_region_rule())]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoSmsConfigSpec {
+    /// ID of the Cognito user pool, e.g. `eu-west-1_AbCdEf123`. The pool's region is the part
+    /// before the underscore. The pool must already exist; the operator never creates or deletes
+    /// pools, and changes only their SMS configuration.
+    #[schemars(
+        length(min = 3, max = 55),
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+_[0-9A-Za-z]+$")
+    )]
+    pub user_pool_id: String,
+
+    /// AWS region whose Amazon SNS resources send the pool's SMS. Defaults to the pool's own
+    /// region, which is the fast and reliable choice (pools in ap-northeast-2, Seoul, must use
+    /// ap-northeast-1, Tokyo). A few regions also allow a legacy alternate: us-east-2 and
+    /// ca-central-1 → us-east-1, ap-south-1 → ap-southeast-1, eu-central-1 and eu-west-2 →
+    /// eu-west-1. Raise the SNS monthly spend limit in a region before switching to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 25), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub sns_region: Option<String>,
+
+    /// The IAM role Cognito assumes to call `sns:Publish`: either one the operator creates and
+    /// keeps in shape (`managed`, the default) or one you already have (`existing`).
+    #[serde(default)]
+    pub role: RoleSpec,
+
+    /// External ID Cognito passes when it assumes the role; added to the role's trust policy as
+    /// the `sts:ExternalId` condition and to the pool's SMS configuration. With a managed role and
+    /// no value here, the operator generates one, keeps it stable, and shows it in
+    /// `status.externalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = r"^[\w+=,.@:/-]+$"))]
+    pub external_id: Option<String>,
+
+    /// What happens in AWS when this resource is deleted. `Retain` (default) leaves the role and
+    /// the pool as they are. `Delete` deletes the managed role once the pool no longer uses it;
+    /// while the pool still references it, the role is kept and a Warning event says so. The
+    /// pool's settings are never changed on deletion, and an existing role is never deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Exactly one of `managed` or `existing`. Leave both out for a managed role with defaults.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = kube::core::cel::Rule::new("!(has(self.managed) && has(self.existing))")
+    .message("set either role.managed or role.existing, not both"))]
+#[serde(rename_all = "camelCase")]
+pub struct RoleSpec {
+    /// A role the operator creates, owns (tagged with this resource's namespace, name and uid)
+    /// and repairs when its trust or permissions policy drifts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRole>,
+    /// A role you manage yourself. The operator only reads it, reports exactly what its trust
+    /// policy or permissions lack, and never modifies or deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<ExistingRole>,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = kube::core::cel::Rule::new(
+    "!has(self.tags) || self.tags.all(k, !k.startsWith('cognitosms.io/') && !k.startsWith('aws:'))")
+    .message("tag keys starting with cognitosms.io/ or aws: are reserved"))]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedRole {
+    /// Role name. Defaults to `cognito-sms-<userPoolId>`. Changing it creates a new role; the old
+    /// one is left in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[\w+=,.@-]+$"))]
+    pub name: Option<String>,
+
+    /// IAM path for the role. Defaults to `/service-role/`. IAM cannot move a role to another
+    /// path: changing this on an existing role is reported, not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), regex(pattern = r"^/([\x21-\x7E]*/)?$"))]
+    pub path: Option<String>,
+
+    /// ARN of a managed policy to set as the role's permissions boundary, if your account
+    /// requires one for roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$"))]
+    pub permissions_boundary: Option<String>,
+
+    /// Which user pools may assume the role, through the trust policy's `aws:SourceArn`
+    /// condition: `UserPool` (default) allows exactly this pool; `AllUserPoolsInRegion` allows
+    /// every pool of the account in the pool's region.
+    #[serde(default)]
+    pub source_arn_scope: SourceArnScope,
+
+    /// Extra tags for the role. The operator adds its ownership tags (`cognitosms.io/*`) itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = kube::core::cel::Rule::new("size(self) <= 40").message("at most 40 tags"))]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExistingRole {
+    /// ARN of the role, e.g. `arn:aws:iam::123456789012:role/service-role/CognitoSMS`.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$"))]
+    pub role_arn: String,
+}
+
+#[derive(
+    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum SourceArnScope {
+    #[default]
+    UserPool,
+    AllUserPoolsInRegion,
+}
+
+#[derive(
+    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+/// What the operator observed and did. Everything here is written by the operator.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoSmsConfigStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// AWS account the operator's credentials belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// ARN of the user pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_pool_arn: Option<String>,
+    /// ARN of the role Cognito assumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// SNS region in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns_region: Option<String>,
+    /// External ID in use (generated when the spec names none and the role is managed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When the operator last compared AWS with the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+    /// Ready, RoleReady, SnsRegionValid and UserPoolConfigured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+impl CognitoSmsConfig {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+    }
+}
+
+/// The CRD as YAML, as `cognito-sms-operator crd` prints it and `crds/` holds it.
+pub fn crd_yaml() -> String {
+    let crd = CognitoSmsConfig::crd();
+    format!(
+        "# Generated by `cognito-sms-operator crd` from src/crd.rs. Do not edit.\n---\n{}",
+        serde_yaml::to_string(&crd).expect("the CRD serializes to YAML")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resource(spec: serde_json::Value) -> CognitoSmsConfig {
+        serde_json::from_value(json!({
+            "apiVersion": "cognitosms.io/v1alpha1",
+            "kind": "CognitoSmsConfig",
+            "metadata": {"name": "a", "namespace": "ns"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn crds_folder_matches_the_types() {
+        let committed = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/cognitosmsconfigs.cognitosms.io.yaml"
+        ))
+        .expect("crds/cognitosmsconfigs.cognitosms.io.yaml exists");
+        assert!(
+            committed == crd_yaml(),
+            "crds/ is stale: run `cargo run -q -- crd > crds/cognitosmsconfigs.cognitosms.io.yaml`"
+        );
+    }
+
+    #[test]
+    fn defaults_are_a_managed_role_retained_on_delete() {
+        let r = resource(json!({"userPoolId": "eu-west-1_Abc"}));
+        assert_eq!(r.spec.role, RoleSpec::default());
+        assert_eq!(r.spec.deletion_policy, DeletionPolicy::Retain);
+        assert!(r.validate_cel().is_ok());
+    }
+
+    #[test]
+    fn admission_rules_reject_what_reconcile_would_reject() {
+        let ok = resource(json!({"userPoolId": "eu-central-1_Abc", "snsRegion": "eu-west-1"}));
+        assert!(ok.validate_cel().is_ok());
+        let seoul =
+            resource(json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}));
+        let err = seoul.validate_cel().unwrap_err().to_string();
+        assert!(
+            err.contains("snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_Abc"),
+            "{err}"
+        );
+        let unlisted =
+            resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "ap-northeast-3"}));
+        assert!(unlisted.validate_cel().is_ok());
+        let unlisted_bad =
+            resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "us-east-1"}));
+        assert!(unlisted_bad.validate_cel().is_err());
+    }
+
+    #[test]
+    fn admission_rule_matches_the_table_for_every_row() {
+        for row in crate::regions::TABLE {
+            for candidate in crate::regions::TABLE.iter().map(|r| r.cognito) {
+                let r = resource(
+                    json!({"userPoolId": format!("{}_Abc", row.cognito), "snsRegion": candidate}),
+                );
+                assert_eq!(
+                    r.validate_cel().is_ok(),
+                    row.sns.contains(&candidate),
+                    "pool in {} with snsRegion {candidate}",
+                    row.cognito
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_role_kinds_are_rejected() {
+        let r = resource(json!({
+            "userPoolId": "eu-west-1_Abc",
+            "role": {"managed": {}, "existing": {"roleArn": "arn:aws:iam::123456789012:role/x"}}
+        }));
+        let err = r.validate_cel().unwrap_err().to_string();
+        assert!(
+            err.contains("set either role.managed or role.existing, not both"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reserved_tag_prefixes_are_rejected() {
+        let r = resource(json!({
+            "userPoolId": "eu-west-1_Abc",
+            "role": {"managed": {"tags": {"cognitosms.io/name": "x"}}}
+        }));
+        assert!(r.validate_cel().is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! `reconcile -f FILE`: reconcile the resources in a YAML file once against AWS, without
+//! Kubernetes, with the same code the controller runs, and print them with their status.
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::aws::Aws;
+use crate::crd::CognitoSmsConfig;
+use crate::desired::Change;
+use crate::reconcile::{self, Mode};
+use crate::regions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("document {index}: not valid YAML: {source}")]
+    Yaml {
+        index: usize,
+        source: serde_yaml::Error,
+    },
+    #[error("document {index}: {kind} {name}: {message}")]
+    Invalid {
+        index: usize,
+        kind: String,
+        name: String,
+        message: String,
+    },
+    #[error(
+        "document {index}: unsupported kind {api_version}/{kind}; expected cognitosms.io/v1alpha1 CognitoSmsConfig or v1 Secret"
+    )]
+    UnsupportedKind {
+        index: usize,
+        api_version: String,
+        kind: String,
+    },
+    #[error("no CognitoSmsConfig in the input")]
+    Empty,
+}
+
+/// The objects a one-shot file holds.
+#[derive(Debug, Default)]
+pub struct Input {
+    pub resources: Vec<CognitoSmsConfig>,
+    /// Secrets the resources reference, as a cluster would hold them.
+    pub secrets: Vec<Secret>,
+}
+
+/// Parse and validate a multi-document YAML file as the API server would at admission: kinds,
+/// field types, the schema's CEL rules.
+pub fn parse(text: &str) -> Result<Input, InputError> {
+    let mut input = Input::default();
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let index = i + 1;
+        let value = serde_json::Value::deserialize(doc)
+            .map_err(|source| InputError::Yaml { index, source })?;
+        if value.is_null() {
+            continue;
+        }
+        let api_version = value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let kind = value
+            .get("kind")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("(unnamed)")
+            .to_string();
+        let invalid = |message: String| InputError::Invalid {
+            index,
+            kind: kind.clone(),
+            name: name.clone(),
+            message,
+        };
+        match (api_version.as_str(), kind.as_str()) {
+            ("cognitosms.io/v1alpha1", "CognitoSmsConfig") => {
+                let mut res: CognitoSmsConfig =
+                    serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
+                if res.metadata.name.is_none() {
+                    return Err(invalid("metadata.name is required".into()));
+                }
+                res.validate_cel().map_err(|e| invalid(e.to_string()))?;
+                if regions::pool_region(&res.spec.user_pool_id).is_none() {
+                    return Err(invalid(
+                        regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone())
+                            .to_string(),
+                    ));
+                }
+                res.metadata
+                    .namespace
+                    .get_or_insert_with(|| "default".into());
+                res.metadata.generation.get_or_insert(1);
+                input.resources.push(res);
+            }
+            ("v1", "Secret") => {
+                let secret: Secret =
+                    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+                input.secrets.push(secret);
+            }
+            _ => {
+                return Err(InputError::UnsupportedKind {
+                    index,
+                    api_version,
+                    kind,
+                });
+            }
+        }
+    }
+    if input.resources.is_empty() {
+        return Err(InputError::Empty);
+    }
+    Ok(input)
+}
+
+/// One resource after its reconcile.
+pub struct Reconciled {
+    pub resource: CognitoSmsConfig,
+    pub changes: Vec<Change>,
+}
+
+pub async fn run(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
+    let mut out = vec![];
+    for mut resource in input.resources {
+        let outcome = reconcile::reconcile(aws, &resource, mode, Timestamp::now()).await;
+        resource.status = Some(outcome.status);
+        out.push(Reconciled {
+            resource,
+            changes: outcome.changes,
+        });
+    }
+    out
+}
+
+/// The resources as YAML documents; each preceded by comment lines listing the AWS changes made
+/// (or, in a dry run, that would be made), so the output stays valid YAML.
+pub fn render(results: &[Reconciled], mode: Mode) -> String {
+    let mut text = String::new();
+    for r in results {
+        let name = format!(
+            "{}/{}",
+            r.resource
+                .metadata
+                .namespace
+                .as_deref()
+                .unwrap_or("default"),
+            r.resource.metadata.name.as_deref().unwrap_or_default()
+        );
+        let verb = if mode == Mode::DryRun {
+            "would make"
+        } else {
+            "made"
+        };
+        text.push_str(&format!(
+            "# {name}: {verb} {} change(s) in AWS\n",
+            r.changes.len()
+        ));
+        for c in &r.changes {
+            text.push_str(&format!("#   - {c}\n"));
+        }
+        text.push_str("---\n");
+        text.push_str(
+            &serde_yaml::to_string(&r.resource)
+                .unwrap_or_else(|e| format!("# cannot render: {e}\n")),
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_resources_and_secrets() {
+        let input = parse(
+            r#"
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {name: app}
+spec: {userPoolId: eu-west-1_Abc}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: codes}
+stringData: {"+15555550100": "123456"}
+"#,
+        )
+        .unwrap();
+        assert_eq!(input.resources.len(), 1);
+        assert_eq!(
+            input.resources[0].metadata.namespace.as_deref(),
+            Some("default")
+        );
+        assert_eq!(input.secrets.len(), 1);
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_the_reason() {
+        let cases = [
+            ("kind: Pod\napiVersion: v1\n", "unsupported kind v1/Pod"),
+            (
+                "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {name: a}\nspec: {}\n",
+                "missing field `userPoolId`",
+            ),
+            (
+                "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {name: a}\nspec: {userPoolId: ap-northeast-2_A, snsRegion: ap-northeast-2}\n",
+                "snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_A",
+            ),
+            (
+                "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {name: a}\nspec: {userPoolId: nope}\n",
+                "not of the form",
+            ),
+            ("a: [\n", "not valid YAML"),
+            ("", "no CognitoSmsConfig"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! IAM policy documents: build the ones the operator wants, parse what IAM returns, compare them
+//! by meaning rather than by text, and say precisely what a user-supplied role lacks. Pure.
+
+use std::fmt;
+
+use serde_json::{Map, Value, json};
+
+pub const COGNITO_PRINCIPAL: &str = "cognito-idp.amazonaws.com";
+pub const POLICY_VERSION: &str = "2012-10-17";
+
+#[derive(Debug, thiserror::Error)]
+#[error("policy document is not valid JSON: {0}")]
+pub struct PolicyParseError(#[from] serde_json::Error);
+
+/// Parse a policy document as IAM returns it. `GetRole` and `GetRolePolicy` return documents
+/// percent-encoded (RFC 3986); other calls and tools return them as plain JSON.
+pub fn parse_document(raw: &str) -> Result<Value, PolicyParseError> {
+    match serde_json::from_str(raw) {
+        Ok(v) => Ok(v),
+        Err(plain_err) => {
+            let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+            serde_json::from_str(&decoded).map_err(|_| PolicyParseError(plain_err))
+        }
+    }
+}
+
+/// The trust policy of a managed role: only Cognito, only on behalf of this account and the given
+/// pool ARN (or wildcard), and only with the external ID when one is set.
+pub fn trust_policy(account_id: &str, source_arn: &str, external_id: Option<&str>) -> Value {
+    let mut string_equals = json!({ "aws:SourceAccount": account_id });
+    if let Some(id) = external_id {
+        string_equals["sts:ExternalId"] = json!(id);
+    }
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": COGNITO_PRINCIPAL },
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": string_equals,
+                "ArnLike": { "aws:SourceArn": source_arn }
+            }
+        }]
+    })
+}
+
+/// The managed role's only inline policy: `sns:Publish`, which is all Cognito needs to send SMS.
+pub fn publish_policy() -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{ "Effect": "Allow", "Action": "sns:Publish", "Resource": "*" }]
+    })
+}
+
+/// Two documents grant the same thing: equal after normalisation.
+pub fn equivalent(a: &Value, b: &Value) -> bool {
+    normalize(a) == normalize(b)
+}
+
+/// A canonical form: `Statement` always an array, sorted; every value list (Action, Resource,
+/// principal values, condition values) a sorted, de-duplicated array; action names lower-cased
+/// (IAM matches them case-insensitively); `"Principal": "*"` as `{"AWS": ["*"]}`; a missing
+/// `Version` as IAM's default. Key order never matters for JSON objects.
+pub fn normalize(doc: &Value) -> Value {
+    let Some(obj) = doc.as_object() else {
+        return doc.clone();
+    };
+    let mut out = Map::new();
+    out.insert(
+        "Version".into(),
+        obj.get("Version")
+            .cloned()
+            .unwrap_or_else(|| json!("2008-10-17")),
+    );
+    if let Some(id) = obj.get("Id") {
+        out.insert("Id".into(), id.clone());
+    }
+    let mut statements: Vec<Value> = as_list(obj.get("Statement"))
+        .iter()
+        .map(normalize_statement)
+        .collect();
+    statements.sort_by_key(|s| s.to_string());
+    statements.dedup();
+    out.insert("Statement".into(), Value::Array(statements));
+    Value::Object(out)
+}
+
+fn normalize_statement(stmt: &Value) -> Value {
+    let Some(obj) = stmt.as_object() else {
+        return stmt.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in obj {
+        let v = match key.as_str() {
+            "Action" | "NotAction" => string_set(value, true),
+            "Resource" | "NotResource" => string_set(value, false),
+            "Principal" | "NotPrincipal" => normalize_principal(value),
+            "Condition" => normalize_condition(value),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), v);
+    }
+    Value::Object(out)
+}
+
+fn normalize_principal(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s == "*" => json!({ "AWS": ["*"] }),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), string_set(v, false)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn normalize_condition(value: &Value) -> Value {
+    let Some(ops) = value.as_object() else {
+        return value.clone();
+    };
+    Value::Object(
+        ops.iter()
+            .map(|(op, keys)| {
+                let keys = match keys.as_object() {
+                    // Condition keys are case-insensitive in IAM.
+                    Some(k) => Value::Object(
+                        k.iter()
+                            .map(|(key, v)| (key.to_ascii_lowercase(), string_set(v, false)))
+                            .collect(),
+                    ),
+                    None => keys.clone(),
+                };
+                (op.clone(), keys)
+            })
+            .collect(),
+    )
+}
+
+fn string_set(value: &Value, lowercase: bool) -> Value {
+    let mut items: Vec<String> = as_list(Some(value))
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .map(|s| if lowercase { s.to_ascii_lowercase() } else { s })
+        .collect();
+    items.sort();
+    items.dedup();
+    Value::Array(items.into_iter().map(Value::String).collect())
+}
+
+fn as_list(value: Option<&Value>) -> Vec<Value> {
+    match value {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+    }
+}
+
+/// IAM-style wildcard match: `*` any run of characters, `?` one character. Case-sensitive.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn action_matches(pattern: &str, action: &str) -> bool {
+    glob_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// Something a user-supplied role's trust policy lacks for Cognito to use it safely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustGap {
+    /// No statement allows Cognito to assume the role.
+    NoCognitoStatement,
+    /// The confused-deputy condition on the account is missing.
+    MissingSourceAccount { account_id: String },
+    /// The confused-deputy condition on the pool ARN is missing.
+    MissingSourceArn { pool_arn: String },
+    /// The `aws:SourceArn` condition does not match this pool.
+    SourceArnExcludesPool {
+        pool_arn: String,
+        found: Vec<String>,
+    },
+    /// The trust policy requires a different external ID than the one the pool will send.
+    ExternalIdMismatch {
+        expected: Option<String>,
+        found: Vec<String>,
+    },
+}
+
+impl fmt::Display for TrustGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrustGap::NoCognitoStatement => write!(
+                f,
+                "no statement allows Principal Service {COGNITO_PRINCIPAL} to sts:AssumeRole"
+            ),
+            TrustGap::MissingSourceAccount { account_id } => {
+                write!(
+                    f,
+                    "add condition StringEquals aws:SourceAccount = {account_id}"
+                )
+            }
+            TrustGap::MissingSourceArn { pool_arn } => {
+                write!(f, "add condition ArnLike aws:SourceArn = {pool_arn}")
+            }
+            TrustGap::SourceArnExcludesPool { pool_arn, found } => write!(
+                f,
+                "condition aws:SourceArn ({}) does not match {pool_arn}",
+                found.join(", ")
+            ),
+            TrustGap::ExternalIdMismatch {
+                expected: Some(e),
+                found,
+            } if found.is_empty() => {
+                write!(f, "add condition StringEquals sts:ExternalId = {e}")
+            }
+            TrustGap::ExternalIdMismatch {
+                expected: Some(e),
+                found,
+            } => write!(
+                f,
+                "condition sts:ExternalId requires {} but spec.externalId is {e}",
+                found.join(", ")
+            ),
+            TrustGap::ExternalIdMismatch {
+                expected: None,
+                found,
+            } => write!(
+                f,
+                "the trust policy requires sts:ExternalId {}: set spec.externalId to it",
+                found.join(", ")
+            ),
+        }
+    }
+}
+
+/// Condition values for `key` under any of `operators` (operator and key names case-insensitive;
+/// `...IfExists` variants count).
+fn condition_values(stmt: &Value, operators: &[&str], key: &str) -> Option<Vec<String>> {
+    let cond = stmt.get("Condition")?.as_object()?;
+    let mut found: Option<Vec<String>> = None;
+    for (op, keys) in cond {
+        let op = op.trim_end_matches("IfExists").to_ascii_lowercase();
+        if !operators.iter().any(|o| o.eq_ignore_ascii_case(&op)) {
+            continue;
+        }
+        for (k, v) in keys.as_object().into_iter().flatten() {
+            if k.eq_ignore_ascii_case(key) {
+                let values = as_list(Some(v));
+                found
+                    .get_or_insert_with(Vec::new)
+                    .extend(values.iter().filter_map(|x| x.as_str().map(String::from)));
+            }
+        }
+    }
+    found
+}
+
+fn allows_cognito_assume_role(stmt: &Value) -> bool {
+    let allow = stmt.get("Effect").and_then(Value::as_str) == Some("Allow");
+    let principal_ok = match stmt.get("Principal") {
+        Some(Value::Object(p)) => p.iter().any(|(k, v)| {
+            k == "Service" && as_list(Some(v)).iter().any(|s| s == COGNITO_PRINCIPAL)
+        }),
+        _ => false,
+    };
+    let action_ok = as_list(stmt.get("Action"))
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|a| action_matches(a, "sts:AssumeRole"));
+    allow && principal_ok && action_ok
+}
+
+/// What the trust policy of a user-supplied role lacks so that Cognito can assume it for
+/// `pool_arn`, with the confused-deputy conditions and the external ID the pool will send.
+/// Empty when nothing is missing.
+pub fn trust_gaps(
+    doc: &Value,
+    account_id: &str,
+    pool_arn: &str,
+    external_id: Option<&str>,
+) -> Vec<TrustGap> {
+    let statements: Vec<Value> = as_list(doc.get("Statement"))
+        .into_iter()
+        .filter(allows_cognito_assume_role)
+        .collect();
+    let mut best: Option<Vec<TrustGap>> = None;
+    for stmt in &statements {
+        let mut gaps = vec![];
+        match condition_values(stmt, &["StringEquals", "StringLike"], "aws:SourceAccount") {
+            Some(v) if v.iter().any(|a| glob_match(a, account_id)) => {}
+            _ => gaps.push(TrustGap::MissingSourceAccount {
+                account_id: account_id.into(),
+            }),
+        }
+        match condition_values(
+            stmt,
+            &["ArnLike", "ArnEquals", "StringLike", "StringEquals"],
+            "aws:SourceArn",
+        ) {
+            None => gaps.push(TrustGap::MissingSourceArn {
+                pool_arn: pool_arn.into(),
+            }),
+            Some(v) if !v.iter().any(|p| glob_match(p, pool_arn)) => {
+                gaps.push(TrustGap::SourceArnExcludesPool {
+                    pool_arn: pool_arn.into(),
+                    found: v,
+                })
+            }
+            Some(_) => {}
+        }
+        let required = condition_values(stmt, &["StringEquals", "StringLike"], "sts:ExternalId");
+        match (required, external_id) {
+            (None, _) => {}
+            (Some(v), Some(e)) if v.iter().any(|x| glob_match(x, e)) => {}
+            (Some(v), e) => gaps.push(TrustGap::ExternalIdMismatch {
+                expected: e.map(String::from),
+                found: v,
+            }),
+        }
+        if best.as_ref().is_none_or(|b| gaps.len() < b.len()) {
+            best = Some(gaps);
+        }
+    }
+    best.unwrap_or_else(|| vec![TrustGap::NoCognitoStatement])
+}
+
+/// The external ID a trust policy requires of Cognito, if any.
+pub fn external_id_of(doc: &Value) -> Option<String> {
+    as_list(doc.get("Statement"))
+        .iter()
+        .filter(|s| allows_cognito_assume_role(s))
+        .find_map(|s| condition_values(s, &["StringEquals"], "sts:ExternalId"))
+        .and_then(|v| v.into_iter().next())
+}
+
+/// Whether a set of identity policies lets the role call `sns:Publish` on any resource.
+/// An explicit Deny wins. Conditions on Allow statements are assumed to hold; permission
+/// boundaries and SCPs are outside what a role's own policies show.
+pub fn allows_sns_publish(docs: &[Value]) -> bool {
+    let statements: Vec<Value> = docs
+        .iter()
+        .flat_map(|d| as_list(d.get("Statement")))
+        .collect();
+    let covers_publish = |stmt: &Value| {
+        let by_action = as_list(stmt.get("Action"))
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| action_matches(a, "sns:Publish"));
+        let by_not_action = stmt.get("NotAction").is_some_and(|na| {
+            !as_list(Some(na))
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| action_matches(a, "sns:Publish"))
+        });
+        by_action || by_not_action
+    };
+    let any_resource = |stmt: &Value| as_list(stmt.get("Resource")).iter().any(|r| r == "*");
+    let denied = statements
+        .iter()
+        .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Deny") && covers_publish(s));
+    let allowed = statements.iter().any(|s| {
+        s.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && covers_publish(s)
+            && any_resource(s)
+    });
+    allowed && !denied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+    const POOL: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc";
+
+    #[test]
+    fn trust_policy_is_the_guides_example() {
+        let doc = trust_policy(ACCOUNT, POOL, None);
+        let guide: Value = serde_json::from_str(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"cognito-idp.amazonaws.com"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"aws:SourceAccount":"{ACCOUNT}"}},"ArnLike":{{"aws:SourceArn":"{POOL}"}}}}}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(doc, guide);
+        assert!(trust_gaps(&doc, ACCOUNT, POOL, None).is_empty());
+    }
+
+    #[test]
+    fn trust_policy_with_external_id() {
+        let doc = trust_policy(ACCOUNT, POOL, Some("ext-1"));
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            "ext-1"
+        );
+        assert!(trust_gaps(&doc, ACCOUNT, POOL, Some("ext-1")).is_empty());
+        assert_eq!(
+            trust_gaps(&doc, ACCOUNT, POOL, Some("other")),
+            vec![TrustGap::ExternalIdMismatch {
+                expected: Some("other".into()),
+                found: vec!["ext-1".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn equivalent_ignores_key_order_single_vs_array_and_case_of_actions() {
+        let a = trust_policy(ACCOUNT, POOL, Some("x"));
+        let b: Value = serde_json::from_str(&format!(
+            r#"{{"Statement":{{"Condition":{{"ArnLike":{{"AWS:SourceArn":["{POOL}"]}},"StringEquals":{{"sts:ExternalId":["x"],"aws:SourceAccount":"{ACCOUNT}"}}}},"Action":["STS:AssumeRole"],"Principal":{{"Service":["cognito-idp.amazonaws.com"]}},"Effect":"Allow"}},"Version":"2012-10-17"}}"#
+        ))
+        .unwrap();
+        assert!(equivalent(&a, &b));
+    }
+
+    #[test]
+    fn equivalent_sees_real_differences() {
+        let a = trust_policy(ACCOUNT, POOL, None);
+        assert!(!equivalent(&a, &trust_policy(ACCOUNT, POOL, Some("x"))));
+        assert!(!equivalent(&a, &trust_policy("210987654321", POOL, None)));
+        let wildcard = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/*";
+        assert!(!equivalent(&a, &trust_policy(ACCOUNT, wildcard, None)));
+        let mut extra = a.clone();
+        extra["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}));
+        assert!(!equivalent(&a, &extra));
+        assert!(!equivalent(
+            &publish_policy(),
+            &json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:*","Resource":"*"}]})
+        ));
+    }
+
+    #[test]
+    fn missing_version_is_iams_default() {
+        let a = json!({"Statement":[{"Effect":"Allow","Action":"sns:Publish","Resource":"*"}]});
+        assert!(!equivalent(&a, &publish_policy()));
+        assert!(equivalent(
+            &a,
+            &json!({"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"sns:Publish","Resource":["*"]}})
+        ));
+    }
+
+    #[test]
+    fn parses_percent_encoded_documents() {
+        let doc = publish_policy();
+        let encoded: String = percent_encoding::utf8_percent_encode(
+            &doc.to_string(),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        assert!(encoded.starts_with("%7B"));
+        assert_eq!(parse_document(&encoded).unwrap(), doc);
+        assert_eq!(parse_document(&doc.to_string()).unwrap(), doc);
+        assert!(parse_document("%7Bnot json").is_err());
+    }
+
+    #[test]
+    fn glob() {
+        assert!(glob_match(
+            "arn:aws:cognito-idp:*:123456789012:userpool/*",
+            POOL
+        ));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("arn:aws:cognito-idp:us-east-1:*", POOL));
+        assert!(!glob_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn gaps_of_a_bare_trust_policy() {
+        let bare = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cognito-idp.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+        let gaps = trust_gaps(&bare, ACCOUNT, POOL, None);
+        assert_eq!(
+            gaps,
+            vec![
+                TrustGap::MissingSourceAccount {
+                    account_id: ACCOUNT.into()
+                },
+                TrustGap::MissingSourceArn {
+                    pool_arn: POOL.into()
+                }
+            ]
+        );
+        assert_eq!(
+            gaps[0].to_string(),
+            "add condition StringEquals aws:SourceAccount = 123456789012"
+        );
+    }
+
+    #[test]
+    fn gaps_when_cognito_is_not_trusted_or_another_pool_is() {
+        let lambda = json!({"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+        assert_eq!(
+            trust_gaps(&lambda, ACCOUNT, POOL, None),
+            vec![TrustGap::NoCognitoStatement]
+        );
+        let other = trust_policy(
+            ACCOUNT,
+            "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Other",
+            None,
+        );
+        assert!(matches!(
+            trust_gaps(&other, ACCOUNT, POOL, None)[..],
+            [TrustGap::SourceArnExcludesPool { .. }]
+        ));
+        let wildcard = trust_policy(
+            ACCOUNT,
+            "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/*",
+            None,
+        );
+        assert!(trust_gaps(&wildcard, ACCOUNT, POOL, None).is_empty());
+        let needs_id = trust_policy(ACCOUNT, POOL, Some("abc"));
+        let gaps = trust_gaps(&needs_id, ACCOUNT, POOL, None);
+        assert_eq!(
+            gaps[0].to_string(),
+            "the trust policy requires sts:ExternalId abc: set spec.externalId to it"
+        );
+    }
+
+    #[test]
+    fn publish_permission_checks() {
+        assert!(allows_sns_publish(&[publish_policy()]));
+        assert!(allows_sns_publish(&[
+            json!({"Statement":{"Effect":"Allow","Action":"sns:*","Resource":"*"}})
+        ]));
+        assert!(allows_sns_publish(&[
+            json!({"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})
+        ]));
+        assert!(!allows_sns_publish(&[]));
+        assert!(!allows_sns_publish(&[
+            json!({"Statement":{"Effect":"Allow","Action":"sns:Subscribe","Resource":"*"}})
+        ]));
+        assert!(!allows_sns_publish(&[
+            json!({"Statement":{"Effect":"Allow","Action":"sns:Publish","Resource":"arn:aws:sns:eu-west-1:123456789012:topic"}})
+        ]));
+        assert!(!allows_sns_publish(&[
+            publish_policy(),
+            json!({"Statement":{"Effect":"Deny","Action":"sns:*","Resource":"*"}})
+        ]));
+    }
+}
