@@ -1,0 +1,219 @@
+//! Test harness: the AWS emulator (moto plus the project's extension), one per test, and helpers
+//! to shape and inspect it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use aws_sdk_iam::config::Credentials;
+use cognito_sms_operator::aws::Aws;
+use cognito_sms_operator::crd::CognitoSmsConfig;
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// The AWS emulator as a child process. It exits when this value is dropped or when the test
+/// process dies (it watches its stdin).
+pub struct Emulator {
+    child: Child,
+    _stdin: ChildStdin,
+    pub endpoint: String,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let python = std::env::var_os("EMULATOR_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join(".venv/bin/python"));
+        assert!(
+            python.exists(),
+            "the AWS emulator's Python ({}) is missing: run ./scripts/test, which installs it",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(repo().join("tests/emulator/server.py"))
+            .args(["--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the AWS emulator");
+        let stdin = child.stdin.take().expect("emulator stdin");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("emulator stdout"))
+            .read_line(&mut line)
+            .expect("read the emulator's address");
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("emulator announces its address")
+            .to_string();
+        Self {
+            child,
+            _stdin: stdin,
+            endpoint,
+        }
+    }
+
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    /// The operator's AWS handle, pointed at the emulator.
+    pub async fn aws(&self) -> Aws {
+        Aws::new(self.sdk_config("us-east-1").await)
+    }
+
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config("us-east-1").await)
+    }
+
+    pub async fn cognito(&self, region: &str) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&self.sdk_config(region).await)
+    }
+
+    /// Environment for running the binary against the emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/_emulator{path}", self.endpoint);
+        let response = match (method, body) {
+            ("GET", _) => ureq::get(&url).call(),
+            ("DELETE", _) => ureq::delete(&url).call(),
+            (_, Some(b)) => ureq::post(&url).send_json(b),
+            (_, None) => ureq::post(&url).send_empty(),
+        };
+        response
+            .expect("emulator control call")
+            .body_mut()
+            .read_json()
+            .expect("emulator answers JSON")
+    }
+
+    /// Every AWS call the emulator served, in order: (service, action).
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.control("GET", "/calls", None)
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| {
+                (
+                    c["service"].as_str().unwrap().to_string(),
+                    c["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.control("DELETE", "/calls", None);
+    }
+
+    /// Calls that change AWS state.
+    pub fn write_calls(&self) -> Vec<(String, String)> {
+        const READ_PREFIXES: [&str; 4] = ["Get", "List", "Describe", "Check"];
+        self.calls()
+            .into_iter()
+            .filter(|(_, a)| !READ_PREFIXES.iter().any(|p| a.starts_with(p)))
+            .collect()
+    }
+
+    /// Make the next `count` calls of `service` `action` fail with AWS error `code`.
+    pub fn inject_fault(&self, service: &str, action: &str, code: &str, count: u32) {
+        self.control(
+            "POST",
+            "/faults",
+            Some(json!({"service": service, "action": action, "code": code, "count": count, "message": "injected"})),
+        );
+    }
+
+    /// Read or shape an account's SNS SMS state in a region.
+    pub fn sns_account(&self, region: &str, changes: Value) -> Value {
+        let mut body = changes;
+        body["account"] = json!(ACCOUNT);
+        body["region"] = json!(region);
+        self.control("POST", "/sns/account", Some(body))
+    }
+
+    /// SMS messages the emulator delivered: (phone number, text).
+    pub fn sms_messages(&self) -> Vec<(String, String)> {
+        let data: Value = ureq::get(&format!("{}/moto-api/data.json", self.endpoint))
+            .call()
+            .expect("moto data")
+            .body_mut()
+            .read_json()
+            .expect("moto data is JSON");
+        data["sns"]["SMS"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|m| {
+                        (
+                            m["phone_number"].as_str().unwrap_or("").into(),
+                            m["message"].as_str().unwrap_or("").into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user pool with default settings; returns its id.
+pub async fn create_pool(emu: &Emulator, region: &str, name: &str) -> String {
+    let out = emu
+        .cognito(region)
+        .await
+        .create_user_pool()
+        .pool_name(name)
+        .send()
+        .await
+        .expect("create pool");
+    out.user_pool()
+        .and_then(|p| p.id())
+        .expect("pool id")
+        .to_string()
+}
+
+pub fn resource(name: &str, spec: Value) -> CognitoSmsConfig {
+    serde_json::from_value(json!({
+        "apiVersion": "cognitosms.io/v1alpha1",
+        "kind": "CognitoSmsConfig",
+        "metadata": {"name": name, "namespace": "apps", "uid": format!("uid-{name}"), "generation": 1},
+        "spec": spec,
+    }))
+    .expect("valid resource")
+}
+
+/// `(status, reason)` of a condition.
+pub fn condition(res: &CognitoSmsConfig, type_: &str) -> (String, String, String) {
+    let c = res
+        .condition(type_)
+        .unwrap_or_else(|| panic!("condition {type_} present"));
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}
