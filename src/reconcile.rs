@@ -71,7 +71,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn from_aws_error(&mut self, err: &AwsError) -> Finding {
+    fn failed_on(&mut self, err: &AwsError) -> Finding {
         if !err.kind.is_terminal() {
             self.requeue = Requeue::Backoff;
         }
@@ -104,7 +104,11 @@ pub async fn reconcile(aws: &Aws, res: &CognitoSmsConfig, mode: Mode, now: Times
     };
     let findings = run(aws, res, mode, &mut p).await;
     p.status.observed_generation = res.metadata.generation;
-    p.status.last_sync_time = Some(now.to_string());
+    p.status.last_sync_time = Some(
+        now.round(k8s_openapi::jiff::Unit::Second)
+            .unwrap_or(now)
+            .to_string(),
+    );
     p.status.conditions = conditions::conditions(
         &findings,
         &previous.conditions,
@@ -158,7 +162,7 @@ async fn run(aws: &Aws, res: &CognitoSmsConfig, mode: Mode, p: &mut Progress) ->
     let account_id = match aws.account_id().await {
         Ok(a) => a,
         Err(e) => {
-            let f = p.from_aws_error(&e);
+            let f = p.failed_on(&e);
             return Findings {
                 sns_region: region_ok,
                 role: f.clone(),
@@ -192,7 +196,7 @@ async fn run(aws: &Aws, res: &CognitoSmsConfig, mode: Mode, p: &mut Progress) ->
             };
         }
         Err(e) => {
-            let f = p.from_aws_error(&e);
+            let f = p.failed_on(&e);
             return Findings {
                 sns_region: region_ok,
                 role: waiting(
@@ -221,7 +225,7 @@ async fn run(aws: &Aws, res: &CognitoSmsConfig, mode: Mode, p: &mut Progress) ->
         }
     };
     let (role_finding, role_arn) = match role {
-        RoleResult::Ready(finding, arn) => (finding, arn),
+        RoleResult::Ready(finding, arn) | RoleResult::Planned(finding, arn) => (finding, arn),
         RoleResult::NotReady(finding) => {
             return Findings {
                 sns_region: region_ok,
@@ -251,6 +255,8 @@ async fn run(aws: &Aws, res: &CognitoSmsConfig, mode: Mode, p: &mut Progress) ->
 enum RoleResult {
     /// The role Cognito should use, with its finding.
     Ready(Finding, String),
+    /// A dry run found role changes; planning goes on as if they were made.
+    Planned(Finding, String),
     NotReady(Finding),
 }
 
@@ -270,7 +276,7 @@ async fn ensure_managed_role(
 
     let observed = match iam.get_role(&name).await {
         Ok(o) => o,
-        Err(e) => return RoleResult::NotReady(p.from_aws_error(&e)),
+        Err(e) => return RoleResult::NotReady(p.failed_on(&e)),
     };
     if let Some(role) = &observed {
         match desired::ownership(&role.tags, &owner) {
@@ -330,7 +336,7 @@ async fn ensure_managed_role(
             .await
         {
             Ok(doc) => doc,
-            Err(e) => return RoleResult::NotReady(p.from_aws_error(&e)),
+            Err(e) => return RoleResult::NotReady(p.failed_on(&e)),
         },
         None => None,
     };
@@ -369,13 +375,13 @@ async fn ensure_managed_role(
                 Change::UpdateSmsConfiguration { .. } | Change::DeleteRole { .. } => Ok(()),
             };
             if let Err(e) = result {
-                return RoleResult::NotReady(p.from_aws_error(&e));
+                return RoleResult::NotReady(p.failed_on(&e));
             }
         }
         p.changes.push(change);
     }
     if mode == Mode::DryRun && !p.changes.is_empty() {
-        return RoleResult::NotReady(pending(&p.changes));
+        return RoleResult::Planned(pending(&p.changes), arn);
     }
     let scope = desired::source_arn(managed.source_arn_scope, pool_arn);
     RoleResult::Ready(
@@ -444,7 +450,7 @@ async fn check_existing_role(
                 format!("role {arn} not found: create it or fix spec.role.existing.roleArn"),
             ));
         }
-        Err(e) => return RoleResult::NotReady(p.from_aws_error(&e)),
+        Err(e) => return RoleResult::NotReady(p.failed_on(&e)),
     };
     let gaps = policy::trust_gaps(
         &role.trust_policy,
@@ -454,7 +460,7 @@ async fn check_existing_role(
     );
     let docs = match iam.role_policy_documents(name).await {
         Ok(d) => d,
-        Err(e) => return RoleResult::NotReady(p.from_aws_error(&e)),
+        Err(e) => return RoleResult::NotReady(p.failed_on(&e)),
     };
     let can_publish = policy::allows_sns_publish(&docs);
     let mut problems: Vec<String> = gaps.iter().map(|g| format!("trust policy: {g}")).collect();
@@ -540,7 +546,7 @@ async fn ensure_sms_configuration(
                 ),
             )
         }
-        Err(e) => p.from_aws_error(&e),
+        Err(e) => p.failed_on(&e),
     }
 }
 

@@ -1,0 +1,64 @@
+"""The demo's stand-in for a person working in the AWS console.
+
+  demo-seed.py ENDPOINT seed
+      Create what the examples refer to, as a user's account would have it, and print
+      `PLACEHOLDER=ID` lines for the pool ids the emulator generated.
+  demo-seed.py ENDPOINT fix-partner-role POOL_ID
+      Do what the operator's condition message asked of the role's owner.
+"""
+import json
+import sys
+
+import boto3
+
+endpoint, command = sys.argv[1], sys.argv[2]
+ACCOUNT = "123456789012"
+
+
+def client(service, region="us-east-1"):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="demo", aws_secret_access_key="demo")
+
+
+if command == "fix-partner-role":
+    pool_id = sys.argv[3]
+    iam = client("iam")
+    iam.update_assume_role_policy(RoleName="PartnerPortalSms", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "cognito-idp.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT, "sts:ExternalId": "partner-portal-sms"},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cognito-idp:eu-central-1:{ACCOUNT}:userpool/{pool_id}"},
+            },
+        }],
+    }))
+    iam.put_role_policy(RoleName="PartnerPortalSms", PolicyName="sms", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}],
+    }))
+    sys.exit(0)
+
+storefront = client("cognito-idp", "us-east-1").create_user_pool(
+    PoolName="storefront",
+    AutoVerifiedAttributes=["phone_number"],
+    MfaConfiguration="OPTIONAL",
+    DeletionProtection="ACTIVE",
+)["UserPool"]["Id"]
+partner = client("cognito-idp", "eu-central-1").create_user_pool(PoolName="partner-portal")["UserPool"]["Id"]
+
+# The platform team's role: it trusts Cognito but forgot the confused-deputy conditions and
+# has no sns:Publish permission yet.
+client("iam").create_role(
+    RoleName="PartnerPortalSms",
+    Path="/service-role/",
+    AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }),
+)
+print(f"us-east-1_EXAMPLE01={storefront}")
+print(f"eu-central-1_EXAMPLE02={partner}")
