@@ -5,6 +5,11 @@
       `PLACEHOLDER=ID` lines for the pool ids the emulator generated.
   demo-seed.py ENDPOINT fix-partner-role POOL_ID
       Do what the operator's condition message asked of the role's owner.
+  demo-seed.py ENDPOINT read-sms NUMBER
+      Print the verification code in the last SMS sent to NUMBER, as its owner would read it.
+  demo-seed.py ENDPOINT production-access REGION
+      What AWS Support does on request: take the account out of the SMS sandbox, raise the
+      spend limit, and provision a 10DLC number.
 """
 import json
 import sys
@@ -19,6 +24,23 @@ def client(service, region="us-east-1"):
     return boto3.client(service, endpoint_url=endpoint, region_name=region,
                         aws_access_key_id="demo", aws_secret_access_key="demo")
 
+
+if command == "read-sms":
+    import urllib.request
+    data = json.load(urllib.request.urlopen(f"{endpoint}/moto-api/data.json"))
+    texts = [m["message"] for m in data["sns"]["SMS"] if m["phone_number"] == sys.argv[3]]
+    print(texts[-1].rsplit(" ", 1)[-1])
+    sys.exit(0)
+
+if command == "production-access":
+    import urllib.request
+    body = json.dumps({
+        "account": ACCOUNT, "region": sys.argv[3], "inSandbox": False, "monthlySpendLimit": "100",
+        "originationNumbers": [{"phoneNumber": "+12065550142", "type": "TEN_DLC"}],
+    }).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/sns/account", data=body,
+                                                  headers={"Content-Type": "application/json"}))
+    sys.exit(0)
 
 if command == "fix-partner-role":
     pool_id = sys.argv[3]

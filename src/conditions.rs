@@ -9,6 +9,11 @@ pub mod types {
     pub const ROLE_READY: &str = "RoleReady";
     pub const SNS_REGION_VALID: &str = "SnsRegionValid";
     pub const USER_POOL_CONFIGURED: &str = "UserPoolConfigured";
+    pub const SANDBOX_EXITED: &str = "SandboxExited";
+    pub const PHONE_NUMBERS_VERIFIED: &str = "PhoneNumbersVerified";
+    pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
+    pub const SPEND_LIMIT_SUFFICIENT: &str = "SpendLimitSufficient";
+    pub const PRODUCTION_READY: &str = "ProductionReady";
 }
 
 pub mod reasons {
@@ -115,11 +120,7 @@ impl Findings {
     /// `Ready`: True when every check passed; otherwise the first blocking check's reason and
     /// message, so `kubectl get` shows what to fix first.
     pub fn ready(&self) -> Finding {
-        match self
-            .in_order()
-            .into_iter()
-            .find(|(_, f)| f.status != Status::True)
-        {
+        match self.in_order().into_iter().find(|(_, f)| f.status != Status::True) {
             None => Finding::ok(
                 reasons::READY,
                 "The user pool sends SMS through the configured role and SNS region",
@@ -137,17 +138,79 @@ impl Findings {
     }
 }
 
+/// What SNS says about the account in the SNS region, as it matters to the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsFindings {
+    pub sandbox: Finding,
+    pub phone_numbers: Finding,
+    pub origination: Finding,
+    pub spend_limit: Finding,
+}
+
+impl SmsFindings {
+    /// All four unknown, for a reconcile that could not ask SNS.
+    pub fn unknown(reason: &'static str, message: &str) -> Self {
+        let f = Finding::unknown(reason, message);
+        Self {
+            sandbox: f.clone(),
+            phone_numbers: f.clone(),
+            origination: f.clone(),
+            spend_limit: f,
+        }
+    }
+
+    fn in_order(&self) -> [(&'static str, &Finding); 4] {
+        [
+            (types::SANDBOX_EXITED, &self.sandbox),
+            (types::PHONE_NUMBERS_VERIFIED, &self.phone_numbers),
+            (types::ORIGINATION_IDENTITY_AVAILABLE, &self.origination),
+            (types::SPEND_LIMIT_SUFFICIENT, &self.spend_limit),
+        ]
+    }
+
+    /// `ProductionReady`: configured (`ready`), out of the sandbox, spend limit sufficient and,
+    /// when US users are listed, a US origination identity. Phone number verification only
+    /// matters inside the sandbox, so it does not count.
+    pub fn production_ready(&self, ready: &Finding) -> Finding {
+        let checks = [
+            (types::READY, ready),
+            (types::SANDBOX_EXITED, &self.sandbox),
+            (types::SPEND_LIMIT_SUFFICIENT, &self.spend_limit),
+            (types::ORIGINATION_IDENTITY_AVAILABLE, &self.origination),
+        ];
+        match checks.into_iter().find(|(_, f)| f.status != Status::True) {
+            None => Finding::ok(
+                crate::sns::reasons::PRODUCTION_READY,
+                "configured, out of the SMS sandbox, with a raised spend limit and the origination identities it needs",
+            ),
+            Some((type_, f)) => Finding {
+                status: f.status,
+                reason: f.reason,
+                message: if type_ == types::READY {
+                    f.message.clone()
+                } else {
+                    format!("{type_}: {}", f.message)
+                },
+            },
+        }
+    }
+}
+
 /// The conditions for `findings`, keeping `lastTransitionTime` of every condition whose status
 /// did not change. Conditions of other types already present are kept as they are.
 pub fn conditions(
     findings: &Findings,
+    sms: &SmsFindings,
     previous: &[Condition],
     generation: Option<i64>,
     now: Timestamp,
 ) -> Vec<Condition> {
     let ready = findings.ready();
+    let production_ready = sms.production_ready(&ready);
     let mut all: Vec<(&'static str, &Finding)> = vec![(types::READY, &ready)];
     all.extend(findings.in_order());
+    all.extend(sms.in_order());
+    all.push((types::PRODUCTION_READY, &production_ready));
     let mut out: Vec<Condition> = all
         .into_iter()
         .map(|(type_, f)| to_condition(type_, f, previous, generation, now))
@@ -208,18 +271,24 @@ mod tests {
         }
     }
 
+    fn sms_ok() -> SmsFindings {
+        SmsFindings {
+            sandbox: Finding::ok("OutOfSandbox", "out"),
+            phone_numbers: Finding::ok("NoneListed", "none"),
+            origination: Finding::ok("NotRequired", "no US"),
+            spend_limit: Finding::ok("SpendLimitRaised", "50"),
+        }
+    }
+
     fn t(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).unwrap()
     }
 
     #[test]
     fn ready_when_every_check_passes() {
-        let c = conditions(&all_ok(), &[], Some(3), t(100));
-        assert_eq!(c.len(), 4);
-        assert!(
-            c.iter()
-                .all(|c| c.status == "True" && c.observed_generation == Some(3))
-        );
+        let c = conditions(&all_ok(), &sms_ok(), &[], Some(3), t(100));
+        assert_eq!(c.len(), 9);
+        assert!(c.iter().all(|c| c.status == "True" && c.observed_generation == Some(3)));
         assert_eq!(c[0].type_, types::READY);
         assert_eq!(c[0].reason, reasons::READY);
     }
@@ -250,48 +319,59 @@ mod tests {
 
     #[test]
     fn transition_time_kept_while_status_unchanged() {
-        let first = conditions(&all_ok(), &[], Some(1), t(100));
-        let second = conditions(&all_ok(), &first, Some(2), t(200));
-        assert!(
-            second
-                .iter()
-                .all(|c| c.last_transition_time == Time(t(100)))
-        );
+        let first = conditions(&all_ok(), &sms_ok(), &[], Some(1), t(100));
+        let second = conditions(&all_ok(), &sms_ok(), &first, Some(2), t(200));
+        assert!(second.iter().all(|c| c.last_transition_time == Time(t(100))));
         assert!(second.iter().all(|c| c.observed_generation == Some(2)));
         let mut f = all_ok();
         f.user_pool = Finding::failed(reasons::USER_POOL_NOT_FOUND, "gone");
-        let third = conditions(&f, &second, Some(2), t(300));
+        let third = conditions(&f, &sms_ok(), &second, Some(2), t(300));
         let by_type = |ty: &str| third.iter().find(|c| c.type_ == ty).unwrap().clone();
-        assert_eq!(
-            by_type(types::USER_POOL_CONFIGURED).last_transition_time,
-            Time(t(300))
-        );
+        assert_eq!(by_type(types::USER_POOL_CONFIGURED).last_transition_time, Time(t(300)));
         assert_eq!(by_type(types::READY).last_transition_time, Time(t(300)));
-        assert_eq!(
-            by_type(types::ROLE_READY).last_transition_time,
-            Time(t(100))
-        );
+        assert_eq!(by_type(types::ROLE_READY).last_transition_time, Time(t(100)));
     }
 
     #[test]
     fn other_condition_types_are_kept() {
-        let foreign = to_condition(
-            "SandboxExited",
-            &Finding::failed("InSandbox", "x"),
-            &[],
-            Some(1),
-            t(5),
-        );
-        let c = conditions(&all_ok(), std::slice::from_ref(&foreign), Some(1), t(10));
+        let foreign = to_condition("SomethingElse", &Finding::failed("Other", "x"), &[], Some(1), t(5));
+        let c = conditions(&all_ok(), &sms_ok(), std::slice::from_ref(&foreign), Some(1), t(10));
         assert!(c.contains(&foreign));
+    }
+
+    #[test]
+    fn production_ready_needs_ready_sandbox_exit_spend_and_us_identity() {
+        let ready = all_ok().ready();
+        assert_eq!(sms_ok().production_ready(&ready).status, Status::True);
+        let mut in_sandbox = sms_ok();
+        in_sandbox.sandbox = Finding::failed("InSandbox", "in the sandbox");
+        let f = in_sandbox.production_ready(&ready);
+        assert_eq!((f.status, f.reason), (Status::False, "InSandbox"));
+        assert_eq!(f.message, "SandboxExited: in the sandbox");
+        let mut low = sms_ok();
+        low.spend_limit = Finding::failed("SpendLimitTooLow", "1");
+        assert_eq!(low.production_ready(&ready).reason, "SpendLimitTooLow");
+        let mut no_us = sms_ok();
+        no_us.origination = Finding::failed("NoUsOriginationIdentity", "none");
+        assert_eq!(no_us.production_ready(&ready).reason, "NoUsOriginationIdentity");
+        let mut pending = sms_ok();
+        pending.phone_numbers = Finding::failed("AwaitingCode", "waiting");
+        assert_eq!(
+            pending.production_ready(&ready).status,
+            Status::True,
+            "verification is a sandbox matter"
+        );
+        let mut broken = all_ok();
+        broken.role = Finding::failed(reasons::ROLE_NAME_CONFLICT, "conflict");
+        assert_eq!(
+            sms_ok().production_ready(&broken.ready()).reason,
+            reasons::ROLE_NAME_CONFLICT
+        );
     }
 
     #[test]
     fn messages_are_one_line() {
         let f = Finding::failed(reasons::AWS_ERROR, "line one\n  line two");
-        assert_eq!(
-            to_condition("X", &f, &[], None, t(1)).message,
-            "line one line two"
-        );
+        assert_eq!(to_condition("X", &f, &[], None, t(1)).message, "line one line two");
     }
 }

@@ -17,9 +17,17 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+use std::collections::HashSet;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::Store;
+
 use crate::aws::{Aws, AwsError};
 use crate::crd::{CognitoSmsConfig, FINALIZER};
-use crate::reconcile::{self, Mode, Requeue};
+use crate::reconcile::{self, Env, Mode, Requeue, SecretCode, SecretSource};
+use crate::sns::Code;
+use crate::sns_cache::SnsCache;
 
 /// Field manager for every write the operator makes.
 pub const MANAGER: &str = "cognito-sms-operator";
@@ -62,9 +70,7 @@ impl Backoff {
     /// Delay before the `attempt`-th retry (1-based): uniformly random in [d/2, d] where
     /// d = min(base * 2^(attempt-1), max), so retries spread out and never storm.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let capped = exp.min(self.max);
         let half = capped / 2;
         half + half.mul_f64(rand::random::<f64>())
@@ -78,13 +84,18 @@ pub struct Settings {
     /// How often a resource is reconciled when nothing changes, to repair drift made in AWS.
     pub resync: Duration,
     pub backoff: Backoff,
+    /// How long the account's SNS state in a region is reused across resources.
+    pub sns_cache_ttl: Duration,
 }
 
 pub struct Context {
     pub client: Client,
     pub aws: Aws,
+    pub sns: SnsCache,
     pub recorder: Recorder,
     pub settings: Settings,
+    /// Every watched resource, to know which sandbox numbers other resources list.
+    stores: Vec<Store<CognitoSmsConfig>>,
     failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
 }
 
@@ -98,8 +109,23 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             aws,
+            sns: SnsCache::new(settings.sns_cache_ttl),
             settings,
+            stores: vec![],
             failures: Mutex::default(),
+        }
+    }
+
+    fn claimed_elsewhere(&self, obj: &CognitoSmsConfig) -> HashSet<String> {
+        claimed_by_others(&self.stores, obj)
+    }
+
+    fn env<'a>(&'a self, secrets: &'a KubeSecrets, claimed: &'a HashSet<String>) -> Env<'a, KubeSecrets> {
+        Env {
+            aws: &self.aws,
+            sns: &self.sns,
+            secrets,
+            claimed_elsewhere: claimed,
         }
     }
 
@@ -155,31 +181,44 @@ pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-async fn apply(
-    obj: Arc<CognitoSmsConfig>,
-    api: &Api<CognitoSmsConfig>,
-    ctx: &Context,
-) -> Result<Action, Error> {
-    let outcome = reconcile::reconcile(&ctx.aws, &obj, Mode::Apply, Timestamp::now()).await;
+/// Verification codes from Secrets in the resource's namespace, read when needed.
+pub struct KubeSecrets(Api<Secret>);
+
+impl SecretSource for KubeSecrets {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+        let secret = self.0.get_opt(name).await.map_err(|e| match e {
+            kube::Error::Api(s) => format!("{} ({})", s.reason, s.code),
+            other => other.to_string(),
+        })?;
+        let Some(secret) = secret else { return Ok(None) };
+        let value = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+        Ok(value.as_deref().and_then(Code::new).map(|code| SecretCode {
+            code,
+            version: secret.metadata.resource_version.clone(),
+        }))
+    }
+}
+
+async fn apply(obj: Arc<CognitoSmsConfig>, api: &Api<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
+    let secrets = KubeSecrets(Api::namespaced(
+        ctx.client.clone(),
+        &obj.namespace().unwrap_or_default(),
+    ));
+    let claimed = ctx.claimed_elsewhere(&obj);
+    let outcome = reconcile::reconcile(&ctx.env(&secrets, &claimed), &obj, Mode::Apply, Timestamp::now()).await;
     for change in &outcome.changes {
         tracing::info!(change = %change, "changed AWS");
-        ctx.publish(
-            &obj,
-            EventType::Normal,
-            change.event_reason(),
-            change.to_string(),
-        )
-        .await;
+        ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())
+            .await;
     }
     if let Some(problem) = outcome.problem().filter(|c| c.status == "False") {
         tracing::warn!(reason = %problem.reason, message = %problem.message, "not ready");
-        ctx.publish(
-            &obj,
-            EventType::Warning,
-            &problem.reason,
-            problem.message.clone(),
-        )
-        .await;
+        ctx.publish(&obj, EventType::Warning, &problem.reason, problem.message.clone())
+            .await;
     }
     let patch = json!({
         "apiVersion": CognitoSmsConfig::api_version(&()),
@@ -202,16 +241,16 @@ async fn apply(
 }
 
 async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
-    match reconcile::cleanup(&ctx.aws, &obj, Mode::Apply).await {
+    let secrets = KubeSecrets(Api::namespaced(
+        ctx.client.clone(),
+        &obj.namespace().unwrap_or_default(),
+    ));
+    let claimed = ctx.claimed_elsewhere(&obj);
+    match reconcile::cleanup(&ctx.env(&secrets, &claimed), &obj, Mode::Apply).await {
         Ok(done) => {
             for change in &done.changes {
-                ctx.publish(
-                    &obj,
-                    EventType::Normal,
-                    change.event_reason(),
-                    change.to_string(),
-                )
-                .await;
+                ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())
+                    .await;
             }
             for (reason, note) in done.kept {
                 ctx.publish(&obj, EventType::Warning, reason, note).await;
@@ -219,14 +258,11 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
             ctx.clear_failures(&obj);
             Ok(Action::await_change())
         }
-        Err(e) if !e.kind.is_terminal() && ctx.next_failure(&obj) < CLEANUP_ATTEMPTS => {
-            Err(Error::Cleanup(e))
-        }
+        Err(e) if !e.kind.is_terminal() && ctx.next_failure(&obj) < CLEANUP_ATTEMPTS => Err(Error::Cleanup(e)),
         Err(e) => {
             ctx.clear_failures(&obj);
             let note = format!("deletion policy not applied, AWS left as it is: {e}");
-            ctx.publish(&obj, EventType::Warning, "CleanupFailed", note)
-                .await;
+            ctx.publish(&obj, EventType::Warning, "CleanupFailed", note).await;
             Ok(Action::await_change())
         }
     }
@@ -240,24 +276,43 @@ pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>
 }
 
 /// Run the controller until the process is asked to stop.
-pub async fn run(ctx: Arc<Context>) {
-    let namespaces: Vec<Option<String>> = if ctx.settings.namespaces.is_empty() {
+pub async fn run(client: Client, aws: Aws, settings: Settings) {
+    let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
         vec![None]
     } else {
-        ctx.settings.namespaces.iter().cloned().map(Some).collect()
+        settings.namespaces.iter().cloned().map(Some).collect()
     };
-    let controllers = namespaces.into_iter().map(|ns| {
-        let api: Api<CognitoSmsConfig> = match &ns {
-            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-            None => Api::all(ctx.client.clone()),
-        };
+    let mut ctx = Context::new(client.clone(), aws, settings);
+    let mut streams = vec![];
+    for ns in &scopes {
         let (reader, writer) = reflector::store();
+        let api: Api<CognitoSmsConfig> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
         let stream = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
             .reflect(writer)
             .applied_objects()
             .predicate_filter(reconcile_worthy, Default::default());
+        ctx.stores.push(reader.clone());
+        streams.push((ns.clone(), stream, reader));
+    }
+    let ctx = Arc::new(ctx);
+    let controllers = streams.into_iter().map(|(ns, stream, reader)| {
+        // Metadata only: the operator reads a Secret's data when it needs a code, and never keeps it.
+        let secrets: Api<PartialObjectMeta<Secret>> = match &ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let index = reader.clone();
+        let secret_changes = watcher(secrets, watcher::Config::default())
+            .default_backoff()
+            .touched_objects();
         Controller::for_stream(stream, reader)
+            .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
+                referencing(&index, &secret)
+            })
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
@@ -270,9 +325,85 @@ pub async fn run(ctx: Arc<Context>) {
     futures::future::join_all(controllers).await;
 }
 
+/// Sandbox numbers listed by the other resources that use the same SNS region (the operator
+/// works in one AWS account, so the same region means the same sandbox list).
+fn claimed_by_others(stores: &[Store<CognitoSmsConfig>], obj: &CognitoSmsConfig) -> HashSet<String> {
+    let Some(region) = reconcile::sns_region_of(obj) else { return HashSet::new() };
+    let me = ObjectRef::from_obj(obj);
+    stores
+        .iter()
+        .flat_map(|s| s.state())
+        .filter(|other| ObjectRef::from_obj(other.as_ref()) != me)
+        .filter(|other| reconcile::sns_region_of(other).as_deref() == Some(region.as_str()))
+        .flat_map(|other| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The resources that take verification codes from `secret`.
+fn referencing(
+    store: &Store<CognitoSmsConfig>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<CognitoSmsConfig>> {
+    let (ns, name) = (secret.namespace(), secret.name_any());
+    store
+        .state()
+        .iter()
+        .filter(|r| r.namespace() == ns)
+        .filter(|r| {
+            r.spec
+                .sandbox_phone_numbers
+                .iter()
+                .any(|n| n.verification_code_ref.name == name)
+        })
+        .map(|r| ObjectRef::from_obj(r.as_ref()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn obj(ns: &str, name: &str, pool: &str, numbers: &[(&str, &str)]) -> CognitoSmsConfig {
+        let numbers: Vec<_> = numbers
+            .iter()
+            .map(|(n, secret)| json!({"phoneNumber": n, "verificationCodeRef": {"name": secret, "key": "code"}}))
+            .collect();
+        serde_json::from_value(json!({
+            "apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"userPoolId": pool, "sandboxPhoneNumbers": numbers}
+        }))
+        .unwrap()
+    }
+
+    fn store_of(objs: &[CognitoSmsConfig]) -> Store<CognitoSmsConfig> {
+        let (reader, mut writer) = reflector::store();
+        for o in objs {
+            writer.apply_watcher_event(&watcher::Event::Apply(o.clone()));
+        }
+        reader
+    }
+
+    #[test]
+    fn a_secret_change_wakes_the_resources_that_read_it() {
+        let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "codes")]);
+        let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "other")]);
+        let c = obj("team", "c", "us-east-1_C", &[("+15550000003", "codes")]);
+        let store = store_of(&[a.clone(), b, c]);
+        let mut secret = PartialObjectMeta::<Secret>::default();
+        secret.metadata.name = Some("codes".into());
+        secret.metadata.namespace = Some("apps".into());
+        assert_eq!(referencing(&store, &secret), vec![ObjectRef::from_obj(&a)]);
+    }
+
+    #[test]
+    fn numbers_claimed_by_other_resources_in_the_same_region() {
+        let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "s")]);
+        let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "s")]);
+        let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
+        let stores = [store_of(&[a.clone(), b, c])];
+        assert_eq!(claimed_by_others(&stores, &a), HashSet::from(["+15550000002".to_string()]));
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
@@ -307,9 +438,8 @@ mod tests {
         newer.metadata.generation = Some(2);
         assert_ne!(reconcile_worthy(&obj), reconcile_worthy(&newer));
         let mut deleting = obj.clone();
-        deleting.metadata.deletion_timestamp = Some(
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
-        );
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
         assert_ne!(reconcile_worthy(&obj), reconcile_worthy(&deleting));
     }
 }

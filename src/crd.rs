@@ -28,6 +28,8 @@ pub const FINALIZER: &str = "cognitosms.io/cleanup";
     printcolumn = r#"{"name":"SNS Region","type":"string","jsonPath":".status.snsRegion"}"#,
     printcolumn = r#"{"name":"Role Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"RoleReady\")].status"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Sandbox","type":"boolean","jsonPath":".status.sandbox.inSandbox"}"#,
+    printcolumn = r#"{"name":"Production Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"ProductionReady\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -71,6 +73,115 @@ pub struct CognitoSmsConfigSpec {
     /// pool's settings are never changed on deletion, and an existing role is never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Destination numbers to verify with SNS while the account is in the SMS sandbox of the SNS
+    /// region (at most 10, SNS's limit). For each, the operator asks SNS to text a one-time code
+    /// to the number and reports it Pending; put the code you receive into the named Secret key
+    /// and the operator completes the verification. Numbers removed from this list are removed
+    /// from the sandbox too, if this operator added them and no other resource lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = kube::core::cel::Rule::new(
+        "self.all(x, self.exists_one(y, y.phoneNumber == x.phoneNumber))").message("each phoneNumber may be listed once"))]
+    pub sandbox_phone_numbers: Vec<SandboxPhoneNumber>,
+
+    /// Countries where the pool's users are, as ISO 3166-1 alpha-2 codes (e.g. `US`, `JP`).
+    /// Listing `US` makes a US origination identity (short code, 10DLC or toll-free number)
+    /// a requirement for `ProductionReady`: US carriers refuse SMS without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 250))]
+    #[x_kube(validation = kube::core::cel::Rule::new("self.all(c, c.matches('^[A-Z]{2}$'))")
+        .message("destinationCountries are ISO 3166-1 alpha-2 codes in capitals, e.g. US"))]
+    pub destination_countries: Vec<String>,
+
+    /// The monthly SMS spend limit, in US dollars, you expect SNS to allow in the SNS region,
+    /// e.g. "50" or "12.50". `SpendLimitSufficient` is False while the account's limit is lower.
+    /// When unset, anything above the USD 1.00 that SNS gives every new account counts as raised.
+    /// The operator only reads the limit; raising it is a request to AWS Support.
+    #[serde(
+        default,
+        rename = "minimumMonthlySpendLimitUSD",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(length(max = 12), regex(pattern = r"^[0-9]+(\.[0-9]{1,2})?$"))]
+    pub minimum_monthly_spend_limit_usd: Option<String>,
+}
+
+/// A destination phone number to verify in the SMS sandbox.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxPhoneNumber {
+    /// The number in E.164 format, e.g. `+14255550100`.
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
+    pub phone_number: String,
+    /// Language of the SMS carrying the code. Defaults to SNS's `en-US`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_code: Option<LanguageCode>,
+    /// The Secret key, in this resource's namespace, where you put the code SNS texted to the
+    /// number. The operator reads it only to verify the number and never logs, echoes or keeps it.
+    pub verification_code_ref: SecretKeyRef,
+}
+
+/// A key of a Secret in the resource's namespace.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+    /// Key within the Secret's data.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+/// Languages SNS can send the verification SMS in.
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LanguageCode {
+    #[serde(rename = "en-US")]
+    EnUs,
+    #[serde(rename = "en-GB")]
+    EnGb,
+    #[serde(rename = "es-419")]
+    Es419,
+    #[serde(rename = "es-ES")]
+    EsEs,
+    #[serde(rename = "de-DE")]
+    DeDe,
+    #[serde(rename = "fr-CA")]
+    FrCa,
+    #[serde(rename = "fr-FR")]
+    FrFr,
+    #[serde(rename = "it-IT")]
+    ItIt,
+    #[serde(rename = "ja-JP")]
+    JaJp,
+    #[serde(rename = "pt-BR")]
+    PtBr,
+    #[serde(rename = "kr-KR")]
+    KrKr,
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "zh-TW")]
+    ZhTw,
+}
+
+impl LanguageCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LanguageCode::EnUs => "en-US",
+            LanguageCode::EnGb => "en-GB",
+            LanguageCode::Es419 => "es-419",
+            LanguageCode::EsEs => "es-ES",
+            LanguageCode::DeDe => "de-DE",
+            LanguageCode::FrCa => "fr-CA",
+            LanguageCode::FrFr => "fr-FR",
+            LanguageCode::ItIt => "it-IT",
+            LanguageCode::JaJp => "ja-JP",
+            LanguageCode::PtBr => "pt-BR",
+            LanguageCode::KrKr => "kr-KR",
+            LanguageCode::ZhCn => "zh-CN",
+            LanguageCode::ZhTw => "zh-TW",
+        }
+    }
 }
 
 /// Exactly one of `managed` or `existing`. Leave both out for a managed role with defaults.
@@ -133,18 +244,14 @@ pub struct ExistingRole {
     pub role_arn: String,
 }
 
-#[derive(
-    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
-)]
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SourceArnScope {
     #[default]
     UserPool,
     AllUserPoolsInRegion,
 }
 
-#[derive(
-    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
-)]
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeletionPolicy {
     #[default]
     Retain,
@@ -176,18 +283,86 @@ pub struct CognitoSmsConfigStatus {
     /// When the operator last compared AWS with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,
-    /// Ready, RoleReady, SnsRegionValid and UserPoolConfigured.
+    /// Whether the account is in the SMS sandbox of the SNS region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxState>,
+    /// Verification state of the sandbox destination numbers (masked but for the last 4 digits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_phone_numbers: Vec<SandboxNumberStatus>,
+    /// Origination numbers of the account in the SNS region (masked but for the last 4 digits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origination_identities: Vec<OriginationIdentity>,
+    /// The account's monthly SMS spend limit in the SNS region, in US dollars.
+    #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
+    pub monthly_spend_limit_usd: Option<String>,
+    /// Ready, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
+    /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
 
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxState {
+    pub in_sandbox: bool,
+    /// When SNS was last asked.
+    pub checked_at: String,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxNumberStatus {
+    /// Stable, non-reversible identifier of the number, so it can be matched without storing it.
+    pub id: String,
+    /// The number, masked but for its last 4 digits.
+    pub phone_number: String,
+    pub state: SandboxNumberState,
+    /// CamelCase reason for the state.
+    pub reason: String,
+    /// What happened and what to do next.
+    pub message: String,
+    /// This operator added the number to the sandbox (and may remove it).
+    #[serde(default)]
+    pub added_by_operator: bool,
+    /// Version of the Secret whose code SNS refused; the code is not tried again until the
+    /// Secret changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_secret_version: Option<String>,
+}
+
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxNumberState {
+    /// SNS sent a code; waiting for it in the Secret.
+    Pending,
+    Verified,
+    /// SNS refused the request or the code.
+    Failed,
+    /// Dropped from the spec; being removed from the sandbox.
+    Removing,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OriginationIdentity {
+    /// `ShortCode`, `TenDlc`, `TollFree`, `LongCode`, or `Unknown` when the type could not be read.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The number, masked but for its last 4 digits.
+    pub phone_number: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
 impl CognitoSmsConfig {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.status
-            .as_ref()?
-            .conditions
-            .iter()
-            .find(|c| c.type_ == type_)
+        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
     }
 }
 
@@ -240,18 +415,15 @@ mod tests {
     fn admission_rules_reject_what_reconcile_would_reject() {
         let ok = resource(json!({"userPoolId": "eu-central-1_Abc", "snsRegion": "eu-west-1"}));
         assert!(ok.validate_cel().is_ok());
-        let seoul =
-            resource(json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}));
+        let seoul = resource(json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}));
         let err = seoul.validate_cel().unwrap_err().to_string();
         assert!(
             err.contains("snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_Abc"),
             "{err}"
         );
-        let unlisted =
-            resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "ap-northeast-3"}));
+        let unlisted = resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "ap-northeast-3"}));
         assert!(unlisted.validate_cel().is_ok());
-        let unlisted_bad =
-            resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "us-east-1"}));
+        let unlisted_bad = resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "us-east-1"}));
         assert!(unlisted_bad.validate_cel().is_err());
     }
 
@@ -259,9 +431,7 @@ mod tests {
     fn admission_rule_matches_the_table_for_every_row() {
         for row in crate::regions::TABLE {
             for candidate in crate::regions::TABLE.iter().map(|r| r.cognito) {
-                let r = resource(
-                    json!({"userPoolId": format!("{}_Abc", row.cognito), "snsRegion": candidate}),
-                );
+                let r = resource(json!({"userPoolId": format!("{}_Abc", row.cognito), "snsRegion": candidate}));
                 assert_eq!(
                     r.validate_cel().is_ok(),
                     row.sns.contains(&candidate),

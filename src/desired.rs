@@ -90,10 +90,7 @@ pub fn role_name(managed: &ManagedRole, user_pool_id: &str) -> String {
 }
 
 pub fn role_path(managed: &ManagedRole) -> String {
-    managed
-        .path
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ROLE_PATH.to_string())
+    managed.path.clone().unwrap_or_else(|| DEFAULT_ROLE_PATH.to_string())
 }
 
 pub fn role_arn(partition: &str, account_id: &str, path: &str, name: &str) -> String {
@@ -102,10 +99,7 @@ pub fn role_arn(partition: &str, account_id: &str, path: &str, name: &str) -> St
 
 /// Partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`), `aws` when it cannot be read.
 pub fn partition_of(arn: &str) -> &str {
-    arn.split(':')
-        .nth(1)
-        .filter(|p| !p.is_empty())
-        .unwrap_or("aws")
+    arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
 }
 
 /// The `aws:SourceArn` the trust policy allows: the pool ARN, or every pool of the account in the
@@ -167,11 +161,7 @@ pub fn desired_role(
     DesiredRole {
         name: role_name(managed, user_pool_id),
         path: role_path(managed),
-        trust_policy: policy::trust_policy(
-            account_id,
-            &source_arn(managed.source_arn_scope, pool_arn),
-            external_id,
-        ),
+        trust_policy: policy::trust_policy(account_id, &source_arn(managed.source_arn_scope, pool_arn), external_id),
         publish_policy: policy::publish_policy(),
         permissions_boundary: managed.permissions_boundary.clone(),
         tags,
@@ -203,11 +193,7 @@ impl fmt::Display for SmsConfig {
             f,
             "SnsCallerArn={} ExternalId={} SnsRegion={}",
             self.sns_caller_arn,
-            if self.external_id.is_some() {
-                "(set)"
-            } else {
-                "(none)"
-            },
+            if self.external_id.is_some() { "(set)" } else { "(none)" },
             self.sns_region.as_deref().unwrap_or("(none)")
         )
     }
@@ -246,6 +232,19 @@ pub enum Change {
     DeleteRole {
         role_name: String,
     },
+    AddSandboxNumber {
+        region: String,
+        number: String,
+        language: Option<String>,
+    },
+    VerifySandboxNumber {
+        region: String,
+        number: String,
+    },
+    RemoveSandboxNumber {
+        region: String,
+        number: String,
+    },
 }
 
 impl Change {
@@ -261,6 +260,9 @@ impl Change {
             Change::TagRole { .. } => "RoleTagged",
             Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
+            Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
+            Change::VerifySandboxNumber { .. } => "SandboxNumberVerified",
+            Change::RemoveSandboxNumber { .. } => "SandboxNumberRemoved",
         }
     }
 
@@ -297,14 +299,8 @@ impl fmt::Display for Change {
                 f,
                 "put inline policy {PUBLISH_POLICY_NAME} (sns:Publish) on IAM role {role_name}"
             ),
-            Change::PutPermissionsBoundary {
-                role_name,
-                policy_arn,
-            } => {
-                write!(
-                    f,
-                    "set permissions boundary {policy_arn} on IAM role {role_name}"
-                )
+            Change::PutPermissionsBoundary { role_name, policy_arn } => {
+                write!(f, "set permissions boundary {policy_arn} on IAM role {role_name}")
             }
             Change::DeletePermissionsBoundary { role_name } => {
                 write!(f, "remove the permissions boundary of IAM role {role_name}")
@@ -317,33 +313,39 @@ impl fmt::Display for Change {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Change::UpdateSmsConfiguration {
-                user_pool_id,
-                from,
-                to,
-            } => write!(
+            Change::UpdateSmsConfiguration { user_pool_id, from, to } => write!(
                 f,
                 "set SmsConfiguration of user pool {user_pool_id} to {to} (was {}), keeping every other setting",
-                from.as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "unset".into())
+                from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
             ),
             Change::DeleteRole { role_name } => write!(f, "delete IAM role {role_name}"),
+            Change::AddSandboxNumber { region, number, .. } => write!(
+                f,
+                "add {} to the SMS sandbox in {region} (SNS texts it a verification code)",
+                crate::sns::mask(number)
+            ),
+            Change::VerifySandboxNumber { region, number } => write!(
+                f,
+                "verify {} in the SMS sandbox in {region} with the code from its Secret",
+                crate::sns::mask(number)
+            ),
+            Change::RemoveSandboxNumber { region, number } => {
+                write!(
+                    f,
+                    "remove {} from the SMS sandbox in {region}",
+                    crate::sns::mask(number)
+                )
+            }
         }
     }
 }
 
 /// The changes that bring an owned (or missing) role to `desired`, given its inline publish
 /// policy as read (`None` when absent).
-pub fn role_changes(
-    desired: &DesiredRole,
-    observed: Option<(&ObservedRole, Option<&Value>)>,
-) -> Vec<Change> {
+pub fn role_changes(desired: &DesiredRole, observed: Option<(&ObservedRole, Option<&Value>)>) -> Vec<Change> {
     let Some((role, publish)) = observed else {
         return vec![
-            Change::CreateRole {
-                role: desired.clone(),
-            },
+            Change::CreateRole { role: desired.clone() },
             Change::PutPublishPolicy {
                 role_name: desired.name.clone(),
                 document: desired.publish_policy.clone(),
@@ -364,12 +366,10 @@ pub fn role_changes(
         });
     }
     match (&desired.permissions_boundary, &role.permissions_boundary) {
-        (Some(want), have) if have.as_ref() != Some(want) => {
-            changes.push(Change::PutPermissionsBoundary {
-                role_name: desired.name.clone(),
-                policy_arn: want.clone(),
-            })
-        }
+        (Some(want), have) if have.as_ref() != Some(want) => changes.push(Change::PutPermissionsBoundary {
+            role_name: desired.name.clone(),
+            policy_arn: want.clone(),
+        }),
         (None, Some(_)) => changes.push(Change::DeletePermissionsBoundary {
             role_name: desired.name.clone(),
         }),
@@ -419,8 +419,7 @@ mod tests {
     }
 
     fn spec(external_id: Option<&str>) -> CognitoSmsConfigSpec {
-        serde_json::from_value(json!({"userPoolId": "eu-west-1_Abc", "externalId": external_id}))
-            .unwrap()
+        serde_json::from_value(json!({"userPoolId": "eu-west-1_Abc", "externalId": external_id})).unwrap()
     }
 
     fn observed_from(desired: &DesiredRole) -> ObservedRole {
@@ -442,10 +441,7 @@ mod tests {
         let name = role_name(&m, &long);
         assert_eq!(name.len(), 64);
         assert_eq!(name, role_name(&m, &long), "deterministic");
-        assert_ne!(
-            name,
-            role_name(&m, &format!("ap-southeast-1_{}B", "A".repeat(39)))
-        );
+        assert_ne!(name, role_name(&m, &format!("ap-southeast-1_{}B", "A".repeat(39))));
         let named = ManagedRole {
             name: Some("mine".into()),
             ..Default::default()
@@ -470,14 +466,7 @@ mod tests {
             "generated".to_string()
         };
         assert_eq!(
-            external_id(
-                &spec(Some("spec")),
-                true,
-                Some("status"),
-                Some("trust"),
-                generate
-            )
-            .as_deref(),
+            external_id(&spec(Some("spec")), true, Some("status"), Some("trust"), generate).as_deref(),
             Some("spec")
         );
         assert_eq!(
@@ -565,17 +554,9 @@ mod tests {
             permissions_boundary: Some("arn:aws:iam::123456789012:policy/boundary".into()),
             ..Default::default()
         };
-        let d = desired_role(
-            &managed,
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            Some("x"),
-            &owner(),
-        );
+        let d = desired_role(&managed, "eu-west-1_Abc", "123456789012", POOL_ARN, Some("x"), &owner());
         let mut obs = observed_from(&d);
-        obs.trust_policy =
-            policy::trust_policy("123456789012", "arn:aws:cognito-idp:*:*:userpool/*", None);
+        obs.trust_policy = policy::trust_policy("123456789012", "arn:aws:cognito-idp:*:*:userpool/*", None);
         obs.permissions_boundary = None;
         obs.tags.remove(TAG_UID);
         let changes = role_changes(&d, Some((&obs, None)));
@@ -608,10 +589,7 @@ mod tests {
         let mut obs = observed_from(&d);
         obs.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".into());
         let changes = role_changes(&d, Some((&obs, Some(&policy::publish_policy()))));
-        assert!(matches!(
-            &changes[..],
-            [Change::DeletePermissionsBoundary { .. }]
-        ));
+        assert!(matches!(&changes[..], [Change::DeletePermissionsBoundary { .. }]));
     }
 
     #[test]

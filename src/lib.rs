@@ -11,4 +11,6 @@ pub mod oneshot;
 pub mod policy;
 pub mod reconcile;
 pub mod regions;
+pub mod sns;
+pub mod sns_cache;
 pub mod telemetry;

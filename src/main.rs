@@ -1,11 +1,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use cognito_sms_operator::aws::Aws;
-use cognito_sms_operator::controller::{self, Backoff, Context, Settings};
+use cognito_sms_operator::controller::{self, Backoff, Settings};
 use cognito_sms_operator::reconcile::Mode;
 use cognito_sms_operator::telemetry::{self, LogFormat};
 use cognito_sms_operator::{crd, oneshot};
@@ -18,13 +17,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "LOG_FORMAT"
-    )]
+    #[arg(long, global = true, value_enum, default_value = "text", env = "LOG_FORMAT")]
     log_format: LogFormat,
     /// Log level or filter (RUST_LOG syntax); RUST_LOG wins when set.
     #[arg(long, global = true, default_value = "info", env = "LOG_LEVEL")]
@@ -49,6 +42,10 @@ enum Command {
         /// First retry delay after a recoverable failure; doubles per attempt, with jitter.
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         backoff_base: Duration,
+        /// How long the account's SNS state in a region (sandbox, spend limit, origination and
+        /// sandbox numbers) is shared by all resources before SNS is asked again.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
+        sns_cache_ttl: Duration,
         /// Longest retry delay after recoverable failures.
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         backoff_max: Duration,
@@ -107,6 +104,7 @@ async fn main() -> ExitCode {
             resync_period,
             backoff_base,
             backoff_max,
+            sns_cache_ttl,
         } => {
             let client = match kube::Client::try_default().await {
                 Ok(c) => c,
@@ -122,10 +120,10 @@ async fn main() -> ExitCode {
                     base: backoff_base,
                     max: backoff_max,
                 },
+                sns_cache_ttl,
             };
             tracing::info!(namespaces = ?settings.namespaces, resync = ?settings.resync, "starting controller");
-            let ctx = Arc::new(Context::new(client, Aws::from_env().await, settings));
-            controller::run(ctx).await;
+            controller::run(client, Aws::from_env().await, settings).await;
             tracing::info!("controller stopped");
             ExitCode::SUCCESS
         }

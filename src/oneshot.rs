@@ -8,16 +8,17 @@ use serde::Deserialize;
 use crate::aws::Aws;
 use crate::crd::CognitoSmsConfig;
 use crate::desired::Change;
-use crate::reconcile::{self, Mode};
+use std::collections::HashSet;
+
+use crate::reconcile::{self, Env, Mode, SecretCode, SecretSource};
 use crate::regions;
+use crate::sns::Code;
+use crate::sns_cache::SnsCache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("document {index}: not valid YAML: {source}")]
-    Yaml {
-        index: usize,
-        source: serde_yaml::Error,
-    },
+    Yaml { index: usize, source: serde_yaml::Error },
     #[error("document {index}: {kind} {name}: {message}")]
     Invalid {
         index: usize,
@@ -51,8 +52,7 @@ pub fn parse(text: &str) -> Result<Input, InputError> {
     let mut input = Input::default();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let index = i + 1;
-        let value = serde_json::Value::deserialize(doc)
-            .map_err(|source| InputError::Yaml { index, source })?;
+        let value = serde_json::Value::deserialize(doc).map_err(|source| InputError::Yaml { index, source })?;
         if value.is_null() {
             continue;
         }
@@ -87,19 +87,15 @@ pub fn parse(text: &str) -> Result<Input, InputError> {
                 res.validate_cel().map_err(|e| invalid(e.to_string()))?;
                 if regions::pool_region(&res.spec.user_pool_id).is_none() {
                     return Err(invalid(
-                        regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone())
-                            .to_string(),
+                        regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone()).to_string(),
                     ));
                 }
-                res.metadata
-                    .namespace
-                    .get_or_insert_with(|| "default".into());
+                res.metadata.namespace.get_or_insert_with(|| "default".into());
                 res.metadata.generation.get_or_insert(1);
                 input.resources.push(res);
             }
             ("v1", "Secret") => {
-                let secret: Secret =
-                    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+                let secret: Secret = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
                 input.secrets.push(secret);
             }
             _ => {
@@ -123,10 +119,63 @@ pub struct Reconciled {
     pub changes: Vec<Change>,
 }
 
+/// Verification codes from the Secrets in the same file (`data` or `stringData`).
+pub struct FileSecrets<'a> {
+    secrets: &'a [Secret],
+    namespace: String,
+}
+
+impl SecretSource for FileSecrets<'_> {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+        let secret = self.secrets.iter().find(|s| {
+            s.metadata.name.as_deref() == Some(name)
+                && s.metadata.namespace.as_deref().unwrap_or("default") == self.namespace
+        });
+        let Some(secret) = secret else { return Ok(None) };
+        let value = secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(key).cloned())
+            .or_else(|| {
+                secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            });
+        Ok(value.as_deref().and_then(Code::new).map(|code| SecretCode {
+            code,
+            version: secret.metadata.resource_version.clone(),
+        }))
+    }
+}
+
+/// Reconcile every resource in the file once. Resources sharing an SNS region share one read of
+/// the account's SNS state, as in the controller.
 pub async fn run(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
+    let cache = SnsCache::new(std::time::Duration::from_secs(3600));
     let mut out = vec![];
-    for mut resource in input.resources {
-        let outcome = reconcile::reconcile(aws, &resource, mode, Timestamp::now()).await;
+    for (i, resource) in input.resources.iter().enumerate() {
+        let region = reconcile::sns_region_of(resource);
+        let claimed: HashSet<String> = input
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(j, other)| *j != i && region.is_some() && reconcile::sns_region_of(other) == region)
+            .flat_map(|(_, other)| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()))
+            .collect();
+        let secrets = FileSecrets {
+            secrets: &input.secrets,
+            namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        };
+        let env = Env {
+            aws,
+            sns: &cache,
+            secrets: &secrets,
+            claimed_elsewhere: &claimed,
+        };
+        let outcome = reconcile::reconcile(&env, resource, mode, Timestamp::now()).await;
+        let mut resource = resource.clone();
         resource.status = Some(outcome.status);
         out.push(Reconciled {
             resource,
@@ -143,30 +192,25 @@ pub fn render(results: &[Reconciled], mode: Mode) -> String {
     for r in results {
         let name = format!(
             "{}/{}",
-            r.resource
-                .metadata
-                .namespace
-                .as_deref()
-                .unwrap_or("default"),
+            r.resource.metadata.namespace.as_deref().unwrap_or("default"),
             r.resource.metadata.name.as_deref().unwrap_or_default()
         );
-        let verb = if mode == Mode::DryRun {
-            "would make"
-        } else {
-            "made"
-        };
-        text.push_str(&format!(
-            "# {name}: {verb} {} change(s) in AWS\n",
-            r.changes.len()
-        ));
+        let verb = if mode == Mode::DryRun { "would make" } else { "made" };
+        text.push_str(&format!("# {name}: {verb} {} change(s) in AWS\n", r.changes.len()));
         for c in &r.changes {
             text.push_str(&format!("#   - {c}\n"));
         }
+        text.push_str("# conditions:\n");
+        for c in r.resource.status.iter().flat_map(|s| &s.conditions) {
+            let detail = if c.status == "True" {
+                String::new()
+            } else {
+                format!(": {}", c.message)
+            };
+            text.push_str(&format!("#   {}={} ({}){detail}\n", c.type_, c.status, c.reason));
+        }
         text.push_str("---\n");
-        text.push_str(
-            &serde_yaml::to_string(&r.resource)
-                .unwrap_or_else(|e| format!("# cannot render: {e}\n")),
-        );
+        text.push_str(&serde_yaml::to_string(&r.resource).unwrap_or_else(|e| format!("# cannot render: {e}\n")));
     }
     text
 }
@@ -192,10 +236,7 @@ stringData: {"+15555550100": "123456"}
         )
         .unwrap();
         assert_eq!(input.resources.len(), 1);
-        assert_eq!(
-            input.resources[0].metadata.namespace.as_deref(),
-            Some("default")
-        );
+        assert_eq!(input.resources[0].metadata.namespace.as_deref(), Some("default"));
         assert_eq!(input.secrets.len(), 1);
     }
 

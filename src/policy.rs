@@ -69,17 +69,12 @@ pub fn normalize(doc: &Value) -> Value {
     let mut out = Map::new();
     out.insert(
         "Version".into(),
-        obj.get("Version")
-            .cloned()
-            .unwrap_or_else(|| json!("2008-10-17")),
+        obj.get("Version").cloned().unwrap_or_else(|| json!("2008-10-17")),
     );
     if let Some(id) = obj.get("Id") {
         out.insert("Id".into(), id.clone());
     }
-    let mut statements: Vec<Value> = as_list(obj.get("Statement"))
-        .iter()
-        .map(normalize_statement)
-        .collect();
+    let mut statements: Vec<Value> = as_list(obj.get("Statement")).iter().map(normalize_statement).collect();
     statements.sort_by_key(|s| s.to_string());
     statements.dedup();
     out.insert("Statement".into(), Value::Array(statements));
@@ -107,11 +102,7 @@ fn normalize_statement(stmt: &Value) -> Value {
 fn normalize_principal(value: &Value) -> Value {
     match value {
         Value::String(s) if s == "*" => json!({ "AWS": ["*"] }),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), string_set(v, false)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), string_set(v, false))).collect()),
         other => other.clone(),
     }
 }
@@ -197,10 +188,7 @@ pub enum TrustGap {
     /// The confused-deputy condition on the pool ARN is missing.
     MissingSourceArn { pool_arn: String },
     /// The `aws:SourceArn` condition does not match this pool.
-    SourceArnExcludesPool {
-        pool_arn: String,
-        found: Vec<String>,
-    },
+    SourceArnExcludesPool { pool_arn: String, found: Vec<String> },
     /// The trust policy requires a different external ID than the one the pool will send.
     ExternalIdMismatch {
         expected: Option<String>,
@@ -216,10 +204,7 @@ impl fmt::Display for TrustGap {
                 "no statement allows Principal Service {COGNITO_PRINCIPAL} to sts:AssumeRole"
             ),
             TrustGap::MissingSourceAccount { account_id } => {
-                write!(
-                    f,
-                    "add condition StringEquals aws:SourceAccount = {account_id}"
-                )
+                write!(f, "add condition StringEquals aws:SourceAccount = {account_id}")
             }
             TrustGap::MissingSourceArn { pool_arn } => {
                 write!(f, "add condition ArnLike aws:SourceArn = {pool_arn}")
@@ -243,10 +228,7 @@ impl fmt::Display for TrustGap {
                 "condition sts:ExternalId requires {} but spec.externalId is {e}",
                 found.join(", ")
             ),
-            TrustGap::ExternalIdMismatch {
-                expected: None,
-                found,
-            } => write!(
+            TrustGap::ExternalIdMismatch { expected: None, found } => write!(
                 f,
                 "the trust policy requires sts:ExternalId {}: set spec.externalId to it",
                 found.join(", ")
@@ -280,9 +262,9 @@ fn condition_values(stmt: &Value, operators: &[&str], key: &str) -> Option<Vec<S
 fn allows_cognito_assume_role(stmt: &Value) -> bool {
     let allow = stmt.get("Effect").and_then(Value::as_str) == Some("Allow");
     let principal_ok = match stmt.get("Principal") {
-        Some(Value::Object(p)) => p.iter().any(|(k, v)| {
-            k == "Service" && as_list(Some(v)).iter().any(|s| s == COGNITO_PRINCIPAL)
-        }),
+        Some(Value::Object(p)) => p
+            .iter()
+            .any(|(k, v)| k == "Service" && as_list(Some(v)).iter().any(|s| s == COGNITO_PRINCIPAL)),
         _ => false,
     };
     let action_ok = as_list(stmt.get("Action"))
@@ -295,12 +277,7 @@ fn allows_cognito_assume_role(stmt: &Value) -> bool {
 /// What the trust policy of a user-supplied role lacks so that Cognito can assume it for
 /// `pool_arn`, with the confused-deputy conditions and the external ID the pool will send.
 /// Empty when nothing is missing.
-pub fn trust_gaps(
-    doc: &Value,
-    account_id: &str,
-    pool_arn: &str,
-    external_id: Option<&str>,
-) -> Vec<TrustGap> {
+pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Option<&str>) -> Vec<TrustGap> {
     let statements: Vec<Value> = as_list(doc.get("Statement"))
         .into_iter()
         .filter(allows_cognito_assume_role)
@@ -322,12 +299,10 @@ pub fn trust_gaps(
             None => gaps.push(TrustGap::MissingSourceArn {
                 pool_arn: pool_arn.into(),
             }),
-            Some(v) if !v.iter().any(|p| glob_match(p, pool_arn)) => {
-                gaps.push(TrustGap::SourceArnExcludesPool {
-                    pool_arn: pool_arn.into(),
-                    found: v,
-                })
-            }
+            Some(v) if !v.iter().any(|p| glob_match(p, pool_arn)) => gaps.push(TrustGap::SourceArnExcludesPool {
+                pool_arn: pool_arn.into(),
+                found: v,
+            }),
             Some(_) => {}
         }
         let required = condition_values(stmt, &["StringEquals", "StringLike"], "sts:ExternalId");
@@ -359,10 +334,7 @@ pub fn external_id_of(doc: &Value) -> Option<String> {
 /// An explicit Deny wins. Conditions on Allow statements are assumed to hold; permission
 /// boundaries and SCPs are outside what a role's own policies show.
 pub fn allows_sns_publish(docs: &[Value]) -> bool {
-    let statements: Vec<Value> = docs
-        .iter()
-        .flat_map(|d| as_list(d.get("Statement")))
-        .collect();
+    let statements: Vec<Value> = docs.iter().flat_map(|d| as_list(d.get("Statement"))).collect();
     let covers_publish = |stmt: &Value| {
         let by_action = as_list(stmt.get("Action"))
             .iter()
@@ -380,11 +352,9 @@ pub fn allows_sns_publish(docs: &[Value]) -> bool {
     let denied = statements
         .iter()
         .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Deny") && covers_publish(s));
-    let allowed = statements.iter().any(|s| {
-        s.get("Effect").and_then(Value::as_str) == Some("Allow")
-            && covers_publish(s)
-            && any_resource(s)
-    });
+    let allowed = statements
+        .iter()
+        .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow") && covers_publish(s) && any_resource(s));
     allowed && !denied
 }
 
@@ -465,11 +435,8 @@ mod tests {
     #[test]
     fn parses_percent_encoded_documents() {
         let doc = publish_policy();
-        let encoded: String = percent_encoding::utf8_percent_encode(
-            &doc.to_string(),
-            percent_encoding::NON_ALPHANUMERIC,
-        )
-        .to_string();
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(&doc.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string();
         assert!(encoded.starts_with("%7B"));
         assert_eq!(parse_document(&encoded).unwrap(), doc);
         assert_eq!(parse_document(&doc.to_string()).unwrap(), doc);
@@ -478,10 +445,7 @@ mod tests {
 
     #[test]
     fn glob() {
-        assert!(glob_match(
-            "arn:aws:cognito-idp:*:123456789012:userpool/*",
-            POOL
-        ));
+        assert!(glob_match("arn:aws:cognito-idp:*:123456789012:userpool/*", POOL));
         assert!(glob_match("*", ""));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("arn:aws:cognito-idp:us-east-1:*", POOL));
@@ -498,9 +462,7 @@ mod tests {
                 TrustGap::MissingSourceAccount {
                     account_id: ACCOUNT.into()
                 },
-                TrustGap::MissingSourceArn {
-                    pool_arn: POOL.into()
-                }
+                TrustGap::MissingSourceArn { pool_arn: POOL.into() }
             ]
         );
         assert_eq!(
@@ -525,11 +487,7 @@ mod tests {
             trust_gaps(&other, ACCOUNT, POOL, None)[..],
             [TrustGap::SourceArnExcludesPool { .. }]
         ));
-        let wildcard = trust_policy(
-            ACCOUNT,
-            "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/*",
-            None,
-        );
+        let wildcard = trust_policy(ACCOUNT, "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/*", None);
         assert!(trust_gaps(&wildcard, ACCOUNT, POOL, None).is_empty());
         let needs_id = trust_policy(ACCOUNT, POOL, Some("abc"));
         let gaps = trust_gaps(&needs_id, ACCOUNT, POOL, None);

@@ -113,9 +113,7 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$";
 /// The region a user pool lives in, taken from its id's prefix.
 pub fn pool_region(user_pool_id: &str) -> Option<&str> {
     let (region, rest) = user_pool_id.split_once('_')?;
-    let well_formed = !rest.is_empty()
-        && rest.chars().all(|c| c.is_ascii_alphanumeric())
-        && is_region_name(region);
+    let well_formed = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) && is_region_name(region);
     well_formed.then_some(region)
 }
 
@@ -164,12 +162,9 @@ pub enum RegionError {
 }
 
 /// The SNS region to use for `user_pool_id`, or why the requested one is not allowed.
-pub fn resolve_sns_region(
-    user_pool_id: &str,
-    requested: Option<&str>,
-) -> Result<String, RegionError> {
-    let pool_region = pool_region(user_pool_id)
-        .ok_or_else(|| RegionError::MalformedUserPoolId(user_pool_id.to_string()))?;
+pub fn resolve_sns_region(user_pool_id: &str, requested: Option<&str>) -> Result<String, RegionError> {
+    let pool_region =
+        pool_region(user_pool_id).ok_or_else(|| RegionError::MalformedUserPoolId(user_pool_id.to_string()))?;
     let allowed = allowed_sns_regions(pool_region);
     match requested {
         None => Ok(allowed[0].to_string()),
@@ -223,21 +218,9 @@ mod tests {
     /// Every row of the guide's table, as (pool region, default, all allowed).
     const EXPECTED: &[(&str, &str, &[&str])] = &[
         ("us-east-2", "us-east-2", &["us-east-2", "us-east-1"]),
-        (
-            "ap-south-1",
-            "ap-south-1",
-            &["ap-south-1", "ap-southeast-1"],
-        ),
-        (
-            "ca-central-1",
-            "ca-central-1",
-            &["ca-central-1", "us-east-1"],
-        ),
-        (
-            "eu-central-1",
-            "eu-central-1",
-            &["eu-central-1", "eu-west-1"],
-        ),
+        ("ap-south-1", "ap-south-1", &["ap-south-1", "ap-southeast-1"]),
+        ("ca-central-1", "ca-central-1", &["ca-central-1", "us-east-1"]),
+        ("eu-central-1", "eu-central-1", &["eu-central-1", "eu-west-1"]),
         ("eu-west-2", "eu-west-2", &["eu-west-2", "eu-west-1"]),
         ("ap-northeast-2", "ap-northeast-1", &["ap-northeast-1"]),
         ("us-east-1", "us-east-1", &["us-east-1"]),
@@ -258,17 +241,9 @@ mod tests {
         assert_eq!(TABLE.len(), EXPECTED.len());
         for (pool, default, allowed) in EXPECTED {
             let id = format!("{pool}_AbC123");
-            assert_eq!(
-                resolve_sns_region(&id, None).unwrap(),
-                *default,
-                "default for {pool}"
-            );
+            assert_eq!(resolve_sns_region(&id, None).unwrap(), *default, "default for {pool}");
             for a in *allowed {
-                assert_eq!(
-                    resolve_sns_region(&id, Some(a)).unwrap(),
-                    *a,
-                    "{a} allowed for {pool}"
-                );
+                assert_eq!(resolve_sns_region(&id, Some(a)).unwrap(), *a, "{a} allowed for {pool}");
             }
             for other in [
                 "us-east-1",

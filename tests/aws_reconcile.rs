@@ -8,14 +8,12 @@ use cognito_sms_operator::crd::CognitoSmsConfig;
 use cognito_sms_operator::desired::{Change, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID};
 use cognito_sms_operator::policy;
 use cognito_sms_operator::reconcile::{self, Mode, Outcome, Requeue};
-use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 use support::*;
 
 async fn reconcile_once(emu: &Emulator, res: &mut CognitoSmsConfig) -> Outcome {
-    let outcome = reconcile::reconcile(&emu.aws().await, res, Mode::Apply, Timestamp::now()).await;
-    res.status = Some(outcome.status.clone());
-    outcome
+    // A fresh cache each time, as if the TTL had passed: these tests are about the role and pool.
+    Harness::new(emu).await.reconcile(res).await
 }
 
 fn pool_arn(region: &str, id: &str) -> String {
@@ -23,14 +21,7 @@ fn pool_arn(region: &str, id: &str) -> String {
 }
 
 async fn trust_of(emu: &Emulator, role: &str) -> serde_json::Value {
-    let out = emu
-        .iam()
-        .await
-        .get_role()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
+    let out = emu.iam().await.get_role().role_name(role).send().await.unwrap();
     policy::parse_document(out.role().unwrap().assume_role_policy_document().unwrap()).unwrap()
 }
 
@@ -55,12 +46,7 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     let outcome = reconcile_once(&emu, &mut res).await;
 
     let status = res.status.clone().unwrap();
-    assert_eq!(
-        condition(&res, types::READY).0,
-        "True",
-        "{:?}",
-        status.conditions
-    );
+    assert_eq!(condition(&res, types::READY).0, "True", "{:?}", status.conditions);
     assert_eq!(outcome.requeue, Requeue::Resync);
     let role_name = format!("cognito-sms-{pool}");
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/service-role/{role_name}");
@@ -71,17 +57,11 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     assert_eq!(external_id.len(), 32);
 
     // Trust policy exactly as the guide says, with the external ID.
-    let expected_trust =
-        policy::trust_policy(ACCOUNT, &pool_arn("eu-west-1", &pool), Some(&external_id));
+    let expected_trust = policy::trust_policy(ACCOUNT, &pool_arn("eu-west-1", &pool), Some(&external_id));
     assert_eq!(trust_of(&emu, &role_name).await, expected_trust);
     // Only sns:Publish.
     let iam = emu.iam().await;
-    let inline = iam
-        .list_role_policies()
-        .role_name(&role_name)
-        .send()
-        .await
-        .unwrap();
+    let inline = iam.list_role_policies().role_name(&role_name).send().await.unwrap();
     assert_eq!(inline.policy_names(), ["cognito-sms-publish"]);
     let doc = iam
         .get_role_policy()
@@ -112,9 +92,7 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     assert_eq!(tags.get(TAG_UID).map(String::as_str), Some("uid-app"));
 
     // The pool points at the role, with the external ID and an explicit SNS region.
-    let sms = sms_of(&emu, "eu-west-1", &pool)
-        .await
-        .expect("sms configuration set");
+    let sms = sms_of(&emu, "eu-west-1", &pool).await.expect("sms configuration set");
     assert_eq!(sms.sns_caller_arn(), role_arn);
     assert_eq!(sms.external_id(), Some(external_id.as_str()));
     assert_eq!(sms.sns_region(), Some("eu-west-1"));
@@ -122,11 +100,7 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     let reasons_seen: Vec<_> = outcome.changes.iter().map(Change::event_reason).collect();
     assert_eq!(
         reasons_seen,
-        [
-            "RoleCreated",
-            "PermissionsPolicyUpdated",
-            "SmsConfigurationUpdated"
-        ]
+        ["RoleCreated", "PermissionsPolicyUpdated", "SmsConfigurationUpdated"]
     );
 }
 
@@ -197,17 +171,23 @@ async fn drift_in_the_trust_policy_is_repaired() {
         .await
         .unwrap();
     // And replaces the publish permission with something broader.
-    emu.iam().await.put_role_policy().role_name(&role_name).policy_name("cognito-sms-publish")
-        .policy_document(json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:*","Resource":"*"}]}).to_string())
-        .send().await.unwrap();
+    emu.iam()
+        .await
+        .put_role_policy()
+        .role_name(&role_name)
+        .policy_name("cognito-sms-publish")
+        .policy_document(
+            json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:*","Resource":"*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
 
     let outcome = reconcile_once(&emu, &mut res).await;
 
     let reasons_seen: Vec<_> = outcome.changes.iter().map(Change::event_reason).collect();
-    assert_eq!(
-        reasons_seen,
-        ["TrustPolicyUpdated", "PermissionsPolicyUpdated"]
-    );
+    assert_eq!(reasons_seen, ["TrustPolicyUpdated", "PermissionsPolicyUpdated"]);
     assert_eq!(trust_of(&emu, &role_name).await, good);
     let doc = emu
         .iam()
@@ -252,14 +232,8 @@ async fn drift_in_the_pool_sms_configuration_is_repaired() {
         .unwrap();
     let outcome = reconcile_once(&emu, &mut res).await;
 
-    assert!(matches!(
-        outcome.changes[..],
-        [Change::UpdateSmsConfiguration { .. }]
-    ));
-    assert_eq!(
-        sms_of(&emu, "eu-central-1", &pool).await.unwrap(),
-        sms_before
-    );
+    assert!(matches!(outcome.changes[..], [Change::UpdateSmsConfiguration { .. }]));
+    assert_eq!(sms_of(&emu, "eu-central-1", &pool).await.unwrap(), sms_before);
 }
 
 #[tokio::test]
@@ -282,22 +256,14 @@ async fn a_foreign_role_with_the_same_name_is_never_touched() {
     emu.clear_calls();
     let outcome = reconcile_once(&emu, &mut res).await;
 
-    assert_eq!(
-        emu.write_calls(),
-        vec![],
-        "nothing written: {:?}",
-        emu.calls()
-    );
+    assert_eq!(emu.write_calls(), vec![], "nothing written: {:?}", emu.calls());
     assert!(outcome.changes.is_empty());
     let (status, reason, message) = condition(&res, types::ROLE_READY);
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", reasons::ROLE_NAME_CONFLICT)
     );
-    assert!(
-        message.contains("not created by this operator"),
-        "{message}"
-    );
+    assert!(message.contains("not created by this operator"), "{message}");
     assert_eq!(condition(&res, types::READY).1, reasons::ROLE_NAME_CONFLICT);
     assert_eq!(trust_of(&emu, &role_name).await, theirs);
     assert!(
@@ -305,11 +271,7 @@ async fn a_foreign_role_with_the_same_name_is_never_touched() {
             .await
             .is_none_or(|s| s.sns_caller_arn().is_empty())
     );
-    assert_eq!(
-        outcome.requeue,
-        Requeue::Resync,
-        "a person must act: no fast retries"
-    );
+    assert_eq!(outcome.requeue, Requeue::Resync, "a person must act: no fast retries");
 }
 
 #[tokio::test]
@@ -418,15 +380,9 @@ async fn every_other_pool_setting_survives_the_update() {
     };
     let before = describe(cognito.clone(), pool.clone()).await;
     // The settings are really there to lose.
-    assert_eq!(
-        before.deletion_protection(),
-        Some(&DeletionProtectionType::Active)
-    );
+    assert_eq!(before.deletion_protection(), Some(&DeletionProtectionType::Active));
     assert_eq!(before.mfa_configuration(), Some(&UserPoolMfaType::Optional));
-    assert_eq!(
-        before.lambda_config().and_then(|l| l.pre_sign_up()),
-        Some(lambda)
-    );
+    assert_eq!(before.lambda_config().and_then(|l| l.pre_sign_up()), Some(lambda));
 
     let mut res = resource("app", json!({"userPoolId": pool}));
     reconcile_once(&emu, &mut res).await;
@@ -450,18 +406,9 @@ async fn every_other_pool_setting_survives_the_update() {
         before.verification_message_template(),
         "verification templates"
     );
-    assert_eq!(
-        after.sms_verification_message(),
-        before.sms_verification_message()
-    );
-    assert_eq!(
-        after.email_verification_message(),
-        before.email_verification_message()
-    );
-    assert_eq!(
-        after.email_verification_subject(),
-        before.email_verification_subject()
-    );
+    assert_eq!(after.sms_verification_message(), before.sms_verification_message());
+    assert_eq!(after.email_verification_message(), before.email_verification_message());
+    assert_eq!(after.email_verification_subject(), before.email_verification_subject());
     assert_eq!(
         after.sms_authentication_message(),
         before.sms_authentication_message(),
@@ -473,11 +420,7 @@ async fn every_other_pool_setting_survives_the_update() {
         "deletion protection"
     );
     assert_eq!(after.user_pool_tags(), before.user_pool_tags(), "tags");
-    assert_eq!(
-        after.lambda_config(),
-        before.lambda_config(),
-        "Lambda triggers"
-    );
+    assert_eq!(after.lambda_config(), before.lambda_config(), "Lambda triggers");
     assert_eq!(
         after.account_recovery_setting(),
         before.account_recovery_setting(),
@@ -488,11 +431,7 @@ async fn every_other_pool_setting_survives_the_update() {
         before.admin_create_user_config(),
         "admin create user"
     );
-    assert_eq!(
-        after.device_configuration(),
-        before.device_configuration(),
-        "devices"
-    );
+    assert_eq!(after.device_configuration(), before.device_configuration(), "devices");
     assert_eq!(after.name(), before.name());
 
     // Control: the emulator does reset what UpdateUserPool is not sent, so the checks above mean
@@ -569,9 +508,7 @@ async fn an_existing_role_is_validated_and_never_written() {
     // The owner fixes the role; the operator then uses it without writing to it.
     iam.update_assume_role_policy()
         .role_name("TeamSms")
-        .policy_document(
-            policy::trust_policy(ACCOUNT, &pool_arn("us-east-1", &pool), None).to_string(),
-        )
+        .policy_document(policy::trust_policy(ACCOUNT, &pool_arn("us-east-1", &pool), None).to_string())
         .send()
         .await
         .unwrap();
@@ -594,17 +531,8 @@ async fn an_existing_role_is_validated_and_never_written() {
     assert_eq!(condition(&res, types::ROLE_READY).1, reasons::ROLE_VALID);
     assert_eq!(condition(&res, types::READY).0, "True");
     let writes = emu.write_calls();
-    assert_eq!(
-        writes,
-        vec![("cognito-idp".to_string(), "UpdateUserPool".to_string())]
-    );
-    assert_eq!(
-        sms_of(&emu, "us-east-1", &pool)
-            .await
-            .unwrap()
-            .sns_caller_arn(),
-        arn
-    );
+    assert_eq!(writes, vec![("cognito-idp".to_string(), "UpdateUserPool".to_string())]);
+    assert_eq!(sms_of(&emu, "us-east-1", &pool).await.unwrap().sns_caller_arn(), arn);
     assert_eq!(
         res.status.as_ref().unwrap().external_id,
         None,
@@ -678,14 +606,8 @@ async fn access_denied_is_terminal_and_named() {
     let outcome = reconcile_once(&emu, &mut res).await;
 
     let (status, reason, message) = condition(&res, types::ROLE_READY);
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("False", reasons::ACCESS_DENIED)
-    );
-    assert!(
-        message.contains("iam CreateRole failed: AccessDenied"),
-        "{message}"
-    );
+    assert_eq!((status.as_str(), reason.as_str()), ("False", reasons::ACCESS_DENIED));
+    assert!(message.contains("iam CreateRole failed: AccessDenied"), "{message}");
     assert_eq!(outcome.requeue, Requeue::Resync);
 }
 
@@ -704,11 +626,7 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
     let reasons_seen: Vec<_> = outcome.changes.iter().map(Change::event_reason).collect();
     assert_eq!(
         reasons_seen,
-        [
-            "TrustPolicyUpdated",
-            "RoleTagged",
-            "SmsConfigurationUpdated"
-        ]
+        ["TrustPolicyUpdated", "RoleTagged", "SmsConfigurationUpdated"]
     );
     let trust = trust_of(&emu, &format!("cognito-sms-{pool}")).await;
     assert_eq!(
@@ -720,10 +638,7 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
         )
     );
     assert_eq!(
-        sms_of(&emu, "us-east-1", &pool)
-            .await
-            .unwrap()
-            .external_id(),
+        sms_of(&emu, "us-east-1", &pool).await.unwrap().external_id(),
         Some("team-chosen")
     );
 }
@@ -732,31 +647,16 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
 async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let mut res = resource(
-        "app",
-        json!({"userPoolId": pool, "deletionPolicy": "Delete"}),
-    );
+    let mut res = resource("app", json!({"userPoolId": pool, "deletionPolicy": "Delete"}));
     reconcile_once(&emu, &mut res).await;
-    let aws = emu.aws().await;
+    let h = Harness::new(&emu).await;
     let role_name = format!("cognito-sms-{pool}");
 
-    let kept = reconcile::cleanup(&aws, &res, Mode::Apply).await.unwrap();
+    let kept = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
     assert!(kept.changes.is_empty());
     assert_eq!(kept.kept[0].0, reconcile::ROLE_RETAINED);
-    assert!(
-        kept.kept[0].1.contains("still sends SMS with it"),
-        "{:?}",
-        kept.kept
-    );
-    assert!(
-        emu.iam()
-            .await
-            .get_role()
-            .role_name(&role_name)
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(kept.kept[0].1.contains("still sends SMS with it"), "{:?}", kept.kept);
+    assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_ok());
 
     emu.cognito("us-east-1")
         .await
@@ -770,23 +670,12 @@ async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
         .send()
         .await
         .unwrap();
-    let done = reconcile::cleanup(&aws, &res, Mode::Apply).await.unwrap();
+    let done = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
     assert!(matches!(done.changes[..], [Change::DeleteRole { .. }]));
-    assert!(
-        emu.iam()
-            .await
-            .get_role()
-            .role_name(&role_name)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_err());
 
-    let again = reconcile::cleanup(&aws, &res, Mode::Apply).await.unwrap();
-    assert!(
-        again.changes.is_empty() && again.kept.is_empty(),
-        "idempotent"
-    );
+    let again = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
+    assert!(again.changes.is_empty() && again.kept.is_empty(), "idempotent");
 }
 
 #[tokio::test]
@@ -797,7 +686,7 @@ async fn cleanup_with_retain_touches_nothing() {
     reconcile_once(&emu, &mut res).await;
     emu.clear_calls();
 
-    let out = reconcile::cleanup(&emu.aws().await, &res, Mode::Apply)
+    let out = reconcile::cleanup(&Harness::new(&emu).await.env(), &res, Mode::Apply)
         .await
         .unwrap();
 

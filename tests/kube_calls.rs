@@ -60,14 +60,9 @@ fn serve(
                 // A JSON patch of the finalizers.
                 for op in body.as_array().into_iter().flatten() {
                     match op["op"].as_str() {
-                        Some("add") | Some("replace") => {
-                            current["metadata"]["finalizers"] = op["value"].clone()
-                        }
+                        Some("add") | Some("replace") => current["metadata"]["finalizers"] = op["value"].clone(),
                         Some("remove") => {
-                            current["metadata"]
-                                .as_object_mut()
-                                .unwrap()
-                                .remove("finalizers");
+                            current["metadata"].as_object_mut().unwrap().remove("finalizers");
                         }
                         _ => {}
                     }
@@ -98,6 +93,7 @@ fn settings() -> Settings {
             base: Duration::from_secs(5),
             max: Duration::from_secs(300),
         },
+        sns_cache_ttl: Duration::from_secs(300),
     }
 }
 
@@ -113,9 +109,7 @@ async fn unreachable_aws() -> Aws {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url("http://127.0.0.1:9")
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "x", "x", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new("x", "x", None, None, "tests"))
         .load()
         .await;
     Aws::new(config)
@@ -173,10 +167,7 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
     let action = run(&obj, ctx).await.unwrap();
 
     let seen = server.await.unwrap();
-    assert_eq!(
-        (seen[0].method.clone(), seen[0].uri.as_str()),
-        (Method::POST, EVENTS)
-    );
+    assert_eq!((seen[0].method.clone(), seen[0].uri.as_str()), (Method::POST, EVENTS));
     assert_eq!(seen[0].body["type"], "Warning");
     assert_eq!(seen[0].body["reason"], "SnsRegionNotAllowed");
     assert!(
@@ -245,10 +236,18 @@ async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status()
     assert_eq!(seen[0].body["reportingController"], "cognito-sms-operator");
     assert!(seen[3].uri.starts_with(&format!("{BASE}/status?")));
     let conditions = seen[3].body["status"]["conditions"].as_array().unwrap();
-    assert!(
-        conditions.iter().all(|c| c["status"] == "True"),
-        "{conditions:?}"
-    );
+    let status_of = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c["type"] == t)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+    };
+    for t in ["Ready", "SnsRegionValid", "RoleReady", "UserPoolConfigured"] {
+        assert_eq!(status_of(t).as_deref(), Some("True"), "{t}: {conditions:?}");
+    }
+    // A new account is in the SMS sandbox with the USD 1.00 quota: configured, not production-ready.
+    assert_eq!(status_of("SandboxExited").as_deref(), Some("False"));
+    assert_eq!(status_of("ProductionReady").as_deref(), Some("False"));
     assert_eq!(action, Action::requeue(Duration::from_secs(600)));
 }
 
@@ -280,14 +279,7 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
     let pool = create_pool(&emu, "us-east-1", "app").await;
     let spec = json!({"userPoolId": pool, "deletionPolicy": "Delete"});
     let mut applied = resource("app", spec.clone());
-    let outcome = cognito_sms_operator::reconcile::reconcile(
-        &emu.aws().await,
-        &applied,
-        cognito_sms_operator::reconcile::Mode::Apply,
-        k8s_openapi::jiff::Timestamp::now(),
-    )
-    .await;
-    applied.status = Some(outcome.status);
+    Harness::new(&emu).await.reconcile(&mut applied).await;
     let mut obj = finalized(applied);
     obj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         k8s_openapi::jiff::Timestamp::now(),
@@ -300,10 +292,7 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
     let seen = server.await.unwrap();
     assert_eq!(seen[0].uri, EVENTS);
     assert_eq!(
-        (
-            seen[0].body["type"].as_str(),
-            seen[0].body["reason"].as_str()
-        ),
+        (seen[0].body["type"].as_str(), seen[0].body["reason"].as_str()),
         (Some("Warning"), Some("RoleRetained"))
     );
     assert!(

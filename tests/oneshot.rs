@@ -43,20 +43,14 @@ async fn dry_run_prints_the_plan_and_writes_nothing() {
 
     let out = oneshot(&emu, &manifest(&pool), &["--dry-run"]);
 
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("# identity/app: would make 3 change(s) in AWS\n"),
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!(
-            "#   - create IAM role /service-role/cognito-sms-{pool}"
-        )),
+        stdout.contains(&format!("#   - create IAM role /service-role/cognito-sms-{pool}")),
         "{stdout}"
     );
     assert!(
@@ -75,11 +69,7 @@ async fn reconcile_applies_and_its_output_is_a_valid_next_input() {
 
     let out = oneshot(&emu, &manifest(&pool), &[]);
 
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let res = &parse_output(&out)[0];
     assert_eq!(condition(res, "Ready").0, "True", "{:?}", res.status);
     let status = res.status.as_ref().unwrap();
@@ -92,15 +82,8 @@ async fn reconcile_applies_and_its_output_is_a_valid_next_input() {
     // external ID.
     emu.clear_calls();
     let again = oneshot(&emu, &String::from_utf8(out.stdout.clone()).unwrap(), &[]);
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&again.stdout)
-            .starts_with("# identity/app: made 0 change(s) in AWS\n")
-    );
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("# identity/app: made 0 change(s) in AWS\n"));
     assert_eq!(emu.write_calls(), vec![]);
     assert_eq!(
         parse_output(&again)[0].status.as_ref().unwrap().external_id,
@@ -116,19 +99,15 @@ async fn bad_input_exits_non_zero_with_the_reason() {
             "spec:\n  userPoolId: ap-northeast-2_Abc\n  snsRegion: ap-northeast-2\n",
             "snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_Abc",
         ),
-        (
-            "spec:\n  snsRegion: us-east-1\n",
-            "missing field `userPoolId`",
-        ),
+        ("spec:\n  snsRegion: us-east-1\n", "missing field `userPoolId`"),
         (
             "spec:\n  userPoolId: us-east-1_Abc\n  deletionPolicy: Sometimes\n",
             "unknown variant `Sometimes`",
         ),
     ];
     for (spec, expected) in cases {
-        let yaml = format!(
-            "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata:\n  name: bad\n{spec}"
-        );
+        let yaml =
+            format!("apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata:\n  name: bad\n{spec}");
         let out = oneshot(&emu, &yaml, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{spec}: {stderr}");
@@ -150,12 +129,6 @@ async fn a_missing_pool_still_completes_with_a_clear_condition() {
     );
     let res = &parse_output(&out)[0];
     let (status, reason, message) = condition(res, "UserPoolConfigured");
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("False", "UserPoolNotFound")
-    );
-    assert!(
-        message.contains("create it or fix spec.userPoolId"),
-        "{message}"
-    );
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "UserPoolNotFound"));
+    assert!(message.contains("create it or fix spec.userPoolId"), "{message}");
 }

@@ -2,9 +2,7 @@
 //! setting.
 
 use aws_sdk_cognitoidentityprovider::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
-use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, SmsConfigurationType, UserPoolType,
-};
+use aws_sdk_cognitoidentityprovider::types::{AdminCreateUserConfigType, SmsConfigurationType, UserPoolType};
 
 use super::{Aws, AwsError, optional};
 use crate::desired::SmsConfig;
@@ -27,9 +25,7 @@ pub fn sms_config_of(pool: &UserPoolType) -> Option<SmsConfig> {
 
 /// Whether the pool sends SMS through AWS End User Messaging SMS rather than SNS.
 pub fn uses_end_user_messaging(pool: &UserPoolType) -> bool {
-    pool.sms_configuration()
-        .and_then(|s| s.eums_sms())
-        .is_some()
+    pool.sms_configuration().and_then(|s| s.eums_sms()).is_some()
 }
 
 /// UpdateUserPool resets every setting it is not sent. This copies every updatable setting of
@@ -97,23 +93,12 @@ pub fn sms_configuration(desired: &SmsConfig) -> SmsConfigurationType {
 impl Cognito<'_> {
     pub async fn describe_user_pool(&self, id: &str) -> Result<Option<UserPoolType>, AwsError> {
         let req = self.client.describe_user_pool().user_pool_id(id).send();
-        Ok(
-            optional(self.aws.call("cognito-idp", "DescribeUserPool", req).await)?
-                .and_then(|o| o.user_pool),
-        )
+        Ok(optional(self.aws.call("cognito-idp", "DescribeUserPool", req).await)?.and_then(|o| o.user_pool))
     }
 
     /// Point the pool's SMS at `desired`, sending every other setting back unchanged.
-    pub async fn update_sms_configuration(
-        &self,
-        pool: &UserPoolType,
-        desired: &SmsConfig,
-    ) -> Result<(), AwsError> {
-        let req = with_every_setting_of(
-            self.client.update_user_pool(),
-            pool,
-            sms_configuration(desired),
-        );
+    pub async fn update_sms_configuration(&self, pool: &UserPoolType, desired: &SmsConfig) -> Result<(), AwsError> {
+        let req = with_every_setting_of(self.client.update_user_pool(), pool, sms_configuration(desired));
         self.aws
             .call("cognito-idp", "UpdateUserPool", req.send())
             .await
@@ -176,11 +161,7 @@ mod tests {
                     .email_sending_account(EmailSendingAccountType::CognitoDefault)
                     .build(),
             )
-            .sms_configuration(
-                SmsConfigurationType::builder()
-                    .sns_caller_arn("arn:old")
-                    .build(),
-            )
+            .sms_configuration(SmsConfigurationType::builder().sns_caller_arn("arn:old").build())
             .user_pool_tags("team", "identity")
             .admin_create_user_config(
                 AdminCreateUserConfigType::builder()
@@ -253,8 +234,7 @@ mod tests {
             external_id: Some("x".into()),
             sns_region: None,
         };
-        let req =
-            with_every_setting_of(client().update_user_pool(), &pool, sms_configuration(&sms));
+        let req = with_every_setting_of(client().update_user_pool(), &pool, sms_configuration(&sms));
         // Every field of the request is set: a field the SDK adds later shows up here as None.
         let debug = format!("{:?}", req.as_input());
         let unset: Vec<&str> = top_level_fields(&debug)
@@ -268,11 +248,7 @@ mod tests {
         );
         let input = req.as_input();
         assert_eq!(
-            input
-                .get_sms_configuration()
-                .as_ref()
-                .unwrap()
-                .sns_caller_arn(),
+            input.get_sms_configuration().as_ref().unwrap().sns_caller_arn(),
             "arn:new"
         );
         assert_eq!(input.get_policies().as_ref(), pool.policies());
@@ -283,9 +259,7 @@ mod tests {
     fn unused_account_validity_dropped_only_beside_temporary_password_validity() {
         let pool = full_pool();
         assert_eq!(
-            admin_create_user_config(&pool)
-                .unwrap()
-                .unused_account_validity_days(),
+            admin_create_user_config(&pool).unwrap().unused_account_validity_days(),
             0
         );
         let legacy = UserPoolType::builder()

@@ -59,11 +59,9 @@ impl ErrorKind {
 
     pub fn from_code(code: &str) -> Self {
         match code {
-            "NoSuchEntity"
-            | "ResourceNotFoundException"
-            | "ResourceNotFound"
-            | "NotFound"
-            | "UserPoolNotFound" => ErrorKind::NotFound,
+            "NoSuchEntity" | "ResourceNotFoundException" | "ResourceNotFound" | "NotFound" | "UserPoolNotFound" => {
+                ErrorKind::NotFound
+            }
             "Throttling"
             | "ThrottlingException"
             | "TooManyRequestsException"
@@ -90,7 +88,9 @@ impl ErrorKind {
             | "LimitExceeded"
             | "EntityAlreadyExists"
             | "UnmodifiableEntity"
-            | "DeleteConflict" => ErrorKind::InvalidRequest,
+            | "DeleteConflict"
+            | "UserError"
+            | "OptedOut" => ErrorKind::InvalidRequest,
             "InternalFailure"
             | "InternalError"
             | "InternalErrorException"
@@ -120,11 +120,7 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn from_sdk<E, R>(
-        service: &'static str,
-        operation: &'static str,
-        err: SdkError<E, R>,
-    ) -> Self
+    pub fn from_sdk<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
@@ -133,17 +129,9 @@ impl AwsError {
             SdkError::ServiceError(service_err) => {
                 let e = service_err.err();
                 let code = e.code().unwrap_or("Unknown").to_string();
-                (
-                    ErrorKind::from_code(&code),
-                    code,
-                    e.message().unwrap_or("").to_string(),
-                )
+                (ErrorKind::from_code(&code), code, e.message().unwrap_or("").to_string())
             }
-            SdkError::TimeoutError(_) => (
-                ErrorKind::Unavailable,
-                "Timeout".into(),
-                "request timed out".into(),
-            ),
+            SdkError::TimeoutError(_) => (ErrorKind::Unavailable, "Timeout".into(), "request timed out".into()),
             SdkError::DispatchFailure(d) => (
                 ErrorKind::Unavailable,
                 "DispatchFailure".into(),

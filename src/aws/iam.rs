@@ -47,20 +47,14 @@ impl Iam<'_> {
     pub async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
         let out = optional(
             self.aws
-                .call(
-                    "iam",
-                    "GetRole",
-                    self.client.get_role().role_name(name).send(),
-                )
+                .call("iam", "GetRole", self.client.get_role().role_name(name).send())
                 .await,
         )?;
         let Some(role) = out.and_then(|o| o.role) else {
             return Ok(None);
         };
         let trust_policy = match role.assume_role_policy_document() {
-            Some(raw) => {
-                policy::parse_document(raw).map_err(|e| malformed("GetRole", "trust policy", e))?
-            }
+            Some(raw) => policy::parse_document(raw).map_err(|e| malformed("GetRole", "trust policy", e))?,
             None => Value::Null,
         };
         Ok(Some(ObservedRole {
@@ -81,11 +75,7 @@ impl Iam<'_> {
     }
 
     /// An inline policy's document, `None` when the role has no policy of that name.
-    pub async fn get_role_policy(
-        &self,
-        role: &str,
-        policy_name: &str,
-    ) -> Result<Option<Value>, AwsError> {
+    pub async fn get_role_policy(&self, role: &str, policy_name: &str) -> Result<Option<Value>, AwsError> {
         let req = self
             .client
             .get_role_policy()
@@ -133,10 +123,7 @@ impl Iam<'_> {
                 .role_name(role)
                 .set_marker(marker.take())
                 .send();
-            let out = self
-                .aws
-                .call("iam", "ListAttachedRolePolicies", req)
-                .await?;
+            let out = self.aws.call("iam", "ListAttachedRolePolicies", req).await?;
             arns.extend(
                 out.attached_policies()
                     .iter()
@@ -150,11 +137,7 @@ impl Iam<'_> {
         for arn in arns {
             let Some(p) = optional(
                 self.aws
-                    .call(
-                        "iam",
-                        "GetPolicy",
-                        self.client.get_policy().policy_arn(&arn).send(),
-                    )
+                    .call("iam", "GetPolicy", self.client.get_policy().policy_arn(&arn).send())
                     .await,
             )?
             else {
@@ -173,10 +156,7 @@ impl Iam<'_> {
                 continue;
             };
             if let Some(raw) = v.policy_version().and_then(|v| v.document()) {
-                docs.push(
-                    policy::parse_document(raw)
-                        .map_err(|e| malformed("GetPolicyVersion", &arn, e))?,
-                );
+                docs.push(policy::parse_document(raw).map_err(|e| malformed("GetPolicyVersion", &arn, e))?);
             }
         }
         Ok(docs)
@@ -190,9 +170,7 @@ impl Iam<'_> {
             .role_name(&role.name)
             .path(&role.path)
             .assume_role_policy_document(role.trust_policy.to_string())
-            .description(
-                "Lets Amazon Cognito send SMS through Amazon SNS. Managed by cognito-sms-operator.",
-            )
+            .description("Lets Amazon Cognito send SMS through Amazon SNS. Managed by cognito-sms-operator.")
             .set_permissions_boundary(role.permissions_boundary.clone())
             .set_tags(Some(tags(&role.tags)?))
             .send();
@@ -207,10 +185,7 @@ impl Iam<'_> {
             .role_name(role)
             .policy_document(document.to_string())
             .send();
-        self.aws
-            .call("iam", "UpdateAssumeRolePolicy", req)
-            .await
-            .map(drop)
+        self.aws.call("iam", "UpdateAssumeRolePolicy", req).await.map(drop)
     }
 
     pub async fn put_publish_policy(&self, role: &str, document: &Value) -> Result<(), AwsError> {
@@ -224,40 +199,25 @@ impl Iam<'_> {
         self.aws.call("iam", "PutRolePolicy", req).await.map(drop)
     }
 
-    pub async fn put_permissions_boundary(
-        &self,
-        role: &str,
-        policy_arn: &str,
-    ) -> Result<(), AwsError> {
+    pub async fn put_permissions_boundary(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
         let req = self
             .client
             .put_role_permissions_boundary()
             .role_name(role)
             .permissions_boundary(policy_arn)
             .send();
-        self.aws
-            .call("iam", "PutRolePermissionsBoundary", req)
-            .await
-            .map(drop)
+        self.aws.call("iam", "PutRolePermissionsBoundary", req).await.map(drop)
     }
 
     pub async fn delete_permissions_boundary(&self, role: &str) -> Result<(), AwsError> {
-        let req = self
-            .client
-            .delete_role_permissions_boundary()
-            .role_name(role)
-            .send();
+        let req = self.client.delete_role_permissions_boundary().role_name(role).send();
         self.aws
             .call("iam", "DeleteRolePermissionsBoundary", req)
             .await
             .map(drop)
     }
 
-    pub async fn tag_role(
-        &self,
-        role: &str,
-        tag_map: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
+    pub async fn tag_role(&self, role: &str, tag_map: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let req = self
             .client
             .tag_role()
@@ -286,11 +246,7 @@ impl Iam<'_> {
         }
         optional(
             self.aws
-                .call(
-                    "iam",
-                    "DeleteRole",
-                    self.client.delete_role().role_name(role).send(),
-                )
+                .call("iam", "DeleteRole", self.client.delete_role().role_name(role).send())
                 .await,
         )?;
         Ok(())
@@ -307,14 +263,8 @@ mod tests {
             role_name_from_arn("arn:aws:iam::123456789012:role/service-role/Sms"),
             Some("Sms")
         );
-        assert_eq!(
-            role_name_from_arn("arn:aws:iam::123456789012:role/Sms"),
-            Some("Sms")
-        );
-        assert_eq!(
-            role_name_from_arn("arn:aws:iam::123456789012:user/Sms"),
-            None
-        );
+        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/Sms"), Some("Sms"));
+        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:user/Sms"), None);
         assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/"), None);
     }
 }

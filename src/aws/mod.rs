@@ -4,6 +4,7 @@
 pub mod cognito;
 pub mod error;
 pub mod iam;
+pub mod sns;
 pub mod sts;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,14 +32,35 @@ impl CallCounts {
     }
 }
 
-/// AWS clients for one set of credentials. IAM and STS are global; Cognito clients are made per
-/// region on first use, since a pool's region comes from its id.
+/// Clients of one service, one per region, made on first use.
+struct Regional<C>(Mutex<HashMap<String, C>>);
+
+impl<C> Default for Regional<C> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<C: Clone> Regional<C> {
+    fn get(&self, region: &str, make: impl FnOnce(aws_config::Region) -> C) -> C {
+        let mut clients = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| make(aws_config::Region::new(region.to_string())))
+            .clone()
+    }
+}
+
+/// AWS clients for one set of credentials. IAM and STS are global; Cognito and SNS clients are
+/// per region, since a pool's region comes from its id and the SNS region from the spec.
 #[derive(Clone)]
 pub struct Aws {
     config: aws_config::SdkConfig,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
-    cognito: Arc<Mutex<HashMap<String, aws_sdk_cognitoidentityprovider::Client>>>,
+    cognito: Arc<Regional<aws_sdk_cognitoidentityprovider::Client>>,
+    sns: Arc<Regional<aws_sdk_sns::Client>>,
+    sms_voice: Arc<Regional<aws_sdk_pinpointsmsvoicev2::Client>>,
     account_id: Arc<OnceCell<String>>,
     pub calls: Arc<CallCounts>,
 }
@@ -56,6 +78,8 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             cognito: Arc::default(),
+            sns: Arc::default(),
+            sms_voice: Arc::default(),
             account_id: Arc::default(),
             calls: Arc::default(),
             config,
@@ -70,19 +94,30 @@ impl Aws {
     }
 
     pub fn cognito(&self, region: &str) -> cognito::Cognito<'_> {
-        let client = {
-            let mut clients = self.cognito.lock().unwrap_or_else(|p| p.into_inner());
-            clients
-                .entry(region.to_string())
-                .or_insert_with(|| {
-                    let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.config)
-                        .region(aws_config::Region::new(region.to_string()))
-                        .build();
-                    aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
-                })
-                .clone()
-        };
+        let client = self.cognito.get(region, |r| {
+            let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.config)
+                .region(r)
+                .build();
+            aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
+        });
         cognito::Cognito { aws: self, client }
+    }
+
+    pub fn sns(&self, region: &str) -> sns::Sns<'_> {
+        let client = self.sns.get(region, |r| {
+            aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.config).region(r).build())
+        });
+        let sms_voice = self.sms_voice.get(region, |r| {
+            let conf = aws_sdk_pinpointsmsvoicev2::config::Builder::from(&self.config)
+                .region(r)
+                .build();
+            aws_sdk_pinpointsmsvoicev2::Client::from_conf(conf)
+        });
+        sns::Sns {
+            aws: self,
+            client,
+            sms_voice,
+        }
     }
 
     /// The account the credentials belong to; asked once, then cached.

@@ -2,16 +2,9 @@
 
 use super::{Aws, AwsError, ErrorKind};
 
-pub(super) async fn caller_account(
-    aws: &Aws,
-    client: &aws_sdk_sts::Client,
-) -> Result<String, AwsError> {
+pub(super) async fn caller_account(aws: &Aws, client: &aws_sdk_sts::Client) -> Result<String, AwsError> {
     let out = aws
-        .call(
-            "sts",
-            "GetCallerIdentity",
-            client.get_caller_identity().send(),
-        )
+        .call("sts", "GetCallerIdentity", client.get_caller_identity().send())
         .await?;
     out.account().map(String::from).ok_or_else(|| AwsError {
         service: "sts",

@@ -5,6 +5,8 @@ moto (pinned in requirements.txt) serves STS, IAM, Cognito and SNS. This module 
 * the SNS SMS-sandbox and origination-number actions moto does not implement
   (GetSMSSandboxAccountStatus, Create/Verify/List/DeleteSMSSandboxPhoneNumber,
   ListOriginationNumbers), with the real API's shapes and error codes;
+* AWS End User Messaging SMS (pinpoint-sms-voice-v2) DescribePhoneNumbers, which moto lacks,
+  answering from the same origination numbers with their type (short code, 10DLC, toll-free);
 * a new account's SNS defaults as AWS has them: in the SMS sandbox, MonthlySpendLimit 1;
 * control endpoints under /_emulator/ so tests can shape an account (sandbox flag, spend
   limit, origination numbers), inject faults that moto cannot produce (IAM propagation
@@ -319,6 +321,56 @@ def control(request: Request) -> Response:
                     status=404, content_type="application/json")
 
 
+# --- AWS End User Messaging SMS (pinpoint-sms-voice-v2), the one call the operator makes --------
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+
+
+def json_error(code: str, message: str, status: int = 400) -> Response:
+    return Response(json.dumps({"__type": code, "message": message}), status=status,
+                    content_type="application/x-amz-json-1.0", headers={"x-amzn-ErrorType": code})
+
+
+def sms_voice(request: Request) -> Response:
+    action = request.headers.get("X-Amz-Target", "").split(".")[-1]
+    scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+    region = scope.group("region") if scope else "us-east-1"
+    account = request.headers.get("x-moto-account-id", "123456789012")
+    with _lock:
+        _calls.append({"service": "sms-voice", "action": action, "account": account, "region": region})
+        fault = next((f for f in _faults if f["service"] == "sms-voice" and f["action"] == action
+                      and f["remaining"] > 0), None)
+        if fault is not None:
+            fault["remaining"] -= 1
+    if fault is not None:
+        return json_error(fault["code"], fault["message"], fault.get("status", 400))
+    if action != "DescribePhoneNumbers":
+        return json_error("ValidationException", f"{action} is not emulated")
+    body = request.get_json(force=True, silent=True) or {}
+    state = sms_state(sns_backends[account][region])
+    numbers = [n for n in state["origination_numbers"] if n.get("Type")]
+    chunk, nxt = page(numbers, body.get("NextToken"), body.get("MaxResults"), 10)
+    result = {"PhoneNumbers": [{
+        "PhoneNumberArn": f"arn:aws:sms-voice:{region}:{account}:phone-number/phone-{i}",
+        "PhoneNumberId": f"phone-{i}",
+        "PhoneNumber": n["PhoneNumber"],
+        "Status": n["Status"],
+        "IsoCountryCode": n["Iso2CountryCode"],
+        "MessageType": "TRANSACTIONAL",
+        "NumberCapabilities": n["NumberCapabilities"],
+        "NumberType": n["Type"],
+        "MonthlyLeasingPrice": "1.00",
+        "TwoWayEnabled": False,
+        "SelfManagedOptOutsEnabled": False,
+        "OptOutListName": "Default",
+        "DeletionProtectionEnabled": False,
+        "CreatedTimestamp": n["CreatedAt"].timestamp(),
+    } for i, n in enumerate(chunk)]}
+    if nxt:
+        result["NextToken"] = nxt
+    return Response(json.dumps(result), content_type="application/x-amz-json-1.0")
+
+
 class App:
     def __init__(self) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -326,6 +378,8 @@ class App:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_emulator/"):
             return control(Request(environ))(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("PinpointSMSVoiceV2."):
+            return sms_voice(Request(environ))(environ, start_response)
         return self.moto(environ, start_response)
 
 

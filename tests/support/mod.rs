@@ -2,13 +2,19 @@
 //! to shape and inspect it.
 #![allow(dead_code)]
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_sdk_iam::config::Credentials;
 use cognito_sms_operator::aws::Aws;
 use cognito_sms_operator::crd::CognitoSmsConfig;
+use cognito_sms_operator::reconcile::{self, Env, Mode, Outcome, SecretCode, SecretSource};
+use cognito_sms_operator::sns::Code;
+use cognito_sms_operator::sns_cache::SnsCache;
 use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -194,10 +200,7 @@ pub async fn create_pool(emu: &Emulator, region: &str, name: &str) -> String {
         .send()
         .await
         .expect("create pool");
-    out.user_pool()
-        .and_then(|p| p.id())
-        .expect("pool id")
-        .to_string()
+    out.user_pool().and_then(|p| p.id()).expect("pool id").to_string()
 }
 
 pub fn resource(name: &str, spec: Value) -> CognitoSmsConfig {
@@ -216,4 +219,70 @@ pub fn condition(res: &CognitoSmsConfig, type_: &str) -> (String, String, String
         .condition(type_)
         .unwrap_or_else(|| panic!("condition {type_} present"));
     (c.status.clone(), c.reason.clone(), c.message.clone())
+}
+
+/// Secrets as a test sets them: (name, key) → value, each write a new version.
+#[derive(Default)]
+pub struct TestSecrets(Mutex<HashMap<(String, String), (String, u64)>>);
+
+impl TestSecrets {
+    pub fn set(&self, name: &str, key: &str, value: &str) {
+        let mut map = self.0.lock().unwrap();
+        let version = map.values().map(|(_, v)| *v).max().unwrap_or(0) + 1;
+        map.insert((name.into(), key.into()), (value.into(), version));
+    }
+}
+
+impl SecretSource for TestSecrets {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+        let map = self.0.lock().unwrap();
+        Ok(map
+            .get(&(name.to_string(), key.to_string()))
+            .and_then(|(value, version)| {
+                Code::new(value).map(|code| SecretCode {
+                    code,
+                    version: Some(version.to_string()),
+                })
+            }))
+    }
+}
+
+/// What the controller gives a reconcile, for tests: AWS at the emulator, a shared SNS cache,
+/// Secrets and the numbers other resources claim.
+pub struct Harness {
+    pub aws: Aws,
+    pub sns: SnsCache,
+    pub secrets: TestSecrets,
+    pub claimed: HashSet<String>,
+}
+
+impl Harness {
+    pub async fn new(emu: &Emulator) -> Self {
+        Self::with_ttl(emu, Duration::from_secs(300)).await
+    }
+
+    pub async fn with_ttl(emu: &Emulator, ttl: Duration) -> Self {
+        Self {
+            aws: emu.aws().await,
+            sns: SnsCache::new(ttl),
+            secrets: TestSecrets::default(),
+            claimed: HashSet::new(),
+        }
+    }
+
+    pub fn env(&self) -> Env<'_, TestSecrets> {
+        Env {
+            aws: &self.aws,
+            sns: &self.sns,
+            secrets: &self.secrets,
+            claimed_elsewhere: &self.claimed,
+        }
+    }
+
+    /// Reconcile once and keep the new status on the resource, as the API server would.
+    pub async fn reconcile(&self, res: &mut CognitoSmsConfig) -> Outcome {
+        let outcome = reconcile::reconcile(&self.env(), res, Mode::Apply, k8s_openapi::jiff::Timestamp::now()).await;
+        res.status = Some(outcome.status.clone());
+        outcome
+    }
 }

@@ -1,0 +1,114 @@
+//! The account's SMS state per (account, SNS region), shared by every resource: one fetch per TTL
+//! however many resources use the region, concurrent readers wait for the one fetch in flight
+//! (single-flight), and a write to the sandbox list invalidates the entry.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::aws::{Aws, AwsError};
+use crate::sns::{AccountSms, TypesKnown};
+
+#[derive(Default)]
+struct Slot {
+    /// Held while fetching, so concurrent readers of the same key wait instead of fetching too.
+    cached: tokio::sync::Mutex<Option<Cached>>,
+    /// Bumped by `invalidate`; an entry fetched under an older epoch is stale.
+    epoch: AtomicU64,
+}
+
+struct Cached {
+    at: Instant,
+    epoch: u64,
+    value: Arc<AccountSms>,
+}
+
+pub struct SnsCache {
+    ttl: Duration,
+    slots: Mutex<HashMap<(String, String), Arc<Slot>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl SnsCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            slots: Mutex::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self, account: &str, region: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry((account.to_string(), region.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// The account's SMS state in `region`, from the cache when fresh.
+    pub async fn get(&self, aws: &Aws, account: &str, region: &str) -> Result<Arc<AccountSms>, AwsError> {
+        let slot = self.slot(account, region);
+        let mut cached = slot.cached.lock().await;
+        let epoch = slot.epoch.load(Ordering::SeqCst);
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| c.epoch == epoch && c.at.elapsed() < self.ttl)
+        {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(c.value.clone());
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let value = Arc::new(fetch(aws, region).await?);
+        *cached = Some(Cached {
+            at: Instant::now(),
+            epoch,
+            value: value.clone(),
+        });
+        Ok(value)
+    }
+
+    /// Forget what is cached for the account and region; the next `get` asks SNS again.
+    pub fn invalidate(&self, account: &str, region: &str) {
+        self.slot(account, region).epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// (hits, misses) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    }
+}
+
+async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
+    let sns = aws.sns(region);
+    let in_sandbox = sns.in_sandbox().await?;
+    let monthly_spend_limit = sns.monthly_spend_limit().await?;
+    let mut origination = sns.origination_numbers().await?;
+    // Types come from AWS End User Messaging SMS, which the operator may not be allowed to call:
+    // without them the numbers are still reported, with their type unknown.
+    let types = match sns.number_types().await {
+        Ok(mut typed) => {
+            for n in &mut origination {
+                if let Some((t, _)) = typed.remove(&n.number) {
+                    n.number_type = Some(t);
+                }
+            }
+            // Identities SNS does not list (short codes, for one) but End User Messaging does.
+            origination.extend(typed.into_values().map(|(_, n)| n));
+            TypesKnown::Yes
+        }
+        Err(e) => TypesKnown::No(format!("{} {} answered {}", e.service, e.operation, e.code)),
+    };
+    let sandbox_numbers = sns.sandbox_numbers().await?;
+    Ok(AccountSms {
+        checked_at: Some(k8s_openapi::jiff::Timestamp::now()),
+        in_sandbox,
+        monthly_spend_limit,
+        origination,
+        types,
+        sandbox_numbers,
+    })
+}

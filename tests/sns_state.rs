@@ -1,0 +1,496 @@
+//! The SNS half against the emulator: sandbox, destination number verification, origination
+//! identities, spend limit, and the shared per-region cache.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use cognito_sms_operator::conditions::types;
+use cognito_sms_operator::crd::{CognitoSmsConfig, SandboxNumberState};
+use cognito_sms_operator::desired::Change;
+use cognito_sms_operator::reconcile::{self, Mode};
+use serde_json::json;
+use support::*;
+
+const NUMBER: &str = "+14255550100";
+
+/// The code SNS texted to `number`, read from the emulator's SMS log as a person reads their phone.
+fn code_texted_to(emu: &Emulator, number: &str) -> String {
+    let (_, text) = emu
+        .sms_messages()
+        .into_iter()
+        .rfind(|(to, _)| to == number)
+        .expect("an SMS was sent to the number");
+    text.rsplit(' ').next().unwrap().to_string()
+}
+
+fn with_numbers(pool: &str, numbers: &[&str]) -> CognitoSmsConfig {
+    let numbers: Vec<_> = numbers
+        .iter()
+        .map(|n| json!({"phoneNumber": n, "verificationCodeRef": {"name": "sms-codes", "key": n.trim_start_matches('+')}}))
+        .collect();
+    resource("app", json!({"userPoolId": pool, "sandboxPhoneNumbers": numbers}))
+}
+
+fn number_state(res: &CognitoSmsConfig, last4: &str) -> (SandboxNumberState, String, String) {
+    let n = res
+        .status
+        .as_ref()
+        .unwrap()
+        .sandbox_phone_numbers
+        .iter()
+        .find(|n| n.phone_number.ends_with(last4))
+        .unwrap_or_else(|| panic!("status lists ...{last4}"));
+    (n.state, n.reason.clone(), n.message.clone())
+}
+
+fn account_level_calls(emu: &Emulator) -> Vec<String> {
+    const ACCOUNT_LEVEL: [&str; 5] = [
+        "GetSMSSandboxAccountStatus",
+        "GetSMSAttributes",
+        "ListOriginationNumbers",
+        "DescribePhoneNumbers",
+        "ListSMSSandboxPhoneNumbers",
+    ];
+    emu.calls()
+        .into_iter()
+        .map(|(_, a)| a)
+        .filter(|a| ACCOUNT_LEVEL.contains(&a.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_destination_number_is_verified_with_the_code_from_its_secret() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = with_numbers(&pool, &[NUMBER]);
+
+    let outcome = h.reconcile(&mut res).await;
+
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::AddSandboxNumber { .. }))
+    );
+    let (state, reason, message) = number_state(&res, "0100");
+    assert_eq!((state, reason.as_str()), (SandboxNumberState::Pending, "CodeSent"));
+    assert!(
+        message.contains("put it in Secret apps/sms-codes under key 14255550100"),
+        "{message}"
+    );
+    assert_eq!(
+        res.status.as_ref().unwrap().sandbox_phone_numbers[0].phone_number,
+        "+*******0100"
+    );
+    let (status, reason, _) = condition(&res, types::PHONE_NUMBERS_VERIFIED);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "AwaitingCode"));
+    let (status, reason, message) = condition(&res, types::SANDBOX_EXITED);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InSandbox"));
+    assert!(
+        message.contains("Cognito cannot send SMS to users' phone numbers"),
+        "{message}"
+    );
+
+    // Nothing to do until the code arrives.
+    emu.clear_calls();
+    h.reconcile(&mut res).await;
+    assert_eq!(emu.write_calls(), vec![]);
+    assert_eq!(number_state(&res, "0100").1, "AwaitingCode");
+
+    let code = code_texted_to(&emu, NUMBER);
+    h.secrets.set("sms-codes", "14255550100", &code);
+    let outcome = h.reconcile(&mut res).await;
+
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::VerifySandboxNumber { .. }))
+    );
+    assert_eq!(number_state(&res, "0100").0, SandboxNumberState::Verified);
+    assert_eq!(condition(&res, types::PHONE_NUMBERS_VERIFIED).0, "True");
+    assert_eq!(
+        emu.sns_account("us-east-1", json!({}))["sandboxNumbers"][NUMBER],
+        "Verified"
+    );
+    let status_text = serde_json::to_string(&res.status).unwrap();
+    assert!(!status_text.contains(&code), "the code never reaches status");
+    assert!(!status_text.contains("5550100"), "numbers are masked in status");
+    let events: String = outcome.changes.iter().map(|c| c.to_string()).collect();
+    assert!(!events.contains(&code) && !events.contains("5550100"));
+}
+
+#[tokio::test]
+async fn a_wrong_code_fails_and_is_not_retried_until_the_secret_changes() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = with_numbers(&pool, &[NUMBER]);
+    h.reconcile(&mut res).await;
+    let right = code_texted_to(&emu, NUMBER);
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+
+    h.secrets.set("sms-codes", "14255550100", wrong);
+    h.reconcile(&mut res).await;
+
+    let (state, reason, message) = number_state(&res, "0100");
+    assert_eq!((state, reason.as_str()), (SandboxNumberState::Failed, "CodeRejected"));
+    assert!(
+        message.contains("SNS did not accept the code in Secret apps/sms-codes under key 14255550100"),
+        "{message}"
+    );
+    assert!(!message.contains(wrong));
+    assert_eq!(condition(&res, types::PHONE_NUMBERS_VERIFIED).1, "CodeRejected");
+
+    emu.clear_calls();
+    h.reconcile(&mut res).await;
+    assert!(
+        !emu.calls().iter().any(|(_, a)| a == "VerifySMSSandboxPhoneNumber"),
+        "the refused code is not sent again: {:?}",
+        emu.calls()
+    );
+    assert_eq!(number_state(&res, "0100").1, "CodeRejected");
+
+    h.secrets.set("sms-codes", "14255550100", &right);
+    h.reconcile(&mut res).await;
+    assert_eq!(number_state(&res, "0100").0, SandboxNumberState::Verified);
+}
+
+#[tokio::test]
+async fn numbers_dropped_from_the_spec_are_removed_only_if_ours_and_unclaimed() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let mut h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let ours = "+14255550101";
+    let claimed = "+14255550102";
+    let theirs = "+14255550103";
+    // Someone added a number by hand; the operator must never remove it.
+    emu.sns_account("us-east-1", json!({}));
+    h.aws
+        .sns("us-east-1")
+        .create_sandbox_number(theirs, None)
+        .await
+        .unwrap();
+    let mut res = with_numbers(&pool, &[ours, claimed]);
+    h.reconcile(&mut res).await;
+    assert!(
+        res.status
+            .as_ref()
+            .unwrap()
+            .sandbox_phone_numbers
+            .iter()
+            .all(|n| n.added_by_operator)
+    );
+
+    res.spec.sandbox_phone_numbers.clear();
+    h.claimed.insert(claimed.to_string());
+    let outcome = h.reconcile(&mut res).await;
+
+    // SNS refuses to remove a number within 24 hours of adding it: reported, retried later.
+    assert!(outcome.changes.is_empty(), "{outcome:?}");
+    let (state, reason, message) = number_state(&res, "0101");
+    assert_eq!(
+        (state, reason.as_str()),
+        (SandboxNumberState::Removing, "RemovalRefused")
+    );
+    assert!(message.contains("24 hours"), "{message}");
+    assert!(
+        condition(&res, types::PHONE_NUMBERS_VERIFIED)
+            .2
+            .contains("removing +*******0101")
+    );
+
+    emu.sns_account("us-east-1", json!({"advanceClockSeconds": 25 * 3600}));
+    let outcome = h.reconcile(&mut res).await;
+
+    assert!(matches!(&outcome.changes[..], [Change::RemoveSandboxNumber { number, .. }] if number == ours));
+    assert!(res.status.as_ref().unwrap().sandbox_phone_numbers.is_empty());
+    let left = emu.sns_account("us-east-1", json!({}))["sandboxNumbers"].clone();
+    assert!(left.get(ours).is_none());
+    assert!(left.get(claimed).is_some(), "another resource still lists it");
+    assert!(left.get(theirs).is_some(), "not added by the operator");
+}
+
+#[tokio::test]
+async fn two_resources_in_one_region_share_one_set_of_account_level_calls_per_ttl() {
+    let emu = Emulator::start();
+    let pools = [
+        create_pool(&emu, "us-east-1", "a").await,
+        create_pool(&emu, "us-east-1", "b").await,
+    ];
+    let h = Harness::with_ttl(&emu, Duration::from_secs(300)).await;
+    let mut resources: Vec<_> = pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| resource(&format!("r{i}"), json!({"userPoolId": p})))
+        .collect();
+    emu.clear_calls();
+
+    // Concurrently on a cold cache: single-flight.
+    let (a, b) = resources.split_at_mut(1);
+    tokio::join!(h.reconcile(&mut a[0]), h.reconcile(&mut b[0]));
+    // And again, sequentially.
+    for r in resources.iter_mut() {
+        h.reconcile(r).await;
+    }
+
+    let calls = account_level_calls(&emu);
+    assert_eq!(
+        calls,
+        [
+            "GetSMSSandboxAccountStatus",
+            "GetSMSAttributes",
+            "ListOriginationNumbers",
+            "DescribePhoneNumbers",
+            "ListSMSSandboxPhoneNumbers"
+        ],
+        "4 reconciles of 2 resources, one set of account-level calls"
+    );
+    assert_eq!(h.sns.stats(), (3, 1), "(hits, misses)");
+    for r in &resources {
+        assert_eq!(condition(r, types::SANDBOX_EXITED).1, "InSandbox");
+    }
+
+    // Control: without the cache every reconcile asks SNS.
+    let uncached = Harness::with_ttl(&emu, Duration::ZERO).await;
+    emu.clear_calls();
+    for r in resources.iter_mut() {
+        uncached.reconcile(r).await;
+    }
+    assert_eq!(account_level_calls(&emu).len(), 10);
+}
+
+#[tokio::test]
+async fn leaving_the_sandbox_flips_sandbox_exited_and_production_ready() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.sns_account("us-east-1", json!({"monthlySpendLimit": "100"}));
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+    h.reconcile(&mut res).await;
+    assert_eq!(condition(&res, types::READY).0, "True");
+    let (status, reason, message) = condition(&res, types::PRODUCTION_READY);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InSandbox"));
+    assert!(message.starts_with("SandboxExited: "), "{message}");
+    assert!(res.status.as_ref().unwrap().sandbox.as_ref().unwrap().in_sandbox);
+
+    emu.sns_account("us-east-1", json!({"inSandbox": false}));
+    h.reconcile(&mut res).await;
+
+    assert_eq!(condition(&res, types::SANDBOX_EXITED).0, "True");
+    let (status, reason, _) = condition(&res, types::PRODUCTION_READY);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "ProductionReady"));
+    assert!(!res.status.as_ref().unwrap().sandbox.as_ref().unwrap().in_sandbox);
+}
+
+#[tokio::test]
+async fn us_users_need_a_us_origination_identity() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.sns_account("us-east-1", json!({"inSandbox": false, "monthlySpendLimit": "100"}));
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool, "destinationCountries": ["US", "JP"]}));
+
+    h.reconcile(&mut res).await;
+    let (status, reason, _) = condition(&res, types::ORIGINATION_IDENTITY_AVAILABLE);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "NoUsOriginationIdentity"));
+    assert_eq!(condition(&res, types::PRODUCTION_READY).1, "NoUsOriginationIdentity");
+
+    emu.sns_account(
+        "us-east-1",
+        json!({"originationNumbers": [
+            {"phoneNumber": "+18885550100", "type": "TOLL_FREE"},
+            {"phoneNumber": "+12065550100", "type": "TEN_DLC"},
+            {"phoneNumber": "+815055501000", "country": "JP", "type": "LONG_CODE"}
+        ]}),
+    );
+    h.reconcile(&mut res).await;
+    let (status, _, message) = condition(&res, types::ORIGINATION_IDENTITY_AVAILABLE);
+    assert_eq!(status, "True");
+    assert!(message.contains("SNS will send from a 10DLC number"), "{message}");
+    let identities = &res.status.as_ref().unwrap().origination_identities;
+    assert_eq!(
+        identities.iter().map(|i| i.type_.as_str()).collect::<Vec<_>>(),
+        ["TenDlc", "TollFree", "LongCode"]
+    );
+    assert_eq!(identities[0].phone_number, "+*******0100");
+    assert_eq!(condition(&res, types::PRODUCTION_READY).0, "True");
+
+    // Where End User Messaging SMS is denied, the numbers are still there, their type unknown.
+    emu.inject_fault("sms-voice", "DescribePhoneNumbers", "AccessDeniedException", 1);
+    h.reconcile(&mut res).await;
+    let (status, _, message) = condition(&res, types::ORIGINATION_IDENTITY_AVAILABLE);
+    assert_eq!(status, "True");
+    assert!(
+        message.contains("unknown: sms-voice DescribePhoneNumbers answered AccessDeniedException"),
+        "{message}"
+    );
+    assert!(
+        res.status
+            .as_ref()
+            .unwrap()
+            .origination_identities
+            .iter()
+            .all(|i| i.type_ == "Unknown")
+    );
+}
+
+#[tokio::test]
+async fn the_new_account_spend_limit_is_not_sufficient() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "eu-west-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+
+    h.reconcile(&mut res).await;
+    let (status, reason, message) = condition(&res, types::SPEND_LIMIT_SUFFICIENT);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SpendLimitTooLow"));
+    assert!(message.contains("USD 1, the new-account quota"), "{message}");
+    assert_eq!(
+        res.status.as_ref().unwrap().monthly_spend_limit_usd.as_deref(),
+        Some("1")
+    );
+
+    res.spec.minimum_monthly_spend_limit_usd = Some("50".into());
+    emu.sns_account("eu-west-1", json!({"monthlySpendLimit": "20"}));
+    h.reconcile(&mut res).await;
+    assert!(
+        condition(&res, types::SPEND_LIMIT_SUFFICIENT)
+            .2
+            .contains("USD 20, below the USD 50 asked for")
+    );
+
+    emu.sns_account("eu-west-1", json!({"monthlySpendLimit": "50"}));
+    h.reconcile(&mut res).await;
+    assert_eq!(condition(&res, types::SPEND_LIMIT_SUFFICIENT).0, "True");
+}
+
+#[tokio::test]
+async fn a_dry_run_adds_no_number() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let res = with_numbers(&pool, &[NUMBER]);
+    emu.clear_calls();
+
+    let outcome = reconcile::reconcile(&h.env(), &res, Mode::DryRun, k8s_openapi::jiff::Timestamp::now()).await;
+
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::AddSandboxNumber { .. }))
+    );
+    assert_eq!(emu.write_calls(), vec![]);
+    assert!(emu.sms_messages().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_with_the_delete_policy_removes_the_numbers_it_added() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = with_numbers(&pool, &[NUMBER]);
+    res.spec.deletion_policy = cognito_sms_operator::crd::DeletionPolicy::Delete;
+    h.reconcile(&mut res).await;
+    emu.sns_account("us-east-1", json!({"advanceClockSeconds": 25 * 3600}));
+
+    let out = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
+
+    assert!(
+        out.changes
+            .iter()
+            .any(|c| matches!(c, Change::RemoveSandboxNumber { .. }))
+    );
+    assert!(
+        emu.sns_account("us-east-1", json!({}))["sandboxNumbers"]
+            .get(NUMBER)
+            .is_none()
+    );
+}
+
+/// The one-shot mode takes the Secret from the same file; the code never appears in its output
+/// or its logs, even at trace level.
+#[tokio::test]
+async fn one_shot_verification_with_the_secret_in_the_file_and_no_code_in_any_output() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let manifest = format!(
+        "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {{name: app, namespace: identity}}\n\
+         spec:\n  userPoolId: {pool}\n  sandboxPhoneNumbers:\n  - phoneNumber: \"{NUMBER}\"\n    \
+         verificationCodeRef: {{name: sms-codes, key: phone}}\n"
+    );
+    let run = |yaml: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"))
+            .args(["reconcile", "--log-level", "trace", "-f"])
+            .arg(&file)
+            .envs(emu.env())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let secret = |code: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: sms-codes, namespace: identity}}\nstringData:\n  phone: \"{code}\"\n"
+        )
+    };
+
+    let first = run(manifest.clone());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("reason: CodeSent"));
+
+    // A distinctive wrong code first: it goes to SNS, and must show up nowhere.
+    let wrong = "98765432";
+    let second = run(format!("{}{}", String::from_utf8_lossy(&first.stdout), secret(wrong)));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&second.stdout),
+        String::from_utf8_lossy(&second.stderr),
+    );
+    assert!(second.status.success(), "{stderr}");
+    assert!(stdout.contains("reason: CodeRejected"), "{stdout}");
+    assert!(
+        stderr.contains("VerifySMSSandboxPhoneNumber") || stderr.len() > 1000,
+        "trace logging is on"
+    );
+    assert!(
+        !stdout.contains(wrong) && !stderr.contains(wrong),
+        "the code leaked into the output or logs"
+    );
+
+    let code = code_texted_to(&emu, NUMBER);
+    let third = run(format!("{}{}", String::from_utf8_lossy(&second.stdout), secret(&code)));
+    let stdout = String::from_utf8_lossy(&third.stdout);
+    assert!(stdout.contains("state: Verified"), "{stdout}");
+    assert!(stdout.contains("verify +*******0100 in the SMS sandbox"), "{stdout}");
+}
+
+/// N resources in one region, each reconciled twice within the TTL: the account-level SNS calls
+/// stay at one set (5 calls) whatever N is.
+#[tokio::test]
+async fn account_level_calls_do_not_grow_with_the_number_of_resources() {
+    let emu = Emulator::start();
+    let mut measured = vec![];
+    for n in [1usize, 10, 25] {
+        let h = Harness::with_ttl(&emu, Duration::from_secs(300)).await;
+        let mut resources = vec![];
+        for i in 0..n {
+            let pool = create_pool(&emu, "eu-west-1", &format!("p{n}-{i}")).await;
+            resources.push(resource(&format!("r{n}-{i}"), json!({"userPoolId": pool})));
+        }
+        emu.clear_calls();
+        for _ in 0..2 {
+            for r in resources.iter_mut() {
+                h.reconcile(r).await;
+            }
+        }
+        measured.push((n, account_level_calls(&emu).len()));
+    }
+    println!("resources → account-level SNS calls per TTL: {measured:?}");
+    assert_eq!(measured, [(1, 5), (10, 5), (25, 5)]);
+}
