@@ -494,3 +494,25 @@ async fn account_level_calls_do_not_grow_with_the_number_of_resources() {
     println!("resources → account-level SNS calls per TTL: {measured:?}");
     assert_eq!(measured, [(1, 5), (10, 5), (25, 5)]);
 }
+
+/// SNS allows 10 sandbox destination numbers per account and region; the 11th is refused and the
+/// number reports why, without failing the rest of the resource.
+#[tokio::test]
+async fn the_eleventh_sandbox_number_is_refused_with_the_reason() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    for i in 0..10 {
+        h.aws.sns("us-east-1").create_sandbox_number(&format!("+1425555020{i}"), None).await.unwrap();
+    }
+    let mut res = with_numbers(&pool, &[NUMBER]);
+
+    let outcome = h.reconcile(&mut res).await;
+
+    let (state, reason, message) = number_state(&res, "0100");
+    assert_eq!((state, reason.as_str()), (SandboxNumberState::Failed, "UserError"));
+    assert!(message.contains("maximum of 10"), "{message}");
+    assert_eq!(condition(&res, types::PHONE_NUMBERS_VERIFIED).0, "False");
+    assert_eq!(condition(&res, types::READY).0, "True", "the pool is configured all the same");
+    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::AddSandboxNumber { .. })));
+}
