@@ -18,10 +18,17 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::RwLock;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
+use tokio::sync::watch;
+
+use crate::leader::{Elector, LeaseSettings};
+use crate::metrics::{Metrics, Outcome, OutcomeLabels, ReadinessCounts};
+use crate::server::{self, Health};
 
 use crate::aws::{Aws, AwsError};
 use crate::crd::{CognitoSmsConfig, FINALIZER};
@@ -88,14 +95,63 @@ pub struct Settings {
     pub sns_cache_ttl: Duration,
 }
 
+/// Kubernetes API access the operator needs, as (API group, resource, verbs). The Helm chart's
+/// RBAC rules are checked against this list, and the mock API tests check every call against it.
+pub const KUBE_PERMISSIONS: &[(&str, &str, &[&str])] = &[
+    // Watch the resources; add and remove the finalizer (JSON patch).
+    ("cognitosms.io", "cognitosmsconfigs", &["get", "list", "watch", "patch"]),
+    // Write status (server-side apply).
+    ("cognitosms.io", "cognitosmsconfigs/status", &["patch"]),
+    // Needed where OwnerReferencesPermissionEnforcement guards finalizer changes.
+    ("cognitosms.io", "cognitosmsconfigs/finalizers", &["update"]),
+    // Watch Secret metadata to act on new codes at once; read a Secret when a code is needed.
+    ("", "secrets", &["get", "list", "watch"]),
+    // Publish events and update their series.
+    ("events.k8s.io", "events", &["create", "patch"]),
+    // Leader election.
+    ("coordination.k8s.io", "leases", &["get", "create", "update"]),
+];
+
+/// The watched resources of the current leadership term.
+#[derive(Debug, Clone, Default)]
+pub struct Stores(Arc<RwLock<Vec<Store<CognitoSmsConfig>>>>);
+
+impl Stores {
+    fn replace(&self, stores: Vec<Store<CognitoSmsConfig>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = stores;
+    }
+
+    fn all(&self) -> Vec<Store<CognitoSmsConfig>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl ReadinessCounts for Stores {
+    fn readiness(&self) -> (i64, i64, i64) {
+        let (mut ready, mut not_ready, mut unknown) = (0, 0, 0);
+        for obj in self.all().iter().flat_map(|s| s.state()) {
+            match obj
+                .condition(crate::conditions::types::READY)
+                .map(|c| c.status.as_str())
+            {
+                Some("True") => ready += 1,
+                Some("False") => not_ready += 1,
+                _ => unknown += 1,
+            }
+        }
+        (ready, not_ready, unknown)
+    }
+}
+
 pub struct Context {
     pub client: Client,
     pub aws: Aws,
-    pub sns: SnsCache,
+    pub sns: Arc<SnsCache>,
     pub recorder: Recorder,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
     /// Every watched resource, to know which sandbox numbers other resources list.
-    stores: Vec<Store<CognitoSmsConfig>>,
+    stores: Stores,
     failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
 }
 
@@ -105,19 +161,23 @@ impl Context {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let sns = Arc::new(SnsCache::new(settings.sns_cache_ttl));
+        let stores = Stores::default();
+        let metrics = Arc::new(Metrics::new(aws.calls.clone(), sns.clone(), Arc::new(stores.clone())));
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             aws,
-            sns: SnsCache::new(settings.sns_cache_ttl),
+            sns,
             settings,
-            stores: vec![],
+            metrics,
+            stores,
             failures: Mutex::default(),
         }
     }
 
     fn claimed_elsewhere(&self, obj: &CognitoSmsConfig) -> HashSet<String> {
-        claimed_by_others(&self.stores, obj)
+        claimed_by_others(&self.stores.all(), obj)
     }
 
     fn env<'a>(&'a self, secrets: &'a KubeSecrets, claimed: &'a HashSet<String>) -> Env<'a, KubeSecrets> {
@@ -167,18 +227,38 @@ fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
     Some(h.finish())
 }
 
-/// Reconcile one object: the finalizer first, then Apply or Cleanup.
+/// Reconcile one object: the finalizer first, then Apply or Cleanup. Counted and timed.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(obj, ctx.clone()).await;
+    ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+    let outcome = match &result {
+        Ok((_, true)) => Outcome::Ready,
+        Ok((_, false)) => Outcome::NotReady,
+        Err(_) => Outcome::Error,
+    };
+    ctx.metrics.reconciles.get_or_create(&OutcomeLabels { outcome }).inc();
+    result.map(|(action, _)| action)
+}
+
+/// The action, and whether the resource is Ready after it.
+async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<(Action, bool), Error> {
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<CognitoSmsConfig> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, obj, |event| async {
+    let ready = std::sync::atomic::AtomicBool::new(false);
+    let action = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(obj) => apply(obj, &api, &ctx).await,
+            Finalizer::Apply(obj) => {
+                let (action, is_ready) = apply(obj, &api, &ctx).await?;
+                ready.store(is_ready, std::sync::atomic::Ordering::Relaxed);
+                Ok(action)
+            }
             Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    Ok((action, ready.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 /// Verification codes from Secrets in the resource's namespace, read when needed.
@@ -203,7 +283,11 @@ impl SecretSource for KubeSecrets {
     }
 }
 
-async fn apply(obj: Arc<CognitoSmsConfig>, api: &Api<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(
+    obj: Arc<CognitoSmsConfig>,
+    api: &Api<CognitoSmsConfig>,
+    ctx: &Context,
+) -> Result<(Action, bool), Error> {
     let secrets = KubeSecrets(Api::namespaced(
         ctx.client.clone(),
         &obj.namespace().unwrap_or_default(),
@@ -231,13 +315,15 @@ async fn apply(obj: Arc<CognitoSmsConfig>, api: &Api<CognitoSmsConfig>, ctx: &Co
         &Patch::Apply(&patch),
     )
     .await?;
-    Ok(match outcome.requeue {
+    let ready = outcome.problem().is_none();
+    let action = match outcome.requeue {
         Requeue::Resync => {
             ctx.clear_failures(&obj);
             Action::requeue(ctx.settings.resync)
         }
         Requeue::Backoff => Action::requeue(ctx.settings.backoff.delay(ctx.next_failure(&obj))),
-    })
+    };
+    Ok((action, ready))
 }
 
 async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
@@ -275,15 +361,99 @@ pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>
     Action::requeue(delay)
 }
 
-/// Run the controller until the process is asked to stop.
-pub async fn run(client: Client, aws: Aws, settings: Settings) {
-    let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
+/// How the process runs: where it serves probes and metrics, and whether it elects a leader.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub http: SocketAddr,
+    /// `None` to reconcile without leader election (a single replica).
+    pub lease: Option<LeaseSettings>,
+}
+
+/// Run until SIGTERM or SIGINT: serve the endpoints, campaign for the lease, and reconcile while
+/// leading. On losing the lease, every in-flight reconcile is dropped at once and the replica
+/// stands by again; on a signal, in-flight reconciles finish, then the lease is released.
+pub async fn run(client: Client, aws: Aws, settings: Settings, runtime: Runtime) -> std::io::Result<()> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+        let _ = stop_tx.send(true);
+    });
+    let ctx = Arc::new(Context::new(client.clone(), aws, settings));
+    let health = Arc::new(Health::default());
+    let listener = tokio::net::TcpListener::bind(runtime.http).await?;
+    let http = tokio::spawn(server::serve(
+        listener,
+        server::router(health.clone(), ctx.metrics.clone()),
+        stop.clone(),
+    ));
+
+    let (leading_tx, mut leading) = watch::channel(runtime.lease.is_none());
+    let elector = runtime.lease.map(|lease| {
+        tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "campaigning for the leader lease");
+        let (elector_stop_tx, elector_stop) = watch::channel(false);
+        let task = tokio::spawn(Elector::new(client.clone(), lease).run(leading_tx, elector_stop));
+        (elector_stop_tx, task)
+    });
+
+    let mut stopping = stop.clone();
+    loop {
+        health.set_ready(!*leading.borrow());
+        tokio::select! {
+            _ = stopping.wait_for(|s| *s) => break,
+            _ = leading.wait_for(|l| *l) => {}
+        }
+        ctx.metrics.leader.set(1);
+        health.set_ready(false);
+        let term = lead(client.clone(), ctx.clone(), health.clone(), stop.clone());
+        tokio::select! {
+            // Ends only once a stop signal has drained in-flight reconciles.
+            _ = term => {
+                ctx.metrics.leader.set(0);
+                break;
+            }
+            _ = leading.wait_for(|l| !*l) => {
+                // Dropping the controllers cancels every in-flight reconcile: no more writes.
+                ctx.metrics.leader.set(0);
+                tracing::warn!("no longer the leader: reconciling stopped, standing by");
+            }
+        }
+    }
+    health.set_ready(false);
+    if let Some((elector_stop_tx, task)) = elector {
+        let _ = elector_stop_tx.send(true);
+        let _ = task.await;
+    }
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// One leadership term: watch and reconcile until `stop` (then drain in-flight reconciles).
+async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watch::Receiver<bool>) {
+    let scopes: Vec<Option<String>> = if ctx.settings.namespaces.is_empty() {
         vec![None]
     } else {
-        settings.namespaces.iter().cloned().map(Some).collect()
+        ctx.settings.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut ctx = Context::new(client.clone(), aws, settings);
     let mut streams = vec![];
+    let mut readers = vec![];
     for ns in &scopes {
         let (reader, writer) = reflector::store();
         let api: Api<CognitoSmsConfig> = match ns {
@@ -295,10 +465,17 @@ pub async fn run(client: Client, aws: Aws, settings: Settings) {
             .reflect(writer)
             .applied_objects()
             .predicate_filter(reconcile_worthy, Default::default());
-        ctx.stores.push(reader.clone());
+        readers.push(reader.clone());
         streams.push((ns.clone(), stream, reader));
     }
-    let ctx = Arc::new(ctx);
+    ctx.stores.replace(readers.clone());
+    let established = async move {
+        for r in readers {
+            let _ = r.wait_until_ready().await;
+        }
+        health.set_ready(true);
+        tracing::info!("watches established");
+    };
     let controllers = streams.into_iter().map(|(ns, stream, reader)| {
         // Metadata only: the operator reads a Secret's data when it needs a code, and never keeps it.
         let secrets: Api<PartialObjectMeta<Secret>> = match &ns {
@@ -309,11 +486,14 @@ pub async fn run(client: Client, aws: Aws, settings: Settings) {
         let secret_changes = watcher(secrets, watcher::Config::default())
             .default_backoff()
             .touched_objects();
+        let mut stop = stop.clone();
         Controller::for_stream(stream, reader)
             .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
                 referencing(&index, &secret)
             })
-            .shutdown_on_signal()
+            .graceful_shutdown_on(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
                 match result {
@@ -322,20 +502,34 @@ pub async fn run(client: Client, aws: Aws, settings: Settings) {
                 }
             })
     });
-    futures::future::join_all(controllers).await;
+    let mut all = std::pin::pin!(futures::future::join_all(controllers));
+    tokio::select! {
+        _ = &mut all => return,
+        _ = established => {}
+    }
+    all.await;
 }
 
 /// Sandbox numbers listed by the other resources that use the same SNS region (the operator
 /// works in one AWS account, so the same region means the same sandbox list).
 fn claimed_by_others(stores: &[Store<CognitoSmsConfig>], obj: &CognitoSmsConfig) -> HashSet<String> {
-    let Some(region) = reconcile::sns_region_of(obj) else { return HashSet::new() };
+    let Some(region) = reconcile::sns_region_of(obj) else {
+        return HashSet::new();
+    };
     let me = ObjectRef::from_obj(obj);
     stores
         .iter()
         .flat_map(|s| s.state())
         .filter(|other| ObjectRef::from_obj(other.as_ref()) != me)
         .filter(|other| reconcile::sns_region_of(other).as_deref() == Some(region.as_str()))
-        .flat_map(|other| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()).collect::<Vec<_>>())
+        .flat_map(|other| {
+            other
+                .spec
+                .sandbox_phone_numbers
+                .iter()
+                .map(|n| n.phone_number.clone())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -402,7 +596,10 @@ mod tests {
         let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "s")]);
         let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
         let stores = [store_of(&[a.clone(), b, c])];
-        assert_eq!(claimed_by_others(&stores, &a), HashSet::from(["+15550000002".to_string()]));
+        assert_eq!(
+            claimed_by_others(&stores, &a),
+            HashSet::from(["+15550000002".to_string()])
+        );
     }
 
     #[test]

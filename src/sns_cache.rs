@@ -24,6 +24,15 @@ struct Cached {
     value: Arc<AccountSms>,
 }
 
+impl std::fmt::Debug for SnsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnsCache")
+            .field("ttl", &self.ttl)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
 pub struct SnsCache {
     ttl: Duration,
     slots: Mutex<HashMap<(String, String), Arc<Slot>>>,

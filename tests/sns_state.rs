@@ -503,7 +503,11 @@ async fn the_eleventh_sandbox_number_is_refused_with_the_reason() {
     let pool = create_pool(&emu, "us-east-1", "app").await;
     let h = Harness::with_ttl(&emu, Duration::ZERO).await;
     for i in 0..10 {
-        h.aws.sns("us-east-1").create_sandbox_number(&format!("+1425555020{i}"), None).await.unwrap();
+        h.aws
+            .sns("us-east-1")
+            .create_sandbox_number(&format!("+1425555020{i}"), None)
+            .await
+            .unwrap();
     }
     let mut res = with_numbers(&pool, &[NUMBER]);
 
@@ -513,6 +517,15 @@ async fn the_eleventh_sandbox_number_is_refused_with_the_reason() {
     assert_eq!((state, reason.as_str()), (SandboxNumberState::Failed, "UserError"));
     assert!(message.contains("maximum of 10"), "{message}");
     assert_eq!(condition(&res, types::PHONE_NUMBERS_VERIFIED).0, "False");
-    assert_eq!(condition(&res, types::READY).0, "True", "the pool is configured all the same");
-    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::AddSandboxNumber { .. })));
+    assert_eq!(
+        condition(&res, types::READY).0,
+        "True",
+        "the pool is configured all the same"
+    );
+    assert!(
+        !outcome
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::AddSandboxNumber { .. }))
+    );
 }

@@ -1,6 +1,6 @@
 """AWS emulator for the test suite and the demo: moto's server plus what moto lacks.
 
-moto (pinned in requirements.txt) serves STS, IAM, Cognito and SNS. This module adds:
+moto (pinned in tests/requirements.lock) serves STS, IAM, Cognito and SNS. This module adds:
 
 * the SNS SMS-sandbox and origination-number actions moto does not implement
   (GetSMSSandboxAccountStatus, Create/Verify/List/DeleteSMSSandboxPhoneNumber,
