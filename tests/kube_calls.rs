@@ -49,6 +49,7 @@ fn serve(
                 .get(http::header::CONTENT_TYPE)
                 .map(|v| v.to_str().unwrap().to_string())
                 .unwrap_or_default();
+            assert_permitted(&method, &uri);
             let bytes = request.into_body().collect_bytes().await.unwrap();
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let response = if uri.starts_with(EVENTS) {
@@ -83,6 +84,46 @@ fn serve(
         }
         seen
     })
+}
+
+/// Every call the controller makes is covered by `KUBE_PERMISSIONS`, from which the chart's
+/// RBAC rules are checked.
+fn assert_permitted(method: &Method, uri: &str) {
+    let path = uri.split('?').next().unwrap();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // /api/v1/namespaces/NS/RES[/NAME[/SUB]] or /apis/GROUP/VERSION/namespaces/NS/RES[/NAME[/SUB]]
+    let (group, rest) = match parts[0] {
+        "api" => ("", &parts[2..]),
+        _ => (parts[1], &parts[3..]),
+    };
+    let rest = if rest.first() == Some(&"namespaces") {
+        &rest[2..]
+    } else {
+        rest
+    };
+    let resource = match rest {
+        [res, _, sub] => format!("{res}/{sub}"),
+        [res, ..] => res.to_string(),
+        [] => panic!("no resource in {uri}"),
+    };
+    let named = rest.len() >= 2;
+    let verb = match (method.as_str(), named) {
+        ("GET", true) => "get",
+        ("GET", false) if uri.contains("watch=true") => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        (m, _) => panic!("unexpected method {m}"),
+    };
+    let ok = controller::KUBE_PERMISSIONS
+        .iter()
+        .any(|(g, r, verbs)| *g == group && *r == resource && verbs.contains(&verb));
+    assert!(
+        ok,
+        "{verb} {group}/{resource} ({method} {uri}) is not in KUBE_PERMISSIONS"
+    );
 }
 
 fn settings() -> Settings {
@@ -306,4 +347,235 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
         json!({"op": "remove", "path": "/metadata/finalizers/0"}),
         "deletion does not hang"
     );
+}
+
+/// After a reconcile, /metrics serves every expected series, and no label carries a resource
+/// name, a pool id or error text.
+#[tokio::test]
+async fn metrics_are_scraped_after_a_reconcile_with_bounded_labels() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let obj = finalized(resource("app", json!({"userPoolId": pool})));
+    let (ctx, handle) = context(emu.aws().await).await;
+    let server = serve(handle, obj.clone(), 4);
+    run(&obj, ctx.clone()).await.unwrap();
+    server.await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let health = Arc::new(cognito_sms_operator::server::Health::default());
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(cognito_sms_operator::server::serve(
+        listener,
+        cognito_sms_operator::server::router(health.clone(), ctx.metrics.clone()),
+        stop,
+    ));
+    let get = |path: &'static str| {
+        let url = format!("http://{addr}{path}");
+        tokio::task::spawn_blocking(move || {
+            let mut r = ureq::get(&url)
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .call()
+                .unwrap();
+            (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        })
+    };
+    assert_eq!(get("/healthz").await.unwrap().0, 200);
+    assert_eq!(get("/readyz").await.unwrap().0, 503, "not ready until told so");
+    health.set_ready(true);
+    assert_eq!(get("/readyz").await.unwrap().0, 200);
+    let (status, text) = get("/metrics").await.unwrap();
+    assert_eq!(status, 200);
+
+    for series in [
+        "cognito_sms_reconciles_total{outcome=\"Ready\"} 1",
+        "cognito_sms_reconcile_duration_seconds_count 1",
+        "cognito_sms_aws_calls_total{service=\"iam\",operation=\"CreateRole\",outcome=\"ok\"} 1",
+        "cognito_sms_aws_calls_total{service=\"cognito-idp\",operation=\"UpdateUserPool\",outcome=\"ok\"} 1",
+        "cognito_sms_aws_calls_total{service=\"sns\",operation=\"GetSMSSandboxAccountStatus\",outcome=\"ok\"} 1",
+        "cognito_sms_sns_cache_misses_total 1",
+        "cognito_sms_leader 0",
+        "cognito_sms_resources{ready=\"true\"}",
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
+    let label_values = regex_lite::Regex::new(r#"=\"([^\"]*)\""#).unwrap();
+    let allowed_values = regex_lite::Regex::new(r"^([A-Za-z]+|[a-z-]+|[0-9.+Inf]+|ok|[a-z_]+)$").unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        for v in label_values.captures_iter(line) {
+            assert!(
+                allowed_values.is_match(&v[1]),
+                "unbounded label value {:?} in {line}",
+                &v[1]
+            );
+            assert!(
+                !v[1].contains(&pool) && &v[1] != "app",
+                "resource identity in a label: {line}"
+            );
+        }
+    }
+}
+
+mod leader_election {
+    use super::*;
+    use cognito_sms_operator::leader::{Elector, LeaseSettings};
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    fn settings() -> LeaseSettings {
+        LeaseSettings {
+            name: "cso".into(),
+            namespace: "operators".into(),
+            identity: "pod-a".into(),
+            lease_duration: Duration::from_millis(2000),
+            renew_deadline: Duration::from_millis(1000),
+            retry_period: Duration::from_millis(200),
+        }
+    }
+
+    fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: u16, body: Value) {
+        send.send_response(
+            Response::builder()
+                .status(status)
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap(),
+        );
+    }
+
+    fn not_found() -> Value {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
+    }
+
+    #[tokio::test]
+    async fn a_free_lease_is_taken_renewed_and_released_on_shutdown() {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let (lead_tx, mut leading) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let elector = tokio::spawn(Elector::new(client, settings()).run(lead_tx, stop));
+        const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/operators/leases";
+
+        // No Lease yet: create it, holding it.
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(
+            (req.method().as_str(), req.uri().path()),
+            ("GET", format!("{LEASE}/cso").as_str())
+        );
+        assert_permitted(req.method(), &req.uri().to_string());
+        respond(send, 404, not_found());
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!((req.method().as_str(), req.uri().path()), ("POST", LEASE));
+        assert_permitted(req.method(), &req.uri().to_string());
+        let mut lease: Lease = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(lease.spec.as_ref().unwrap().holder_identity.as_deref(), Some("pod-a"));
+        lease.metadata.resource_version = Some("1".into());
+        respond(send, 201, serde_json::to_value(&lease).unwrap());
+        leading.wait_for(|l| *l).await.unwrap();
+
+        // Renew with the resourceVersion read.
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(req.method(), Method::GET);
+        respond(send, 200, serde_json::to_value(&lease).unwrap());
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(req.method(), Method::PUT);
+        assert_permitted(req.method(), &req.uri().to_string());
+        let renewed: Lease = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            renewed.metadata.resource_version.as_deref(),
+            Some("1"),
+            "optimistic concurrency"
+        );
+        assert!(renewed.spec.as_ref().unwrap().renew_time >= lease.spec.as_ref().unwrap().renew_time);
+        lease = renewed;
+        lease.metadata.resource_version = Some("2".into());
+        respond(send, 200, serde_json::to_value(&lease).unwrap());
+
+        // Shutdown: leadership ends and the Lease is released for the standby.
+        stop_tx.send(true).unwrap();
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(req.method(), Method::GET);
+        respond(send, 200, serde_json::to_value(&lease).unwrap());
+        let (req, send) = handle.next_request().await.unwrap();
+        assert_eq!(req.method(), Method::PUT);
+        let released: Lease = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        assert_eq!(released.spec.as_ref().unwrap().holder_identity, None);
+        respond(send, 200, serde_json::to_value(&released).unwrap());
+        elector.await.unwrap();
+        assert!(!*leading.borrow());
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_cannot_renew_stops_leading_within_the_renew_deadline() {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let (lead_tx, mut leading) = tokio::sync::watch::channel(false);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(Elector::new(client, settings()).run(lead_tx, stop));
+        let (_, send) = handle.next_request().await.unwrap();
+        respond(send, 404, not_found());
+        let (req, send) = handle.next_request().await.unwrap();
+        let lease: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        respond(send, 201, lease);
+        leading.wait_for(|l| *l).await.unwrap();
+        let since = std::time::Instant::now();
+
+        // The API server stops answering well.
+        let errors = tokio::spawn(async move {
+            while let Some((_, send)) = handle.next_request().await {
+                respond(
+                    send,
+                    500,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "down"}),
+                );
+            }
+        });
+        leading.wait_for(|l| !*l).await.unwrap();
+        let took = since.elapsed();
+        assert!(
+            took < Duration::from_millis(2000),
+            "deposed itself before anyone may take over: {took:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(800),
+            "but not before the renew deadline: {took:?}"
+        );
+        errors.abort();
+    }
+
+    #[tokio::test]
+    async fn a_live_holder_is_followed_and_an_expired_one_replaced() {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let (lead_tx, mut leading) = tokio::sync::watch::channel(false);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(Elector::new(client, settings()).run(lead_tx, stop));
+        let held_by_b = json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "cso", "namespace": "operators", "resourceVersion": "7"},
+            "spec": {"holderIdentity": "pod-b", "leaseDurationSeconds": 1, "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 3}
+        });
+        let started = std::time::Instant::now();
+        // pod-b never renews: the same record is served until pod-a takes over.
+        let taken = loop {
+            let (req, send) = handle.next_request().await.unwrap();
+            match req.method().as_str() {
+                "GET" => respond(send, 200, held_by_b.clone()),
+                "PUT" => {
+                    let body: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+                    respond(send, 200, body.clone());
+                    break body;
+                }
+                m => panic!("unexpected {m}"),
+            }
+        };
+        assert!(
+            started.elapsed() >= Duration::from_millis(2000),
+            "waited a whole lease duration"
+        );
+        assert_eq!(taken["spec"]["holderIdentity"], "pod-a");
+        assert_eq!(taken["spec"]["leaseTransitions"], 4);
+        assert_eq!(taken["metadata"]["resourceVersion"], "7");
+        leading.wait_for(|l| *l).await.unwrap();
+    }
 }
