@@ -579,3 +579,11 @@ mod leader_election {
         leading.wait_for(|l| *l).await.unwrap();
     }
 }
+
+/// The AWS SDK and kube share one TLS crypto provider: building a client for an HTTPS API server
+/// must not find two and give up.
+#[tokio::test]
+async fn a_client_for_an_https_api_server_can_be_built() {
+    let config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
+    assert!(kube::Client::try_from(config).is_ok());
+}
