@@ -373,35 +373,62 @@ pub struct Runtime {
 /// leading. On losing the lease, every in-flight reconcile is dropped at once and the replica
 /// stands by again; on a signal, in-flight reconciles finish, then the lease is released.
 pub async fn run(client: Client, aws: Aws, settings: Settings, runtime: Runtime) -> std::io::Result<()> {
-    let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
+    let listener = tokio::net::TcpListener::bind(runtime.http).await?;
+    run_until(client, aws, settings, runtime.lease, listener, async {
         wait_for_signal().await;
         tracing::info!("shutting down: finishing in-flight reconciles");
+    })
+    .await;
+    Ok(())
+}
+
+/// `run`, serving on `listener` and stopping when `shutdown` completes.
+pub async fn run_until(
+    client: Client,
+    aws: Aws,
+    settings: Settings,
+    lease: Option<LeaseSettings>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
         let _ = stop_tx.send(true);
     });
     let ctx = Arc::new(Context::new(client.clone(), aws, settings));
     let health = Arc::new(Health::default());
-    let listener = tokio::net::TcpListener::bind(runtime.http).await?;
     let http = tokio::spawn(server::serve(
         listener,
         server::router(health.clone(), ctx.metrics.clone()),
         stop.clone(),
     ));
 
-    let (leading_tx, mut leading) = watch::channel(runtime.lease.is_none());
-    let elector = runtime.lease.map(|lease| {
-        tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "campaigning for the leader lease");
-        let (elector_stop_tx, elector_stop) = watch::channel(false);
-        let task = tokio::spawn(Elector::new(client.clone(), lease).run(leading_tx, elector_stop));
-        (elector_stop_tx, task)
-    });
+    let (leading_tx, mut leading) = watch::channel(lease.is_none());
+    // Without election this replica always leads; the sender is kept so the channel stays open.
+    let mut always_leading = None;
+    let elector = match lease {
+        Some(lease) => {
+            tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "campaigning for the leader lease");
+            let (elector_stop_tx, elector_stop) = watch::channel(false);
+            let task = tokio::spawn(Elector::new(client.clone(), lease).run(leading_tx, elector_stop));
+            Some((elector_stop_tx, task))
+        }
+        None => {
+            always_leading = Some(leading_tx);
+            None
+        }
+    };
 
     let mut stopping = stop.clone();
     loop {
         health.set_ready(!*leading.borrow());
         tokio::select! {
             _ = stopping.wait_for(|s| *s) => break,
-            _ = leading.wait_for(|l| *l) => {}
+            became = leading.wait_for(|l| *l) => if became.is_err() {
+                tracing::error!("leader election stopped unexpectedly");
+                break;
+            },
         }
         ctx.metrics.leader.set(1);
         health.set_ready(false);
@@ -412,9 +439,13 @@ pub async fn run(client: Client, aws: Aws, settings: Settings, runtime: Runtime)
                 ctx.metrics.leader.set(0);
                 break;
             }
-            _ = leading.wait_for(|l| !*l) => {
+            lost = leading.wait_for(|l| !*l) => {
                 // Dropping the controllers cancels every in-flight reconcile: no more writes.
                 ctx.metrics.leader.set(0);
+                if lost.is_err() {
+                    tracing::error!("leader election stopped unexpectedly: reconciling stopped");
+                    break;
+                }
                 tracing::warn!("no longer the leader: reconciling stopped, standing by");
             }
         }
@@ -424,9 +455,9 @@ pub async fn run(client: Client, aws: Aws, settings: Settings, runtime: Runtime)
         let _ = elector_stop_tx.send(true);
         let _ = task.await;
     }
+    drop(always_leading);
     let _ = http.await;
     tracing::info!("stopped");
-    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -89,7 +89,7 @@ impl Metrics {
     }
 }
 
-/// Metrics read from the operator's state at scrape time.
+/// Metrics read from the operator's state at scrape time (names get the registry's prefix).
 #[derive(Debug)]
 struct Scraped {
     calls: Arc<CallCounts>,
@@ -100,7 +100,7 @@ struct Scraped {
 impl Collector for Scraped {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut calls = encoder.encode_descriptor(
-            "cognito_sms_aws_calls",
+            "aws_calls",
             "AWS API calls by service, operation and outcome (ok or the error kind)",
             None,
             MetricType::Counter,
@@ -112,12 +112,12 @@ impl Collector for Scraped {
         let (hits, misses) = self.cache.stats();
         for (name, help, value) in [
             (
-                "cognito_sms_sns_cache_hits",
+                "sns_cache_hits",
                 "Reads of the account's SNS state served from the shared cache",
                 hits,
             ),
             (
-                "cognito_sms_sns_cache_misses",
+                "sns_cache_misses",
                 "Reads of the account's SNS state that asked SNS",
                 misses,
             ),
@@ -127,7 +127,7 @@ impl Collector for Scraped {
         }
         let (ready, not_ready, unknown) = self.resources.readiness();
         let mut resources = encoder.encode_descriptor(
-            "cognito_sms_resources",
+            "resources",
             "CognitoSmsConfig resources by their Ready condition",
             None,
             MetricType::Gauge,
@@ -173,7 +173,7 @@ mod tests {
             "cognito_sms_resources{ready=\"true\"} 2",
             "cognito_sms_resources{ready=\"false\"} 1",
         ] {
-            assert!(text.contains(line), "missing {line} in\n{text}");
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
     }
 }

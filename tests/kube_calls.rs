@@ -399,7 +399,10 @@ async fn metrics_are_scraped_after_a_reconcile_with_bounded_labels() {
         "cognito_sms_leader 0",
         "cognito_sms_resources{ready=\"true\"}",
     ] {
-        assert!(text.contains(series), "missing {series} in\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(series)),
+            "missing {series} in\n{text}"
+        );
     }
     let label_values = regex_lite::Regex::new(r#"=\"([^\"]*)\""#).unwrap();
     let allowed_values = regex_lite::Regex::new(r"^([A-Za-z]+|[a-z-]+|[0-9.+Inf]+|ok|[a-z_]+)$").unwrap();
@@ -586,4 +589,88 @@ mod leader_election {
 async fn a_client_for_an_https_api_server_can_be_built() {
     let config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
     assert!(kube::Client::try_from(config).is_ok());
+}
+
+/// The whole controller process without leader election: it lists and watches once, becomes
+/// ready, stays quiet while nothing changes, and stops when asked.
+#[tokio::test]
+async fn the_controller_starts_idles_quietly_and_stops() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = requests.clone();
+    let api = tokio::spawn(async move {
+        let mut open_watches = vec![];
+        while let Some((req, send)) = handle.next_request().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let uri = req.uri().to_string();
+            assert_permitted(req.method(), &uri);
+            if uri.contains("watch=true") {
+                open_watches.push(send); // an idle watch: no events
+                continue;
+            }
+            let list = if uri.contains("/secrets") {
+                json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "5"}, "items": []})
+            } else {
+                json!({"kind": "CognitoSmsConfigList", "apiVersion": "cognitosms.io/v1alpha1", "metadata": {"resourceVersion": "5"}, "items": []})
+            };
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&list).unwrap()))
+                    .unwrap(),
+            );
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(controller::run_until(
+        client,
+        unreachable_aws().await,
+        settings(),
+        None,
+        listener,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    let ready = async {
+        loop {
+            let url = format!("http://{addr}/readyz");
+            let status = tokio::task::spawn_blocking(move || {
+                ureq::get(&url)
+                    .config()
+                    .http_status_as_error(false)
+                    .build()
+                    .call()
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+            .await
+            .unwrap();
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), ready)
+        .await
+        .expect("ready once the watches are established");
+    let after_start = requests.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = requests.load(std::sync::atomic::Ordering::SeqCst) - after_start;
+    assert!(
+        after_start <= 4,
+        "one list and one watch per resource type: {after_start}"
+    );
+    assert_eq!(idle, 0, "no API calls while nothing changes");
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("stops when asked")
+        .unwrap();
+    api.abort();
 }
