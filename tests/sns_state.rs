@@ -529,3 +529,37 @@ async fn the_eleventh_sandbox_number_is_refused_with_the_reason() {
             .any(|c| matches!(c, Change::AddSandboxNumber { .. }))
     );
 }
+
+/// ListOriginationNumbers and DescribePhoneNumbers are paginated: every page is read.
+#[tokio::test]
+async fn every_page_of_origination_numbers_is_read() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let numbers: Vec<_> = (0..35)
+        .map(|i| json!({"phoneNumber": format!("+1206555{i:04}"), "type": "TOLL_FREE"}))
+        .collect();
+    emu.sns_account("us-east-1", json!({"originationNumbers": numbers}));
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool, "destinationCountries": ["US"]}));
+    emu.clear_calls();
+
+    h.reconcile(&mut res).await;
+
+    let identities = &res.status.as_ref().unwrap().origination_identities;
+    assert_eq!(identities.len(), 35);
+    assert!(
+        identities.iter().all(|i| i.type_ == "TollFree"),
+        "types joined across pages"
+    );
+    let calls = emu.calls();
+    assert_eq!(
+        calls.iter().filter(|(_, a)| a == "ListOriginationNumbers").count(),
+        2,
+        "30 + 5"
+    );
+    assert_eq!(
+        calls.iter().filter(|(_, a)| a == "DescribePhoneNumbers").count(),
+        4,
+        "10 + 10 + 10 + 5"
+    );
+}

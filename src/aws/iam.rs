@@ -94,46 +94,36 @@ impl Iam<'_> {
     /// version of each attached managed policy.
     pub async fn role_policy_documents(&self, role: &str) -> Result<Vec<Value>, AwsError> {
         let mut docs = vec![];
-        let mut names = vec![];
-        let mut marker = None;
-        loop {
-            let req = self
-                .client
-                .list_role_policies()
-                .role_name(role)
-                .set_marker(marker.take())
-                .send();
-            let out = self.aws.call("iam", "ListRolePolicies", req).await?;
-            names.extend(out.policy_names().iter().cloned());
-            match out.marker().filter(|_| out.is_truncated()) {
-                Some(m) => marker = Some(m.to_string()),
-                None => break,
-            }
-        }
+        let pages = self.client.list_role_policies().role_name(role).into_paginator().send();
+        let names: Vec<String> = self
+            .aws
+            .pages("iam", "ListRolePolicies", pages)
+            .await?
+            .iter()
+            .flat_map(|p| p.policy_names().to_vec())
+            .collect();
         for name in names {
             if let Some(doc) = self.get_role_policy(role, &name).await? {
                 docs.push(doc);
             }
         }
-        let mut arns = vec![];
-        loop {
-            let req = self
-                .client
-                .list_attached_role_policies()
-                .role_name(role)
-                .set_marker(marker.take())
-                .send();
-            let out = self.aws.call("iam", "ListAttachedRolePolicies", req).await?;
-            arns.extend(
-                out.attached_policies()
+        let pages = self
+            .client
+            .list_attached_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .send();
+        let arns: Vec<String> = self
+            .aws
+            .pages("iam", "ListAttachedRolePolicies", pages)
+            .await?
+            .iter()
+            .flat_map(|p| {
+                p.attached_policies()
                     .iter()
-                    .filter_map(|p| p.policy_arn().map(String::from)),
-            );
-            match out.marker().filter(|_| out.is_truncated()) {
-                Some(m) => marker = Some(m.to_string()),
-                None => break,
-            }
-        }
+                    .filter_map(|a| a.policy_arn().map(String::from))
+            })
+            .collect();
         for arn in arns {
             let Some(p) = optional(
                 self.aws

@@ -139,7 +139,38 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        match request.await {
+        self.outcome(service, operation, request.await)
+    }
+
+    /// Every page of a paginated SDK call (one request each, each counted), in order.
+    pub(crate) async fn pages<T, E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, R>>>,
+    ) -> Result<Vec<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let mut all = vec![];
+        while let Some(page) = pages.next().await {
+            all.push(self.outcome(service, operation, page)?);
+        }
+        Ok(all)
+    }
+
+    fn outcome<T, E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        result: Result<T, SdkError<E, R>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match result {
             Ok(v) => {
                 self.calls.record(service, operation, "ok");
                 tracing::debug!(service, operation, "aws call");

@@ -35,16 +35,12 @@ impl Sns<'_> {
 
     /// Every origination number of the account in the region (all pages), without types.
     pub async fn origination_numbers(&self) -> Result<Vec<OriginationNumber>, AwsError> {
-        let mut numbers = vec![];
-        let mut token = None;
-        loop {
-            let req = self
-                .client
-                .list_origination_numbers()
-                .set_next_token(token.take())
-                .send();
-            let out = self.aws.call("sns", "ListOriginationNumbers", req).await?;
-            numbers.extend(out.phone_numbers().iter().filter_map(|n| {
+        let pages = self.client.list_origination_numbers().into_paginator().send();
+        let pages = self.aws.pages("sns", "ListOriginationNumbers", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.phone_numbers())
+            .filter_map(|n| {
                 Some(OriginationNumber {
                     number: n.phone_number()?.to_string(),
                     country: n.iso2_country_code().map(String::from),
@@ -53,78 +49,52 @@ impl Sns<'_> {
                     status: n.status().map(String::from),
                     number_type: None,
                 })
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(numbers)
+            })
+            .collect())
     }
 
     /// Number types from AWS End User Messaging SMS (DescribePhoneNumbers), all pages.
     pub async fn number_types(&self) -> Result<HashMap<String, (NumberType, OriginationNumber)>, AwsError> {
         use aws_sdk_pinpointsmsvoicev2::types::NumberType as V2;
+        let pages = self.sms_voice.describe_phone_numbers().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribePhoneNumbers", pages).await?;
         let mut types = HashMap::new();
-        let mut token = None;
-        loop {
-            let req = self
-                .sms_voice
-                .describe_phone_numbers()
-                .set_next_token(token.take())
-                .send();
-            let out = self.aws.call("sms-voice", "DescribePhoneNumbers", req).await?;
-            for n in out.phone_numbers() {
-                let t = match n.number_type() {
-                    V2::ShortCode => NumberType::ShortCode,
-                    V2::TenDlc => NumberType::TenDlc,
-                    V2::TollFree => NumberType::TollFree,
-                    V2::Simulator => NumberType::Simulator,
-                    _ => NumberType::LongCode,
-                };
-                let number = OriginationNumber {
-                    number: n.phone_number().to_string(),
-                    country: Some(n.iso_country_code().to_string()),
-                    route: Some(n.message_type().as_str().to_string()),
-                    capabilities: n.number_capabilities().iter().map(|c| c.as_str().to_string()).collect(),
-                    status: Some(n.status().as_str().to_string()),
-                    number_type: Some(t),
-                };
-                types.insert(n.phone_number().to_string(), (t, number));
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
+        for n in pages.iter().flat_map(|p| p.phone_numbers()) {
+            let t = match n.number_type() {
+                V2::ShortCode => NumberType::ShortCode,
+                V2::TenDlc => NumberType::TenDlc,
+                V2::TollFree => NumberType::TollFree,
+                V2::Simulator => NumberType::Simulator,
+                _ => NumberType::LongCode,
+            };
+            let number = OriginationNumber {
+                number: n.phone_number().to_string(),
+                country: Some(n.iso_country_code().to_string()),
+                route: Some(n.message_type().as_str().to_string()),
+                capabilities: n.number_capabilities().iter().map(|c| c.as_str().to_string()).collect(),
+                status: Some(n.status().as_str().to_string()),
+                number_type: Some(t),
+            };
+            types.insert(n.phone_number().to_string(), (t, number));
         }
         Ok(types)
     }
 
     /// The sandbox destination numbers and their verification state, all pages.
     pub async fn sandbox_numbers(&self) -> Result<BTreeMap<String, Listed>, AwsError> {
-        let mut numbers = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let req = self
-                .client
-                .list_sms_sandbox_phone_numbers()
-                .set_next_token(token.take())
-                .send();
-            let out = self.aws.call("sns", "ListSMSSandboxPhoneNumbers", req).await?;
-            for n in out.phone_numbers() {
-                let Some(number) = n.phone_number() else { continue };
+        let pages = self.client.list_sms_sandbox_phone_numbers().into_paginator().send();
+        let pages = self.aws.pages("sns", "ListSMSSandboxPhoneNumbers", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.phone_numbers())
+            .filter_map(|n| {
                 let state = match n.status() {
                     Some(SmsSandboxPhoneNumberVerificationStatus::Verified) => Listed::Verified,
                     _ => Listed::Pending,
                 };
-                numbers.insert(number.to_string(), state);
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(numbers)
+                Some((n.phone_number()?.to_string(), state))
+            })
+            .collect())
     }
 
     /// Add a destination number; SNS texts it a one-time code.
