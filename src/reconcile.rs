@@ -426,7 +426,11 @@ async fn ensure_sandbox_numbers<S: SecretSource>(
                 );
                 if mode == Mode::DryRun {
                     p.changes.push(change);
-                    let msg = format!("dry run, not applied: {sent}");
+                    let msg = format!(
+                        "dry run, not applied: would ask SNS to text a verification code to {}, to be put in {}",
+                        mask(&n.phone_number),
+                        where_(&n)
+                    );
                     out.push(number_status(
                         &n.phone_number,
                         SandboxNumberState::Pending,
