@@ -365,10 +365,14 @@ async fn injected_faults_and_dropped_watches() {
         .unwrap()
         .boxed();
     s.drop_watches();
-    let next = tokio::time::timeout(Duration::from_secs(5), stream.next())
+    let ended = async {
+        while let Some(e) = stream.next().await {
+            assert!(matches!(e, Ok(WatchEvent::Bookmark(_))), "{e:?}");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), ended)
         .await
         .expect("the watch ended");
-    assert!(next.is_none());
 }
 
 #[tokio::test]
@@ -431,4 +435,15 @@ async fn kubectl_works_against_it() {
         .unwrap();
     assert!(ok, "{out}");
     assert!(out.contains("User Pool Id:") || out.contains("userPoolId"), "{out}");
+}
+
+#[tokio::test]
+async fn secret_string_data_is_folded_into_data() {
+    let (_s, client) = standin().await;
+    let api: Api<Secret> = Api::namespaced(client, "apps");
+    let s: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "codes"}, "stringData": {"qa": "123456"}})).unwrap();
+    let created = api.create(&PostParams::default(), &s).await.unwrap();
+    assert!(created.string_data.is_none(), "stringData is write-only");
+    assert_eq!(created.data.unwrap()["qa"].0, b"123456");
 }

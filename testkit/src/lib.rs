@@ -622,11 +622,29 @@ fn table(rt: &ResourceType, items: &[Value]) -> Value {
         .iter()
         .map(|o| {
             let mut cells = vec![o["metadata"]["name"].clone()];
-            cells.extend(paths.iter().map(|p| json_path(o, p)));
+            cells.extend(paths.iter().zip(&columns[1..]).map(|(p, c)| {
+                let v = json_path(o, p);
+                if c["type"] == "date" { age(&v) } else { v }
+            }));
             json!({"cells": cells, "object": meta_only(o)})
         })
         .collect();
     json!({"apiVersion": "meta.k8s.io/v1", "kind": "Table", "metadata": {}, "columnDefinitions": columns, "rows": rows})
+}
+
+/// A timestamp as kubectl shows an age: `42s`, `5m`, `3h`, `2d`.
+fn age(v: &Value) -> Value {
+    let Some(then) = v.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        return Value::Null;
+    };
+    let secs = (jiff::Timestamp::now().as_second() - then.as_second()).max(0);
+    let text = match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    };
+    json!(text)
 }
 
 /// The JSONPath forms printer columns use: `.a.b` and `.a.b[?(@.k=="v")].c`.
@@ -1027,7 +1045,10 @@ fn watch_stream(s: Arc<Shared>, t: Target, q: BTreeMap<String, String>, accept: 
         }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
@@ -1072,6 +1093,9 @@ where
 /// fields, the schema's constraints, then its CEL rules. Errors answer 422 with the API server's
 /// `Status` body.
 fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, strict: bool) -> Result<(), Response> {
+    if rt.kind == "Secret" && rt.group.is_empty() {
+        fold_string_data(obj);
+    }
     let Some(schema) = &rt.schema else { return Ok(()) };
     let mut causes = vec![];
     // metadata and apiVersion/kind are the server's business, not the schema's.
@@ -1106,6 +1130,22 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, strict: bool) 
     );
     body["details"] = json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": details});
     Err((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response())
+}
+
+/// A Secret's `stringData` is write-only: the API server merges it into `data`, base64-encoded.
+fn fold_string_data(obj: &mut Value) {
+    use base64::Engine;
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    let Some(entries) = string_data.as_object() else { return };
+    if !obj["data"].is_object() {
+        obj["data"] = json!({});
+    }
+    for (k, v) in entries {
+        let text = v.as_str().unwrap_or_default();
+        obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
 }
 
 /// Apply defaults, prune unknown fields and check the structural constraints of `schema`.

@@ -1,0 +1,671 @@
+//! End to end: the real `cognito-sms-operator run` process, the Kubernetes API stand-in and the
+//! AWS emulator, driven only through the Kubernetes API, as a user would.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cognito_sms_operator::crd::CognitoSmsConfig;
+use cognito_sms_operator::policy;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use support::*;
+use testkit::StandIn;
+
+struct Cluster {
+    standin: StandIn,
+    emu: Emulator,
+    client: Client,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/crds")));
+        let standin = StandIn::start(&crds).await.unwrap();
+        let client = Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+        Self {
+            standin,
+            emu: Emulator::start(),
+            client,
+        }
+    }
+
+    fn csms(&self) -> Api<CognitoSmsConfig> {
+        Api::namespaced(self.client.clone(), "apps")
+    }
+
+    fn operator(&self, args: &[&str]) -> Operator {
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"))
+            .args([
+                "run",
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--backoff-base",
+                "200ms",
+                "--backoff-max",
+                "2s",
+            ])
+            .args([
+                "--sns-cache-ttl",
+                "1s",
+                "--log-level",
+                "info,cognito_sms_operator=debug",
+            ])
+            .args(args)
+            .env("KUBECONFIG", &self.standin.kubeconfig)
+            .envs(self.emu.env())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        Operator {
+            child,
+            http: ([127, 0, 0, 1], port).into(),
+            log,
+        }
+    }
+}
+
+struct Operator {
+    child: Child,
+    http: SocketAddr,
+    log: tempfile::NamedTempFile,
+}
+
+impl Operator {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    async fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.http);
+        tokio::task::spawn_blocking(move || match ureq::get(&url).call() {
+            Ok(mut r) => r.body_mut().read_to_string().unwrap_or_default(),
+            Err(_) => String::new(),
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn leads(&self) -> bool {
+        self.metrics().await.lines().any(|l| l == "cognito_sms_leader 1")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Poll until `check` returns Some, or fail after `limit` with what the operator logged.
+async fn eventually<T, F, Fut>(op: &Operator, limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("{what}: not within {limit:?}; operator log:\n{}", op.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn events(c: &Cluster) -> Vec<k8s_openapi::api::events::v1::Event> {
+    Api::namespaced(c.client.clone(), "apps")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+fn status_of(res: &CognitoSmsConfig, type_: &str) -> Option<String> {
+    res.condition(type_).map(|c| c.status.clone())
+}
+
+async fn wait_ready(c: &Cluster, op: &Operator, name: &str) -> CognitoSmsConfig {
+    let api = c.csms();
+    eventually(op, Duration::from_secs(20), &format!("{name} Ready"), || {
+        let api = api.clone();
+        async move {
+            let r = api.get_opt(name).await.ok().flatten()?;
+            let current = r.status.as_ref()?.observed_generation == r.metadata.generation;
+            (current && status_of(&r, "Ready").as_deref() == Some("True")).then_some(r)
+        }
+    })
+    .await
+}
+
+fn manifest(name: &str, spec: Value) -> CognitoSmsConfig {
+    serde_json::from_value(json!({
+        "apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig",
+        "metadata": {"name": name, "namespace": "apps"}, "spec": spec
+    }))
+    .unwrap()
+}
+
+async fn trust_of(emu: &Emulator, role: &str) -> Value {
+    let out = emu.iam().await.get_role().role_name(role).send().await.unwrap();
+    policy::parse_document(out.role().unwrap().assume_role_policy_document().unwrap()).unwrap()
+}
+
+async fn sms_of(
+    emu: &Emulator,
+    region: &str,
+    pool: &str,
+) -> Option<aws_sdk_cognitoidentityprovider::types::SmsConfigurationType> {
+    let out = emu
+        .cognito(region)
+        .await
+        .describe_user_pool()
+        .user_pool_id(pool)
+        .send()
+        .await
+        .unwrap();
+    out.user_pool().unwrap().sms_configuration().cloned()
+}
+
+/// 1. A new resource becomes Ready and AWS is exactly as specified.
+#[tokio::test]
+async fn a_created_resource_becomes_ready_with_aws_as_specified() {
+    let c = Cluster::start().await;
+    let pool = create_pool(&c.emu, "eu-west-1", "app").await;
+    let op = c.operator(&["--resync-period", "10m"]);
+    c.csms()
+        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
+        .await
+        .unwrap();
+
+    let res = wait_ready(&c, &op, "app").await;
+
+    let status = res.status.unwrap();
+    let role = format!("cognito-sms-{pool}");
+    let pool_arn = format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{pool}");
+    let external_id = status.external_id.clone().unwrap();
+    assert_eq!(
+        trust_of(&c.emu, &role).await,
+        policy::trust_policy(ACCOUNT, &pool_arn, Some(&external_id))
+    );
+    let sms = sms_of(&c.emu, "eu-west-1", &pool).await.unwrap();
+    assert_eq!(
+        sms.sns_caller_arn(),
+        format!("arn:aws:iam::{ACCOUNT}:role/service-role/{role}")
+    );
+    assert_eq!(
+        (sms.external_id(), sms.sns_region()),
+        (Some(external_id.as_str()), Some("eu-west-1"))
+    );
+    let finalizers = c
+        .csms()
+        .get("app")
+        .await
+        .unwrap()
+        .metadata
+        .finalizers
+        .unwrap_or_default();
+    assert_eq!(finalizers, ["cognitosms.io/cleanup"]);
+    let reasons: Vec<String> = events(&c).await.iter().filter_map(|e| e.reason.clone()).collect();
+    for r in ["RoleCreated", "PermissionsPolicyUpdated", "SmsConfigurationUpdated"] {
+        assert!(reasons.iter().any(|x| x == r), "event {r} in {reasons:?}");
+    }
+}
+
+/// 2. The sandbox flow: Pending, the code from the SMS put into the Secret, Verified, driven by
+/// the Secret watch alone (the resync period is far away).
+#[tokio::test]
+async fn the_sandbox_flow_completes_on_the_secret_watch() {
+    let c = Cluster::start().await;
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let op = c.operator(&["--resync-period", "10m"]);
+    let number = "+14255550100";
+    let spec = json!({"userPoolId": pool, "sandboxPhoneNumbers": [
+        {"phoneNumber": number, "verificationCodeRef": {"name": "sms-codes", "key": "qa"}}]});
+    c.csms()
+        .create(&PostParams::default(), &manifest("app", spec))
+        .await
+        .unwrap();
+    let api = c.csms();
+    eventually(&op, Duration::from_secs(20), "number Pending", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            let n = r.status?.sandbox_phone_numbers.first()?.clone();
+            (n.reason == "CodeSent").then_some(())
+        }
+    })
+    .await;
+
+    let (_, text) = c
+        .emu
+        .sms_messages()
+        .into_iter()
+        .rfind(|(to, _)| to == number)
+        .expect("the SMS");
+    let code = text.rsplit(' ').next().unwrap().to_string();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "sms-codes"}, "stringData": {"qa": code}})).unwrap();
+    let started = Instant::now();
+    Api::<Secret>::namespaced(c.client.clone(), "apps")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+
+    eventually(&op, Duration::from_secs(5), "number Verified after the Secret", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            (status_of(&r, "PhoneNumbersVerified").as_deref() == Some("True")).then_some(())
+        }
+    })
+    .await;
+    println!("verified {:?} after the Secret was written", started.elapsed());
+    let log = op.log();
+    assert!(!log.contains(&code), "the code never reaches the log");
+}
+
+/// 3. Spec changes reach AWS and observedGeneration follows.
+#[tokio::test]
+async fn spec_changes_reach_aws_and_observed_generation_follows() {
+    let c = Cluster::start().await;
+    let pool = create_pool(&c.emu, "eu-central-1", "app").await;
+    let op = c.operator(&["--resync-period", "10m"]);
+    c.csms()
+        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
+        .await
+        .unwrap();
+    wait_ready(&c, &op, "app").await;
+
+    let change = json!({"spec": {"snsRegion": "eu-west-1", "externalId": "chosen-id",
+        "role": {"managed": {"sourceArnScope": "AllUserPoolsInRegion"}}}});
+    c.csms()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap();
+    let res = wait_ready(&c, &op, "app").await;
+
+    assert_eq!(res.metadata.generation, Some(2));
+    assert_eq!(res.status.as_ref().unwrap().observed_generation, Some(2));
+    assert!(
+        res.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(2))
+    );
+    let sms = sms_of(&c.emu, "eu-central-1", &pool).await.unwrap();
+    assert_eq!(
+        (sms.sns_region(), sms.external_id()),
+        (Some("eu-west-1"), Some("chosen-id"))
+    );
+    let wildcard = format!("arn:aws:cognito-idp:eu-central-1:{ACCOUNT}:userpool/*");
+    assert_eq!(
+        trust_of(&c.emu, &format!("cognito-sms-{pool}")).await,
+        policy::trust_policy(ACCOUNT, &wildcard, Some("chosen-id"))
+    );
+}
+
+/// 4. Drift made in AWS is repaired within one resync period.
+#[tokio::test]
+async fn drift_in_aws_is_repaired_within_a_resync_period() {
+    let c = Cluster::start().await;
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let op = c.operator(&["--resync-period", "2s"]);
+    c.csms()
+        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
+        .await
+        .unwrap();
+    wait_ready(&c, &op, "app").await;
+    let role = format!("cognito-sms-{pool}");
+    let good_trust = trust_of(&c.emu, &role).await;
+    let good_sms = sms_of(&c.emu, "us-east-1", &pool).await.unwrap();
+
+    let loose = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    c.emu
+        .iam()
+        .await
+        .update_assume_role_policy()
+        .role_name(&role)
+        .policy_document(loose.to_string())
+        .send()
+        .await
+        .unwrap();
+    c.emu
+        .cognito("us-east-1")
+        .await
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .sms_configuration(
+            aws_sdk_cognitoidentityprovider::types::SmsConfigurationType::builder()
+                .sns_caller_arn("arn:aws:iam::123456789012:role/other")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted = Instant::now();
+
+    let emu = &c.emu;
+    eventually(&op, Duration::from_secs(5), "drift repaired", || {
+        let (role, pool, good_trust, good_sms) = (role.clone(), pool.clone(), good_trust.clone(), good_sms.clone());
+        async move {
+            let ok = trust_of(emu, &role).await == good_trust
+                && sms_of(emu, "us-east-1", &pool).await.as_ref() == Some(&good_sms);
+            ok.then_some(())
+        }
+    })
+    .await;
+    assert!(
+        drifted.elapsed() < Duration::from_secs(4),
+        "within one resync period (2s) and a reconcile"
+    );
+}
+
+/// 5. Deleting with Retain leaves AWS alone; with Delete the role goes once the pool no longer
+/// uses it, and is kept with a Warning while it does. Neither blocks the deletion.
+#[tokio::test]
+async fn deletion_with_retain_and_with_delete() {
+    let c = Cluster::start().await;
+    let kept_pool = create_pool(&c.emu, "us-east-1", "kept").await;
+    let moved_pool = create_pool(&c.emu, "us-east-1", "moved").await;
+    let in_use_pool = create_pool(&c.emu, "us-east-1", "inuse").await;
+    let op = c.operator(&["--resync-period", "10m"]);
+    let api = c.csms();
+    api.create(
+        &PostParams::default(),
+        &manifest("kept", json!({"userPoolId": kept_pool})),
+    )
+    .await
+    .unwrap();
+    api.create(
+        &PostParams::default(),
+        &manifest("moved", json!({"userPoolId": moved_pool, "deletionPolicy": "Delete"})),
+    )
+    .await
+    .unwrap();
+    api.create(
+        &PostParams::default(),
+        &manifest("inuse", json!({"userPoolId": in_use_pool, "deletionPolicy": "Delete"})),
+    )
+    .await
+    .unwrap();
+    for n in ["kept", "moved", "inuse"] {
+        wait_ready(&c, &op, n).await;
+    }
+    // The team moves one pool to another role; the operator is not told (resync is far away).
+    c.emu
+        .cognito("us-east-1")
+        .await
+        .update_user_pool()
+        .user_pool_id(&moved_pool)
+        .sms_configuration(
+            aws_sdk_cognitoidentityprovider::types::SmsConfigurationType::builder()
+                .sns_caller_arn("arn:aws:iam::123456789012:role/other")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    for n in ["kept", "moved", "inuse"] {
+        api.delete(n, &DeleteParams::default()).await.unwrap();
+    }
+    eventually(&op, Duration::from_secs(20), "all three deleted", || {
+        let api = api.clone();
+        async move {
+            api.list(&ListParams::default())
+                .await
+                .ok()
+                .filter(|l| l.items.is_empty())
+                .map(|_| ())
+        }
+    })
+    .await;
+
+    let role_exists = |pool: String| {
+        let iam = c.emu.iam();
+        async move {
+            iam.await
+                .get_role()
+                .role_name(format!("cognito-sms-{pool}"))
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    assert!(role_exists(kept_pool.clone()).await, "Retain keeps the role");
+    assert!(
+        !role_exists(moved_pool.clone()).await,
+        "Delete deletes a role no pool uses"
+    );
+    assert!(
+        role_exists(in_use_pool.clone()).await,
+        "Delete keeps a role the pool still uses"
+    );
+    assert!(
+        sms_of(&c.emu, "us-east-1", &kept_pool).await.is_some(),
+        "the pool is never changed on deletion"
+    );
+    let warnings: Vec<_> = events(&c)
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("RoleRetained"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        warnings[0].regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("inuse")
+    );
+}
+
+/// 6. Killed between creating the role and updating the pool, then restarted: it converges,
+/// creates no second role, and loses no pool setting.
+#[tokio::test]
+async fn a_restart_mid_reconcile_converges_without_duplicates_or_loss() {
+    let c = Cluster::start().await;
+    let cognito = c.emu.cognito("us-east-1").await;
+    let created = cognito
+        .create_user_pool()
+        .pool_name("app")
+        .deletion_protection(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active)
+        .mfa_configuration(aws_sdk_cognitoidentityprovider::types::UserPoolMfaType::Optional)
+        .lambda_config(
+            aws_sdk_cognitoidentityprovider::types::LambdaConfigType::builder()
+                .pre_sign_up("arn:aws:lambda:us-east-1:123456789012:function:f")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let pool = created.user_pool().unwrap().id().unwrap().to_string();
+    let before = cognito
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .user_pool()
+        .unwrap()
+        .clone();
+    // The pool update keeps failing, so the operator is caught after the role exists.
+    c.emu.inject_fault(
+        "cognito-idp",
+        "UpdateUserPool",
+        "InvalidSmsRoleTrustRelationshipException",
+        1000,
+    );
+    let mut op = c.operator(&["--resync-period", "10m"]);
+    c.csms()
+        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
+        .await
+        .unwrap();
+    let emu = &c.emu;
+    eventually(
+        &op,
+        Duration::from_secs(20),
+        "role created, pool update attempted",
+        || async move {
+            let calls = emu.calls();
+            let created = calls.iter().any(|(_, a)| a == "CreateRole");
+            let tried = calls.iter().any(|(_, a)| a == "UpdateUserPool");
+            (created && tried).then_some(())
+        },
+    )
+    .await;
+    op.kill();
+    reqwest_delete_faults(&c.emu);
+
+    let op = c.operator(&["--resync-period", "10m"]);
+    let res = wait_ready(&c, &op, "app").await;
+
+    let creates = c.emu.calls().iter().filter(|(_, a)| a == "CreateRole").count();
+    assert_eq!(creates, 1, "no second role");
+    let after = cognito
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .user_pool()
+        .unwrap()
+        .clone();
+    assert_eq!(after.deletion_protection(), before.deletion_protection());
+    assert_eq!(after.mfa_configuration(), before.mfa_configuration());
+    assert_eq!(after.lambda_config(), before.lambda_config());
+    assert_eq!(
+        after.sms_configuration().map(|s| s.sns_caller_arn().to_string()),
+        res.status.unwrap().role_arn
+    );
+}
+
+fn reqwest_delete_faults(emu: &Emulator) {
+    ureq::delete(&format!("{}/_emulator/faults", emu.endpoint))
+        .call()
+        .unwrap();
+}
+
+/// 7. Two replicas: only the Lease holder reconciles; killing it hands over within the lease
+/// duration.
+#[tokio::test]
+async fn two_replicas_one_leader_and_a_handover() {
+    let c = Cluster::start().await;
+    let pool_a = create_pool(&c.emu, "us-east-1", "a").await;
+    let pool_b = create_pool(&c.emu, "us-east-1", "b").await;
+    let election = [
+        "--leader-election",
+        "--lease-namespace",
+        "ops",
+        "--lease-duration",
+        "3s",
+        "--renew-deadline",
+        "2s",
+        "--retry-period",
+        "500ms",
+        "--resync-period",
+        "10m",
+    ];
+    let mut first = c.operator(&[&election[..], &["--identity", "first"]].concat());
+    eventually(&first, Duration::from_secs(10), "first leads", || async {
+        first.leads().await.then_some(())
+    })
+    .await;
+    let second = c.operator(&[&election[..], &["--identity", "second"]].concat());
+    let first_leads = eventually(&first, Duration::from_secs(10), "a leader", || async {
+        first.leads().await.then_some(true)
+    })
+    .await;
+    assert!(first_leads);
+    c.csms()
+        .create(&PostParams::default(), &manifest("a", json!({"userPoolId": pool_a})))
+        .await
+        .unwrap();
+    wait_ready(&c, &first, "a").await;
+    assert!(!second.leads().await, "one leader");
+    assert!(
+        !second
+            .metrics()
+            .await
+            .lines()
+            .any(|l| l.starts_with("cognito_sms_reconciles_total")),
+        "the standby reconciles nothing"
+    );
+
+    first.kill();
+    let killed = Instant::now();
+    eventually(&second, Duration::from_secs(10), "second takes over", || async {
+        second.leads().await.then_some(())
+    })
+    .await;
+    let handover = killed.elapsed();
+    println!("handover took {handover:?}");
+    assert!(
+        handover < Duration::from_secs(3) + Duration::from_millis(1500),
+        "within the lease duration (+ one retry): {handover:?}"
+    );
+    c.csms()
+        .create(&PostParams::default(), &manifest("b", json!({"userPoolId": pool_b})))
+        .await
+        .unwrap();
+    wait_ready(&c, &second, "b").await;
+    let lease = c
+        .standin
+        .object("coordination.k8s.io/leases", "ops", "cognito-sms-operator")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "second");
+}
+
+/// 8. Invalid resources are rejected at admission with the schema's message.
+#[tokio::test]
+async fn invalid_resources_are_rejected_at_admission() {
+    let c = Cluster::start().await;
+    let err = c
+        .csms()
+        .create(
+            &PostParams::default(),
+            &manifest(
+                "bad",
+                json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
+            ),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("an API error")
+    };
+    assert_eq!(status.code, 422);
+    assert!(
+        status
+            .message
+            .contains("snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_Abc"),
+        "{}",
+        status.message
+    );
+    assert!(c.csms().get_opt("bad").await.unwrap().is_none());
+}
