@@ -20,23 +20,6 @@ fn pool_arn(region: &str, id: &str) -> String {
     format!("arn:aws:cognito-idp:{region}:{ACCOUNT}:userpool/{id}")
 }
 
-async fn trust_of(emu: &Emulator, role: &str) -> serde_json::Value {
-    let out = emu.iam().await.get_role().role_name(role).send().await.unwrap();
-    policy::parse_document(out.role().unwrap().assume_role_policy_document().unwrap()).unwrap()
-}
-
-async fn sms_of(emu: &Emulator, region: &str, pool: &str) -> Option<SmsConfigurationType> {
-    let out = emu
-        .cognito(region)
-        .await
-        .describe_user_pool()
-        .user_pool_id(pool)
-        .send()
-        .await
-        .unwrap();
-    out.user_pool().unwrap().sms_configuration().cloned()
-}
-
 #[tokio::test]
 async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     let emu = Emulator::start();
@@ -58,7 +41,7 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
 
     // Trust policy exactly as the guide says, with the external ID.
     let expected_trust = policy::trust_policy(ACCOUNT, &pool_arn("eu-west-1", &pool), Some(&external_id));
-    assert_eq!(trust_of(&emu, &role_name).await, expected_trust);
+    assert_eq!(emu.trust_policy(&role_name).await, expected_trust);
     // Only sns:Publish.
     let iam = emu.iam().await;
     let inline = iam.list_role_policies().role_name(&role_name).send().await.unwrap();
@@ -92,7 +75,10 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     assert_eq!(tags.get(TAG_UID).map(String::as_str), Some("uid-app"));
 
     // The pool points at the role, with the external ID and an explicit SNS region.
-    let sms = sms_of(&emu, "eu-west-1", &pool).await.expect("sms configuration set");
+    let sms = emu
+        .sms_configuration("eu-west-1", &pool)
+        .await
+        .expect("sms configuration set");
     assert_eq!(sms.sns_caller_arn(), role_arn);
     assert_eq!(sms.external_id(), Some(external_id.as_str()));
     assert_eq!(sms.sns_region(), Some("eu-west-1"));
@@ -157,7 +143,7 @@ async fn drift_in_the_trust_policy_is_repaired() {
     let mut res = resource("app", json!({"userPoolId": pool}));
     reconcile_once(&emu, &mut res).await;
     let role_name = format!("cognito-sms-{pool}");
-    let good = trust_of(&emu, &role_name).await;
+    let good = emu.trust_policy(&role_name).await;
 
     // Someone widens the trust policy by hand.
     let widened = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -188,7 +174,7 @@ async fn drift_in_the_trust_policy_is_repaired() {
 
     let reasons_seen: Vec<_> = outcome.changes.iter().map(Change::event_reason).collect();
     assert_eq!(reasons_seen, ["TrustPolicyUpdated", "PermissionsPolicyUpdated"]);
-    assert_eq!(trust_of(&emu, &role_name).await, good);
+    assert_eq!(emu.trust_policy(&role_name).await, good);
     let doc = emu
         .iam()
         .await
@@ -211,29 +197,19 @@ async fn drift_in_the_pool_sms_configuration_is_repaired() {
     let pool = create_pool(&emu, "eu-central-1", "app").await;
     let mut res = resource("app", json!({"userPoolId": pool, "snsRegion": "eu-west-1"}));
     reconcile_once(&emu, &mut res).await;
-    let sms_before = sms_of(&emu, "eu-central-1", &pool).await.unwrap();
+    let sms_before = emu.sms_configuration("eu-central-1", &pool).await.unwrap();
     assert_eq!(
         sms_before.sns_region(),
         Some("eu-west-1"),
         "legacy alternate honoured when asked for"
     );
 
-    emu.cognito("eu-central-1")
-        .await
-        .update_user_pool()
-        .user_pool_id(&pool)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/other")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emu.point_pool_at("eu-central-1", &pool, "arn:aws:iam::123456789012:role/other")
+        .await;
     let outcome = reconcile_once(&emu, &mut res).await;
 
     assert!(matches!(outcome.changes[..], [Change::UpdateSmsConfiguration { .. }]));
-    assert_eq!(sms_of(&emu, "eu-central-1", &pool).await.unwrap(), sms_before);
+    assert_eq!(emu.sms_configuration("eu-central-1", &pool).await.unwrap(), sms_before);
 }
 
 #[tokio::test]
@@ -265,9 +241,9 @@ async fn a_foreign_role_with_the_same_name_is_never_touched() {
     );
     assert!(message.contains("not created by this operator"), "{message}");
     assert_eq!(condition(&res, types::READY).1, reasons::ROLE_NAME_CONFLICT);
-    assert_eq!(trust_of(&emu, &role_name).await, theirs);
+    assert_eq!(emu.trust_policy(&role_name).await, theirs);
     assert!(
-        sms_of(&emu, "us-east-1", &pool)
+        emu.sms_configuration("us-east-1", &pool)
             .await
             .is_none_or(|s| s.sns_caller_arn().is_empty())
     );
@@ -436,17 +412,8 @@ async fn every_other_pool_setting_survives_the_update() {
 
     // Control: the emulator does reset what UpdateUserPool is not sent, so the checks above mean
     // something.
-    cognito
-        .update_user_pool()
-        .user_pool_id(&pool)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/x")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emu.point_pool_at("eu-west-2", &pool, "arn:aws:iam::123456789012:role/x")
+        .await;
     let naive = describe(cognito, pool).await;
     assert_ne!(naive.lambda_config(), before.lambda_config());
     assert_ne!(naive.deletion_protection(), before.deletion_protection());
@@ -532,7 +499,13 @@ async fn an_existing_role_is_validated_and_never_written() {
     assert_eq!(condition(&res, types::READY).0, "True");
     let writes = emu.write_calls();
     assert_eq!(writes, vec![("cognito-idp".to_string(), "UpdateUserPool".to_string())]);
-    assert_eq!(sms_of(&emu, "us-east-1", &pool).await.unwrap().sns_caller_arn(), arn);
+    assert_eq!(
+        emu.sms_configuration("us-east-1", &pool)
+            .await
+            .unwrap()
+            .sns_caller_arn(),
+        arn
+    );
     assert_eq!(
         res.status.as_ref().unwrap().external_id,
         None,
@@ -628,7 +601,7 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
         reasons_seen,
         ["TrustPolicyUpdated", "RoleTagged", "SmsConfigurationUpdated"]
     );
-    let trust = trust_of(&emu, &format!("cognito-sms-{pool}")).await;
+    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
     assert_eq!(
         trust,
         policy::trust_policy(
@@ -638,7 +611,7 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
         )
     );
     assert_eq!(
-        sms_of(&emu, "us-east-1", &pool).await.unwrap().external_id(),
+        emu.sms_configuration("us-east-1", &pool).await.unwrap().external_id(),
         Some("team-chosen")
     );
 }
@@ -658,18 +631,8 @@ async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
     assert!(kept.kept[0].1.contains("still sends SMS with it"), "{:?}", kept.kept);
     assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_ok());
 
-    emu.cognito("us-east-1")
-        .await
-        .update_user_pool()
-        .user_pool_id(&pool)
-        .sms_configuration(
-            SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/new")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emu.point_pool_at("us-east-1", &pool, "arn:aws:iam::123456789012:role/new")
+        .await;
     let done = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
     assert!(matches!(done.changes[..], [Change::DeleteRole { .. }]));
     assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_err());

@@ -170,27 +170,6 @@ fn manifest(name: &str, spec: Value) -> CognitoSmsConfig {
     .unwrap()
 }
 
-async fn trust_of(emu: &Emulator, role: &str) -> Value {
-    let out = emu.iam().await.get_role().role_name(role).send().await.unwrap();
-    policy::parse_document(out.role().unwrap().assume_role_policy_document().unwrap()).unwrap()
-}
-
-async fn sms_of(
-    emu: &Emulator,
-    region: &str,
-    pool: &str,
-) -> Option<aws_sdk_cognitoidentityprovider::types::SmsConfigurationType> {
-    let out = emu
-        .cognito(region)
-        .await
-        .describe_user_pool()
-        .user_pool_id(pool)
-        .send()
-        .await
-        .unwrap();
-    out.user_pool().unwrap().sms_configuration().cloned()
-}
-
 /// 1. A new resource becomes Ready and AWS is exactly as specified.
 #[tokio::test]
 async fn a_created_resource_becomes_ready_with_aws_as_specified() {
@@ -209,10 +188,10 @@ async fn a_created_resource_becomes_ready_with_aws_as_specified() {
     let pool_arn = format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{pool}");
     let external_id = status.external_id.clone().unwrap();
     assert_eq!(
-        trust_of(&c.emu, &role).await,
+        c.emu.trust_policy(&role).await,
         policy::trust_policy(ACCOUNT, &pool_arn, Some(&external_id))
     );
-    let sms = sms_of(&c.emu, "eu-west-1", &pool).await.unwrap();
+    let sms = c.emu.sms_configuration("eu-west-1", &pool).await.unwrap();
     assert_eq!(
         sms.sns_caller_arn(),
         format!("arn:aws:iam::{ACCOUNT}:role/service-role/{role}")
@@ -319,14 +298,14 @@ async fn spec_changes_reach_aws_and_observed_generation_follows() {
             .iter()
             .all(|c| c.observed_generation == Some(2))
     );
-    let sms = sms_of(&c.emu, "eu-central-1", &pool).await.unwrap();
+    let sms = c.emu.sms_configuration("eu-central-1", &pool).await.unwrap();
     assert_eq!(
         (sms.sns_region(), sms.external_id()),
         (Some("eu-west-1"), Some("chosen-id"))
     );
     let wildcard = format!("arn:aws:cognito-idp:eu-central-1:{ACCOUNT}:userpool/*");
     assert_eq!(
-        trust_of(&c.emu, &format!("cognito-sms-{pool}")).await,
+        c.emu.trust_policy(&format!("cognito-sms-{pool}")).await,
         policy::trust_policy(ACCOUNT, &wildcard, Some("chosen-id"))
     );
 }
@@ -343,8 +322,8 @@ async fn drift_in_aws_is_repaired_within_a_resync_period() {
         .unwrap();
     wait_ready(&c, &op, "app").await;
     let role = format!("cognito-sms-{pool}");
-    let good_trust = trust_of(&c.emu, &role).await;
-    let good_sms = sms_of(&c.emu, "us-east-1", &pool).await.unwrap();
+    let good_trust = c.emu.trust_policy(&role).await;
+    let good_sms = c.emu.sms_configuration("us-east-1", &pool).await.unwrap();
 
     let loose = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     c.emu
@@ -357,26 +336,16 @@ async fn drift_in_aws_is_repaired_within_a_resync_period() {
         .await
         .unwrap();
     c.emu
-        .cognito("us-east-1")
-        .await
-        .update_user_pool()
-        .user_pool_id(&pool)
-        .sms_configuration(
-            aws_sdk_cognitoidentityprovider::types::SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/other")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .point_pool_at("us-east-1", &pool, "arn:aws:iam::123456789012:role/other")
+        .await;
     let drifted = Instant::now();
 
     let emu = &c.emu;
     eventually(&op, Duration::from_secs(5), "drift repaired", || {
         let (role, pool, good_trust, good_sms) = (role.clone(), pool.clone(), good_trust.clone(), good_sms.clone());
         async move {
-            let ok = trust_of(emu, &role).await == good_trust
-                && sms_of(emu, "us-east-1", &pool).await.as_ref() == Some(&good_sms);
+            let ok = emu.trust_policy(&role).await == good_trust
+                && emu.sms_configuration("us-east-1", &pool).await.as_ref() == Some(&good_sms);
             ok.then_some(())
         }
     })
@@ -420,18 +389,8 @@ async fn deletion_with_retain_and_with_delete() {
     }
     // The team moves one pool to another role; the operator is not told (resync is far away).
     c.emu
-        .cognito("us-east-1")
-        .await
-        .update_user_pool()
-        .user_pool_id(&moved_pool)
-        .sms_configuration(
-            aws_sdk_cognitoidentityprovider::types::SmsConfigurationType::builder()
-                .sns_caller_arn("arn:aws:iam::123456789012:role/other")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .point_pool_at("us-east-1", &moved_pool, "arn:aws:iam::123456789012:role/other")
+        .await;
 
     for n in ["kept", "moved", "inuse"] {
         api.delete(n, &DeleteParams::default()).await.unwrap();
@@ -469,7 +428,7 @@ async fn deletion_with_retain_and_with_delete() {
         "Delete keeps a role the pool still uses"
     );
     assert!(
-        sms_of(&c.emu, "us-east-1", &kept_pool).await.is_some(),
+        c.emu.sms_configuration("us-east-1", &kept_pool).await.is_some(),
         "the pool is never changed on deletion"
     );
     let warnings: Vec<_> = events(&c)

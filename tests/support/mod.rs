@@ -190,6 +190,58 @@ impl Drop for Emulator {
     }
 }
 
+impl Emulator {
+    /// A role's trust policy, parsed.
+    pub async fn trust_policy(&self, role: &str) -> Value {
+        let out = self
+            .iam()
+            .await
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .expect("the role exists");
+        let raw = out
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("a trust policy");
+        cognito_sms_operator::policy::parse_document(raw).expect("a JSON document")
+    }
+
+    /// A pool's SMS configuration.
+    pub async fn sms_configuration(
+        &self,
+        region: &str,
+        pool: &str,
+    ) -> Option<aws_sdk_cognitoidentityprovider::types::SmsConfigurationType> {
+        let out = self
+            .cognito(region)
+            .await
+            .describe_user_pool()
+            .user_pool_id(pool)
+            .send()
+            .await
+            .expect("the pool");
+        out.user_pool().and_then(|p| p.sms_configuration()).cloned()
+    }
+
+    /// Point a pool's SMS at another role by hand, as a person in the console would (an
+    /// UpdateUserPool sending only SmsConfiguration).
+    pub async fn point_pool_at(&self, region: &str, pool: &str, role_arn: &str) {
+        let sms = aws_sdk_cognitoidentityprovider::types::SmsConfigurationType::builder()
+            .sns_caller_arn(role_arn)
+            .build();
+        self.cognito(region)
+            .await
+            .update_user_pool()
+            .user_pool_id(pool)
+            .sms_configuration(sms)
+            .send()
+            .await
+            .expect("update");
+    }
+}
+
 /// A user pool with default settings; returns its id.
 pub async fn create_pool(emu: &Emulator, region: &str, name: &str) -> String {
     let out = emu
