@@ -447,3 +447,44 @@ async fn secret_string_data_is_folded_into_data() {
     assert!(created.string_data.is_none(), "stringData is write-only");
     assert_eq!(created.data.unwrap()["qa"].0, b"123456");
 }
+
+/// Events written as `events.k8s.io/v1` are listed as core Events too, with the field selectors
+/// `kubectl describe` uses.
+#[tokio::test]
+async fn events_are_visible_as_core_events() {
+    let (_s, client) = standin().await;
+    let api: Api<CognitoSmsConfig> = Api::namespaced(client.clone(), "apps");
+    let obj = api
+        .create(
+            &PostParams::default(),
+            &csms("a", json!({"userPoolId": "eu-west-1_Abc"})),
+        )
+        .await
+        .unwrap();
+    let recorder = kube::runtime::events::Recorder::new(client.clone(), "tests".into());
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: "Something".into(),
+        note: Some("a note".into()),
+        action: "Test".into(),
+        secondary: None,
+    };
+    recorder
+        .publish(&event, &kube::Resource::object_ref(&obj, &()))
+        .await
+        .unwrap();
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "apps");
+    let uid = obj.metadata.uid.clone().unwrap();
+    let found = core
+        .list(&ListParams::default().fields(&format!("involvedObject.name=a,involvedObject.uid={uid}")))
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].message.as_deref(), Some("a note"));
+    assert_eq!(found.items[0].reason.as_deref(), Some("Something"));
+    let none = core
+        .list(&ListParams::default().fields("involvedObject.name=b"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}

@@ -557,25 +557,54 @@ fn matches(obj: &Value, q: &BTreeMap<String, String>) -> bool {
                     None => return false,
                 },
             };
-            let actual = match k.trim() {
-                "metadata.name" => obj["metadata"]["name"].as_str(),
-                "metadata.namespace" => obj["metadata"]["namespace"].as_str(),
-                _ => return false,
-            };
+            // Any dotted field path, e.g. metadata.name or involvedObject.uid.
+            let actual = k.trim().split('.').fold(obj, |cur, seg| &cur[seg]).as_str();
             (actual == Some(v.trim())) == eq
         })
     });
     label_ok && field_ok
 }
 
+/// An `events.k8s.io/v1` Event as the core `v1` Event it also is (one storage, two views), so
+/// that `kubectl describe` shows the operator's events.
+fn as_core_event(e: &Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": e["metadata"].clone(),
+        "involvedObject": e["regarding"].clone(),
+        "reason": e["reason"].clone(),
+        "message": e["note"].clone(),
+        "type": e["type"].clone(),
+        "action": e["action"].clone(),
+        "source": {"component": e["reportingController"].clone()},
+        "reportingComponent": e["reportingController"].clone(),
+        "reportingInstance": e["reportingInstance"].clone(),
+        "firstTimestamp": e["eventTime"].clone(),
+        "lastTimestamp": e["series"]["lastObservedTime"].as_str().map(|t| json!(t)).unwrap_or(e["eventTime"].clone()),
+        "count": e["series"]["count"].as_i64().unwrap_or(1),
+    })
+}
+
 fn list(s: &Shared, t: &Target, q: &BTreeMap<String, String>, accept: &str) -> Response {
     let inner = s.inner.lock().expect("state");
     let prefix = format!("{}/{}", t.rt.group, t.rt.plural);
+    let core_events = t.rt.group.is_empty() && t.rt.plural == "events";
+    let converted: Vec<Value> = if core_events {
+        inner
+            .objects
+            .iter()
+            .filter(|((p, ns, _), _)| p == "events.k8s.io/events" && t.namespace.as_ref().is_none_or(|want| want == ns))
+            .map(|(_, o)| as_core_event(o))
+            .collect()
+    } else {
+        vec![]
+    };
     let all: Vec<&Value> = inner
         .objects
         .iter()
         .filter(|((p, ns, _), _)| *p == prefix && t.namespace.as_ref().is_none_or(|want| want == ns))
         .map(|(_, o)| o)
+        .chain(converted.iter())
         .filter(|o| matches(o, q))
         .collect();
     let start: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
