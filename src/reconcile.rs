@@ -611,10 +611,8 @@ async fn verify_number<S: SecretSource>(
                 false,
             )
         }
-        Err(e) if e.code == "VerificationException" => {
-            *wrote = true;
-            refused(secret.version)
-        }
+        // A refused code leaves the sandbox list as it was: nothing to invalidate.
+        Err(e) if e.code == "VerificationException" => refused(secret.version),
         Err(e) => {
             p.failed_on(&e);
             let msg = format!("SNS could not verify it: {}: {}", e.code, e.message);

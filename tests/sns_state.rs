@@ -127,7 +127,8 @@ async fn a_destination_number_is_verified_with_the_code_from_its_secret() {
 async fn a_wrong_code_fails_and_is_not_retried_until_the_secret_changes() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    // A long TTL: a refused code must not cost a new read of the account's SNS state.
+    let h = Harness::with_ttl(&emu, Duration::from_secs(300)).await;
     let mut res = with_numbers(&pool, &[NUMBER]);
     h.reconcile(&mut res).await;
     let right = code_texted_to(&emu, NUMBER);
@@ -151,6 +152,11 @@ async fn a_wrong_code_fails_and_is_not_retried_until_the_secret_changes() {
         !emu.calls().iter().any(|(_, a)| a == "VerifySMSSandboxPhoneNumber"),
         "the refused code is not sent again: {:?}",
         emu.calls()
+    );
+    assert_eq!(
+        account_level_calls(&emu),
+        Vec::<String>::new(),
+        "nor is SNS asked again"
     );
     assert_eq!(number_state(&res, "0100").1, "CodeRejected");
 
