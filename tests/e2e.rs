@@ -39,6 +39,14 @@ impl Cluster {
         Api::namespaced(self.client.clone(), "apps")
     }
 
+    /// Create a resource in namespace `apps`, as `kubectl apply` would.
+    async fn create(&self, name: &str, spec: Value) {
+        self.csms()
+            .create(&PostParams::default(), &manifest(name, spec))
+            .await
+            .unwrap();
+    }
+
     fn operator(&self, args: &[&str]) -> Operator {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
@@ -176,10 +184,7 @@ async fn a_created_resource_becomes_ready_with_aws_as_specified() {
     let c = Cluster::start().await;
     let pool = create_pool(&c.emu, "eu-west-1", "app").await;
     let op = c.operator(&["--resync-period", "10m"]);
-    c.csms()
-        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
-        .await
-        .unwrap();
+    c.create("app", json!({"userPoolId": pool})).await;
 
     let res = wait_ready(&c, &op, "app").await;
 
@@ -225,10 +230,7 @@ async fn the_sandbox_flow_completes_on_the_secret_watch() {
     let number = "+14255550100";
     let spec = json!({"userPoolId": pool, "sandboxPhoneNumbers": [
         {"phoneNumber": number, "verificationCodeRef": {"name": "sms-codes", "key": "qa"}}]});
-    c.csms()
-        .create(&PostParams::default(), &manifest("app", spec))
-        .await
-        .unwrap();
+    c.create("app", spec).await;
     let api = c.csms();
     eventually(&op, Duration::from_secs(20), "number Pending", || {
         let api = api.clone();
@@ -274,10 +276,7 @@ async fn spec_changes_reach_aws_and_observed_generation_follows() {
     let c = Cluster::start().await;
     let pool = create_pool(&c.emu, "eu-central-1", "app").await;
     let op = c.operator(&["--resync-period", "10m"]);
-    c.csms()
-        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
-        .await
-        .unwrap();
+    c.create("app", json!({"userPoolId": pool})).await;
     wait_ready(&c, &op, "app").await;
 
     let change = json!({"spec": {"snsRegion": "eu-west-1", "externalId": "chosen-id",
@@ -316,10 +315,7 @@ async fn drift_in_aws_is_repaired_within_a_resync_period() {
     let c = Cluster::start().await;
     let pool = create_pool(&c.emu, "us-east-1", "app").await;
     let op = c.operator(&["--resync-period", "2s"]);
-    c.csms()
-        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
-        .await
-        .unwrap();
+    c.create("app", json!({"userPoolId": pool})).await;
     wait_ready(&c, &op, "app").await;
     let role = format!("cognito-sms-{pool}");
     let good_trust = c.emu.trust_policy(&role).await;
@@ -481,10 +477,7 @@ async fn a_restart_mid_reconcile_converges_without_duplicates_or_loss() {
         1000,
     );
     let mut op = c.operator(&["--resync-period", "10m"]);
-    c.csms()
-        .create(&PostParams::default(), &manifest("app", json!({"userPoolId": pool})))
-        .await
-        .unwrap();
+    c.create("app", json!({"userPoolId": pool})).await;
     let emu = &c.emu;
     eventually(
         &op,
@@ -561,10 +554,7 @@ async fn two_replicas_one_leader_and_a_handover() {
     })
     .await;
     assert!(first_leads);
-    c.csms()
-        .create(&PostParams::default(), &manifest("a", json!({"userPoolId": pool_a})))
-        .await
-        .unwrap();
+    c.create("a", json!({"userPoolId": pool_a})).await;
     wait_ready(&c, &first, "a").await;
     assert!(!second.leads().await, "one leader");
     assert!(
@@ -588,10 +578,7 @@ async fn two_replicas_one_leader_and_a_handover() {
         handover < Duration::from_secs(3) + Duration::from_millis(1500),
         "within the lease duration (+ one retry): {handover:?}"
     );
-    c.csms()
-        .create(&PostParams::default(), &manifest("b", json!({"userPoolId": pool_b})))
-        .await
-        .unwrap();
+    c.create("b", json!({"userPoolId": pool_b})).await;
     wait_ready(&c, &second, "b").await;
     let lease = c
         .standin
