@@ -1,27 +1,39 @@
-//! The Kubernetes API stand-in (testkit) follows the API server's semantics for everything the
-//! operator and kubectl touch. Driven through kube's own client.
+//! The Kubernetes API stand-in follows the API server's semantics for everything the operator and
+//! kubectl touch. Driven through kube's own client, with the operator's real CRD from `crds/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cognito_sms_operator::crd::CognitoSmsConfig;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
 use kube::core::PartialObjectMeta;
 use kube::{Api, Client};
-use serde_json::json;
+use serde_json::{Value, json};
 use testkit::StandIn;
 
 async fn standin() -> (StandIn, Client) {
-    let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/crds")));
+    let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds")));
     let s = StandIn::start(&crds).await.unwrap();
     let config = kube::Config::new(s.url().parse().unwrap());
     let client = Client::try_from(config).unwrap();
     (s, client)
 }
 
-fn csms(name: &str, spec: serde_json::Value) -> CognitoSmsConfig {
+/// The operator's custom resource, as kube's dynamic API sees it.
+fn csms_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk("cognitosms.io", "v1alpha1", "CognitoSmsConfig");
+    ApiResource::from_gvk_with_plural(&gvk, "cognitosmsconfigs")
+}
+
+fn csms_api(client: Client, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client, namespace, &csms_resource())
+}
+
+fn csms(name: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig",
         "metadata": {"name": name}, "spec": spec
@@ -39,7 +51,7 @@ fn api_error(e: kube::Error) -> kube::core::Status {
 #[tokio::test]
 async fn invalid_resources_are_rejected_with_422_and_the_schemas_message() {
     let (_s, client) = standin().await;
-    let api: Api<CognitoSmsConfig> = Api::namespaced(client, "apps");
+    let api = csms_api(client, "apps");
     let pp = PostParams::default();
     let cases = [
         (json!({"userPoolId": "nope"}), "should match"),
@@ -57,12 +69,8 @@ async fn invalid_resources_are_rejected_with_422_and_the_schemas_message() {
         ),
     ];
     for (spec, expected) in cases {
-        // Sent as raw JSON: the typed client would refuse some of these itself.
-        let body = json!({"apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig", "metadata": {"name": "bad"}, "spec": spec});
-        let obj: CognitoSmsConfig = match serde_json::from_value(body.clone()) {
-            Ok(o) => o,
-            Err(_) => continue,
-        };
+        // Sent as raw JSON: a typed client would refuse some of these itself.
+        let obj = csms("bad", spec.clone());
         let err = api_error(api.create(&pp, &obj).await.unwrap_err());
         assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"), "{spec}");
         assert!(err.message.contains(expected), "{spec}: {}", err.message);
@@ -96,7 +104,7 @@ async fn defaults_are_applied_and_unknown_fields_pruned() {
         "{}/apis/cognitosms.io/v1alpha1/namespaces/apps/cognitosmsconfigs",
         s.url()
     );
-    let created: serde_json::Value = tokio::task::spawn_blocking(move || {
+    let created: Value = tokio::task::spawn_blocking(move || {
         ureq::post(&url)
             .send_json(&body)
             .unwrap()
@@ -119,7 +127,7 @@ async fn defaults_are_applied_and_unknown_fields_pruned() {
 #[tokio::test]
 async fn stale_updates_conflict_and_generation_follows_the_spec_only() {
     let (_s, client) = standin().await;
-    let api: Api<CognitoSmsConfig> = Api::namespaced(client, "apps");
+    let api = csms_api(client, "apps");
     let created = api
         .create(
             &PostParams::default(),
@@ -140,12 +148,12 @@ async fn stale_updates_conflict_and_generation_follows_the_spec_only() {
     assert_ne!(labelled.metadata.resource_version.as_deref(), Some(rv1.as_str()));
 
     let mut stale = created.clone();
-    stale.spec.sns_region = Some("eu-west-1".into());
+    stale.data["spec"]["snsRegion"] = json!("eu-west-1");
     let err = api_error(api.replace("a", &PostParams::default(), &stale).await.unwrap_err());
     assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
 
     let mut fresh = labelled.clone();
-    fresh.spec.sns_region = Some("eu-west-1".into());
+    fresh.data["spec"]["snsRegion"] = json!("eu-west-1");
     let updated = api.replace("a", &PostParams::default(), &fresh).await.unwrap();
     assert_eq!(updated.metadata.generation, Some(2), "spec changes do");
 
@@ -160,19 +168,19 @@ async fn stale_updates_conflict_and_generation_follows_the_spec_only() {
 #[tokio::test]
 async fn the_status_subresource_separates_spec_and_status() {
     let (_s, client) = standin().await;
-    let api: Api<CognitoSmsConfig> = Api::namespaced(client, "apps");
+    let api = csms_api(client, "apps");
     let mut obj = csms("a", json!({"userPoolId": "eu-west-1_Abc"}));
-    obj.status = Some(serde_json::from_value(json!({"snsRegion": "ignored-on-create"})).unwrap());
+    obj.data["status"] = json!({"snsRegion": "ignored-on-create"});
     let created = api.create(&PostParams::default(), &obj).await.unwrap();
-    assert!(created.status.is_none(), "status is ignored on create");
+    assert!(created.data["status"].is_null(), "status is ignored on create");
 
     let both = json!({"spec": {"snsRegion": "eu-west-1"}, "status": {"snsRegion": "eu-west-1"}});
     let main = api
         .patch("a", &PatchParams::default(), &Patch::Merge(&both))
         .await
         .unwrap();
-    assert_eq!(main.spec.sns_region.as_deref(), Some("eu-west-1"));
-    assert!(main.status.is_none(), "writes to the resource ignore status");
+    assert_eq!(main.data["spec"]["snsRegion"].as_str(), Some("eu-west-1"));
+    assert!(main.data["status"].is_null(), "writes to the resource ignore status");
 
     let both = json!({"spec": {"snsRegion": "us-east-1"}, "status": {"snsRegion": "eu-west-1"}});
     let status = api
@@ -180,11 +188,11 @@ async fn the_status_subresource_separates_spec_and_status() {
         .await
         .unwrap();
     assert_eq!(
-        status.spec.sns_region.as_deref(),
+        status.data["spec"]["snsRegion"].as_str(),
         Some("eu-west-1"),
         "writes to /status ignore the rest"
     );
-    assert_eq!(status.status.unwrap().sns_region.as_deref(), Some("eu-west-1"));
+    assert_eq!(status.data["status"]["snsRegion"].as_str(), Some("eu-west-1"));
 
     // Server-side apply of the whole status by its one manager replaces it.
     let applied = json!({"apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig", "status": {"accountId": "123456789012"}});
@@ -192,14 +200,17 @@ async fn the_status_subresource_separates_spec_and_status() {
         .patch_status("a", &PatchParams::apply("op").force(), &Patch::Apply(&applied))
         .await
         .unwrap();
-    let st = after.status.unwrap();
-    assert_eq!((st.account_id.as_deref(), st.sns_region), (Some("123456789012"), None));
+    let st = after.data.get("status").filter(|s| !s.is_null()).expect("a status");
+    assert_eq!(
+        (st["accountId"].as_str(), &st["snsRegion"]),
+        (Some("123456789012"), &Value::Null)
+    );
 }
 
 #[tokio::test]
 async fn json_patch_tests_and_finalizers_hold_deletion() {
     let (s, client) = standin().await;
-    let api: Api<CognitoSmsConfig> = Api::namespaced(client, "apps");
+    let api = csms_api(client, "apps");
     api.create(
         &PostParams::default(),
         &csms("a", json!({"userPoolId": "eu-west-1_Abc"})),
@@ -276,6 +287,27 @@ async fn lists_page_and_select() {
     assert_eq!(metas.items.len(), 5);
 }
 
+/// Every event of a watch from `rv` that times out after a second.
+async fn watch_to_the_end(api: &Api<Secret>, rv: &str) -> Vec<WatchEvent<Secret>> {
+    api.watch(&WatchParams::default().timeout(1), rv)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// A watch event's `type`.
+fn event_type<K>(e: &WatchEvent<K>) -> &'static str {
+    match e {
+        WatchEvent::Added(_) => "ADDED",
+        WatchEvent::Modified(_) => "MODIFIED",
+        WatchEvent::Deleted(_) => "DELETED",
+        WatchEvent::Bookmark(_) => "BOOKMARK",
+        WatchEvent::Error(_) => "ERROR",
+    }
+}
+
 #[tokio::test]
 async fn watches_resume_bookmark_expire_and_time_out() {
     let (s, client) = standin().await;
@@ -295,24 +327,8 @@ async fn watches_resume_bookmark_expire_and_time_out() {
     api.delete("a", &DeleteParams::default()).await.unwrap();
 
     // From a resourceVersion: what came after it, in order.
-    let events: Vec<_> = api
-        .watch(&WatchParams::default().timeout(1), &rv)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| match e {
-            WatchEvent::Added(_) => "ADDED",
-            WatchEvent::Modified(_) => "MODIFIED",
-            WatchEvent::Deleted(_) => "DELETED",
-            WatchEvent::Bookmark(_) => "BOOKMARK",
-            WatchEvent::Error(_) => "ERROR",
-        })
-        .filter(|k| *k != "BOOKMARK")
-        .collect();
+    let events = watch_to_the_end(&api, &rv).await;
+    let kinds: Vec<&str> = events.iter().map(event_type).filter(|k| *k != "BOOKMARK").collect();
     assert_eq!(kinds, ["MODIFIED", "DELETED"], "and the watch ended at its timeout");
 
     // Bookmarks.
@@ -336,13 +352,7 @@ async fn watches_resume_bookmark_expire_and_time_out() {
     )
     .await
     .unwrap();
-    let events: Vec<_> = api
-        .watch(&WatchParams::default().timeout(1), &rv)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let events = watch_to_the_end(&api, &rv).await;
     assert!(
         matches!(&events[..], [WatchEvent::Error(e)] if e.code == 410),
         "{events:?}"
@@ -405,7 +415,7 @@ async fn kubectl_works_against_it() {
     }
     let (s, _client) = standin().await;
     let kubeconfig = s.kubeconfig.clone();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/existing-role.yaml");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/existing-role.yaml");
     let run = move |args: Vec<&'static str>| {
         let kubeconfig = kubeconfig.clone();
         tokio::task::spawn_blocking(move || {
@@ -453,7 +463,7 @@ async fn secret_string_data_is_folded_into_data() {
 #[tokio::test]
 async fn events_are_visible_as_core_events() {
     let (_s, client) = standin().await;
-    let api: Api<CognitoSmsConfig> = Api::namespaced(client.clone(), "apps");
+    let api = csms_api(client.clone(), "apps");
     let obj = api
         .create(
             &PostParams::default(),
@@ -470,7 +480,7 @@ async fn events_are_visible_as_core_events() {
         secondary: None,
     };
     recorder
-        .publish(&event, &kube::Resource::object_ref(&obj, &()))
+        .publish(&event, &kube::Resource::object_ref(&obj, &csms_resource()))
         .await
         .unwrap();
     let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "apps");
