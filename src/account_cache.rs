@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::account::{AccountSms, TypesKnown};
 use crate::aws::{Aws, AwsError};
-use crate::sns::{AccountSms, TypesKnown};
 
 #[derive(Default)]
 struct Slot {
@@ -24,23 +24,23 @@ struct Cached {
     value: Arc<AccountSms>,
 }
 
-impl std::fmt::Debug for SnsCache {
+impl std::fmt::Debug for AccountCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnsCache")
+        f.debug_struct("AccountCache")
             .field("ttl", &self.ttl)
             .field("stats", &self.stats())
             .finish()
     }
 }
 
-pub struct SnsCache {
+pub struct AccountCache {
     ttl: Duration,
     slots: Mutex<HashMap<(String, String), Arc<Slot>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-impl SnsCache {
+impl AccountCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,

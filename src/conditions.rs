@@ -1,5 +1,5 @@
-//! Conditions: what the user reads in `kubectl describe`. Types and reasons are constants; the
-//! functions here turn the reconciler's findings into conditions. Pure.
+//! Conditions: what the user reads in `kubectl describe`. This module owns every condition type
+//! and every reason; the functions here turn the reconciler's findings into conditions. Pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -40,9 +40,34 @@ pub mod reasons {
     pub const WAITING_FOR_ROLE: &str = "WaitingForRole";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SMS_THROUGH_END_USER_MESSAGING: &str = "SmsThroughEndUserMessaging";
+    // SandboxExited
+    pub const IN_SANDBOX: &str = "InSandbox";
+    pub const OUT_OF_SANDBOX: &str = "OutOfSandbox";
+    // PhoneNumbersVerified, and the state of each number
+    pub const NONE_LISTED: &str = "NoneListed";
+    pub const ALL_VERIFIED: &str = "AllVerified";
+    pub const AWAITING_CODE: &str = "AwaitingCode";
+    pub const CODE_SENT: &str = "CodeSent";
+    pub const CODE_REJECTED: &str = "CodeRejected";
+    pub const SECRET_UNREADABLE: &str = "SecretUnreadable";
+    pub const VERIFIED: &str = "Verified";
+    pub const VERIFICATION_FAILED: &str = "VerificationFailed";
+    pub const REMOVAL_REFUSED: &str = "RemovalRefused";
+    // OriginationIdentityAvailable
+    pub const NOT_REQUIRED: &str = "NotRequired";
+    pub const IDENTITY_AVAILABLE: &str = "IdentityAvailable";
+    pub const NO_US_IDENTITY: &str = "NoUsOriginationIdentity";
+    // SpendLimitSufficient
+    pub const SPEND_LIMIT_RAISED: &str = "SpendLimitRaised";
+    pub const SPEND_LIMIT_TOO_LOW: &str = "SpendLimitTooLow";
+    pub const SPEND_LIMIT_UNKNOWN: &str = "SpendLimitUnknown";
+    // ProductionReady
+    pub const PRODUCTION_READY: &str = "ProductionReady";
+    // Any account check not made because the spec must be fixed first
+    pub const NOT_CHECKED: &str = "NotChecked";
     // A dry run found changes it did not make
     pub const CHANGES_PENDING: &str = "ChangesPending";
-    // Any check that failed on an AWS error (see aws::ErrorKind::reason)
+    // Any check that failed on an AWS error
     pub const ACCESS_DENIED: &str = "AccessDenied";
     pub const THROTTLED: &str = "Throttled";
     pub const AWS_UNAVAILABLE: &str = "AwsUnavailable";
@@ -53,24 +78,34 @@ pub mod reasons {
 /// The outcome of one check, before it becomes a condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub status: Status,
+    pub status: ConditionStatus,
     pub reason: &'static str,
     pub message: String,
 }
 
+/// A condition's status. The API carries it as a string; code reads it through this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum ConditionStatus {
     True,
     False,
     Unknown,
 }
 
-impl Status {
-    fn as_str(self) -> &'static str {
+impl ConditionStatus {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Status::True => "True",
-            Status::False => "False",
-            Status::Unknown => "Unknown",
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+
+    /// The status of a condition as the API returned it; anything unexpected reads as `Unknown`.
+    pub fn of(condition: &Condition) -> Self {
+        match condition.status.as_str() {
+            "True" => ConditionStatus::True,
+            "False" => ConditionStatus::False,
+            _ => ConditionStatus::Unknown,
         }
     }
 }
@@ -78,21 +113,21 @@ impl Status {
 impl Finding {
     pub fn ok(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status: Status::True,
+            status: ConditionStatus::True,
             reason,
             message: message.into(),
         }
     }
     pub fn failed(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status: Status::False,
+            status: ConditionStatus::False,
             reason,
             message: message.into(),
         }
     }
     pub fn unknown(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status: Status::Unknown,
+            status: ConditionStatus::Unknown,
             reason,
             message: message.into(),
         }
@@ -120,16 +155,20 @@ impl Findings {
     /// `Ready`: True when every check passed; otherwise the first blocking check's reason and
     /// message, so `kubectl get` shows what to fix first.
     pub fn ready(&self) -> Finding {
-        match self.in_order().into_iter().find(|(_, f)| f.status != Status::True) {
+        match self
+            .in_order()
+            .into_iter()
+            .find(|(_, f)| f.status != ConditionStatus::True)
+        {
             None => Finding::ok(
                 reasons::READY,
                 "The user pool sends SMS through the configured role and SNS region",
             ),
             Some((type_, f)) => Finding {
-                status: if f.status == Status::Unknown {
-                    Status::Unknown
+                status: if f.status == ConditionStatus::Unknown {
+                    ConditionStatus::Unknown
                 } else {
-                    Status::False
+                    ConditionStatus::False
                 },
                 reason: f.reason,
                 message: format!("{type_}: {}", f.message),
@@ -150,7 +189,11 @@ pub struct SmsFindings {
 impl SmsFindings {
     /// All four unknown, for a reconcile that could not ask SNS.
     pub fn unknown(reason: &'static str, message: &str) -> Self {
-        let f = Finding::unknown(reason, message);
+        Self::all(Finding::unknown(reason, message))
+    }
+
+    /// The same finding for all four, for a reconcile that could not read the account's state.
+    pub fn all(f: Finding) -> Self {
         Self {
             sandbox: f.clone(),
             phone_numbers: f.clone(),
@@ -178,9 +221,9 @@ impl SmsFindings {
             (types::SPEND_LIMIT_SUFFICIENT, &self.spend_limit),
             (types::ORIGINATION_IDENTITY_AVAILABLE, &self.origination),
         ];
-        match checks.into_iter().find(|(_, f)| f.status != Status::True) {
+        match checks.into_iter().find(|(_, f)| f.status != ConditionStatus::True) {
             None => Finding::ok(
-                crate::sns::reasons::PRODUCTION_READY,
+                reasons::PRODUCTION_READY,
                 "configured, out of the SMS sandbox, with a raised spend limit and the origination identities it needs",
             ),
             Some((type_, f)) => Finding {
@@ -302,7 +345,7 @@ mod tests {
         );
         f.user_pool = Finding::unknown(reasons::WAITING_FOR_ROLE, "waiting");
         let ready = f.ready();
-        assert_eq!(ready.status, Status::False);
+        assert_eq!(ready.status, ConditionStatus::False);
         assert_eq!(ready.reason, reasons::ROLE_NAME_CONFLICT);
         assert_eq!(
             ready.message,
@@ -314,7 +357,7 @@ mod tests {
     fn ready_is_unknown_while_only_waiting() {
         let mut f = all_ok();
         f.user_pool = Finding::unknown(reasons::IAM_PROPAGATION_PENDING, "IAM is propagating");
-        assert_eq!(f.ready().status, Status::Unknown);
+        assert_eq!(f.ready().status, ConditionStatus::Unknown);
     }
 
     #[test]
@@ -342,11 +385,11 @@ mod tests {
     #[test]
     fn production_ready_needs_ready_sandbox_exit_spend_and_us_identity() {
         let ready = all_ok().ready();
-        assert_eq!(sms_ok().production_ready(&ready).status, Status::True);
+        assert_eq!(sms_ok().production_ready(&ready).status, ConditionStatus::True);
         let mut in_sandbox = sms_ok();
         in_sandbox.sandbox = Finding::failed("InSandbox", "in the sandbox");
         let f = in_sandbox.production_ready(&ready);
-        assert_eq!((f.status, f.reason), (Status::False, "InSandbox"));
+        assert_eq!((f.status, f.reason), (ConditionStatus::False, "InSandbox"));
         assert_eq!(f.message, "SandboxExited: in the sandbox");
         let mut low = sms_ok();
         low.spend_limit = Finding::failed("SpendLimitTooLow", "1");
@@ -358,7 +401,7 @@ mod tests {
         pending.phone_numbers = Finding::failed("AwaitingCode", "waiting");
         assert_eq!(
             pending.production_ready(&ready).status,
-            Status::True,
+            ConditionStatus::True,
             "verification is a sandbox matter"
         );
         let mut broken = all_ok();

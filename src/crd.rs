@@ -7,6 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use crate::conditions::{ConditionStatus, types};
+
 /// Finalizer that lets the operator apply the deletion policy before the resource goes away.
 pub const FINALIZER: &str = "cognitosms.io/cleanup";
 
@@ -364,6 +366,17 @@ impl CognitoSmsConfig {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
     }
+
+    /// The status of condition `type_`; `Unknown` while the operator has not reported it.
+    pub fn condition_status(&self, type_: &str) -> ConditionStatus {
+        self.condition(type_)
+            .map_or(ConditionStatus::Unknown, ConditionStatus::of)
+    }
+
+    /// The `Ready` condition's status.
+    pub fn ready(&self) -> ConditionStatus {
+        self.condition_status(types::READY)
+    }
 }
 
 /// The CRD as YAML, as `cognito-sms-operator crd` prints it and `crds/` holds it.
@@ -409,13 +422,7 @@ mod tests {
     }
 
     fn resource(spec: serde_json::Value) -> CognitoSmsConfig {
-        serde_json::from_value(json!({
-            "apiVersion": "cognitosms.io/v1alpha1",
-            "kind": "CognitoSmsConfig",
-            "metadata": {"name": "a", "namespace": "ns"},
-            "spec": spec,
-        }))
-        .unwrap()
+        crate::testing::resource("a", spec)
     }
 
     #[test]

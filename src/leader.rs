@@ -22,15 +22,39 @@ use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-#[derive(Debug, Clone)]
+/// The Lease and its timing; each field is also a flag of `cognito-sms-operator run`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct LeaseSettings {
+    /// Name of the Lease.
+    #[arg(long = "lease-name", default_value = "cognito-sms-operator")]
     pub name: String,
+    /// Namespace of the Lease: the operator's own.
+    #[arg(long = "lease-namespace", env = "POD_NAMESPACE", default_value = "default")]
     pub namespace: String,
-    /// This replica's identity, usually the Pod name.
+    /// This replica's identity in the Lease; defaults to the Pod name.
+    #[arg(long, env = "POD_NAME", default_value_t = random_identity(), hide_default_value = true)]
     pub identity: String,
+    /// How long a Lease stays valid without renewal before a standby takes over.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it stops reconciling.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub renew_deadline: Duration,
+    /// How often the Lease is renewed or, by a standby, checked.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
     pub retry_period: Duration,
+}
+
+impl LeaseSettings {
+    /// Whether the timings can work: a renewal must fit in the deadline, and the deadline must
+    /// pass before a standby may take over.
+    pub fn is_consistent(&self) -> bool {
+        self.retry_period < self.renew_deadline && self.renew_deadline < self.lease_duration
+    }
+}
+
+fn random_identity() -> String {
+    format!("cognito-sms-operator-{:08x}", rand::random::<u32>())
 }
 
 /// What a candidate does on one tick, given the Lease as last read.

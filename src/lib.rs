@@ -1,7 +1,14 @@
 //! cognito-sms-operator: keeps the IAM role, SNS region and `SmsConfiguration` of Amazon Cognito
 //! user pools in the shape `CognitoSmsConfig` resources ask for.
+//!
+//! Layers, top down: the drivers (`controller`, `oneshot`) run the reconcile pipeline
+//! (`reconcile`: observe → plan → execute), which reads and writes AWS through the thin adapters
+//! in `aws`; the pure modules below them (`crd`, `regions`, `policy`, `desired`, `account`,
+//! `conditions`) take no clients.
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod account_cache;
 pub mod aws;
 pub mod conditions;
 pub mod controller;
@@ -14,6 +21,5 @@ pub mod policy;
 pub mod reconcile;
 pub mod regions;
 pub mod server;
-pub mod sns;
-pub mod sns_cache;
 pub mod telemetry;
+pub mod testing;

@@ -1,11 +1,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cognito_sms_operator::aws::Aws;
-use cognito_sms_operator::controller::{self, Backoff, Runtime, Settings};
+use cognito_sms_operator::controller::{self, Runtime, Settings};
 use cognito_sms_operator::leader::LeaseSettings;
 use cognito_sms_operator::reconcile::Mode;
 use cognito_sms_operator::telemetry::{self, LogFormat};
@@ -53,27 +52,8 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Namespace to watch; repeat for several. All namespaces when absent.
-    #[arg(
-        long = "namespace",
-        value_name = "NAMESPACE",
-        env = "WATCH_NAMESPACES",
-        value_delimiter = ','
-    )]
-    namespaces: Vec<String>,
-    /// How often each resource is compared with AWS when nothing changes, to repair drift.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, env = "RESYNC_PERIOD")]
-    resync_period: Duration,
-    /// First retry delay after a recoverable failure; doubles per attempt, with jitter.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    backoff_base: Duration,
-    /// Longest retry delay after recoverable failures.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    backoff_max: Duration,
-    /// How long the account's SNS state in a region (sandbox, spend limit, origination and
-    /// sandbox numbers) is shared by all resources before SNS is asked again.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
-    sns_cache_ttl: Duration,
+    #[command(flatten)]
+    settings: Settings,
     /// Address serving /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080", env = "HTTP_ADDR")]
     http_addr: SocketAddr,
@@ -81,24 +61,8 @@ struct RunArgs {
     /// only one reconciles.
     #[arg(long, env = "LEADER_ELECTION")]
     leader_election: bool,
-    /// Name of the Lease.
-    #[arg(long, default_value = "cognito-sms-operator")]
-    lease_name: String,
-    /// Namespace of the Lease: the operator's own.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
-    lease_namespace: String,
-    /// This replica's identity in the Lease; defaults to the Pod name.
-    #[arg(long, env = "POD_NAME")]
-    identity: Option<String>,
-    /// How long a Lease stays valid without renewal before a standby takes over.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
-    lease_duration: Duration,
-    /// How long the leader keeps trying to renew before it stops reconciling.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    renew_deadline: Duration,
-    /// How often the Lease is renewed or, by a standby, checked.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    retry_period: Duration,
+    #[command(flatten)]
+    lease: LeaseSettings,
 }
 
 #[tokio::main]
@@ -152,13 +116,13 @@ async fn reconcile_file(file: PathBuf, dry_run: bool) -> ExitCode {
     };
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
     let aws = Aws::from_env().await;
-    let results = oneshot::run(&aws, input, mode).await;
+    let results = oneshot::reconcile_all(&aws, input, mode).await;
     print!("{}", oneshot::render(&results, mode));
     ExitCode::SUCCESS
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    if !(args.retry_period < args.renew_deadline && args.renew_deadline < args.lease_duration) {
+    if !args.lease.is_consistent() {
         eprintln!("error: need --retry-period < --renew-deadline < --lease-duration");
         return ExitCode::from(2);
     }
@@ -169,25 +133,8 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let settings = Settings {
-        namespaces: args.namespaces,
-        resync: args.resync_period,
-        backoff: Backoff {
-            base: args.backoff_base,
-            max: args.backoff_max,
-        },
-        sns_cache_ttl: args.sns_cache_ttl,
-    };
-    let lease = args.leader_election.then(|| LeaseSettings {
-        name: args.lease_name,
-        namespace: args.lease_namespace,
-        identity: args
-            .identity
-            .unwrap_or_else(|| format!("cognito-sms-operator-{:08x}", rand::random::<u32>())),
-        lease_duration: args.lease_duration,
-        renew_deadline: args.renew_deadline,
-        retry_period: args.retry_period,
-    });
+    let settings = args.settings;
+    let lease = args.leader_election.then_some(args.lease);
     tracing::info!(namespaces = ?settings.namespaces, resync = ?settings.resync, "starting controller");
     let http = args.http_addr;
     match controller::run(client, Aws::from_env().await, settings, Runtime { http, lease }).await {

@@ -12,12 +12,12 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::account_cache::AccountCache;
 use crate::aws::CallCounts;
-use crate::sns_cache::SnsCache;
 
 /// How a reconcile ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum Outcome {
+pub enum ReconcileOutcome {
     /// The resource is Ready.
     Ready,
     /// The reconcile completed; the resource is not Ready (the conditions say why).
@@ -28,7 +28,13 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    pub outcome: Outcome,
+    pub outcome: ReconcileOutcome,
+}
+
+/// A failed reconcile's error category, a fixed set (see `controller::Error::category`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub category: &'static str,
 }
 
 /// Readiness of the resources the operator watches, computed at scrape time.
@@ -39,6 +45,7 @@ pub trait ReadinessCounts: std::fmt::Debug + Send + Sync + 'static {
 
 pub struct Metrics {
     pub reconciles: Family<OutcomeLabels, Counter>,
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Histogram,
     pub leader: Gauge,
     registry: Registry,
@@ -51,10 +58,16 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    pub fn new(calls: Arc<CallCounts>, cache: Arc<SnsCache>, resources: Arc<dyn ReadinessCounts>) -> Self {
+    pub fn new(calls: Arc<CallCounts>, cache: Arc<AccountCache>, resources: Arc<dyn ReadinessCounts>) -> Self {
         let mut registry = Registry::with_prefix("cognito_sms");
         let reconciles = Family::<OutcomeLabels, Counter>::default();
         registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed and will be retried, by error category",
+            reconcile_errors.clone(),
+        );
         let reconcile_duration = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
         registry.register_with_unit(
             "reconcile_duration",
@@ -75,6 +88,7 @@ impl Metrics {
         }));
         Self {
             reconciles,
+            reconcile_errors,
             reconcile_duration,
             leader,
             registry,
@@ -93,7 +107,7 @@ impl Metrics {
 #[derive(Debug)]
 struct Scraped {
     calls: Arc<CallCounts>,
-    cache: Arc<SnsCache>,
+    cache: Arc<AccountCache>,
     resources: Arc<dyn ReadinessCounts>,
 }
 
@@ -155,12 +169,12 @@ mod tests {
     fn renders_every_series_with_bounded_labels() {
         let m = Metrics::new(
             Arc::default(),
-            Arc::new(SnsCache::new(std::time::Duration::ZERO)),
+            Arc::new(AccountCache::new(std::time::Duration::ZERO)),
             Arc::new(Fixed),
         );
         m.reconciles
             .get_or_create(&OutcomeLabels {
-                outcome: Outcome::Ready,
+                outcome: ReconcileOutcome::Ready,
             })
             .inc();
         m.reconcile_duration.observe(0.2);

@@ -5,15 +5,16 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::aws::Aws;
-use crate::crd::CognitoSmsConfig;
-use crate::desired::Change;
 use std::collections::HashSet;
 
+use crate::account::Code;
+use crate::account_cache::AccountCache;
+use crate::aws::Aws;
+use crate::conditions::ConditionStatus;
+use crate::crd::CognitoSmsConfig;
+use crate::desired::Change;
 use crate::reconcile::{self, Env, Mode, SecretCode, SecretSource};
 use crate::regions;
-use crate::sns::Code;
-use crate::sns_cache::SnsCache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -53,64 +54,60 @@ pub fn parse(text: &str) -> Result<Input, InputError> {
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let index = i + 1;
         let value = serde_json::Value::deserialize(doc).map_err(|source| InputError::Yaml { index, source })?;
-        if value.is_null() {
-            continue;
-        }
-        let api_version = value
-            .get("apiVersion")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let kind = value
-            .get("kind")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let name = value
-            .pointer("/metadata/name")
-            .and_then(|v| v.as_str())
-            .unwrap_or("(unnamed)")
-            .to_string();
-        let invalid = |message: String| InputError::Invalid {
-            index,
-            kind: kind.clone(),
-            name: name.clone(),
-            message,
-        };
-        match (api_version.as_str(), kind.as_str()) {
-            ("cognitosms.io/v1alpha1", "CognitoSmsConfig") => {
-                let mut res: CognitoSmsConfig =
-                    serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
-                if res.metadata.name.is_none() {
-                    return Err(invalid("metadata.name is required".into()));
-                }
-                res.validate_cel().map_err(|e| invalid(e.to_string()))?;
-                if regions::pool_region(&res.spec.user_pool_id).is_none() {
-                    return Err(invalid(
-                        regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone()).to_string(),
-                    ));
-                }
-                res.metadata.namespace.get_or_insert_with(|| "default".into());
-                res.metadata.generation.get_or_insert(1);
-                input.resources.push(res);
-            }
-            ("v1", "Secret") => {
-                let secret: Secret = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-                input.secrets.push(secret);
-            }
-            _ => {
-                return Err(InputError::UnsupportedKind {
-                    index,
-                    api_version,
-                    kind,
-                });
-            }
+        if !value.is_null() {
+            add_document(&mut input, index, value)?;
         }
     }
     if input.resources.is_empty() {
         return Err(InputError::Empty);
     }
     Ok(input)
+}
+
+/// Add document number `index` of the file to `input`, or say why it cannot be.
+fn add_document(input: &mut Input, index: usize, value: serde_json::Value) -> Result<(), InputError> {
+    let text = |pointer: &str| value.pointer(pointer).and_then(|v| v.as_str()).map(String::from);
+    let api_version = text("/apiVersion").unwrap_or_default();
+    let kind = text("/kind").unwrap_or_default();
+    let invalid = |message: String| InputError::Invalid {
+        index,
+        kind: kind.clone(),
+        name: text("/metadata/name").unwrap_or_else(|| "(unnamed)".into()),
+        message,
+    };
+    match (api_version.as_str(), kind.as_str()) {
+        ("cognitosms.io/v1alpha1", "CognitoSmsConfig") => {
+            let res = admit(value.clone()).map_err(invalid)?;
+            input.resources.push(res);
+        }
+        ("v1", "Secret") => {
+            let secret: Secret = serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
+            input.secrets.push(secret);
+        }
+        _ => {
+            return Err(InputError::UnsupportedKind {
+                index,
+                api_version,
+                kind,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A resource as the API server would admit it, with the defaults it would set.
+fn admit(value: serde_json::Value) -> Result<CognitoSmsConfig, String> {
+    let mut res: CognitoSmsConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if res.metadata.name.is_none() {
+        return Err("metadata.name is required".into());
+    }
+    res.validate_cel().map_err(|e| e.to_string())?;
+    if regions::pool_region(&res.spec.user_pool_id).is_none() {
+        return Err(regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone()).to_string());
+    }
+    res.metadata.namespace.get_or_insert_with(|| "default".into());
+    res.metadata.generation.get_or_insert(1);
+    Ok(res)
 }
 
 /// One resource after its reconcile.
@@ -152,8 +149,8 @@ impl SecretSource for FileSecrets<'_> {
 
 /// Reconcile every resource in the file once. Resources sharing an SNS region share one read of
 /// the account's SNS state, as in the controller.
-pub async fn run(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
-    let cache = SnsCache::new(std::time::Duration::from_secs(3600));
+pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
+    let cache = AccountCache::new(std::time::Duration::from_secs(3600));
     let mut out = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
         let region = reconcile::sns_region_of(resource);
@@ -168,18 +165,13 @@ pub async fn run(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
             secrets: &input.secrets,
             namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
         };
-        let env = Env {
-            aws,
-            sns: &cache,
-            secrets: &secrets,
-            claimed_elsewhere: &claimed,
-        };
-        let outcome = reconcile::reconcile(&env, resource, mode, Timestamp::now()).await;
+        let env = Env::aws(aws, &cache, &secrets, &claimed);
+        let report = reconcile::sync(&env, resource, mode, Timestamp::now()).await;
         let mut resource = resource.clone();
-        resource.status = Some(outcome.status);
+        resource.status = Some(report.status);
         out.push(Reconciled {
             resource,
-            changes: outcome.changes,
+            changes: report.changes,
         });
     }
     out
@@ -202,7 +194,7 @@ pub fn render(results: &[Reconciled], mode: Mode) -> String {
         }
         text.push_str("# conditions:\n");
         for c in r.resource.status.iter().flat_map(|s| &s.conditions) {
-            let detail = if c.status == "True" {
+            let detail = if ConditionStatus::of(c) == ConditionStatus::True {
                 String::new()
             } else {
                 format!(": {}", c.message)

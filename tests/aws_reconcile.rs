@@ -7,11 +7,11 @@ use cognito_sms_operator::conditions::{reasons, types};
 use cognito_sms_operator::crd::CognitoSmsConfig;
 use cognito_sms_operator::desired::{Change, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID};
 use cognito_sms_operator::policy;
-use cognito_sms_operator::reconcile::{self, Mode, Outcome, Requeue};
+use cognito_sms_operator::reconcile::{self, Mode, Requeue, SyncReport};
 use serde_json::json;
 use support::*;
 
-async fn reconcile_once(emu: &Emulator, res: &mut CognitoSmsConfig) -> Outcome {
+async fn reconcile_once(emu: &Emulator, res: &mut CognitoSmsConfig) -> SyncReport {
     // A fresh cache each time, as if the TTL had passed: these tests are about the role and pool.
     Harness::new(emu).await.reconcile(res).await
 }

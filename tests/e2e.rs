@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use cognito_sms_operator::crd::CognitoSmsConfig;
 use cognito_sms_operator::policy;
+use cognito_sms_operator::testing::ResourceFixture;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -170,12 +171,9 @@ async fn wait_ready(c: &Cluster, op: &Operator, name: &str) -> CognitoSmsConfig 
     .await
 }
 
+/// The resource as a user writes it, before the API server has seen it.
 fn manifest(name: &str, spec: Value) -> CognitoSmsConfig {
-    serde_json::from_value(json!({
-        "apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig",
-        "metadata": {"name": name, "namespace": "apps"}, "spec": spec
-    }))
-    .unwrap()
+    resource(name, spec).unsubmitted()
 }
 
 /// 1. A new resource becomes Ready and AWS is exactly as specified.

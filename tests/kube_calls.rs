@@ -8,6 +8,7 @@ use std::time::Duration;
 use cognito_sms_operator::aws::Aws;
 use cognito_sms_operator::controller::{self, Backoff, Context, Settings};
 use cognito_sms_operator::crd::{CognitoSmsConfig, FINALIZER};
+use cognito_sms_operator::testing::ResourceFixture;
 use http::{Method, Request, Response};
 use kube::client::Body;
 use kube::runtime::controller::Action;
@@ -165,11 +166,6 @@ async fn run(obj: &CognitoSmsConfig, ctx: Arc<Context>) -> Result<Action, contro
     .expect("reconcile finished: it made no request beyond those expected")
 }
 
-fn finalized(mut obj: CognitoSmsConfig) -> CognitoSmsConfig {
-    obj.metadata.finalizers = Some(vec![FINALIZER.into()]);
-    obj
-}
-
 #[tokio::test]
 async fn the_finalizer_is_added_first_and_nothing_else_happens() {
     let obj = resource("app", json!({"userPoolId": "us-east-1_Abc"}));
@@ -197,10 +193,11 @@ async fn the_finalizer_is_added_first_and_nothing_else_happens() {
 
 #[tokio::test]
 async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() {
-    let obj = finalized(resource(
+    let obj = resource(
         "app",
         json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
-    ));
+    )
+    .finalized();
     let aws = unreachable_aws().await;
     let (ctx, handle) = context(aws.clone()).await;
     let server = serve(handle, obj.clone(), 2);
@@ -248,7 +245,7 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
 async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let obj = finalized(resource("app", json!({"userPoolId": pool})));
+    let obj = resource("app", json!({"userPoolId": pool})).finalized();
     let (ctx, handle) = context(emu.aws().await).await;
     let server = serve(handle, obj.clone(), 4);
 
@@ -294,10 +291,7 @@ async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status()
 
 #[tokio::test]
 async fn deletion_with_retain_only_releases_the_finalizer() {
-    let mut obj = finalized(resource("app", json!({"userPoolId": "us-east-1_Abc"})));
-    obj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::now(),
-    ));
+    let obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).deleting();
     let aws = unreachable_aws().await;
     let (ctx, handle) = context(aws.clone()).await;
     let server = serve(handle, obj.clone(), 1);
@@ -321,10 +315,7 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
     let spec = json!({"userPoolId": pool, "deletionPolicy": "Delete"});
     let mut applied = resource("app", spec.clone());
     Harness::new(&emu).await.reconcile(&mut applied).await;
-    let mut obj = finalized(applied);
-    obj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::now(),
-    ));
+    let obj = applied.deleting();
     let (ctx, handle) = context(emu.aws().await).await;
     let server = serve(handle, obj.clone(), 2);
 
@@ -349,13 +340,61 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
     );
 }
 
+/// A cleanup that keeps failing on a recoverable AWS error is tried `CLEANUP_ATTEMPTS` times, each
+/// failure counted once and by its cause, then given up with a Warning so deletion never hangs.
+#[tokio::test]
+async fn a_failing_cleanup_is_tried_cleanup_attempts_times_then_released() {
+    let obj = resource(
+        "app",
+        json!({"userPoolId": "us-east-1_Abc", "deletionPolicy": "Delete"}),
+    )
+    .deleting();
+    let aws = Aws::new(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:9")
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("x", "x", None, None, "tests"))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await,
+    );
+    let (ctx, handle) = context(aws.clone()).await;
+    // Only the last attempt talks to Kubernetes: a Warning, then the finalizer's removal.
+    let server = serve(handle, obj.clone(), 2);
+    let mut attempts = 0;
+    while let Err(e) = run(&obj, ctx.clone()).await {
+        attempts += 1;
+        assert_eq!(e.category(), "aws_cleanup", "{e}");
+        controller::error_policy(Arc::new(obj.clone()), &e, ctx.clone());
+        assert!(attempts < 10, "cleanup keeps being retried");
+    }
+    assert_eq!(attempts + 1, controller::CLEANUP_ATTEMPTS);
+    let seen = server.await.unwrap();
+    assert_eq!(seen[0].body["reason"].as_str(), Some("CleanupFailed"));
+    assert_eq!(
+        seen[1].body[1],
+        json!({"op": "remove", "path": "/metadata/finalizers/0"})
+    );
+    let failed_reads: u64 = aws
+        .calls
+        .snapshot()
+        .iter()
+        .filter(|((_, op, outcome), _)| *op == "GetRole" && *outcome == "unavailable")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(failed_reads, u64::from(controller::CLEANUP_ATTEMPTS));
+    let metrics = ctx.metrics.render();
+    let line = "cognito_sms_reconcile_errors_total{category=\"aws_cleanup\"} 4";
+    assert!(metrics.lines().any(|l| l == line), "{metrics}");
+}
+
 /// After a reconcile, /metrics serves every expected series, and no label carries a resource
 /// name, a pool id or error text.
 #[tokio::test]
 async fn metrics_are_scraped_after_a_reconcile_with_bounded_labels() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let obj = finalized(resource("app", json!({"userPoolId": pool})));
+    let obj = resource("app", json!({"userPoolId": pool})).finalized();
     let (ctx, handle) = context(emu.aws().await).await;
     let server = serve(handle, obj.clone(), 4);
     run(&obj, ctx.clone()).await.unwrap();

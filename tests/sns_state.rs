@@ -255,7 +255,7 @@ async fn two_resources_in_one_region_share_one_set_of_account_level_calls_per_tt
         ],
         "4 reconciles of 2 resources, one set of account-level calls"
     );
-    assert_eq!(h.sns.stats(), (3, 1), "(hits, misses)");
+    assert_eq!(h.cache.stats(), (3, 1), "(hits, misses)");
     for r in &resources {
         assert_eq!(condition(r, types::SANDBOX_EXITED).1, "InSandbox");
     }
@@ -382,7 +382,7 @@ async fn a_dry_run_adds_no_number() {
     let res = with_numbers(&pool, &[NUMBER]);
     emu.clear_calls();
 
-    let outcome = reconcile::reconcile(&h.env(), &res, Mode::DryRun, k8s_openapi::jiff::Timestamp::now()).await;
+    let outcome = reconcile::sync(&h.env(), &res, Mode::DryRun, k8s_openapi::jiff::Timestamp::now()).await;
 
     assert!(
         outcome

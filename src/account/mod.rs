@@ -1,36 +1,15 @@
-//! The SNS side of an account and region: sandbox, spend limit, origination identities and the
-//! sandbox destination numbers; what they mean for a resource. Pure.
+//! The account's SMS state in one region, as SNS reports it: sandbox, spend limit, origination
+//! identities and sandbox destination numbers, and what each means for a resource. Pure.
 
-use std::collections::{BTreeMap, HashSet};
+pub mod numbers;
+
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::conditions::Finding;
-use crate::crd::{OriginationIdentity, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
-
-pub mod reasons {
-    pub const NOT_CHECKED: &str = "NotChecked";
-    pub const IN_SANDBOX: &str = "InSandbox";
-    pub const OUT_OF_SANDBOX: &str = "OutOfSandbox";
-    pub const NONE_LISTED: &str = "NoneListed";
-    pub const ALL_VERIFIED: &str = "AllVerified";
-    pub const NOT_IN_SANDBOX: &str = "NotInSandbox";
-    pub const AWAITING_CODE: &str = "AwaitingCode";
-    pub const CODE_SENT: &str = "CodeSent";
-    pub const CODE_REJECTED: &str = "CodeRejected";
-    pub const SECRET_UNREADABLE: &str = "SecretUnreadable";
-    pub const VERIFIED: &str = "Verified";
-    pub const REMOVING: &str = "Removing";
-    pub const REMOVAL_REFUSED: &str = "RemovalRefused";
-    pub const NOT_REQUIRED: &str = "NotRequired";
-    pub const IDENTITY_AVAILABLE: &str = "IdentityAvailable";
-    pub const NO_US_IDENTITY: &str = "NoUsOriginationIdentity";
-    pub const SPEND_LIMIT_RAISED: &str = "SpendLimitRaised";
-    pub const SPEND_LIMIT_TOO_LOW: &str = "SpendLimitTooLow";
-    pub const SPEND_LIMIT_UNKNOWN: &str = "SpendLimitUnknown";
-    pub const PRODUCTION_READY: &str = "ProductionReady";
-}
+use crate::conditions::{Finding, reasons};
+use crate::crd::OriginationIdentity;
 
 /// SNS's monthly SMS spend quota for a new account, in cents.
 pub const NEW_ACCOUNT_SPEND_LIMIT_CENTS: u64 = 100;
@@ -306,137 +285,10 @@ pub fn origination_finding(account: &AccountSms, destination_countries: &[String
     }
 }
 
-/// What to do about one destination number.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NumberStep {
-    /// Not in the sandbox list: add it (SNS texts a code).
-    Add(SandboxPhoneNumber),
-    /// Pending: verify if the Secret holds a code not already refused.
-    Verify(SandboxPhoneNumber),
-    /// Already verified.
-    Done(SandboxPhoneNumber),
-    /// Dropped from the spec, added by this resource, listed by no other: remove it.
-    Remove(String),
-}
-
-/// The steps for the spec's numbers and the ones it dropped. Numbers dropped from the spec are
-/// removed only if this resource added them (per its previous status) and no other resource in
-/// the same account and region lists them.
-pub fn number_steps(
-    spec: &[SandboxPhoneNumber],
-    listed: &BTreeMap<String, Listed>,
-    previous: &[SandboxNumberStatus],
-    claimed_elsewhere: &HashSet<String>,
-) -> Vec<NumberStep> {
-    let mut steps: Vec<NumberStep> = spec
-        .iter()
-        .map(|n| match listed.get(&n.phone_number) {
-            None => NumberStep::Add(n.clone()),
-            Some(Listed::Pending) => NumberStep::Verify(n.clone()),
-            Some(Listed::Verified) => NumberStep::Done(n.clone()),
-        })
-        .collect();
-    let wanted: HashSet<&str> = spec.iter().map(|n| n.phone_number.as_str()).collect();
-    for number in listed.keys() {
-        if wanted.contains(number.as_str()) || claimed_elsewhere.contains(number) {
-            continue;
-        }
-        let id = number_id(number);
-        if previous.iter().any(|p| p.id == id && p.added_by_operator) {
-            steps.push(NumberStep::Remove(number.clone()));
-        }
-    }
-    steps
-}
-
-pub fn numbers_finding(in_sandbox: bool, numbers: &[SandboxNumberStatus]) -> Finding {
-    let current: Vec<&SandboxNumberStatus> = numbers
-        .iter()
-        .filter(|n| n.state != SandboxNumberState::Removing)
-        .collect();
-    let removing: Vec<&SandboxNumberStatus> = numbers
-        .iter()
-        .filter(|n| n.state == SandboxNumberState::Removing)
-        .collect();
-    let removal_note = if removing.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; removing {} from the sandbox ({})",
-            removing
-                .iter()
-                .map(|n| n.phone_number.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            removing[0].message
-        )
-    };
-    if let Some(failed) = current.iter().find(|n| n.state == SandboxNumberState::Failed) {
-        return Finding::failed(
-            failed.reason_str(),
-            format!("{}: {}{removal_note}", failed.phone_number, failed.message),
-        );
-    }
-    let pending: Vec<&&SandboxNumberStatus> = current
-        .iter()
-        .filter(|n| n.state == SandboxNumberState::Pending)
-        .collect();
-    if let Some(first) = pending.first() {
-        let verified = current.len() - pending.len();
-        return Finding::failed(
-            reasons::AWAITING_CODE,
-            format!(
-                "{verified} of {} numbers verified; {}{removal_note}",
-                current.len(),
-                first.message
-            ),
-        );
-    }
-    if current.is_empty() {
-        let msg = if in_sandbox {
-            "no sandbox destination numbers listed"
-        } else {
-            "none listed; the account is out of the sandbox"
-        };
-        return Finding::ok(reasons::NONE_LISTED, format!("{msg}{removal_note}"));
-    }
-    let note = if in_sandbox {
-        ""
-    } else {
-        " (the account is out of the sandbox, so verification is no longer needed)"
-    };
-    Finding::ok(
-        reasons::ALL_VERIFIED,
-        format!("all {} numbers verified{note}{removal_note}", current.len()),
-    )
-}
-
-impl SandboxNumberStatus {
-    fn reason_str(&self) -> &'static str {
-        match self.reason.as_str() {
-            reasons::CODE_REJECTED => reasons::CODE_REJECTED,
-            reasons::SECRET_UNREADABLE => reasons::SECRET_UNREADABLE,
-            _ => "VerificationFailed",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conditions::Status;
-    use crate::crd::SecretKeyRef;
-
-    fn number(n: &str) -> SandboxPhoneNumber {
-        SandboxPhoneNumber {
-            phone_number: n.into(),
-            language_code: None,
-            verification_code_ref: SecretKeyRef {
-                name: "codes".into(),
-                key: "k".into(),
-            },
-        }
-    }
+    use crate::conditions::ConditionStatus as Status;
 
     fn account(origination: Vec<OriginationNumber>, types: TypesKnown) -> AccountSms {
         AccountSms {
@@ -587,39 +439,6 @@ mod tests {
         assert_eq!(
             identities(&account(vec![us("+12065550100", None)], TypesKnown::Yes))[0].type_,
             "Unknown"
-        );
-    }
-
-    #[test]
-    fn number_steps_add_verify_done_and_remove_only_what_we_added() {
-        let listed = BTreeMap::from([
-            ("+15550000001".to_string(), Listed::Pending),
-            ("+15550000002".to_string(), Listed::Verified),
-            ("+15550000003".to_string(), Listed::Verified), // dropped, added by us
-            ("+15550000004".to_string(), Listed::Verified), // dropped, not ours
-            ("+15550000005".to_string(), Listed::Verified), // dropped, ours, claimed elsewhere
-        ]);
-        let ours = |n: &str| SandboxNumberStatus {
-            id: number_id(n),
-            phone_number: mask(n),
-            state: SandboxNumberState::Verified,
-            reason: reasons::VERIFIED.into(),
-            message: String::new(),
-            added_by_operator: true,
-            rejected_secret_version: None,
-        };
-        let previous = vec![ours("+15550000003"), ours("+15550000005")];
-        let claimed = HashSet::from(["+15550000005".to_string()]);
-        let spec = vec![number("+15550000000"), number("+15550000001"), number("+15550000002")];
-        let steps = number_steps(&spec, &listed, &previous, &claimed);
-        assert_eq!(
-            steps,
-            vec![
-                NumberStep::Add(number("+15550000000")),
-                NumberStep::Verify(number("+15550000001")),
-                NumberStep::Done(number("+15550000002")),
-                NumberStep::Remove("+15550000003".into()),
-            ]
         );
     }
 }

@@ -12,22 +12,6 @@ pub struct Cognito<'a> {
     pub(super) client: aws_sdk_cognitoidentityprovider::Client,
 }
 
-/// What the operator manages of a pool's `SmsConfiguration`, `None` when the pool has none or
-/// sends SMS through AWS End User Messaging instead of SNS.
-pub fn sms_config_of(pool: &UserPoolType) -> Option<SmsConfig> {
-    let sms = pool.sms_configuration()?;
-    (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
-        sns_caller_arn: sms.sns_caller_arn().to_string(),
-        external_id: sms.external_id().map(String::from),
-        sns_region: sms.sns_region().map(String::from),
-    })
-}
-
-/// Whether the pool sends SMS through AWS End User Messaging SMS rather than SNS.
-pub fn uses_end_user_messaging(pool: &UserPoolType) -> bool {
-    pool.sms_configuration().and_then(|s| s.eums_sms()).is_some()
-}
-
 /// UpdateUserPool resets every setting it is not sent. This copies every updatable setting of
 /// `pool`, as DescribeUserPool returned it, into the request; only `SmsConfiguration` is replaced.
 pub fn with_every_setting_of(
@@ -110,13 +94,14 @@ impl Cognito<'_> {
 mod tests {
     use std::collections::HashMap;
 
+    use aws_sdk_cognitoidentityprovider::types::builders::UserPoolTypeBuilder;
     use aws_sdk_cognitoidentityprovider::types::*;
 
     use super::*;
 
     /// A pool with every updatable setting present.
     fn full_pool() -> UserPoolType {
-        UserPoolType::builder()
+        with_account_settings(UserPoolType::builder())
             .id("eu-west-1_Abc")
             .name("pool")
             .policies(
@@ -161,7 +146,12 @@ mod tests {
                     .email_sending_account(EmailSendingAccountType::CognitoDefault)
                     .build(),
             )
-            .sms_configuration(SmsConfigurationType::builder().sns_caller_arn("arn:old").build())
+            .build()
+    }
+
+    /// The settings of `full_pool` from its SMS configuration on.
+    fn with_account_settings(pool: UserPoolTypeBuilder) -> UserPoolTypeBuilder {
+        pool.sms_configuration(SmsConfigurationType::builder().sns_caller_arn("arn:old").build())
             .user_pool_tags("team", "identity")
             .admin_create_user_config(
                 AdminCreateUserConfigType::builder()
@@ -190,7 +180,6 @@ mod tests {
             .key_configuration(KeyConfigurationType::builder().build())
             .issuer_configuration(IssuerConfigurationType::builder().build())
             .set_acr_configuration(Some(HashMap::new()))
-            .build()
     }
 
     /// `(name, value)` pairs of a `Debug`-printed struct's own fields.
@@ -280,8 +269,8 @@ mod tests {
     #[test]
     fn sms_config_read_from_pool() {
         let pool = full_pool();
-        assert_eq!(sms_config_of(&pool).unwrap().sns_caller_arn, "arn:old");
-        assert!(!uses_end_user_messaging(&pool));
-        assert_eq!(sms_config_of(&UserPoolType::builder().build()), None);
+        assert_eq!(SmsConfig::of_pool(&pool).unwrap().sns_caller_arn, "arn:old");
+        assert!(!crate::desired::sends_through_end_user_messaging(&pool));
+        assert_eq!(SmsConfig::of_pool(&UserPoolType::builder().build()), None);
     }
 }

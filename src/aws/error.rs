@@ -6,8 +6,6 @@ use std::fmt;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::conditions::reasons;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     /// The resource does not exist (adapters usually turn this into `None`).
@@ -26,18 +24,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Condition reason for a check that failed with this kind of error.
-    pub fn reason(self) -> &'static str {
-        match self {
-            ErrorKind::AccessDenied => reasons::ACCESS_DENIED,
-            ErrorKind::Throttled => reasons::THROTTLED,
-            ErrorKind::Unavailable => reasons::AWS_UNAVAILABLE,
-            ErrorKind::InvalidRequest => reasons::AWS_REQUEST_REJECTED,
-            ErrorKind::IamPropagation => reasons::IAM_PROPAGATION_PENDING,
-            ErrorKind::NotFound | ErrorKind::Other => reasons::AWS_ERROR,
-        }
-    }
-
     /// Terminal errors need a person (permissions, an invalid request); retrying them quickly
     /// only adds load, so they are retried on the resync period instead of with backoff.
     pub fn is_terminal(self) -> bool {

@@ -14,13 +14,6 @@ pub struct Iam<'a> {
     pub(super) client: &'a aws_sdk_iam::Client,
 }
 
-/// The role name in a role ARN (`arn:aws:iam::123456789012:role/path/name` → `name`).
-pub fn role_name_from_arn(arn: &str) -> Option<&str> {
-    arn.split_once(":role/")
-        .and_then(|(_, rest)| rest.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-}
-
 fn malformed(operation: &'static str, what: &str, err: impl std::fmt::Display) -> AwsError {
     AwsError {
         service: "iam",
@@ -240,21 +233,5 @@ impl Iam<'_> {
                 .await,
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn role_names_from_arns() {
-        assert_eq!(
-            role_name_from_arn("arn:aws:iam::123456789012:role/service-role/Sms"),
-            Some("Sms")
-        );
-        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/Sms"), Some("Sms"));
-        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:user/Sms"), None);
-        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/"), None);
     }
 }

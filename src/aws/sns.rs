@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_sns::types::{LanguageCodeString, SmsSandboxPhoneNumberVerificationStatus};
 
 use super::{Aws, AwsError};
-use crate::sns::{Code, Listed, NumberType, OriginationNumber};
+use crate::account::{Code, Listed, NumberType, OriginationNumber};
 
 pub struct Sns<'a> {
     pub(super) aws: &'a Aws,

@@ -1,5 +1,9 @@
-//! From the spec and what was observed in AWS to the AWS state the resource asks for, and the
-//! changes that would get there. Pure: no clients, no clocks, no randomness.
+//! From the spec and what was observed in AWS to the AWS state the resource asks for (the changes
+//! that get there are in `change`). Pure: no clients, no clocks, no randomness.
+
+mod change;
+
+pub use change::{Change, Concern, role_changes, sms_configuration_change};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +11,10 @@ use std::fmt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::crd::{CognitoSmsConfigSpec, ManagedRole, SourceArnScope};
+use aws_sdk_cognitoidentityprovider::types::UserPoolType;
+use kube::ResourceExt;
+
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigSpec, ManagedRole, SourceArnScope};
 use crate::policy;
 
 pub const TAG_MANAGED_BY: &str = "cognitosms.io/managed-by";
@@ -40,6 +47,17 @@ impl Owner {
             tags.insert(TAG_UID.to_string(), uid.clone());
         }
         tags
+    }
+}
+
+impl Owner {
+    /// The Kubernetes identity of `res`.
+    pub fn of(res: &CognitoSmsConfig) -> Self {
+        Owner {
+            namespace: res.namespace().unwrap_or_else(|| "default".into()),
+            name: res.name_any(),
+            uid: res.uid(),
+        }
     }
 }
 
@@ -138,6 +156,30 @@ pub fn external_id(
     )
 }
 
+/// Why the ARN of an existing role cannot be read as a role of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExistingRoleProblem {
+    /// The role is in another account than the pool and the operator's credentials.
+    OtherAccount(String),
+    NotARoleArn,
+}
+
+/// The name of the role `arn` names, when it is an IAM role of `account_id`.
+pub fn existing_role_name<'a>(arn: &'a str, account_id: &str) -> Result<&'a str, ExistingRoleProblem> {
+    let arn_account = arn.split(':').nth(4).unwrap_or_default();
+    if arn_account != account_id {
+        return Err(ExistingRoleProblem::OtherAccount(arn_account.to_string()));
+    }
+    role_name_from_arn(arn).ok_or(ExistingRoleProblem::NotARoleArn)
+}
+
+/// The role name in a role ARN (`arn:aws:iam::123456789012:role/path/name` → `name`).
+pub fn role_name_from_arn(arn: &str) -> Option<&str> {
+    arn.split_once(":role/")
+        .and_then(|(_, rest)| rest.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredRole {
     pub name: String,
@@ -187,6 +229,24 @@ pub struct SmsConfig {
     pub sns_region: Option<String>,
 }
 
+impl SmsConfig {
+    /// What the operator manages of a pool's `SmsConfiguration`, `None` when the pool has none or
+    /// sends SMS through AWS End User Messaging instead of SNS.
+    pub fn of_pool(pool: &UserPoolType) -> Option<Self> {
+        let sms = pool.sms_configuration()?;
+        (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
+            sns_caller_arn: sms.sns_caller_arn().to_string(),
+            external_id: sms.external_id().map(String::from),
+            sns_region: sms.sns_region().map(String::from),
+        })
+    }
+}
+
+/// Whether the pool sends SMS through AWS End User Messaging SMS rather than SNS.
+pub fn sends_through_end_user_messaging(pool: &UserPoolType) -> bool {
+    pool.sms_configuration().and_then(|s| s.eums_sms()).is_some()
+}
+
 impl fmt::Display for SmsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -199,218 +259,29 @@ impl fmt::Display for SmsConfig {
     }
 }
 
-/// One change to AWS. The reconciler applies them in order; a dry run prints them.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    CreateRole {
-        role: DesiredRole,
-    },
-    UpdateTrustPolicy {
-        role_name: String,
-        document: Value,
-    },
-    PutPublishPolicy {
-        role_name: String,
-        document: Value,
-    },
-    PutPermissionsBoundary {
-        role_name: String,
-        policy_arn: String,
-    },
-    DeletePermissionsBoundary {
-        role_name: String,
-    },
-    TagRole {
-        role_name: String,
-        tags: BTreeMap<String, String>,
-    },
-    UpdateSmsConfiguration {
-        user_pool_id: String,
-        from: Option<SmsConfig>,
-        to: SmsConfig,
-    },
-    DeleteRole {
-        role_name: String,
-    },
-    AddSandboxNumber {
-        region: String,
-        number: String,
-        language: Option<String>,
-    },
-    VerifySandboxNumber {
-        region: String,
-        number: String,
-    },
-    RemoveSandboxNumber {
-        region: String,
-        number: String,
-    },
-}
-
-impl Change {
-    /// CamelCase reason for the Kubernetes Event announcing the change.
-    pub fn event_reason(&self) -> &'static str {
-        match self {
-            Change::CreateRole { .. } => "RoleCreated",
-            Change::UpdateTrustPolicy { .. } => "TrustPolicyUpdated",
-            Change::PutPublishPolicy { .. } => "PermissionsPolicyUpdated",
-            Change::PutPermissionsBoundary { .. } | Change::DeletePermissionsBoundary { .. } => {
-                "PermissionsBoundaryUpdated"
-            }
-            Change::TagRole { .. } => "RoleTagged",
-            Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
-            Change::DeleteRole { .. } => "RoleDeleted",
-            Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
-            Change::VerifySandboxNumber { .. } => "SandboxNumberVerified",
-            Change::RemoveSandboxNumber { .. } => "SandboxNumberRemoved",
+#[cfg(test)]
+impl DesiredRole {
+    /// The role as IAM holds it right after it was created from this.
+    pub(crate) fn as_created(&self, account_id: &str) -> ObservedRole {
+        ObservedRole {
+            name: self.name.clone(),
+            arn: role_arn("aws", account_id, &self.path, &self.name),
+            path: self.path.clone(),
+            trust_policy: self.trust_policy.clone(),
+            permissions_boundary: self.permissions_boundary.clone(),
+            tags: self.tags.clone(),
         }
     }
-
-    /// Whether the change alters what Cognito may do with the role (IAM takes a while to
-    /// propagate such changes).
-    pub fn touches_role_permissions(&self) -> bool {
-        matches!(
-            self,
-            Change::CreateRole { .. }
-                | Change::UpdateTrustPolicy { .. }
-                | Change::PutPublishPolicy { .. }
-                | Change::PutPermissionsBoundary { .. }
-                | Change::DeletePermissionsBoundary { .. }
-        )
-    }
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::CreateRole { role } => {
-                write!(
-                    f,
-                    "create IAM role {}{} trusted by {}",
-                    role.path,
-                    role.name,
-                    policy::COGNITO_PRINCIPAL
-                )
-            }
-            Change::UpdateTrustPolicy { role_name, .. } => {
-                write!(f, "update the trust policy of IAM role {role_name}")
-            }
-            Change::PutPublishPolicy { role_name, .. } => write!(
-                f,
-                "put inline policy {PUBLISH_POLICY_NAME} (sns:Publish) on IAM role {role_name}"
-            ),
-            Change::PutPermissionsBoundary { role_name, policy_arn } => {
-                write!(f, "set permissions boundary {policy_arn} on IAM role {role_name}")
-            }
-            Change::DeletePermissionsBoundary { role_name } => {
-                write!(f, "remove the permissions boundary of IAM role {role_name}")
-            }
-            Change::TagRole { role_name, tags } => write!(
-                f,
-                "tag IAM role {role_name} with {}",
-                tags.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Change::UpdateSmsConfiguration { user_pool_id, from, to } => write!(
-                f,
-                "set SmsConfiguration of user pool {user_pool_id} to {to} (was {}), keeping every other setting",
-                from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
-            ),
-            Change::DeleteRole { role_name } => write!(f, "delete IAM role {role_name}"),
-            Change::AddSandboxNumber { region, number, .. } => write!(
-                f,
-                "add {} to the SMS sandbox in {region} (SNS texts it a verification code)",
-                crate::sns::mask(number)
-            ),
-            Change::VerifySandboxNumber { region, number } => write!(
-                f,
-                "verify {} in the SMS sandbox in {region} with the code from its Secret",
-                crate::sns::mask(number)
-            ),
-            Change::RemoveSandboxNumber { region, number } => {
-                write!(
-                    f,
-                    "remove {} from the SMS sandbox in {region}",
-                    crate::sns::mask(number)
-                )
-            }
-        }
-    }
-}
-
-/// The changes that bring an owned (or missing) role to `desired`, given its inline publish
-/// policy as read (`None` when absent).
-pub fn role_changes(desired: &DesiredRole, observed: Option<(&ObservedRole, Option<&Value>)>) -> Vec<Change> {
-    let Some((role, publish)) = observed else {
-        return vec![
-            Change::CreateRole { role: desired.clone() },
-            Change::PutPublishPolicy {
-                role_name: desired.name.clone(),
-                document: desired.publish_policy.clone(),
-            },
-        ];
-    };
-    let mut changes = vec![];
-    if !policy::equivalent(&role.trust_policy, &desired.trust_policy) {
-        changes.push(Change::UpdateTrustPolicy {
-            role_name: desired.name.clone(),
-            document: desired.trust_policy.clone(),
-        });
-    }
-    if !publish.is_some_and(|p| policy::equivalent(p, &desired.publish_policy)) {
-        changes.push(Change::PutPublishPolicy {
-            role_name: desired.name.clone(),
-            document: desired.publish_policy.clone(),
-        });
-    }
-    match (&desired.permissions_boundary, &role.permissions_boundary) {
-        (Some(want), have) if have.as_ref() != Some(want) => changes.push(Change::PutPermissionsBoundary {
-            role_name: desired.name.clone(),
-            policy_arn: want.clone(),
-        }),
-        (None, Some(_)) => changes.push(Change::DeletePermissionsBoundary {
-            role_name: desired.name.clone(),
-        }),
-        _ => {}
-    }
-    let missing: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| role.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !missing.is_empty() {
-        changes.push(Change::TagRole {
-            role_name: desired.name.clone(),
-            tags: missing,
-        });
-    }
-    changes
-}
-
-/// The pool update that points the pool at `desired`, if the pool is not already there.
-pub fn sms_configuration_change(
-    user_pool_id: &str,
-    current: Option<&SmsConfig>,
-    desired: &SmsConfig,
-) -> Option<Change> {
-    (current != Some(desired)).then(|| Change::UpdateSmsConfiguration {
-        user_pool_id: user_pool_id.to_string(),
-        from: current.cloned(),
-        to: desired.clone(),
-    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    const POOL_ARN: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc";
+    pub(crate) const POOL_ARN: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc";
 
-    fn owner() -> Owner {
+    pub(crate) fn owner() -> Owner {
         Owner {
             namespace: "ns".into(),
             name: "app".into(),
@@ -419,18 +290,7 @@ mod tests {
     }
 
     fn spec(external_id: Option<&str>) -> CognitoSmsConfigSpec {
-        serde_json::from_value(json!({"userPoolId": "eu-west-1_Abc", "externalId": external_id})).unwrap()
-    }
-
-    fn observed_from(desired: &DesiredRole) -> ObservedRole {
-        ObservedRole {
-            name: desired.name.clone(),
-            arn: role_arn("aws", "123456789012", &desired.path, &desired.name),
-            path: desired.path.clone(),
-            trust_policy: desired.trust_policy.clone(),
-            permissions_boundary: desired.permissions_boundary.clone(),
-            tags: desired.tags.clone(),
-        }
+        crate::testing::resource("a", json!({"userPoolId": "eu-west-1_Abc", "externalId": external_id})).spec
     }
 
     #[test]
@@ -447,6 +307,25 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(role_name(&named, "eu-west-1_Abc"), "mine");
+    }
+
+    #[test]
+    fn role_names_from_arns() {
+        assert_eq!(
+            role_name_from_arn("arn:aws:iam::123456789012:role/service-role/Sms"),
+            Some("Sms")
+        );
+        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/Sms"), Some("Sms"));
+        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:user/Sms"), None);
+        assert_eq!(role_name_from_arn("arn:aws:iam::123456789012:role/"), None);
+        assert_eq!(
+            existing_role_name("arn:aws:iam::210987654321:role/Sms", "123456789012"),
+            Err(ExistingRoleProblem::OtherAccount("210987654321".into()))
+        );
+        assert_eq!(
+            existing_role_name("arn:aws:iam::123456789012:user/Sms", "123456789012"),
+            Err(ExistingRoleProblem::NotARoleArn)
+        );
     }
 
     #[test]
@@ -513,112 +392,5 @@ mod tests {
         let mut impostor = o.tags();
         impostor.insert(TAG_MANAGED_BY.into(), "someone-else".into());
         assert_eq!(ownership(&impostor, &o), Ownership::Foreign);
-    }
-
-    #[test]
-    fn missing_role_is_created_with_its_policy() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            Some("x"),
-            &owner(),
-        );
-        let changes = role_changes(&d, None);
-        assert!(matches!(
-            &changes[..],
-            [Change::CreateRole { .. }, Change::PutPublishPolicy { .. }]
-        ));
-        assert_eq!(d.tags.get(TAG_UID).map(String::as_str), Some("u-1"));
-        assert_eq!(d.path, "/service-role/");
-    }
-
-    #[test]
-    fn role_in_shape_needs_nothing() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            Some("x"),
-            &owner(),
-        );
-        let obs = observed_from(&d);
-        assert!(role_changes(&d, Some((&obs, Some(&policy::publish_policy())))).is_empty());
-    }
-
-    #[test]
-    fn drift_is_repaired() {
-        let managed = ManagedRole {
-            permissions_boundary: Some("arn:aws:iam::123456789012:policy/boundary".into()),
-            ..Default::default()
-        };
-        let d = desired_role(&managed, "eu-west-1_Abc", "123456789012", POOL_ARN, Some("x"), &owner());
-        let mut obs = observed_from(&d);
-        obs.trust_policy = policy::trust_policy("123456789012", "arn:aws:cognito-idp:*:*:userpool/*", None);
-        obs.permissions_boundary = None;
-        obs.tags.remove(TAG_UID);
-        let changes = role_changes(&d, Some((&obs, None)));
-        let reasons: Vec<_> = changes.iter().map(Change::event_reason).collect();
-        assert_eq!(
-            reasons,
-            [
-                "TrustPolicyUpdated",
-                "PermissionsPolicyUpdated",
-                "PermissionsBoundaryUpdated",
-                "RoleTagged"
-            ]
-        );
-        let Change::TagRole { tags, .. } = &changes[3] else {
-            unreachable!()
-        };
-        assert_eq!(tags.keys().collect::<Vec<_>>(), [TAG_UID]);
-    }
-
-    #[test]
-    fn boundary_removed_when_spec_drops_it() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            None,
-            &owner(),
-        );
-        let mut obs = observed_from(&d);
-        obs.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".into());
-        let changes = role_changes(&d, Some((&obs, Some(&policy::publish_policy()))));
-        assert!(matches!(&changes[..], [Change::DeletePermissionsBoundary { .. }]));
-    }
-
-    #[test]
-    fn sms_configuration_written_only_when_it_differs() {
-        let want = SmsConfig {
-            sns_caller_arn: "arn:aws:iam::123456789012:role/service-role/r".into(),
-            external_id: Some("x".into()),
-            sns_region: Some("eu-west-1".into()),
-        };
-        assert!(sms_configuration_change("p", Some(&want), &want).is_none());
-        assert!(sms_configuration_change("p", None, &want).is_some());
-        let other_region = SmsConfig {
-            sns_region: None,
-            ..want.clone()
-        };
-        assert!(sms_configuration_change("p", Some(&other_region), &want).is_some());
-    }
-
-    #[test]
-    fn change_descriptions_never_show_the_external_id() {
-        let c = Change::UpdateSmsConfiguration {
-            user_pool_id: "p".into(),
-            from: None,
-            to: SmsConfig {
-                sns_caller_arn: "arn".into(),
-                external_id: Some("secret-ish".into()),
-                sns_region: None,
-            },
-        };
-        assert!(!c.to_string().contains("secret-ish"));
     }
 }

@@ -10,11 +10,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_iam::config::Credentials;
+use cognito_sms_operator::account::Code;
+use cognito_sms_operator::account_cache::AccountCache;
 use cognito_sms_operator::aws::Aws;
 use cognito_sms_operator::crd::CognitoSmsConfig;
-use cognito_sms_operator::reconcile::{self, Env, Mode, Outcome, SecretCode, SecretSource};
-use cognito_sms_operator::sns::Code;
-use cognito_sms_operator::sns_cache::SnsCache;
+use cognito_sms_operator::reconcile::{self, AwsReads, AwsWrites, Env, Mode, SecretCode, SecretSource, SyncReport};
+#[allow(unused_imports)] // not every test binary builds resources
+pub use cognito_sms_operator::testing::resource;
 use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -255,16 +257,6 @@ pub async fn create_pool(emu: &Emulator, region: &str, name: &str) -> String {
     out.user_pool().and_then(|p| p.id()).expect("pool id").to_string()
 }
 
-pub fn resource(name: &str, spec: Value) -> CognitoSmsConfig {
-    serde_json::from_value(json!({
-        "apiVersion": "cognitosms.io/v1alpha1",
-        "kind": "CognitoSmsConfig",
-        "metadata": {"name": name, "namespace": "apps", "uid": format!("uid-{name}"), "generation": 1},
-        "spec": spec,
-    }))
-    .expect("valid resource")
-}
-
 /// `(status, reason)` of a condition.
 pub fn condition(res: &CognitoSmsConfig, type_: &str) -> (String, String, String) {
     let c = res
@@ -303,7 +295,7 @@ impl SecretSource for TestSecrets {
 /// Secrets and the numbers other resources claim.
 pub struct Harness {
     pub aws: Aws,
-    pub sns: SnsCache,
+    pub cache: AccountCache,
     pub secrets: TestSecrets,
     pub claimed: HashSet<String>,
 }
@@ -316,25 +308,20 @@ impl Harness {
     pub async fn with_ttl(emu: &Emulator, ttl: Duration) -> Self {
         Self {
             aws: emu.aws().await,
-            sns: SnsCache::new(ttl),
+            cache: AccountCache::new(ttl),
             secrets: TestSecrets::default(),
             claimed: HashSet::new(),
         }
     }
 
-    pub fn env(&self) -> Env<'_, TestSecrets> {
-        Env {
-            aws: &self.aws,
-            sns: &self.sns,
-            secrets: &self.secrets,
-            claimed_elsewhere: &self.claimed,
-        }
+    pub fn env(&self) -> Env<'_, AwsReads<'_, TestSecrets>, AwsWrites<'_>> {
+        Env::aws(&self.aws, &self.cache, &self.secrets, &self.claimed)
     }
 
     /// Reconcile once and keep the new status on the resource, as the API server would.
-    pub async fn reconcile(&self, res: &mut CognitoSmsConfig) -> Outcome {
-        let outcome = reconcile::reconcile(&self.env(), res, Mode::Apply, k8s_openapi::jiff::Timestamp::now()).await;
-        res.status = Some(outcome.status.clone());
-        outcome
+    pub async fn reconcile(&self, res: &mut CognitoSmsConfig) -> SyncReport {
+        let report = reconcile::sync(&self.env(), res, Mode::Apply, k8s_openapi::jiff::Timestamp::now()).await;
+        res.status = Some(report.status.clone());
+        report
     }
 }

@@ -1,0 +1,226 @@
+//! Sandbox destination numbers: which step each one needs, and what their states mean for the
+//! `PhoneNumbersVerified` condition. Pure.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::{Listed, mask, number_id};
+use crate::conditions::{Finding, reasons};
+use crate::crd::{SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
+
+/// What to do about one destination number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumberStep {
+    /// Not in the sandbox list: add it (SNS texts a code).
+    Add(SandboxPhoneNumber),
+    /// Pending: verify if the Secret holds a code not already refused.
+    Verify(SandboxPhoneNumber),
+    /// Already verified.
+    Done(SandboxPhoneNumber),
+    /// Dropped from the spec, added by this resource, listed by no other: remove it.
+    Remove(String),
+}
+
+/// The steps for the spec's numbers and the ones it dropped. Numbers dropped from the spec are
+/// removed only if this resource added them (per its previous status) and no other resource in
+/// the same account and region lists them.
+pub fn number_steps(
+    spec: &[SandboxPhoneNumber],
+    listed: &BTreeMap<String, Listed>,
+    previous: &[SandboxNumberStatus],
+    claimed_elsewhere: &HashSet<String>,
+) -> Vec<NumberStep> {
+    let mut steps: Vec<NumberStep> = spec
+        .iter()
+        .map(|n| match listed.get(&n.phone_number) {
+            None => NumberStep::Add(n.clone()),
+            Some(Listed::Pending) => NumberStep::Verify(n.clone()),
+            Some(Listed::Verified) => NumberStep::Done(n.clone()),
+        })
+        .collect();
+    let wanted: HashSet<&str> = spec.iter().map(|n| n.phone_number.as_str()).collect();
+    for number in listed.keys() {
+        if wanted.contains(number.as_str()) || claimed_elsewhere.contains(number) {
+            continue;
+        }
+        let id = number_id(number);
+        if previous.iter().any(|p| p.id == id && p.added_by_operator) {
+            steps.push(NumberStep::Remove(number.clone()));
+        }
+    }
+    steps
+}
+
+/// One number's state after a reconcile: what status shows, and the reason the
+/// `PhoneNumbersVerified` condition takes when this number is the one holding it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberReport {
+    pub status: SandboxNumberStatus,
+    pub condition_reason: &'static str,
+}
+
+impl NumberReport {
+    /// A number in `state` for a reason of the operator's own.
+    pub fn new(number: &str, state: SandboxNumberState, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::with_reason(number, state, reason.to_string(), reason, message)
+    }
+
+    /// A number AWS refused to act on: status shows AWS's error code, the condition a generic
+    /// reason.
+    pub fn refused_by_aws(number: &str, state: SandboxNumberState, code: &str, message: impl Into<String>) -> Self {
+        Self::with_reason(number, state, code.to_string(), reasons::VERIFICATION_FAILED, message)
+    }
+
+    fn with_reason(
+        number: &str,
+        state: SandboxNumberState,
+        status_reason: String,
+        condition_reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status: SandboxNumberStatus {
+                id: number_id(number),
+                phone_number: mask(number),
+                state,
+                reason: status_reason,
+                message: message.into(),
+                added_by_operator: false,
+                rejected_secret_version: None,
+            },
+            condition_reason,
+        }
+    }
+
+    pub fn added_by_operator(mut self, added: bool) -> Self {
+        self.status.added_by_operator = added;
+        self
+    }
+
+    pub fn rejected_secret_version(mut self, version: Option<String>) -> Self {
+        self.status.rejected_secret_version = version;
+        self
+    }
+
+    fn state(&self) -> SandboxNumberState {
+        self.status.state
+    }
+}
+
+/// `PhoneNumbersVerified` for the numbers' reports.
+pub fn numbers_finding(in_sandbox: bool, numbers: &[NumberReport]) -> Finding {
+    let (removing, current): (Vec<&NumberReport>, Vec<&NumberReport>) =
+        numbers.iter().partition(|n| n.state() == SandboxNumberState::Removing);
+    let removal_note = match removing.first() {
+        None => String::new(),
+        Some(first) => format!(
+            "; removing {} from the sandbox ({})",
+            removing
+                .iter()
+                .map(|n| n.status.phone_number.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            first.status.message
+        ),
+    };
+    if let Some(failed) = current.iter().find(|n| n.state() == SandboxNumberState::Failed) {
+        return Finding::failed(
+            failed.condition_reason,
+            format!(
+                "{}: {}{removal_note}",
+                failed.status.phone_number, failed.status.message
+            ),
+        );
+    }
+    let pending: Vec<&&NumberReport> = current
+        .iter()
+        .filter(|n| n.state() == SandboxNumberState::Pending)
+        .collect();
+    if let Some(first) = pending.first() {
+        let verified = current.len() - pending.len();
+        return Finding::failed(
+            reasons::AWAITING_CODE,
+            format!(
+                "{verified} of {} numbers verified; {}{removal_note}",
+                current.len(),
+                first.status.message
+            ),
+        );
+    }
+    if current.is_empty() {
+        let msg = if in_sandbox {
+            "no sandbox destination numbers listed"
+        } else {
+            "none listed; the account is out of the sandbox"
+        };
+        return Finding::ok(reasons::NONE_LISTED, format!("{msg}{removal_note}"));
+    }
+    let note = if in_sandbox {
+        ""
+    } else {
+        " (the account is out of the sandbox, so verification is no longer needed)"
+    };
+    Finding::ok(
+        reasons::ALL_VERIFIED,
+        format!("all {} numbers verified{note}{removal_note}", current.len()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conditions::ConditionStatus;
+    use crate::testing::sandbox_number as number;
+
+    #[test]
+    fn number_steps_add_verify_done_and_remove_only_what_we_added() {
+        let listed = BTreeMap::from([
+            ("+15550000001".to_string(), Listed::Pending),
+            ("+15550000002".to_string(), Listed::Verified),
+            ("+15550000003".to_string(), Listed::Verified), // dropped, added by us
+            ("+15550000004".to_string(), Listed::Verified), // dropped, not ours
+            ("+15550000005".to_string(), Listed::Verified), // dropped, ours, claimed elsewhere
+        ]);
+        let ours = |n: &str| SandboxNumberStatus {
+            id: number_id(n),
+            phone_number: mask(n),
+            state: SandboxNumberState::Verified,
+            reason: reasons::VERIFIED.into(),
+            message: String::new(),
+            added_by_operator: true,
+            rejected_secret_version: None,
+        };
+        let previous = vec![ours("+15550000003"), ours("+15550000005")];
+        let claimed = HashSet::from(["+15550000005".to_string()]);
+        let spec = vec![number("+15550000000"), number("+15550000001"), number("+15550000002")];
+        let steps = number_steps(&spec, &listed, &previous, &claimed);
+        assert_eq!(
+            steps,
+            vec![
+                NumberStep::Add(number("+15550000000")),
+                NumberStep::Verify(number("+15550000001")),
+                NumberStep::Done(number("+15550000002")),
+                NumberStep::Remove("+15550000003".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_failed_number_decides_the_condition() {
+        let pending = NumberReport::new(
+            "+15550000001",
+            SandboxNumberState::Pending,
+            reasons::CODE_SENT,
+            "texted",
+        );
+        let refused = NumberReport::refused_by_aws("+15550000002", SandboxNumberState::Failed, "OptedOut", "opted out");
+        let f = numbers_finding(true, &[pending.clone(), refused.clone()]);
+        assert_eq!(
+            (f.status, f.reason),
+            (ConditionStatus::False, reasons::VERIFICATION_FAILED)
+        );
+        assert_eq!(refused.status.reason, "OptedOut", "status keeps AWS's code");
+        let f = numbers_finding(true, &[pending]);
+        assert_eq!((f.status, f.reason), (ConditionStatus::False, reasons::AWAITING_CODE));
+        assert_eq!(f.message, "0 of 1 numbers verified; texted");
+    }
+}

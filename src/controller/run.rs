@@ -1,0 +1,249 @@
+//! The controller's lifetime: serve the endpoints, campaign for the Lease, and while leading,
+//! watch the resources and the Secrets they read and reconcile them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use std::future::Future;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::Store;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Client};
+use tokio::sync::watch;
+
+use super::{Context, Settings, error_policy, index, reconcile, reconcile_worthy};
+use crate::aws::Aws;
+use crate::crd::CognitoSmsConfig;
+use crate::leader::{Elector, LeaseSettings};
+use crate::server::{self, Health};
+
+/// How the process runs: where it serves probes and metrics, and whether it elects a leader.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub http: SocketAddr,
+    /// `None` to reconcile without leader election (a single replica).
+    pub lease: Option<LeaseSettings>,
+}
+
+/// Run until SIGTERM or SIGINT: serve the endpoints, campaign for the lease, and reconcile while
+/// leading. On losing the lease, every in-flight reconcile is dropped at once and the replica
+/// stands by again; on a signal, in-flight reconciles finish, then the lease is released.
+pub async fn run(client: Client, aws: Aws, settings: Settings, runtime: Runtime) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(runtime.http).await?;
+    run_until(client, aws, settings, runtime.lease, listener, async {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+    })
+    .await;
+    Ok(())
+}
+
+/// `run`, serving on `listener` and stopping when `shutdown` completes.
+pub async fn run_until(
+    client: Client,
+    aws: Aws,
+    settings: Settings,
+    lease: Option<LeaseSettings>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let ctx = Arc::new(Context::new(client.clone(), aws, settings));
+    let health = Arc::new(Health::default());
+    let http = tokio::spawn(server::serve(
+        listener,
+        server::router(health.clone(), ctx.metrics.clone()),
+        stop.clone(),
+    ));
+    let (campaign, leading) = Campaign::start(&client, lease);
+    lead_while_elected(&client, &ctx, &health, leading, stop).await;
+    health.set_ready(false);
+    campaign.stop().await;
+    let _ = http.await;
+    tracing::info!("stopped");
+}
+
+/// Leader election, or its absence: the channel says whether this replica leads.
+enum Campaign {
+    Elector(watch::Sender<bool>, tokio::task::JoinHandle<()>),
+    /// Without election this replica always leads; the sender keeps the channel open.
+    AlwaysLeading {
+        _open: watch::Sender<bool>,
+    },
+}
+
+impl Campaign {
+    fn start(client: &Client, lease: Option<LeaseSettings>) -> (Self, watch::Receiver<bool>) {
+        let (leading_tx, leading) = watch::channel(lease.is_none());
+        let campaign = match lease {
+            Some(lease) => {
+                tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "campaigning for the leader lease");
+                let (stop_tx, stop) = watch::channel(false);
+                let task = tokio::spawn(Elector::new(client.clone(), lease).run(leading_tx, stop));
+                Campaign::Elector(stop_tx, task)
+            }
+            None => Campaign::AlwaysLeading { _open: leading_tx },
+        };
+        (campaign, leading)
+    }
+
+    /// Stop campaigning; a leader releases the Lease.
+    async fn stop(self) {
+        if let Campaign::Elector(stop_tx, task) = self {
+            let _ = stop_tx.send(true);
+            let _ = task.await;
+        }
+    }
+}
+
+/// Reconcile during each leadership term until `stop`.
+async fn lead_while_elected(
+    client: &Client,
+    ctx: &Arc<Context>,
+    health: &Arc<Health>,
+    mut leading: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut stopping = stop.clone();
+    loop {
+        health.set_ready(!*leading.borrow());
+        tokio::select! {
+            _ = stopping.wait_for(|s| *s) => break,
+            became = leading.wait_for(|l| *l) => if became.is_err() {
+                tracing::error!("leader election stopped unexpectedly");
+                break;
+            },
+        }
+        ctx.metrics.leader.set(1);
+        health.set_ready(false);
+        let term = lead(client.clone(), ctx.clone(), health.clone(), stop.clone());
+        tokio::select! {
+            // Ends only once a stop signal has drained in-flight reconciles.
+            _ = term => {
+                ctx.metrics.leader.set(0);
+                break;
+            }
+            lost = leading.wait_for(|l| !*l) => {
+                // Dropping the controllers cancels every in-flight reconcile: no more writes.
+                ctx.metrics.leader.set(0);
+                if lost.is_err() {
+                    tracing::error!("leader election stopped unexpectedly: reconciling stopped");
+                    break;
+                }
+                tracing::warn!("no longer the leader: reconciling stopped, standing by");
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// One leadership term: watch and reconcile until `stop` (then drain in-flight reconciles).
+async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watch::Receiver<bool>) {
+    let scopes: Vec<Option<String>> = if ctx.settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.settings.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut controllers = vec![];
+    let mut readers = vec![];
+    for ns in scopes {
+        let (reader, writer) = reflector::store();
+        let stream = watcher(
+            api_in::<CognitoSmsConfig>(&client, ns.as_deref()),
+            watcher::Config::default().any_semantic(),
+        )
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_worthy, Default::default());
+        readers.push(reader.clone());
+        controllers.push(control(&client, &ctx, &stop, ns.as_deref(), reader, stream));
+    }
+    ctx.stores.replace(readers.clone());
+    let established = async move {
+        for r in readers {
+            let _ = r.wait_until_ready().await;
+        }
+        health.set_ready(true);
+        tracing::info!("watches established");
+    };
+    let mut all = std::pin::pin!(futures::future::join_all(controllers));
+    tokio::select! {
+        _ = &mut all => return,
+        _ = established => {}
+    }
+    all.await;
+}
+
+/// The API of `K` in namespace `ns`, or in all namespaces.
+fn api_in<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The controller of one watch scope: reconciles its resources, and those reading a Secret
+/// whenever the Secret changes, until `stop` (then drains in-flight reconciles).
+fn control<S>(
+    client: &Client,
+    ctx: &Arc<Context>,
+    stop: &watch::Receiver<bool>,
+    ns: Option<&str>,
+    reader: Store<CognitoSmsConfig>,
+    resources: S,
+) -> impl Future<Output = ()> + use<S>
+where
+    S: Stream<Item = Result<CognitoSmsConfig, watcher::Error>> + Send + 'static,
+{
+    // Metadata only: the operator reads a Secret's data when it needs a code, and never keeps it.
+    let secret_changes = watcher(
+        api_in::<PartialObjectMeta<Secret>>(client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let index = reader.clone();
+    let mut stop = stop.clone();
+    Controller::for_stream(resources, reader)
+        .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
+            index::referencing(&index, &secret)
+        })
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(object = %obj, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile did not complete"),
+            }
+        })
+}

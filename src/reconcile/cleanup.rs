@@ -1,0 +1,139 @@
+//! The deletion policy, applied when a resource is deleted. Idempotent, and never blocked by an
+//! invalid spec: what cannot be identified is left alone and reported.
+
+use super::{Env, Mode, Reads, Writes, sns_region_of};
+use crate::account::mask;
+use crate::account::number_id;
+use crate::aws::AwsError;
+use crate::crd::{CognitoSmsConfig, DeletionPolicy};
+use crate::desired::{self, Change, Owner, Ownership, SmsConfig};
+use crate::regions;
+
+/// Warning reasons for what deleting a resource deliberately left in AWS.
+pub const ROLE_RETAINED: &str = "RoleRetained";
+pub const NUMBER_RETAINED: &str = "SandboxNumberRetained";
+
+/// What deleting the resource did in AWS.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupReport {
+    pub changes: Vec<Change>,
+    /// Things deliberately left in AWS, for Warning events: (reason, note).
+    pub kept: Vec<(&'static str, String)>,
+}
+
+/// Apply the deletion policy. With `Delete`: the sandbox numbers this resource added that no other
+/// resource lists, and the managed role once the pool no longer uses it.
+pub async fn cleanup<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+) -> Result<CleanupReport, AwsError> {
+    let mut out = CleanupReport::default();
+    if res.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(out);
+    }
+    remove_added_numbers(env, res, mode, &mut out).await?;
+    if res.spec.role.existing.is_none() {
+        delete_managed_role(env, res, mode, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// The spec's numbers that this resource added to the sandbox and no other resource lists.
+fn numbers_to_remove<'a>(res: &'a CognitoSmsConfig, env: &Env<'_, impl Reads, impl Writes>) -> Vec<&'a str> {
+    let Some(status) = res.status.as_ref() else {
+        return vec![];
+    };
+    res.spec
+        .sandbox_phone_numbers
+        .iter()
+        .map(|n| n.phone_number.as_str())
+        .filter(|n| {
+            status
+                .sandbox_phone_numbers
+                .iter()
+                .any(|s| s.id == number_id(n) && s.added_by_operator)
+        })
+        .filter(|n| !env.claimed_elsewhere.contains(*n))
+        .collect()
+}
+
+async fn remove_added_numbers<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    out: &mut CleanupReport,
+) -> Result<(), AwsError> {
+    let ours = numbers_to_remove(res, env);
+    let Some(region) = sns_region_of(res).filter(|_| !ours.is_empty()) else {
+        return Ok(());
+    };
+    for number in ours {
+        let change = Change::RemoveSandboxNumber {
+            region: region.clone(),
+            number: number.to_string(),
+        };
+        if mode == Mode::DryRun {
+            out.changes.push(change);
+            continue;
+        }
+        match env.writes.apply(&change).await {
+            Ok(()) => out.changes.push(change),
+            Err(e) if e.is_not_found() => {}
+            Err(e) if e.code == "UserError" => out.kept.push((
+                NUMBER_RETAINED,
+                format!(
+                    "{} was left in the SMS sandbox in {region}: {}",
+                    mask(number),
+                    e.message
+                ),
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(account) = res.status.as_ref().and_then(|s| s.account_id.as_deref()) {
+        env.reads.forget_account_sms(account, &region);
+    }
+    Ok(())
+}
+
+async fn delete_managed_role<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    out: &mut CleanupReport,
+) -> Result<(), AwsError> {
+    let spec = &res.spec;
+    let managed = spec.role.managed.clone().unwrap_or_default();
+    let name = desired::role_name(&managed, &spec.user_pool_id);
+    let Some(role) = env.reads.role(&name).await? else {
+        return Ok(());
+    };
+    if desired::ownership(&role.tags, &Owner::of(res)) != Ownership::Ours {
+        let note = format!("IAM role {name} is not owned by this resource and was left in place");
+        out.kept.push((ROLE_RETAINED, note));
+        return Ok(());
+    }
+    if let Some(pool_region) = regions::pool_region(&spec.user_pool_id) {
+        let pool = env.reads.user_pool(pool_region, &spec.user_pool_id).await?;
+        if pool
+            .as_ref()
+            .and_then(SmsConfig::of_pool)
+            .is_some_and(|c| c.sns_caller_arn == role.arn)
+        {
+            let note = format!(
+                "IAM role {} was kept: user pool {} still sends SMS with it; point the pool at another role, then \
+                 delete the role",
+                role.arn, spec.user_pool_id
+            );
+            out.kept.push((ROLE_RETAINED, note));
+            return Ok(());
+        }
+    }
+    let change = Change::DeleteRole { role_name: name };
+    if mode == Mode::Apply {
+        env.writes.apply(&change).await?;
+    }
+    out.changes.push(change);
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! One reconcile of one `CognitoSmsConfig` against AWS, shared by the controller and the one-shot
+//! command: observe (every read) → plan (pure) → execute (every write, skipped in a dry run) →
+//! the next status. Knows nothing of Kubernetes clients.
+
+mod cleanup;
+pub mod execute;
+pub mod observe;
+pub mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+
+pub use cleanup::{CleanupReport, NUMBER_RETAINED, ROLE_RETAINED, cleanup};
+pub use execute::{AwsWrites, Writes};
+pub use observe::{AwsReads, Reads, SecretCode, SecretSource};
+
+use crate::account_cache::AccountCache;
+use crate::aws::Aws;
+use crate::conditions::{ConditionStatus, types};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
+use crate::desired::Change;
+use crate::regions;
+
+/// Whether changes are made or only planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    DryRun,
+}
+
+/// When to look again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Requeue {
+    /// Everything that could be done is done, or only a person can make progress: come back on
+    /// the resync period to catch drift.
+    #[default]
+    Resync,
+    /// Something that fixes itself (IAM propagation, throttling, a pool not yet created): retry
+    /// with backoff.
+    Backoff,
+}
+
+/// What one reconcile did and found.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub status: CognitoSmsConfigStatus,
+    /// Changes made (or, in a dry run, that would be made), in order.
+    pub changes: Vec<Change>,
+    pub requeue: Requeue,
+}
+
+impl SyncReport {
+    /// The `Ready` condition when it is not True: the first failing check, for a Warning event.
+    pub fn problem(&self) -> Option<&Condition> {
+        self.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == types::READY && ConditionStatus::of(c) != ConditionStatus::True)
+    }
+}
+
+/// What a reconcile works with besides the resource itself.
+pub struct Env<'a, R, W> {
+    pub reads: R,
+    pub writes: W,
+    /// Sandbox numbers that other resources using the same SNS region list.
+    pub claimed_elsewhere: &'a HashSet<String>,
+}
+
+impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
+    /// The running operator's: AWS, the shared account cache and a source of Secrets.
+    pub fn aws(aws: &'a Aws, cache: &'a AccountCache, secrets: &'a S, claimed_elsewhere: &'a HashSet<String>) -> Self {
+        Env {
+            reads: AwsReads { aws, cache, secrets },
+            writes: AwsWrites { aws },
+            claimed_elsewhere,
+        }
+    }
+}
+
+/// A new external ID: 128 random bits, hex.
+pub fn generate_external_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The SNS region of a resource, when its spec is valid.
+pub fn sns_region_of(res: &CognitoSmsConfig) -> Option<String> {
+    regions::resolve_sns_region(&res.spec.user_pool_id, res.spec.sns_region.as_deref()).ok()
+}
+
+/// Reconcile `res` once. Never fails: every problem ends up as a condition in the report.
+pub async fn sync<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    now: Timestamp,
+) -> SyncReport {
+    let target = match plan::target(res) {
+        Ok(t) => t,
+        Err(invalid) => return plan::invalid(res, &invalid, now),
+    };
+    let observed = observe::observe(&env.reads, res, &target).await;
+    let inputs = plan::Inputs {
+        now,
+        fresh_external_id: generate_external_id(),
+        claimed_elsewhere: env.claimed_elsewhere,
+    };
+    let plan = plan::plan(res, &target, observed, &inputs);
+    let applied = match mode {
+        Mode::Apply => execute::execute(&env.writes, plan.changes()).await,
+        Mode::DryRun => execute::dry_run(plan.changes()),
+    };
+    if execute::changed_sandbox_list(plan.changes(), &applied)
+        && let Some((account, region)) = plan.account_region()
+    {
+        env.reads.forget_account_sms(account, region);
+    }
+    plan.conclude(res, &applied, now)
+}

@@ -1,0 +1,258 @@
+//! Observe: every read one reconcile makes, AWS and Secrets, gathered into an [`Observed`] value
+//! before anything is decided. Reads go through the [`Reads`] trait, so the pipeline can be
+//! driven without AWS in tests.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_cognitoidentityprovider::types::UserPoolType;
+use serde_json::Value;
+
+use super::plan::Target;
+use crate::account::{AccountSms, Code, Listed};
+use crate::account_cache::AccountCache;
+use crate::aws::{Aws, AwsError};
+use crate::crd::{CognitoSmsConfig, SecretKeyRef};
+use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME};
+
+/// A verification code read from a Secret, with the Secret's version.
+#[derive(Debug, Clone)]
+pub struct SecretCode {
+    pub code: Code,
+    /// `metadata.resourceVersion` of the Secret, when it has one.
+    pub version: Option<String>,
+}
+
+/// Where verification codes come from: the cluster's Secrets, or those in a one-shot file.
+pub trait SecretSource: Sync {
+    /// The code at `key` of Secret `name` in the resource's namespace; `None` while the Secret or
+    /// the key does not exist or is empty; `Err` with a reason when it cannot be read.
+    fn code(&self, name: &str, key: &str) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send;
+}
+
+/// Every read a reconcile makes. [`AwsReads`] asks AWS (the account's SMS state through the shared
+/// cache) and a [`SecretSource`]; tests supply their own answers.
+pub trait Reads: Sync {
+    fn account_id(&self) -> impl Future<Output = Result<String, AwsError>> + Send;
+    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPoolType>, AwsError>> + Send;
+    fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send;
+    /// An inline policy of a role, `None` when the role has none of that name.
+    fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send;
+    /// Every identity policy document in effect on a role.
+    fn role_policies(&self, role: &str) -> impl Future<Output = Result<Vec<Value>, AwsError>> + Send;
+    fn account_sms(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send;
+    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send;
+    /// Forget what is known of the account's SMS state in `region`, after a write changed it.
+    fn forget_account_sms(&self, account: &str, region: &str);
+}
+
+impl<T: Reads> Reads for &T {
+    fn account_id(&self) -> impl Future<Output = Result<String, AwsError>> + Send {
+        (*self).account_id()
+    }
+    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPoolType>, AwsError>> + Send {
+        (*self).user_pool(region, id)
+    }
+    fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send {
+        (*self).role(name)
+    }
+    fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send {
+        (*self).inline_policy(role, policy)
+    }
+    fn role_policies(&self, role: &str) -> impl Future<Output = Result<Vec<Value>, AwsError>> + Send {
+        (*self).role_policies(role)
+    }
+    fn account_sms(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send {
+        (*self).account_sms(account, region)
+    }
+    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send {
+        (*self).code(secret)
+    }
+    fn forget_account_sms(&self, account: &str, region: &str) {
+        (*self).forget_account_sms(account, region)
+    }
+}
+
+/// The reads of the running operator: AWS, the shared account cache, and Secrets.
+pub struct AwsReads<'a, S> {
+    pub aws: &'a Aws,
+    pub cache: &'a AccountCache,
+    pub secrets: &'a S,
+}
+
+impl<S: SecretSource> Reads for AwsReads<'_, S> {
+    async fn account_id(&self) -> Result<String, AwsError> {
+        self.aws.account_id().await
+    }
+    async fn user_pool(&self, region: &str, id: &str) -> Result<Option<UserPoolType>, AwsError> {
+        self.aws.cognito(region).describe_user_pool(id).await
+    }
+    async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
+        self.aws.iam().get_role(name).await
+    }
+    async fn inline_policy(&self, role: &str, policy: &str) -> Result<Option<Value>, AwsError> {
+        self.aws.iam().get_role_policy(role, policy).await
+    }
+    async fn role_policies(&self, role: &str) -> Result<Vec<Value>, AwsError> {
+        self.aws.iam().role_policy_documents(role).await
+    }
+    async fn account_sms(&self, account: &str, region: &str) -> Result<Arc<AccountSms>, AwsError> {
+        self.cache.get(self.aws, account, region).await
+    }
+    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, String> {
+        self.secrets.code(&secret.name, &secret.key).await
+    }
+    fn forget_account_sms(&self, account: &str, region: &str) {
+        self.cache.invalidate(account, region);
+    }
+}
+
+/// The result of one read that may have been skipped because an earlier read made it pointless.
+#[derive(Debug, Clone)]
+pub enum Read<T> {
+    Skipped,
+    Found(T),
+    /// AWS says it does not exist.
+    Absent,
+    Failed(AwsError),
+}
+
+impl<T> From<Result<Option<T>, AwsError>> for Read<T> {
+    fn from(result: Result<Option<T>, AwsError>) -> Self {
+        match result {
+            Ok(Some(v)) => Read::Found(v),
+            Ok(None) => Read::Absent,
+            Err(e) => Read::Failed(e),
+        }
+    }
+}
+
+impl<T> From<Result<T, AwsError>> for Read<T> {
+    fn from(result: Result<T, AwsError>) -> Self {
+        match result {
+            Ok(v) => Read::Found(v),
+            Err(e) => Read::Failed(e),
+        }
+    }
+}
+
+/// The role as read: the managed role and its `sns:Publish` policy, or the existing role and
+/// every policy document in effect on it.
+#[derive(Debug, Clone)]
+pub struct RoleReads {
+    pub role: Read<ObservedRole>,
+    pub policies: Read<Vec<Value>>,
+}
+
+/// Everything one reconcile read, once the account is known.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub account_id: String,
+    pub pool: Read<UserPoolType>,
+    pub role: RoleReads,
+    pub account_sms: Read<Arc<AccountSms>>,
+    /// The code in the Secret of every number SNS lists as pending verification, by number.
+    pub codes: BTreeMap<String, Result<Option<SecretCode>, String>>,
+}
+
+/// Read what reconciling `res` towards `target` needs. Fails only when the account cannot be
+/// identified; every other failed read is kept in [`Observed`] for the plan to report.
+pub async fn observe<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Target) -> Result<Observed, AwsError> {
+    let account_id = reads.account_id().await?;
+    let (pool, role) = observe_pool_and_role(reads, res, target, &account_id).await;
+    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sns_region).await.into();
+    let codes = match &account_sms {
+        Read::Found(account) => pending_codes(reads, res, account).await,
+        _ => BTreeMap::new(),
+    };
+    Ok(Observed {
+        account_id,
+        pool,
+        role,
+        account_sms,
+        codes,
+    })
+}
+
+async fn observe_pool_and_role<R: Reads>(
+    reads: &R,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    account_id: &str,
+) -> (Read<UserPoolType>, RoleReads) {
+    let skipped = RoleReads {
+        role: Read::Skipped,
+        policies: Read::Skipped,
+    };
+    let spec = &res.spec;
+    if spec.role.managed.is_some() && spec.role.existing.is_some() {
+        return (Read::Skipped, skipped);
+    }
+    let pool: Read<UserPoolType> = reads.user_pool(&target.pool_region, &spec.user_pool_id).await.into();
+    if !matches!(pool, Read::Found(_)) {
+        return (pool, skipped);
+    }
+    let role = match &spec.role.existing {
+        Some(existing) => match desired::existing_role_name(&existing.role_arn, account_id) {
+            Ok(name) => observe_existing_role(reads, name, &existing.role_arn).await,
+            Err(_) => skipped,
+        },
+        None => observe_managed_role(reads, res).await,
+    };
+    (pool, role)
+}
+
+/// The managed role, and its publish policy when the role is this resource's and where the
+/// spec wants it.
+async fn observe_managed_role<R: Reads>(reads: &R, res: &CognitoSmsConfig) -> RoleReads {
+    let managed = res.spec.role.managed.clone().unwrap_or_default();
+    let name = desired::role_name(&managed, &res.spec.user_pool_id);
+    let role: Read<ObservedRole> = reads.role(&name).await.into();
+    let policies = match &role {
+        Read::Found(r)
+            if desired::ownership(&r.tags, &Owner::of(res)) == Ownership::Ours
+                && r.path == desired::role_path(&managed) =>
+        {
+            match reads.inline_policy(&name, PUBLISH_POLICY_NAME).await {
+                Ok(doc) => Read::Found(doc.into_iter().collect()),
+                Err(e) => Read::Failed(e),
+            }
+        }
+        _ => Read::Skipped,
+    };
+    RoleReads { role, policies }
+}
+
+/// An existing role, and the policies in effect on it when it is the role the spec names.
+async fn observe_existing_role<R: Reads>(reads: &R, name: &str, arn: &str) -> RoleReads {
+    let role: Read<ObservedRole> = reads.role(name).await.into();
+    let policies = match &role {
+        Read::Found(r) if r.arn == arn => reads.role_policies(name).await.into(),
+        _ => Read::Skipped,
+    };
+    RoleReads { role, policies }
+}
+
+/// The Secret of every spec number SNS lists as pending: the code that completes it.
+async fn pending_codes<R: Reads>(
+    reads: &R,
+    res: &CognitoSmsConfig,
+    account: &AccountSms,
+) -> BTreeMap<String, Result<Option<SecretCode>, String>> {
+    let mut codes = BTreeMap::new();
+    for n in &res.spec.sandbox_phone_numbers {
+        if account.sandbox_numbers.get(&n.phone_number) == Some(&Listed::Pending) {
+            codes.insert(n.phone_number.clone(), reads.code(&n.verification_code_ref).await);
+        }
+    }
+    codes
+}

@@ -1,0 +1,93 @@
+//! Steps 2 to 6 of the guide, as SNS sees the account in the SNS region: sandbox, spend limit,
+//! origination identities, and this resource's sandbox destination numbers.
+
+use k8s_openapi::jiff::Unit;
+
+use super::numbers::{self, NumberPlan};
+use super::{Draft, Inputs, Tally, Target};
+use crate::account::{self, numbers::numbers_finding};
+use crate::conditions::{Finding, SmsFindings, reasons};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
+use crate::reconcile::execute::Applied;
+use crate::reconcile::observe::{Observed, Read};
+
+/// The account's part of a plan.
+#[derive(Debug, Clone)]
+pub(super) enum AccountPlan {
+    /// The account's state could not be read; the findings are final.
+    Settled(SmsFindings),
+    Read {
+        in_sandbox: bool,
+        sandbox: Finding,
+        origination: Finding,
+        spend_limit: Finding,
+        numbers: Vec<NumberPlan>,
+    },
+}
+
+pub(super) fn plan(
+    draft: &mut Draft,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &Observed,
+    inputs: &Inputs,
+) -> AccountPlan {
+    let region = target.sns_region.as_str();
+    let account = match &observed.account_sms {
+        Read::Found(account) => account,
+        Read::Failed(e) => return AccountPlan::Settled(SmsFindings::all(draft.tally.fail(e))),
+        Read::Skipped | Read::Absent => {
+            return AccountPlan::Settled(SmsFindings::unknown(reasons::NOT_CHECKED, "the account was not read"));
+        }
+    };
+    let checked_at = account.checked_at.unwrap_or(inputs.now);
+    draft.status.sandbox = Some(SandboxState {
+        in_sandbox: account.in_sandbox,
+        checked_at: checked_at.round(Unit::Second).unwrap_or(checked_at).to_string(),
+    });
+    draft.status.monthly_spend_limit_usd = account.monthly_spend_limit.clone();
+    draft.status.origination_identities = account::identities(account);
+    let spec = &res.spec;
+    AccountPlan::Read {
+        in_sandbox: account.in_sandbox,
+        sandbox: account::sandbox_finding(account.in_sandbox, region),
+        origination: account::origination_finding(account, &spec.destination_countries, region),
+        spend_limit: account::spend_finding(
+            account.monthly_spend_limit.as_deref(),
+            spec.minimum_monthly_spend_limit_usd.as_deref(),
+            region,
+        ),
+        numbers: numbers::plan(draft, res, region, account, &observed.codes, inputs.claimed_elsewhere),
+    }
+}
+
+impl AccountPlan {
+    /// The account's findings after execution; the numbers' states go to `status`.
+    pub(super) fn conclude(
+        self,
+        applied: &[Applied],
+        status: &mut CognitoSmsConfigStatus,
+        tally: &mut Tally,
+    ) -> SmsFindings {
+        match self {
+            AccountPlan::Settled(findings) => findings,
+            AccountPlan::Read {
+                in_sandbox,
+                sandbox,
+                origination,
+                spend_limit,
+                numbers,
+            } => {
+                let reports: Vec<_> = numbers.into_iter().filter_map(|n| n.conclude(applied, tally)).collect();
+                let phone_numbers = numbers_finding(in_sandbox, &reports);
+                status.sandbox_phone_numbers = reports.into_iter().map(|r| r.status).collect();
+                SmsFindings {
+                    sandbox,
+                    phone_numbers,
+                    origination,
+                    spend_limit,
+                }
+            }
+        }
+    }
+}

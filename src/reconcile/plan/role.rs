@@ -1,0 +1,263 @@
+//! Step 1 of the guide: the role Cognito assumes. A managed role is brought to its desired
+//! state; an existing role is only checked.
+
+use super::{Inputs, Requeue, Tally};
+use crate::aws::{AwsError, ErrorKind};
+use crate::conditions::{Finding, reasons};
+use crate::crd::{CognitoSmsConfig, ExistingRole, ManagedRole};
+use crate::desired::{self, Change, ExistingRoleProblem, ObservedRole, Owner, Ownership};
+use crate::policy;
+use crate::reconcile::observe::{Read, RoleReads};
+
+/// The role's part of a plan.
+#[derive(Debug, Clone)]
+pub(super) struct RolePlan {
+    /// The external ID status shows after this reconcile.
+    pub external_id: Option<String>,
+    pub state: RoleState,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum RoleState {
+    /// The role cannot be used: why, and whether to retry with backoff.
+    Blocked(Finding, Requeue),
+    /// The role is usable once `changes` are made (there may be none).
+    Usable {
+        arn: String,
+        changes: Vec<Change>,
+        ready: Finding,
+    },
+}
+
+pub(super) fn plan(
+    res: &CognitoSmsConfig,
+    account_id: &str,
+    pool_arn: &str,
+    reads: &RoleReads,
+    inputs: &Inputs,
+) -> RolePlan {
+    match &res.spec.role.existing {
+        Some(existing) => RolePlan {
+            external_id: res.spec.external_id.clone(),
+            state: check_existing(existing, res, account_id, pool_arn, reads),
+        },
+        None => {
+            let managed = res.spec.role.managed.clone().unwrap_or_default();
+            plan_managed(&managed, res, account_id, pool_arn, reads, inputs)
+        }
+    }
+}
+
+fn blocked(reason: &'static str, message: String) -> RoleState {
+    RoleState::Blocked(Finding::failed(reason, message), Requeue::Resync)
+}
+
+fn read_failed(e: &AwsError) -> RoleState {
+    let mut tally = Tally::default();
+    let finding = tally.fail(e);
+    RoleState::Blocked(finding, tally.requeue)
+}
+
+fn plan_managed(
+    managed: &ManagedRole,
+    res: &CognitoSmsConfig,
+    account_id: &str,
+    pool_arn: &str,
+    reads: &RoleReads,
+    inputs: &Inputs,
+) -> RolePlan {
+    let previous_id = res.status.as_ref().and_then(|s| s.external_id.clone());
+    let keep = |state| RolePlan {
+        external_id: previous_id.clone(),
+        state,
+    };
+    let owner = Owner::of(res);
+    let name = desired::role_name(managed, &res.spec.user_pool_id);
+    let observed = match &reads.role {
+        Read::Found(role) => Some(role),
+        Read::Absent => None,
+        Read::Failed(e) => return keep(read_failed(e)),
+        Read::Skipped => return keep(read_failed(&not_read("GetRole"))),
+    };
+    if let Some(role) = observed
+        && let Some(conflict) = conflict(role, managed, &owner, &name)
+    {
+        return keep(conflict);
+    }
+    // From here the role is this resource's (or absent): its external ID is the one in use.
+    let in_trust = observed.and_then(|r| policy::external_id_of(&r.trust_policy));
+    let external_id = desired::external_id(&res.spec, true, previous_id.as_deref(), in_trust.as_deref(), || {
+        inputs.fresh_external_id.clone()
+    });
+    let desired_role = desired::desired_role(
+        managed,
+        &res.spec.user_pool_id,
+        account_id,
+        pool_arn,
+        external_id.as_deref(),
+        &owner,
+    );
+    let state = match publish_policy(observed, &reads.policies) {
+        Ok(publish) => {
+            let changes = desired::role_changes(&desired_role, observed.map(|r| (r, publish)));
+            let arn = observed.map(|r| r.arn.clone()).unwrap_or_else(|| {
+                desired::role_arn(desired::partition_of(pool_arn), account_id, &desired_role.path, &name)
+            });
+            let scope = desired::source_arn(managed.source_arn_scope, pool_arn);
+            let ready = Finding::ok(
+                reasons::ROLE_IN_SYNC,
+                format!("IAM role {arn} lets Cognito ({scope}) call sns:Publish"),
+            );
+            RoleState::Usable { arn, changes, ready }
+        }
+        Err(blocked) => blocked,
+    };
+    RolePlan { external_id, state }
+}
+
+/// The managed role's `sns:Publish` policy as read: `None` when the role or the policy is absent.
+fn publish_policy<'a>(
+    role: Option<&ObservedRole>,
+    policies: &'a Read<Vec<serde_json::Value>>,
+) -> Result<Option<&'a serde_json::Value>, RoleState> {
+    match (role, policies) {
+        (None, _) => Ok(None),
+        (Some(_), Read::Found(docs)) => Ok(docs.first()),
+        (Some(_), Read::Failed(e)) => Err(read_failed(e)),
+        (Some(_), Read::Skipped | Read::Absent) => Err(read_failed(&not_read("GetRolePolicy"))),
+    }
+}
+
+/// Why an existing role of the managed role's name cannot be managed for this resource.
+fn conflict(role: &ObservedRole, managed: &ManagedRole, owner: &Owner, name: &str) -> Option<RoleState> {
+    match desired::ownership(&role.tags, owner) {
+        Ownership::Ours => {}
+        Ownership::OtherResource(other) => {
+            return Some(blocked(
+                reasons::ROLE_NAME_CONFLICT,
+                format!("IAM role {name} is managed for {other}: set spec.role.managed.name to another name"),
+            ));
+        }
+        Ownership::Foreign => {
+            return Some(blocked(
+                reasons::ROLE_NAME_CONFLICT,
+                format!(
+                    "IAM role {name} already exists and was not created by this operator; it is left untouched: \
+                     set spec.role.managed.name to another name, or use it with spec.role.existing.roleArn"
+                ),
+            ));
+        }
+    }
+    let path = desired::role_path(managed);
+    (role.path != path).then(|| {
+        blocked(
+            reasons::ROLE_PATH_MISMATCH,
+            format!(
+                "IAM role {name} exists at path {} but spec asks for {path}; IAM cannot move a role: \
+                 restore the path in the spec or delete the role",
+                role.path
+            ),
+        )
+    })
+}
+
+/// A read the observation did not make although the plan needs it: a defect, reported as such
+/// rather than taken for an absent role.
+fn not_read(operation: &'static str) -> AwsError {
+    AwsError {
+        service: "iam",
+        operation,
+        kind: ErrorKind::Other,
+        code: "NotObserved".into(),
+        message: "the role was not read".into(),
+    }
+}
+
+fn check_existing(
+    existing: &ExistingRole,
+    res: &CognitoSmsConfig,
+    account_id: &str,
+    pool_arn: &str,
+    reads: &RoleReads,
+) -> RoleState {
+    let arn = &existing.role_arn;
+    let name = match desired::existing_role_name(arn, account_id) {
+        Ok(name) => name,
+        Err(ExistingRoleProblem::OtherAccount(arn_account)) => {
+            return blocked(
+                reasons::ROLE_NOT_FOUND,
+                format!(
+                    "role {arn} is in account {arn_account}, but the user pool and the operator's credentials are in {account_id}"
+                ),
+            );
+        }
+        Err(ExistingRoleProblem::NotARoleArn) => {
+            return blocked(reasons::INVALID_SPEC, format!("{arn} is not an IAM role ARN"));
+        }
+    };
+    let role = match &reads.role {
+        Read::Found(role) if role.arn == *arn => role,
+        Read::Found(role) => {
+            return blocked(
+                reasons::ROLE_NOT_FOUND,
+                format!(
+                    "role {arn} not found; a role named {name} exists as {}: fix spec.role.existing.roleArn",
+                    role.arn
+                ),
+            );
+        }
+        Read::Absent => {
+            return blocked(
+                reasons::ROLE_NOT_FOUND,
+                format!("role {arn} not found: create it or fix spec.role.existing.roleArn"),
+            );
+        }
+        Read::Failed(e) => return read_failed(e),
+        Read::Skipped => return read_failed(&not_read("GetRole")),
+    };
+    let docs = match &reads.policies {
+        Read::Found(docs) => docs,
+        Read::Failed(e) => return read_failed(e),
+        Read::Skipped | Read::Absent => return read_failed(&not_read("ListRolePolicies")),
+    };
+    existing_role_verdict(arn, role, docs, account_id, pool_arn, res.spec.external_id.as_deref())
+}
+
+/// Whether an existing role lets Cognito in for this pool and allows `sns:Publish`; if not,
+/// exactly what it lacks.
+fn existing_role_verdict(
+    arn: &str,
+    role: &ObservedRole,
+    docs: &[serde_json::Value],
+    account_id: &str,
+    pool_arn: &str,
+    external_id: Option<&str>,
+) -> RoleState {
+    let gaps = policy::trust_gaps(&role.trust_policy, account_id, pool_arn, external_id);
+    let mut problems: Vec<String> = gaps.iter().map(|g| format!("trust policy: {g}")).collect();
+    if !policy::allows_sns_publish(docs) {
+        problems.push("permissions: no policy of the role allows sns:Publish on Resource \"*\"".into());
+    }
+    if problems.is_empty() {
+        return RoleState::Usable {
+            arn: arn.to_string(),
+            changes: vec![],
+            ready: Finding::ok(
+                reasons::ROLE_VALID,
+                format!("role {arn} trusts Cognito for this pool and allows sns:Publish"),
+            ),
+        };
+    }
+    let reason = if gaps.is_empty() {
+        reasons::PERMISSIONS_INCOMPLETE
+    } else {
+        reasons::TRUST_POLICY_INCOMPLETE
+    };
+    blocked(
+        reason,
+        format!(
+            "role {arn} is not usable as it is (the operator never changes it): {}",
+            problems.join("; ")
+        ),
+    )
+}

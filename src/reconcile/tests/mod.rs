@@ -1,0 +1,319 @@
+//! The reconcile pipeline driven through an in-memory AWS account: every branch of observe,
+//! plan and execute, in milliseconds and without the emulator (the emulator tests in `tests/`
+//! check the adapters' fidelity).
+
+mod numbers;
+mod pool;
+mod role;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, UserPoolType};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{Env, Mode, Reads, SecretCode, SyncReport, Writes, sync};
+use crate::account::{AccountSms, Code, Listed, TypesKnown};
+use crate::aws::{AwsError, ErrorKind};
+use crate::conditions::{ConditionStatus, types};
+use crate::crd::{CognitoSmsConfig, SecretKeyRef};
+use crate::desired::{Change, ObservedRole, PUBLISH_POLICY_NAME};
+use crate::policy;
+use crate::testing::resource;
+
+pub(super) const ACCOUNT: &str = "123456789012";
+pub(super) const POOL: &str = "eu-west-1_Abc";
+pub(super) const ROLE: &str = "cognito-sms-eu-west-1_Abc";
+
+pub(super) fn pool_arn() -> String {
+    format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{POOL}")
+}
+
+pub(super) fn role_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/service-role/{ROLE}")
+}
+
+pub(super) fn aws_error(code: &str) -> AwsError {
+    AwsError {
+        service: "test",
+        operation: "Test",
+        kind: ErrorKind::from_code(code),
+        code: code.into(),
+        message: format!("{code} from the test"),
+    }
+}
+
+/// One AWS account and region in memory. Writes change it, so a second reconcile sees what the
+/// first one did. Reads and writes can be made to fail.
+#[derive(Default)]
+pub(super) struct World {
+    pub account_error: Option<AwsError>,
+    /// Policy documents of existing roles, by role name.
+    pub documents: HashMap<String, Vec<Value>>,
+    /// The Secret holding each number's code, by Secret name.
+    pub codes: HashMap<String, Result<SecretCode, String>>,
+    /// Reads that fail, by operation: "DescribeUserPool", "GetRole", "GetRolePolicy", ...
+    pub failing_reads: HashMap<&'static str, AwsError>,
+    /// Writes that fail, by the change's event reason.
+    pub failing_writes: HashMap<&'static str, AwsError>,
+    /// What writes change.
+    pub state: Mutex<State>,
+    log: Mutex<Vec<String>>,
+}
+
+/// The part of the account that writes change, and the writes made.
+#[derive(Default)]
+pub(super) struct State {
+    pub pool: Option<UserPoolType>,
+    pub roles: HashMap<String, ObservedRole>,
+    /// Inline policies of the managed role, by policy name.
+    pub inline: HashMap<String, Value>,
+    pub account: Option<AccountSms>,
+    pub changes: Vec<Change>,
+    pub forgotten: usize,
+}
+
+impl World {
+    /// A pool with default settings, the account in the sandbox with the new-account spend limit.
+    pub fn new() -> Self {
+        let state = State {
+            pool: Some(UserPoolType::builder().id(POOL).arn(pool_arn()).name("app").build()),
+            account: Some(AccountSms {
+                checked_at: None,
+                in_sandbox: true,
+                monthly_spend_limit: Some("1".into()),
+                origination: vec![],
+                types: TypesKnown::Yes,
+                sandbox_numbers: BTreeMap::new(),
+            }),
+            ..Default::default()
+        };
+        World {
+            state: Mutex::new(state),
+            ..Default::default()
+        }
+    }
+
+    /// The changeable part of the world, to shape it before a test.
+    pub fn set(&mut self) -> &mut State {
+        self.state.get_mut().unwrap()
+    }
+
+    /// Clear the logs of reads and writes.
+    pub fn forget_calls(&self) {
+        self.log.lock().unwrap().clear();
+        self.state.lock().unwrap().changes.clear();
+    }
+
+    pub fn reads(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state.changes.iter().map(|c| c.event_reason().to_string()).collect()
+    }
+
+    pub fn forgotten(&self) -> usize {
+        self.state.lock().unwrap().forgotten
+    }
+
+    fn read<T>(&self, op: &'static str, value: T) -> Result<T, AwsError> {
+        self.log.lock().unwrap().push(op.to_string());
+        match self.failing_reads.get(op) {
+            Some(e) => Err(e.clone()),
+            None => Ok(value),
+        }
+    }
+
+    /// Reconcile `res` once against this world and keep the status on it, as the API server
+    /// would.
+    pub async fn sync(&self, res: &mut CognitoSmsConfig, mode: Mode) -> SyncReport {
+        self.sync_claimed(res, mode, &HashSet::new()).await
+    }
+
+    pub async fn sync_claimed(&self, res: &mut CognitoSmsConfig, mode: Mode, claimed: &HashSet<String>) -> SyncReport {
+        let env = Env {
+            reads: self,
+            writes: self,
+            claimed_elsewhere: claimed,
+        };
+        let report = sync(&env, res, mode, Timestamp::from_second(1_800_000_000).unwrap()).await;
+        res.status = Some(report.status.clone());
+        report
+    }
+}
+
+impl Reads for World {
+    async fn account_id(&self) -> Result<String, AwsError> {
+        self.log.lock().unwrap().push("GetCallerIdentity".into());
+        match &self.account_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(ACCOUNT.into()),
+        }
+    }
+    async fn user_pool(&self, _region: &str, id: &str) -> Result<Option<UserPoolType>, AwsError> {
+        let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id() == Some(id));
+        self.read("DescribeUserPool", pool)
+    }
+    async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
+        let role = self.state.lock().unwrap().roles.get(name).cloned();
+        self.read("GetRole", role)
+    }
+    async fn inline_policy(&self, _role: &str, policy: &str) -> Result<Option<Value>, AwsError> {
+        let doc = self.state.lock().unwrap().inline.get(policy).cloned();
+        self.read("GetRolePolicy", doc)
+    }
+    async fn role_policies(&self, role: &str) -> Result<Vec<Value>, AwsError> {
+        self.read(
+            "ListRolePolicies",
+            self.documents.get(role).cloned().unwrap_or_default(),
+        )
+    }
+    async fn account_sms(&self, _account: &str, _region: &str) -> Result<Arc<AccountSms>, AwsError> {
+        let account = self
+            .state
+            .lock()
+            .unwrap()
+            .account
+            .clone()
+            .expect("the world has an account");
+        self.read("AccountSms", Arc::new(account))
+    }
+    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, String> {
+        self.log.lock().unwrap().push(format!("Secret/{}", secret.name));
+        self.codes.get(&secret.name).cloned().transpose()
+    }
+    fn forget_account_sms(&self, _account: &str, _region: &str) {
+        self.state.lock().unwrap().forgotten += 1;
+    }
+}
+
+impl Writes for World {
+    async fn apply(&self, change: &Change) -> Result<(), AwsError> {
+        if let Some(e) = self.failing_writes.get(change.event_reason()) {
+            return Err(e.clone());
+        }
+        let mut state = self.state.lock().unwrap();
+        state.apply(change);
+        state.changes.push(change.clone());
+        Ok(())
+    }
+}
+
+impl State {
+    /// What AWS would do with `change`.
+    fn apply(&mut self, change: &Change) {
+        match change {
+            Change::CreateRole { role } => {
+                self.roles.insert(role.name.clone(), role.as_created(ACCOUNT));
+            }
+            Change::UpdateTrustPolicy { role_name, document } => self.role(role_name).trust_policy = document.clone(),
+            Change::PutPublishPolicy { document, .. } => {
+                self.inline.insert(PUBLISH_POLICY_NAME.into(), document.clone());
+            }
+            Change::PutPermissionsBoundary { role_name, policy_arn } => {
+                self.role(role_name).permissions_boundary = Some(policy_arn.clone());
+            }
+            Change::DeletePermissionsBoundary { role_name } => self.role(role_name).permissions_boundary = None,
+            Change::TagRole { role_name, tags } => self.role(role_name).tags.extend(tags.clone()),
+            Change::DeleteRole { role_name } => {
+                self.roles.remove(role_name);
+            }
+            Change::UpdateSmsConfiguration { latest, to, .. } => {
+                let sms = SmsConfigurationType::builder()
+                    .sns_caller_arn(&to.sns_caller_arn)
+                    .set_external_id(to.external_id.clone())
+                    .set_sns_region(to.sns_region.clone())
+                    .build();
+                let mut pool = (**latest).clone();
+                pool.sms_configuration = Some(sms);
+                self.pool = Some(pool);
+            }
+            Change::AddSandboxNumber { number, .. } => {
+                self.numbers().insert(number.clone(), Listed::Pending);
+            }
+            Change::VerifySandboxNumber { number, .. } => {
+                self.numbers().insert(number.clone(), Listed::Verified);
+            }
+            Change::RemoveSandboxNumber { number, .. } => {
+                self.numbers().remove(number);
+            }
+        }
+    }
+
+    fn role(&mut self, name: &str) -> &mut ObservedRole {
+        self.roles.get_mut(name).expect("the role exists")
+    }
+
+    pub fn numbers(&mut self) -> &mut BTreeMap<String, Listed> {
+        &mut self.account.as_mut().expect("the world has an account").sandbox_numbers
+    }
+}
+
+/// A role as the operator creates it for `apps/app` and the pool, with external ID `ext`.
+pub(super) fn owned_role() -> ObservedRole {
+    let tags = crate::desired::Owner::of(&resource("app", json!({"userPoolId": POOL}))).tags();
+    ObservedRole {
+        name: ROLE.into(),
+        arn: role_arn(),
+        path: "/service-role/".into(),
+        trust_policy: policy::trust_policy(ACCOUNT, &pool_arn(), Some("ext")),
+        permissions_boundary: None,
+        tags,
+    }
+}
+
+/// A world where the managed role of `apps/app` and the pool are already in shape.
+pub(super) fn converged() -> World {
+    let mut w = World::new();
+    let state = w.set();
+    state.roles.insert(ROLE.into(), owned_role());
+    state
+        .inline
+        .insert(PUBLISH_POLICY_NAME.into(), policy::publish_policy());
+    let sms = SmsConfigurationType::builder()
+        .sns_caller_arn(role_arn())
+        .external_id("ext")
+        .sns_region("eu-west-1")
+        .build();
+    if let Some(pool) = state.pool.as_mut() {
+        pool.sms_configuration = Some(sms);
+    }
+    w
+}
+
+/// The resource `apps/app` for the pool, with `extra` merged into its spec.
+pub(super) fn app(extra: Value) -> CognitoSmsConfig {
+    let mut spec = json!({"userPoolId": POOL});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    resource("app", spec)
+}
+
+/// `(status, reason)` of condition `type_`.
+pub(super) fn condition(res: &CognitoSmsConfig, type_: &str) -> (ConditionStatus, String) {
+    let c = res.condition(type_).unwrap_or_else(|| panic!("condition {type_}"));
+    (ConditionStatus::of(c), c.reason.clone())
+}
+
+pub(super) fn ready(res: &CognitoSmsConfig) -> (ConditionStatus, String) {
+    condition(res, types::READY)
+}
+
+pub(super) fn reasons(report: &SyncReport) -> Vec<&'static str> {
+    report.changes.iter().map(Change::event_reason).collect()
+}
+
+pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, String> {
+    Ok(SecretCode {
+        code: Code::new(code).unwrap(),
+        version: Some(version.into()),
+    })
+}
+
+pub(super) fn listed(world: &mut World, number: &str, state: Listed) {
+    world.set().numbers().insert(number.into(), state);
+}

@@ -1,0 +1,220 @@
+//! Sandbox destination numbers: added, verified with the code from their Secret, removed only
+//! when this resource added them, and the account's shared state forgotten after each write.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use super::*;
+use crate::conditions::reasons;
+use crate::crd::SandboxNumberState;
+use crate::reconcile::Requeue;
+
+const NUMBER: &str = "+14255550100";
+
+fn with_number() -> CognitoSmsConfig {
+    app(json!({
+        "externalId": "ext",
+        "sandboxPhoneNumbers": [{"phoneNumber": NUMBER, "verificationCodeRef": {"name": "codes", "key": "k"}}]
+    }))
+}
+
+fn number_state(res: &CognitoSmsConfig) -> (SandboxNumberState, String) {
+    let n = &res.status.as_ref().unwrap().sandbox_phone_numbers[0];
+    (n.state, n.reason.clone())
+}
+
+#[tokio::test]
+async fn a_number_is_added_then_verified_with_the_code_from_its_secret() {
+    let mut w = converged();
+    let mut res = with_number();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(reasons(&report), ["SandboxNumberAdded"]);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::CODE_SENT.into())
+    );
+    assert!(res.status.as_ref().unwrap().sandbox_phone_numbers[0].added_by_operator);
+    assert_eq!(condition(&res, types::PHONE_NUMBERS_VERIFIED).1, reasons::AWAITING_CODE);
+    assert_eq!(
+        w.forgotten(),
+        1,
+        "the shared account state is read again after the write"
+    );
+
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert!(report.changes.is_empty(), "no code yet: nothing to do");
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::AWAITING_CODE.into())
+    );
+
+    w.codes.insert("codes".into(), secret_code("482916", "7"));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(reasons(&report), ["SandboxNumberVerified"]);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Verified, reasons::VERIFIED.into())
+    );
+    assert!(res.status.as_ref().unwrap().sandbox_phone_numbers[0].added_by_operator);
+    assert_eq!(
+        condition(&res, types::PHONE_NUMBERS_VERIFIED),
+        (ConditionStatus::True, reasons::ALL_VERIFIED.into())
+    );
+    assert!(!format!("{report:?}").contains("482916"), "the code never prints");
+}
+
+#[tokio::test]
+async fn a_refused_code_is_not_tried_again_until_the_secret_changes() {
+    let mut w = converged();
+    listed(&mut w, NUMBER, Listed::Pending);
+    w.codes.insert("codes".into(), secret_code("000000", "7"));
+    w.failing_writes
+        .insert("SandboxNumberVerified", aws_error("VerificationException"));
+    let mut res = with_number();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert!(report.changes.is_empty());
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Failed, reasons::CODE_REJECTED.into())
+    );
+    assert_eq!(
+        res.status.as_ref().unwrap().sandbox_phone_numbers[0]
+            .rejected_secret_version
+            .as_deref(),
+        Some("7")
+    );
+    assert_eq!(w.forgotten(), 0, "a refused code changes nothing in the account");
+    assert_eq!(report.requeue, Requeue::Resync);
+
+    w.failing_writes.clear();
+    w.sync(&mut res, Mode::Apply).await;
+    assert!(w.writes().is_empty(), "the same Secret version is not tried again");
+
+    w.codes.insert("codes".into(), secret_code("123456", "8"));
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(w.writes(), ["SandboxNumberVerified"]);
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_is_retried_with_backoff() {
+    let mut w = converged();
+    listed(&mut w, NUMBER, Listed::Pending);
+    w.codes.insert("codes".into(), Err("Forbidden (403)".into()));
+    let mut res = with_number();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Backoff);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Failed, reasons::SECRET_UNREADABLE.into())
+    );
+    assert_eq!(
+        condition(&res, types::PHONE_NUMBERS_VERIFIED),
+        (ConditionStatus::False, reasons::SECRET_UNREADABLE.into())
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_read_only_for_pending_numbers() {
+    let mut w = converged();
+    listed(&mut w, NUMBER, Listed::Verified);
+    let mut res = with_number();
+    w.sync(&mut res, Mode::Apply).await;
+    assert!(!w.reads().iter().any(|r| r.starts_with("Secret/")), "{:?}", w.reads());
+}
+
+#[tokio::test]
+async fn aws_refusals_of_a_number_are_reported_with_their_code() {
+    let cases = [("InvalidParameter", Requeue::Resync), ("Throttling", Requeue::Backoff)];
+    for (code, requeue) in cases {
+        let mut w = converged();
+        w.failing_writes.insert("SandboxNumberAdded", aws_error(code));
+        let mut res = with_number();
+        let report = w.sync(&mut res, Mode::Apply).await;
+        assert_eq!(number_state(&res), (SandboxNumberState::Failed, code.to_string()));
+        assert_eq!(
+            condition(&res, types::PHONE_NUMBERS_VERIFIED).1,
+            reasons::VERIFICATION_FAILED
+        );
+        assert_eq!(report.requeue, requeue, "{code}");
+    }
+}
+
+/// A number dropped from the spec is removed only if this resource added it and no other lists it.
+#[tokio::test]
+async fn dropped_numbers_are_removed_only_when_ours_alone() {
+    for (added_by_us, claimed, removed) in [(true, false, true), (false, false, false), (true, true, false)] {
+        let w = converged();
+        let mut res = with_number();
+        w.sync(&mut res, Mode::Apply).await;
+        res.status.as_mut().unwrap().sandbox_phone_numbers[0].added_by_operator = added_by_us;
+        res.spec.sandbox_phone_numbers.clear();
+        w.forget_calls();
+        let others: HashSet<String> = claimed.then(|| NUMBER.to_string()).into_iter().collect();
+        let report = w.sync_claimed(&mut res, Mode::Apply, &others).await;
+        let expected: &[&str] = if removed { &["SandboxNumberRemoved"] } else { &[] };
+        assert_eq!(
+            reasons(&report),
+            expected,
+            "added by us: {added_by_us}, claimed: {claimed}"
+        );
+        assert!(res.status.as_ref().unwrap().sandbox_phone_numbers.is_empty() || !removed);
+    }
+}
+
+#[tokio::test]
+async fn a_removal_refused_within_24_hours_is_kept_and_tried_on_the_next_resync() {
+    let mut w = converged();
+    let mut res = with_number();
+    w.sync(&mut res, Mode::Apply).await;
+    res.spec.sandbox_phone_numbers.clear();
+    w.failing_writes.insert("SandboxNumberRemoved", aws_error("UserError"));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Resync);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Removing, reasons::REMOVAL_REFUSED.into())
+    );
+    let c = res.condition(types::PHONE_NUMBERS_VERIFIED).unwrap();
+    assert!(
+        c.message.contains("removing +*******0100 from the sandbox"),
+        "{}",
+        c.message
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_numbers_without_texting_anyone() {
+    let w = converged();
+    let mut res = with_number();
+    let report = w.sync(&mut res, Mode::DryRun).await;
+    assert_eq!(reasons(&report), ["SandboxNumberAdded"]);
+    assert!(w.writes().is_empty());
+    assert_eq!(w.forgotten(), 0);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::CHANGES_PENDING.into())
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_account_leaves_every_account_condition_failed() {
+    let mut w = converged();
+    w.failing_reads.insert("AccountSms", aws_error("Throttling"));
+    let mut res = with_number();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Backoff);
+    for type_ in [
+        types::SANDBOX_EXITED,
+        types::PHONE_NUMBERS_VERIFIED,
+        types::ORIGINATION_IDENTITY_AVAILABLE,
+        types::SPEND_LIMIT_SUFFICIENT,
+    ] {
+        assert_eq!(
+            condition(&res, type_),
+            (ConditionStatus::False, reasons::THROTTLED.into()),
+            "{type_}"
+        );
+    }
+    assert_eq!(ready(&res).0, ConditionStatus::True, "the pool itself is configured");
+}

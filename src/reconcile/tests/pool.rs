@@ -1,0 +1,126 @@
+//! The pool: read, pointed at the role with every other setting sent back, left alone when it
+//! sends SMS another way.
+
+use aws_sdk_cognitoidentityprovider::types::{EumsSmsConfigurationType, UserPoolMfaType};
+use serde_json::json;
+
+use super::*;
+use crate::conditions::reasons;
+use crate::reconcile::Requeue;
+
+#[tokio::test]
+async fn the_update_carries_the_pool_as_read() {
+    let mut w = converged();
+    let mut customised = w.set().pool.clone().unwrap();
+    customised.mfa_configuration = Some(UserPoolMfaType::Optional);
+    customised.sms_verification_message = Some("code {####}".into());
+    w.set().pool = Some(customised.clone());
+    let mut res = app(json!({"externalId": "another"}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    let Some(Change::UpdateSmsConfiguration { latest, to, .. }) = report.changes.last() else {
+        panic!("a pool update: {:?}", report.changes);
+    };
+    assert_eq!(**latest, customised, "every other setting goes back as it was read");
+    assert_eq!(to.external_id.as_deref(), Some("another"));
+}
+
+#[tokio::test]
+async fn a_pool_in_shape_is_not_written() {
+    let w = converged();
+    let mut res = app(json!({"externalId": "ext"}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert!(report.changes.is_empty());
+    assert_eq!(
+        condition(&res, types::USER_POOL_CONFIGURED),
+        (ConditionStatus::True, reasons::SMS_CONFIGURATION_IN_SYNC.into())
+    );
+}
+
+#[tokio::test]
+async fn a_missing_pool_is_waited_for_with_backoff() {
+    let mut w = World::new();
+    w.set().pool = None;
+    let mut res = app(json!({}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Backoff);
+    assert_eq!(
+        condition(&res, types::USER_POOL_CONFIGURED).1,
+        reasons::USER_POOL_NOT_FOUND
+    );
+    assert_eq!(condition(&res, types::ROLE_READY).1, reasons::WAITING_FOR_USER_POOL);
+    assert!(!w.reads().contains(&"GetRole".to_string()));
+}
+
+#[tokio::test]
+async fn an_unreadable_pool_is_reported_by_its_error() {
+    let mut w = World::new();
+    w.failing_reads
+        .insert("DescribeUserPool", aws_error("AccessDeniedException"));
+    let mut res = app(json!({}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Resync);
+    assert_eq!(condition(&res, types::USER_POOL_CONFIGURED).1, reasons::ACCESS_DENIED);
+}
+
+#[tokio::test]
+async fn a_pool_on_end_user_messaging_is_left_alone() {
+    let mut w = World::new();
+    let eums = SmsConfigurationType::builder()
+        .eums_sms(
+            EumsSmsConfigurationType::builder()
+                .caller_arn("arn:aws:iam::123456789012:role/x")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    w.set().pool.as_mut().unwrap().sms_configuration = Some(eums);
+    let mut res = app(json!({}));
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        condition(&res, types::USER_POOL_CONFIGURED).1,
+        reasons::SMS_THROUGH_END_USER_MESSAGING
+    );
+    assert!(!w.writes().contains(&"SmsConfigurationUpdated".to_string()));
+}
+
+#[tokio::test]
+async fn iam_propagation_is_waited_out() {
+    let mut w = World::new();
+    w.failing_writes.insert(
+        "SmsConfigurationUpdated",
+        aws_error("InvalidSmsRoleTrustRelationshipException"),
+    );
+    let mut res = app(json!({}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Backoff);
+    assert_eq!(reasons(&report), ["RoleCreated", "PermissionsPolicyUpdated"]);
+    assert_eq!(
+        condition(&res, types::USER_POOL_CONFIGURED),
+        (ConditionStatus::Unknown, reasons::IAM_PROPAGATION_PENDING.into())
+    );
+    assert_eq!(ready(&res).0, ConditionStatus::Unknown);
+    assert_eq!(res.status.as_ref().unwrap().role_arn, Some(role_arn()));
+
+    w.failing_writes.clear();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        reasons(&report),
+        ["SmsConfigurationUpdated"],
+        "only the pool is left to do"
+    );
+    assert_eq!(ready(&res).0, ConditionStatus::True);
+}
+
+#[tokio::test]
+async fn a_rejected_update_is_terminal() {
+    let mut w = converged();
+    w.failing_writes
+        .insert("SmsConfigurationUpdated", aws_error("InvalidParameterException"));
+    let mut res = app(json!({"snsRegion": "eu-west-1", "externalId": "other"}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(report.requeue, Requeue::Resync);
+    assert_eq!(
+        condition(&res, types::USER_POOL_CONFIGURED),
+        (ConditionStatus::False, reasons::AWS_REQUEST_REJECTED.into())
+    );
+}

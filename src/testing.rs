@@ -1,0 +1,82 @@
+//! Builders for `CognitoSmsConfig` resources, shared by the unit and integration tests so that
+//! every test makes them one way: `resource("app", json!({...})).in_namespace("team").finalized()`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, FINALIZER, SandboxPhoneNumber, SecretKeyRef};
+
+/// Resource `apps/<name>` with `spec`, as the API server would return it: uid `uid-<name>`,
+/// generation 1.
+///
+/// # Panics
+/// When `spec` is not a valid spec, so that a test's typo fails the test.
+pub fn resource(name: &str, spec: Value) -> CognitoSmsConfig {
+    serde_json::from_value(json!({
+        "apiVersion": "cognitosms.io/v1alpha1",
+        "kind": "CognitoSmsConfig",
+        "metadata": {
+            "name": name,
+            "namespace": "apps",
+            "uid": format!("uid-{name}"),
+            "generation": 1,
+        },
+        "spec": spec,
+    }))
+    .expect("a valid CognitoSmsConfig spec")
+}
+
+/// A sandbox number whose code is read from key `k` of Secret `codes`.
+pub fn sandbox_number(number: &str) -> SandboxPhoneNumber {
+    SandboxPhoneNumber {
+        phone_number: number.into(),
+        language_code: None,
+        verification_code_ref: SecretKeyRef {
+            name: "codes".into(),
+            key: "k".into(),
+        },
+    }
+}
+
+/// Builder steps on a resource from [`resource`].
+pub trait ResourceFixture: Sized {
+    fn in_namespace(self, namespace: &str) -> Self;
+    /// As after the operator added its finalizer.
+    fn finalized(self) -> Self;
+    /// As after `kubectl delete`: a deletion timestamp, the finalizer still present.
+    fn deleting(self) -> Self;
+    fn with_status(self, status: CognitoSmsConfigStatus) -> Self;
+    /// As a manifest a user writes: no uid, generation or resourceVersion.
+    fn unsubmitted(self) -> Self;
+}
+
+impl ResourceFixture for CognitoSmsConfig {
+    fn in_namespace(mut self, namespace: &str) -> Self {
+        self.metadata.namespace = Some(namespace.into());
+        self
+    }
+
+    fn finalized(mut self) -> Self {
+        self.metadata.finalizers = Some(vec![FINALIZER.into()]);
+        self
+    }
+
+    fn deleting(self) -> Self {
+        let mut res = self.finalized();
+        res.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+        res
+    }
+
+    fn with_status(mut self, status: CognitoSmsConfigStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    fn unsubmitted(mut self) -> Self {
+        self.metadata.uid = None;
+        self.metadata.generation = None;
+        self.metadata.resource_version = None;
+        self
+    }
+}
