@@ -1,13 +1,13 @@
-//! The account's SMS state per (account, SNS region), shared by every resource: one fetch per TTL
+//! The account's SMS state per (account, region), shared by every resource: one fetch per TTL
 //! however many resources use the region, concurrent readers wait for the one fetch in flight
-//! (single-flight), and a write to the sandbox list invalidates the entry.
+//! (single-flight), and a write to the verified destination numbers invalidates the entry.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::account::{AccountSms, TypesKnown};
+use crate::account::{AccountSms, SnsView};
 use crate::aws::{Aws, AwsError};
 
 #[derive(Default)]
@@ -91,33 +91,30 @@ impl AccountCache {
     }
 }
 
+/// The account's SMS state in `region`, from End User Messaging, with what SNS says beside it.
 async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
+    let eum = aws.sms_voice(region);
+    let in_sandbox = eum.in_sandbox().await?;
+    let monthly_spend_limit = eum.text_spend_limit().await?;
+    let mut identities = eum.phone_numbers().await?;
+    identities.extend(eum.sender_ids().await?);
+    identities.extend(eum.pools().await?);
+    let configuration_sets = eum.configuration_sets().await?;
+    let destinations = eum.destinations().await?;
+    // SNS's view only serves to point out where it disagrees: where SNS cannot be asked (a region
+    // without SNS SMS, or no permission), it is left out.
     let sns = aws.sns(region);
-    let in_sandbox = sns.in_sandbox().await?;
-    let monthly_spend_limit = sns.monthly_spend_limit().await?;
-    let mut origination = sns.origination_numbers().await?;
-    // Types come from AWS End User Messaging SMS, which the operator may not be allowed to call:
-    // without them the numbers are still reported, with their type unknown.
-    let types = match sns.number_types().await {
-        Ok(mut typed) => {
-            for n in &mut origination {
-                if let Some((t, _)) = typed.remove(&n.number) {
-                    n.number_type = Some(t);
-                }
-            }
-            // Identities SNS does not list (short codes, for one) but End User Messaging does.
-            origination.extend(typed.into_values().map(|(_, n)| n));
-            TypesKnown::Yes
-        }
-        Err(e) => TypesKnown::No(format!("{} {} answered {}", e.service, e.operation, e.code)),
+    let sns = SnsView {
+        in_sandbox: sns.in_sandbox().await.ok(),
+        monthly_spend_limit: sns.monthly_spend_limit().await.ok().flatten(),
     };
-    let sandbox_numbers = sns.sandbox_numbers().await?;
     Ok(AccountSms {
         checked_at: Some(k8s_openapi::jiff::Timestamp::now()),
         in_sandbox,
         monthly_spend_limit,
-        origination,
-        types,
-        sandbox_numbers,
+        identities,
+        configuration_sets,
+        destinations,
+        sns,
     })
 }

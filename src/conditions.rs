@@ -24,6 +24,8 @@ pub mod reasons {
     pub const SNS_REGION_ALLOWED: &str = "SnsRegionAllowed";
     pub const SNS_REGION_NOT_ALLOWED: &str = "SnsRegionNotAllowed";
     pub const INVALID_USER_POOL_ID: &str = "InvalidUserPoolId";
+    pub const DIRECT_PATH_AVAILABLE: &str = "DirectPathAvailable";
+    pub const DIRECT_PATH_NOT_AVAILABLE: &str = "DirectPathNotAvailable";
     // RoleReady
     pub const ROLE_IN_SYNC: &str = "RoleInSync";
     pub const ROLE_VALID: &str = "RoleValid";
@@ -39,7 +41,11 @@ pub mod reasons {
     pub const IAM_PROPAGATION_PENDING: &str = "IamPropagationPending";
     pub const WAITING_FOR_ROLE: &str = "WaitingForRole";
     pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const SMS_THROUGH_END_USER_MESSAGING: &str = "SmsThroughEndUserMessaging";
+    pub const WAITING_FOR_ORIGINATION_IDENTITY: &str = "WaitingForOriginationIdentity";
+    pub const CONFIGURATION_SET_NOT_FOUND: &str = "ConfigurationSetNotFound";
+    pub const TEST_MESSAGE_FAILED: &str = "TestMessageFailed";
+    // Any condition Cognito's own diagnosis of the pool (SmsConfigurationFailure) explains
+    pub const COGNITO_REPORTS_FAILURE: &str = "CognitoReportsSmsConfigurationFailure";
     // SandboxExited
     pub const IN_SANDBOX: &str = "InSandbox";
     pub const OUT_OF_SANDBOX: &str = "OutOfSandbox";
@@ -48,6 +54,7 @@ pub mod reasons {
     pub const ALL_VERIFIED: &str = "AllVerified";
     pub const AWAITING_CODE: &str = "AwaitingCode";
     pub const CODE_SENT: &str = "CodeSent";
+    pub const CODE_NOT_SENT: &str = "CodeNotSent";
     pub const CODE_REJECTED: &str = "CodeRejected";
     pub const SECRET_UNREADABLE: &str = "SecretUnreadable";
     pub const VERIFIED: &str = "Verified";
@@ -57,6 +64,8 @@ pub mod reasons {
     pub const NOT_REQUIRED: &str = "NotRequired";
     pub const IDENTITY_AVAILABLE: &str = "IdentityAvailable";
     pub const NO_US_IDENTITY: &str = "NoUsOriginationIdentity";
+    pub const IDENTITY_NOT_FOUND: &str = "OriginationIdentityNotFound";
+    pub const IDENTITY_NOT_USABLE: &str = "OriginationIdentityNotUsable";
     // SpendLimitSufficient
     pub const SPEND_LIMIT_RAISED: &str = "SpendLimitRaised";
     pub const SPEND_LIMIT_TOO_LOW: &str = "SpendLimitTooLow";

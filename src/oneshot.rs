@@ -153,12 +153,12 @@ pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconcile
     let cache = AccountCache::new(std::time::Duration::from_secs(3600));
     let mut out = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
-        let region = reconcile::sns_region_of(resource);
+        let region = reconcile::sms_region_of(resource);
         let claimed: HashSet<String> = input
             .resources
             .iter()
             .enumerate()
-            .filter(|(j, other)| *j != i && region.is_some() && reconcile::sns_region_of(other) == region)
+            .filter(|(j, other)| *j != i && region.is_some() && reconcile::sms_region_of(other) == region)
             .flat_map(|(_, other)| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()))
             .collect();
         let secrets = FileSecrets {

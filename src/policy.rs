@@ -45,12 +45,34 @@ pub fn trust_policy(account_id: &str, source_arn: &str, external_id: Option<&str
     })
 }
 
-/// The managed role's only inline policy: `sns:Publish`, which is all Cognito needs to send SMS.
+/// The action Cognito calls to send SMS through SNS.
+pub const SNS_PUBLISH: &str = "sns:Publish";
+/// The action Cognito calls to send SMS directly through AWS End User Messaging SMS.
+pub const SEND_TEXT_MESSAGE: &str = "sms-voice:SendTextMessage";
+
+/// The managed role's inline policy on the SNS path: `sns:Publish`, which is all Cognito needs.
 pub fn publish_policy() -> Value {
+    allow_only(SNS_PUBLISH, "*")
+}
+
+/// The managed role's inline policy on the direct path: `sms-voice:SendTextMessage` on
+/// `resource`, the origination identity's ARN (or every identity of the account in the pool's
+/// region when the resource names none).
+pub fn send_text_policy(resource: &str) -> Value {
+    allow_only(SEND_TEXT_MESSAGE, resource)
+}
+
+fn allow_only(action: &str, resource: &str) -> Value {
     json!({
         "Version": POLICY_VERSION,
-        "Statement": [{ "Effect": "Allow", "Action": "sns:Publish", "Resource": "*" }]
+        "Statement": [{ "Effect": "Allow", "Action": action, "Resource": resource }]
     })
+}
+
+/// Every origination identity of `account` in `region`: the narrowest scope of the direct path
+/// without a named identity, since End User Messaging may then send from any of them.
+pub fn identities_in_region(partition: &str, region: &str, account: &str) -> String {
+    format!("arn:{partition}:sms-voice:{region}:{account}:*")
 }
 
 /// Two documents grant the same thing: equal after normalisation.
@@ -331,30 +353,43 @@ pub fn external_id_of(doc: &Value) -> Option<String> {
 }
 
 /// Whether a set of identity policies lets the role call `sns:Publish` on any resource.
-/// An explicit Deny wins. Conditions on Allow statements are assumed to hold; permission
-/// boundaries and SCPs are outside what a role's own policies show.
 pub fn allows_sns_publish(docs: &[Value]) -> bool {
+    allows(docs, SNS_PUBLISH, "*")
+}
+
+/// Whether a set of identity policies lets the role call `action` on `resource`. A statement's
+/// `Resource` patterns must cover `resource` (IAM wildcards; a `resource` that is itself a
+/// wildcard is covered only by patterns at least as wide). An explicit Deny wins. Conditions on
+/// Allow statements are assumed to hold; permission boundaries and SCPs are outside what a role's
+/// own policies show.
+pub fn allows(docs: &[Value], action: &str, resource: &str) -> bool {
     let statements: Vec<Value> = docs.iter().flat_map(|d| as_list(d.get("Statement"))).collect();
-    let covers_publish = |stmt: &Value| {
+    let covers_action = |stmt: &Value| {
         let by_action = as_list(stmt.get("Action"))
             .iter()
             .filter_map(Value::as_str)
-            .any(|a| action_matches(a, "sns:Publish"));
+            .any(|a| action_matches(a, action));
         let by_not_action = stmt.get("NotAction").is_some_and(|na| {
             !as_list(Some(na))
                 .iter()
                 .filter_map(Value::as_str)
-                .any(|a| action_matches(a, "sns:Publish"))
+                .any(|a| action_matches(a, action))
         });
         by_action || by_not_action
     };
-    let any_resource = |stmt: &Value| as_list(stmt.get("Resource")).iter().any(|r| r == "*");
+    let covers_resource = |stmt: &Value| {
+        as_list(stmt.get("Resource"))
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|pattern| glob_match(pattern, resource))
+    };
+    let effect = |stmt: &Value, e: &str| stmt.get("Effect").and_then(Value::as_str) == Some(e);
     let denied = statements
         .iter()
-        .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Deny") && covers_publish(s));
+        .any(|s| effect(s, "Deny") && covers_action(s) && covers_resource(s));
     let allowed = statements
         .iter()
-        .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow") && covers_publish(s) && any_resource(s));
+        .any(|s| effect(s, "Allow") && covers_action(s) && covers_resource(s));
     allowed && !denied
 }
 
@@ -517,5 +552,23 @@ mod tests {
             publish_policy(),
             json!({"Statement":{"Effect":"Deny","Action":"sns:*","Resource":"*"}})
         ]));
+    }
+
+    #[test]
+    fn send_text_permission_is_checked_against_the_identity() {
+        let arn = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-abc";
+        let region = identities_in_region("aws", "eu-west-1", "123456789012");
+        assert!(allows(&[send_text_policy(arn)], SEND_TEXT_MESSAGE, arn));
+        assert!(allows(&[send_text_policy(&region)], SEND_TEXT_MESSAGE, arn));
+        assert!(allows(&[send_text_policy(&region)], SEND_TEXT_MESSAGE, &region));
+        assert!(
+            !allows(&[send_text_policy(arn)], SEND_TEXT_MESSAGE, &region),
+            "a policy scoped to one identity does not cover every identity"
+        );
+        let other = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-other";
+        assert!(!allows(&[send_text_policy(other)], SEND_TEXT_MESSAGE, arn));
+        assert!(!allows(&[publish_policy()], SEND_TEXT_MESSAGE, arn));
+        let deny = json!({"Statement":{"Effect":"Deny","Action":"sms-voice:*","Resource":"*"}});
+        assert!(!allows(&[send_text_policy(arn), deny], SEND_TEXT_MESSAGE, arn));
     }
 }

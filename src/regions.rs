@@ -1,10 +1,13 @@
-//! Which SNS regions a Cognito user pool may send SMS through.
+//! Which SNS regions a Cognito user pool may send SMS through, and where it may send directly
+//! through AWS End User Messaging SMS.
 //!
-//! The table restates the AWS guide "SMS message settings for Amazon Cognito user pools", step 2.
-//! In every region it lists, the first SNS region is the pool's own region (Tokyo for Seoul) and
-//! the second, where present, is the legacy alternate region. Pools in regions the table does not
-//! list may use SNS in their own region only: the guide allows the pool's own region everywhere
-//! except Seoul.
+//! The table restates step 2 of the AWS guide "SMS message settings for Amazon Cognito user pools"
+//! as published in 2026 (docs.aws.amazon.com/cognito/latest/developerguide/user-pool-sms-settings.html),
+//! 32 rows. The first SNS region of a row is the default: the pool's own region, except for
+//! Seoul (Tokyo), Malaysia and Hong Kong (Singapore) and Thailand (Mumbai), whose pools cannot
+//! use their own region. A second region, where present, is the legacy alternate Cognito uses for
+//! pools created through the API without `SnsRegion`. Pools in a region the table does not list
+//! may use SNS in their own region only.
 
 use kube::core::cel::{Message, Reason, Rule};
 
@@ -24,31 +27,6 @@ pub const TABLE: &[RegionRow] = &[
         sns: &["us-east-2", "us-east-1"],
     },
     RegionRow {
-        cognito: "ap-south-1",
-        name: "Asia Pacific (Mumbai)",
-        sns: &["ap-south-1", "ap-southeast-1"],
-    },
-    RegionRow {
-        cognito: "ca-central-1",
-        name: "Canada (Central)",
-        sns: &["ca-central-1", "us-east-1"],
-    },
-    RegionRow {
-        cognito: "eu-central-1",
-        name: "Europe (Frankfurt)",
-        sns: &["eu-central-1", "eu-west-1"],
-    },
-    RegionRow {
-        cognito: "eu-west-2",
-        name: "Europe (London)",
-        sns: &["eu-west-2", "eu-west-1"],
-    },
-    RegionRow {
-        cognito: "ap-northeast-2",
-        name: "Asia Pacific (Seoul)",
-        sns: &["ap-northeast-1"],
-    },
-    RegionRow {
         cognito: "us-east-1",
         name: "US East (N. Virginia)",
         sns: &["us-east-1"],
@@ -64,19 +42,29 @@ pub const TABLE: &[RegionRow] = &[
         sns: &["us-west-2"],
     },
     RegionRow {
-        cognito: "ap-southeast-1",
-        name: "Asia Pacific (Singapore)",
-        sns: &["ap-southeast-1"],
+        cognito: "ca-central-1",
+        name: "Canada (Central)",
+        sns: &["ca-central-1", "us-east-1"],
     },
     RegionRow {
-        cognito: "ap-southeast-2",
-        name: "Asia Pacific (Sydney)",
-        sns: &["ap-southeast-2"],
+        cognito: "ca-west-1",
+        name: "Canada West (Calgary)",
+        sns: &["ca-west-1"],
     },
     RegionRow {
-        cognito: "ap-northeast-1",
-        name: "Asia Pacific (Tokyo)",
-        sns: &["ap-northeast-1"],
+        cognito: "mx-central-1",
+        name: "Mexico (Central)",
+        sns: &["mx-central-1"],
+    },
+    RegionRow {
+        cognito: "eu-central-1",
+        name: "Europe (Frankfurt)",
+        sns: &["eu-central-1", "eu-west-1"],
+    },
+    RegionRow {
+        cognito: "eu-west-2",
+        name: "Europe (London)",
+        sns: &["eu-west-2", "eu-west-1"],
     },
     RegionRow {
         cognito: "eu-west-1",
@@ -94,16 +82,115 @@ pub const TABLE: &[RegionRow] = &[
         sns: &["eu-north-1"],
     },
     RegionRow {
+        cognito: "eu-south-1",
+        name: "Europe (Milan)",
+        sns: &["eu-south-1"],
+    },
+    RegionRow {
+        cognito: "eu-south-2",
+        name: "Europe (Spain)",
+        sns: &["eu-south-2"],
+    },
+    RegionRow {
+        cognito: "eu-central-2",
+        name: "Europe (Zurich)",
+        sns: &["eu-central-2"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-5",
+        name: "Asia Pacific (Malaysia)",
+        sns: &["ap-southeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-7",
+        name: "Asia Pacific (Thailand)",
+        sns: &["ap-south-1"],
+    },
+    RegionRow {
+        cognito: "ap-south-1",
+        name: "Asia Pacific (Mumbai)",
+        sns: &["ap-south-1", "ap-southeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-south-2",
+        name: "Asia Pacific (Hyderabad)",
+        sns: &["ap-south-2"],
+    },
+    RegionRow {
+        cognito: "ap-east-1",
+        name: "Asia Pacific (Hong Kong)",
+        sns: &["ap-southeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-northeast-2",
+        name: "Asia Pacific (Seoul)",
+        sns: &["ap-northeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-1",
+        name: "Asia Pacific (Singapore)",
+        sns: &["ap-southeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-2",
+        name: "Asia Pacific (Sydney)",
+        sns: &["ap-southeast-2"],
+    },
+    RegionRow {
+        cognito: "ap-northeast-1",
+        name: "Asia Pacific (Tokyo)",
+        sns: &["ap-northeast-1"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-3",
+        name: "Asia Pacific (Jakarta)",
+        sns: &["ap-southeast-3"],
+    },
+    RegionRow {
+        cognito: "ap-northeast-3",
+        name: "Asia Pacific (Osaka)",
+        sns: &["ap-northeast-3"],
+    },
+    RegionRow {
+        cognito: "ap-southeast-4",
+        name: "Asia Pacific (Melbourne)",
+        sns: &["ap-southeast-4"],
+    },
+    RegionRow {
         cognito: "me-south-1",
         name: "Middle East (Bahrain)",
         sns: &["me-south-1"],
+    },
+    RegionRow {
+        cognito: "me-central-1",
+        name: "Middle East (UAE)",
+        sns: &["me-central-1"],
     },
     RegionRow {
         cognito: "sa-east-1",
         name: "South America (São Paulo)",
         sns: &["sa-east-1"],
     },
+    RegionRow {
+        cognito: "il-central-1",
+        name: "Israel (Tel Aviv)",
+        sns: &["il-central-1"],
+    },
+    RegionRow {
+        cognito: "af-south-1",
+        name: "Africa (Cape Town)",
+        sns: &["af-south-1"],
+    },
 ];
+
+/// Regions whose pools cannot send through the End User Messaging SMS direct path and must use
+/// SNS (Thailand, Hong Kong, Malaysia).
+pub const NO_DIRECT_PATH: &[&str] = &["ap-southeast-7", "ap-east-1", "ap-southeast-5"];
+
+/// Whether pools in `cognito_region` may send SMS directly through End User Messaging SMS.
+pub fn direct_path_available(cognito_region: &str) -> bool {
+    !NO_DIRECT_PATH.contains(&cognito_region)
+}
 
 /// The shape of a user pool id: `<region>_<id>`, e.g. `eu-west-1_AbCdEf123`.
 pub const USER_POOL_ID_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]+_[0-9A-Za-z]+$";
@@ -159,6 +246,14 @@ pub enum RegionError {
         pool_region: String,
         allowed: Vec<String>,
     },
+    #[error(
+        "pools in {0} cannot send SMS directly through AWS End User Messaging SMS: remove spec.endUserMessaging to send through SNS"
+    )]
+    NoDirectPath(String),
+    #[error(
+        "snsRegion chooses the SNS region, but with endUserMessaging the pool sends directly in its own region: remove one of them"
+    )]
+    SnsRegionWithDirectPath,
 }
 
 /// The SNS region to use for `user_pool_id`, or why the requested one is not allowed.
@@ -175,6 +270,37 @@ pub fn resolve_sns_region(user_pool_id: &str, requested: Option<&str>) -> Result
             allowed: allowed.iter().map(|s| s.to_string()).collect(),
         }),
     }
+}
+
+/// The region whose SMS account state a pool's SMS depend on: the SNS region, or, sending
+/// directly through End User Messaging, the pool's own region.
+pub fn sms_region(user_pool_id: &str, sns_region: Option<&str>, direct: bool) -> Result<String, RegionError> {
+    if !direct {
+        return resolve_sns_region(user_pool_id, sns_region);
+    }
+    let region = pool_region(user_pool_id).ok_or_else(|| RegionError::MalformedUserPoolId(user_pool_id.to_string()))?;
+    if sns_region.is_some() {
+        return Err(RegionError::SnsRegionWithDirectPath);
+    }
+    if !direct_path_available(region) {
+        return Err(RegionError::NoDirectPath(region.to_string()));
+    }
+    Ok(region.to_string())
+}
+
+/// The admission rule refusing the direct path where End User Messaging SMS cannot serve the pool.
+pub fn direct_path_rule() -> Rule {
+    let in_region: Vec<String> = NO_DIRECT_PATH
+        .iter()
+        .map(|r| format!("self.userPoolId.startsWith('{r}_')"))
+        .collect();
+    Rule::new(format!("!has(self.endUserMessaging) || !({})", in_region.join(" || ")))
+        .message(Message::Message(format!(
+            "the End User Messaging SMS direct path is not available for pools in {}: remove endUserMessaging to send through SNS",
+            NO_DIRECT_PATH.join(", ")
+        )))
+        .reason(Reason::FieldValueForbidden)
+        .field_path(".endUserMessaging")
 }
 
 /// The admission rule enforcing the table: generated from it, so the schema and reconcile agree.
@@ -201,12 +327,17 @@ pub fn sns_region_rule() -> Rule {
         }
     }
     let expr = format!("!has(self.snsRegion) || {}", terms.join(" || "));
+    let exceptions: Vec<String> = TABLE
+        .iter()
+        .filter(|r| !r.sns.contains(&r.cognito))
+        .map(|r| format!("{} must use {}", r.cognito, r.sns.join(" or ")))
+        .collect();
     Rule::new(expr)
-        .message(Message::Expression(
+        .message(Message::Expression(format!(
             "'snsRegion ' + self.snsRegion + ' cannot be used by user pool ' + self.userPoolId + \
-             ': use the region of the pool or its listed alternate (pools in ap-northeast-2 must use ap-northeast-1)'"
-                .into(),
-        ))
+             ': use the region of the pool or its listed alternate (pools in {})'",
+            exceptions.join("; ")
+        )))
         .reason(Reason::FieldValueInvalid)
         .field_path(".snsRegion")
 }
@@ -215,25 +346,41 @@ pub fn sns_region_rule() -> Rule {
 mod tests {
     use super::*;
 
-    /// Every row of the guide's table, as (pool region, default, all allowed).
+    /// Every row of the guide's table, as (pool region, default, all allowed), written out
+    /// independently of `TABLE`.
     const EXPECTED: &[(&str, &str, &[&str])] = &[
         ("us-east-2", "us-east-2", &["us-east-2", "us-east-1"]),
-        ("ap-south-1", "ap-south-1", &["ap-south-1", "ap-southeast-1"]),
-        ("ca-central-1", "ca-central-1", &["ca-central-1", "us-east-1"]),
-        ("eu-central-1", "eu-central-1", &["eu-central-1", "eu-west-1"]),
-        ("eu-west-2", "eu-west-2", &["eu-west-2", "eu-west-1"]),
-        ("ap-northeast-2", "ap-northeast-1", &["ap-northeast-1"]),
         ("us-east-1", "us-east-1", &["us-east-1"]),
         ("us-west-1", "us-west-1", &["us-west-1"]),
         ("us-west-2", "us-west-2", &["us-west-2"]),
-        ("ap-southeast-1", "ap-southeast-1", &["ap-southeast-1"]),
-        ("ap-southeast-2", "ap-southeast-2", &["ap-southeast-2"]),
-        ("ap-northeast-1", "ap-northeast-1", &["ap-northeast-1"]),
+        ("ca-central-1", "ca-central-1", &["ca-central-1", "us-east-1"]),
+        ("ca-west-1", "ca-west-1", &["ca-west-1"]),
+        ("mx-central-1", "mx-central-1", &["mx-central-1"]),
+        ("eu-central-1", "eu-central-1", &["eu-central-1", "eu-west-1"]),
+        ("eu-west-2", "eu-west-2", &["eu-west-2", "eu-west-1"]),
         ("eu-west-1", "eu-west-1", &["eu-west-1"]),
         ("eu-west-3", "eu-west-3", &["eu-west-3"]),
         ("eu-north-1", "eu-north-1", &["eu-north-1"]),
+        ("eu-south-1", "eu-south-1", &["eu-south-1"]),
+        ("eu-south-2", "eu-south-2", &["eu-south-2"]),
+        ("eu-central-2", "eu-central-2", &["eu-central-2"]),
+        ("ap-southeast-5", "ap-southeast-1", &["ap-southeast-1"]),
+        ("ap-southeast-7", "ap-south-1", &["ap-south-1"]),
+        ("ap-south-1", "ap-south-1", &["ap-south-1", "ap-southeast-1"]),
+        ("ap-south-2", "ap-south-2", &["ap-south-2"]),
+        ("ap-east-1", "ap-southeast-1", &["ap-southeast-1"]),
+        ("ap-northeast-2", "ap-northeast-1", &["ap-northeast-1"]),
+        ("ap-southeast-1", "ap-southeast-1", &["ap-southeast-1"]),
+        ("ap-southeast-2", "ap-southeast-2", &["ap-southeast-2"]),
+        ("ap-northeast-1", "ap-northeast-1", &["ap-northeast-1"]),
+        ("ap-southeast-3", "ap-southeast-3", &["ap-southeast-3"]),
+        ("ap-northeast-3", "ap-northeast-3", &["ap-northeast-3"]),
+        ("ap-southeast-4", "ap-southeast-4", &["ap-southeast-4"]),
         ("me-south-1", "me-south-1", &["me-south-1"]),
+        ("me-central-1", "me-central-1", &["me-central-1"]),
         ("sa-east-1", "sa-east-1", &["sa-east-1"]),
+        ("il-central-1", "il-central-1", &["il-central-1"]),
+        ("af-south-1", "af-south-1", &["af-south-1"]),
     ];
 
     #[test]
@@ -245,13 +392,7 @@ mod tests {
             for a in *allowed {
                 assert_eq!(resolve_sns_region(&id, Some(a)).unwrap(), *a, "{a} allowed for {pool}");
             }
-            for other in [
-                "us-east-1",
-                "eu-west-1",
-                "ap-northeast-1",
-                "us-west-2",
-                "ap-southeast-1",
-            ] {
+            for other in EXPECTED.iter().map(|(region, _, _)| *region) {
                 if !allowed.contains(&other) {
                     let err = resolve_sns_region(&id, Some(other)).unwrap_err();
                     assert!(
@@ -278,11 +419,35 @@ mod tests {
 
     #[test]
     fn unlisted_regions_may_use_their_own_region_only() {
+        assert_eq!(resolve_sns_region("xx-future-1_Abc", None).unwrap(), "xx-future-1");
+        assert!(resolve_sns_region("xx-future-1_Abc", Some("us-east-1")).is_err());
+    }
+
+    #[test]
+    fn malaysia_hong_kong_and_thailand_send_through_another_region() {
+        for (pool, sns) in [
+            ("ap-southeast-5", "ap-southeast-1"),
+            ("ap-east-1", "ap-southeast-1"),
+            ("ap-southeast-7", "ap-south-1"),
+        ] {
+            let id = format!("{pool}_Abc");
+            assert_eq!(resolve_sns_region(&id, None).unwrap(), sns, "{pool}");
+            assert!(
+                resolve_sns_region(&id, Some(pool)).is_err(),
+                "{pool} may not use its own region"
+            );
+            assert!(!direct_path_available(pool), "{pool} has no direct path");
+            assert_eq!(
+                sms_region(&id, None, true),
+                Err(RegionError::NoDirectPath(pool.to_string()))
+            );
+        }
+        assert_eq!(sms_region("eu-west-1_Abc", None, true).unwrap(), "eu-west-1");
         assert_eq!(
-            resolve_sns_region("ap-northeast-3_Abc", None).unwrap(),
-            "ap-northeast-3"
+            sms_region("eu-west-1_Abc", Some("eu-west-1"), true),
+            Err(RegionError::SnsRegionWithDirectPath)
         );
-        assert!(resolve_sns_region("ap-northeast-3_Abc", Some("ap-northeast-1")).is_err());
+        assert!(direct_path_available("eu-west-1"));
     }
 
     #[test]

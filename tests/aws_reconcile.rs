@@ -272,77 +272,8 @@ async fn a_role_managed_for_another_resource_is_a_conflict() {
 async fn every_other_pool_setting_survives_the_update() {
     let emu = Emulator::start();
     let cognito = emu.cognito("eu-west-2").await;
-    let lambda = "arn:aws:lambda:eu-west-2:123456789012:function:pre-sign-up";
-    let created = cognito
-        .create_user_pool()
-        .pool_name("customised")
-        .policies(
-            UserPoolPolicyType::builder()
-                .password_policy(
-                    PasswordPolicyType::builder()
-                        .minimum_length(14)
-                        .require_symbols(false)
-                        .require_numbers(true)
-                        .require_uppercase(true)
-                        .require_lowercase(false)
-                        .temporary_password_validity_days(2)
-                        .build(),
-                )
-                .build(),
-        )
-        .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
-        .auto_verified_attributes(VerifiedAttributeType::Email)
-        .mfa_configuration(UserPoolMfaType::Optional)
-        .verification_message_template(
-            VerificationMessageTemplateType::builder()
-                .sms_message("Your code: {####}")
-                .email_message("Code {####} for you")
-                .email_subject("Verify your address")
-                .default_email_option(DefaultEmailOptionType::ConfirmWithCode)
-                .build(),
-        )
-        .sms_authentication_message("Sign-in code {####}")
-        .deletion_protection(DeletionProtectionType::Active)
-        .user_pool_tags("team", "identity")
-        .user_pool_tags("cost-center", "42")
-        .lambda_config(
-            LambdaConfigType::builder()
-                .pre_sign_up(lambda)
-                .post_confirmation(lambda)
-                .build(),
-        )
-        .account_recovery_setting(
-            AccountRecoverySettingType::builder()
-                .recovery_mechanisms(
-                    RecoveryOptionType::builder()
-                        .priority(1)
-                        .name(RecoveryOptionNameType::VerifiedPhoneNumber)
-                        .build()
-                        .unwrap(),
-                )
-                .recovery_mechanisms(
-                    RecoveryOptionType::builder()
-                        .priority(2)
-                        .name(RecoveryOptionNameType::VerifiedEmail)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .admin_create_user_config(
-            AdminCreateUserConfigType::builder()
-                .allow_admin_create_user_only(true)
-                .build(),
-        )
-        .device_configuration(
-            DeviceConfigurationType::builder()
-                .challenge_required_on_new_device(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let pool = created.user_pool().unwrap().id().unwrap().to_string();
+    let lambda = CUSTOMISED_LAMBDA;
+    let pool = create_customised_pool(&emu, "eu-west-2").await;
     let describe = |cognito: aws_sdk_cognitoidentityprovider::Client, pool: String| async move {
         cognito
             .describe_user_pool()
@@ -675,4 +606,24 @@ async fn an_invalid_region_is_reported_without_calling_aws() {
     assert!(message.contains("allowed: ap-northeast-1"), "{message}");
     assert_eq!(emu.calls(), vec![]);
     assert_eq!(outcome.requeue, Requeue::Resync);
+}
+
+/// Pools in Malaysia and Hong Kong send through Singapore, pools in Thailand through Mumbai, as
+/// the guide's table says today.
+#[tokio::test]
+async fn pools_in_malaysia_hong_kong_and_thailand_send_through_another_region() {
+    let emu = Emulator::start();
+    for (region, sns) in [
+        ("ap-southeast-5", "ap-southeast-1"),
+        ("ap-east-1", "ap-southeast-1"),
+        ("ap-southeast-7", "ap-south-1"),
+    ] {
+        let pool = create_pool(&emu, region, "app").await;
+        let mut res = resource("app", json!({"userPoolId": pool}));
+        reconcile_once(&emu, &mut res).await;
+        assert_eq!(condition(&res, types::READY).0, "True", "{region}: {:?}", res.status);
+        let sms = emu.sms_configuration(region, &pool).await.unwrap();
+        assert_eq!(sms.sns_region(), Some(sns), "{region}");
+        assert_eq!(res.status.as_ref().unwrap().sns_region.as_deref(), Some(sns));
+    }
 }

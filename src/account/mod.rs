@@ -1,20 +1,26 @@
-//! The account's SMS state in one region, as SNS reports it: sandbox, spend limit, origination
-//! identities and sandbox destination numbers, and what each means for a resource. Pure.
+//! The account's SMS state in one region, as AWS End User Messaging SMS reports it (with what SNS
+//! says beside it): sandbox tier, spend limit, origination identities, configuration sets and
+//! verified destination numbers; and what each means for a resource. Pure.
 
+pub mod findings;
+pub mod identity;
 pub mod numbers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::conditions::{Finding, reasons};
 use crate::crd::OriginationIdentity;
 
-/// SNS's monthly SMS spend quota for a new account, in cents.
+pub use findings::{cents, origination_finding, sandbox_finding, spend_finding};
+pub use identity::{IdentityRef, resolve};
+
+/// The monthly SMS spend quota of a new account, in cents.
 pub const NEW_ACCOUNT_SPEND_LIMIT_CENTS: u64 = 100;
 
-/// Origination identity types, in the order SNS prefers them when several exist in a region.
+/// Phone number types, in the order End User Messaging prefers them when several could send to
+/// the US: short code, 10DLC, toll-free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NumberType {
     ShortCode,
@@ -51,41 +57,121 @@ impl NumberType {
     }
 }
 
+/// What an origination identity is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OriginationNumber {
-    pub number: String,
+pub enum IdentityKind {
+    PhoneNumber(NumberType),
+    SenderId,
+    /// A pool of phone numbers and sender IDs; `members` are theirs.
+    Pool {
+        members: Vec<PoolMember>,
+    },
+}
+
+/// A phone number or sender ID in a pool, as far as sending to a country depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolMember {
     pub country: Option<String>,
-    pub route: Option<String>,
     pub capabilities: Vec<String>,
-    pub status: Option<String>,
-    pub number_type: Option<NumberType>,
 }
 
-/// Whether number types could be read (they come from AWS End User Messaging SMS, which the
-/// operator may not be allowed to call).
+/// A phone number, sender ID or pool of the account in the region.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TypesKnown {
-    Yes,
-    No(String),
+pub struct Identity {
+    pub kind: IdentityKind,
+    pub arn: String,
+    /// `PhoneNumberId`, the sender ID, or `PoolId`.
+    pub id: String,
+    /// The E.164 number, for phone numbers.
+    pub number: Option<String>,
+    /// ISO 3166-1 alpha-2 country; none for pools.
+    pub country: Option<String>,
+    pub message_type: Option<String>,
+    pub capabilities: Vec<String>,
+    /// `ACTIVE`, `PENDING`, ...; sender IDs have none.
+    pub status: Option<String>,
 }
 
-/// Sandbox list state of a destination number, as SNS reports it.
+impl Identity {
+    pub fn is_active(&self) -> bool {
+        self.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("ACTIVE"))
+    }
+
+    /// Whether it can send text messages at all.
+    pub fn can_text(&self) -> bool {
+        let sms = |caps: &[String]| caps.iter().any(|c| c.eq_ignore_ascii_case("SMS"));
+        match &self.kind {
+            IdentityKind::SenderId => true,
+            IdentityKind::PhoneNumber(_) => sms(&self.capabilities),
+            IdentityKind::Pool { members } => members.iter().any(|m| sms(&m.capabilities)),
+        }
+    }
+
+    /// Whether it can text users in `country`.
+    pub fn can_text_to(&self, country: &str) -> bool {
+        match &self.kind {
+            IdentityKind::Pool { members } => members.iter().any(|m| {
+                m.country.as_deref() == Some(country) && m.capabilities.iter().any(|c| c.eq_ignore_ascii_case("SMS"))
+            }),
+            _ => self.can_text() && self.country.as_deref() == Some(country),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match &self.kind {
+            IdentityKind::PhoneNumber(t) => t.as_str(),
+            IdentityKind::SenderId => "SenderId",
+            IdentityKind::Pool { .. } => "Pool",
+        }
+    }
+
+    /// What a person calls it: a masked number, the sender ID, or the pool ID.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            IdentityKind::PhoneNumber(t) => format!("{} {}", t.describe(), mask(self.number.as_deref().unwrap_or(""))),
+            IdentityKind::SenderId => format!("sender ID {} ({})", self.id, self.country.as_deref().unwrap_or("?")),
+            IdentityKind::Pool { .. } => format!("pool {}", self.id),
+        }
+    }
+}
+
+/// Verification state of a destination number in the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listed {
     Pending,
     Verified,
 }
 
-/// Everything SNS says about SMS for one account in one region.
+/// A verified destination number of the account, as End User Messaging lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `VerifiedDestinationNumberId`, which the calls on the number take.
+    pub id: String,
+    pub state: Listed,
+}
+
+/// What SNS says of the same account and region, to show where it disagrees with End User
+/// Messaging. `None` where SNS could not be asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnsView {
+    pub in_sandbox: Option<bool>,
+    pub monthly_spend_limit: Option<String>,
+}
+
+/// The account's SMS state in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSms {
-    /// When SNS was asked.
+    /// When AWS was asked.
     pub checked_at: Option<k8s_openapi::jiff::Timestamp>,
+    /// The End User Messaging account tier is `SANDBOXED`.
     pub in_sandbox: bool,
+    /// The text message monthly spend limit, US dollars.
     pub monthly_spend_limit: Option<String>,
-    pub origination: Vec<OriginationNumber>,
-    pub types: TypesKnown,
-    pub sandbox_numbers: BTreeMap<String, Listed>,
+    pub identities: Vec<Identity>,
+    pub configuration_sets: BTreeSet<String>,
+    /// Verified destination numbers by E.164 number.
+    pub destinations: BTreeMap<String, Destination>,
+    pub sns: SnsView,
 }
 
 /// A verification code read from a Secret. It never prints, so it cannot reach a log, an event
@@ -100,7 +186,7 @@ impl Code {
         (!trimmed.is_empty()).then(|| Code(trimmed.to_string()))
     }
 
-    /// The code itself, for the one SNS call that needs it.
+    /// The code itself, for the one AWS call that needs it.
     pub fn reveal(&self) -> &str {
         &self.0
     }
@@ -130,185 +216,58 @@ pub fn number_id(number: &str) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn sandbox_finding(in_sandbox: bool, region: &str) -> Finding {
-    if in_sandbox {
-        Finding::failed(
-            reasons::IN_SANDBOX,
-            format!(
-                "the account is in the SMS sandbox in {region}: Cognito cannot send SMS to users' phone numbers, only to \
-                 up to 10 verified numbers; request production access in the SNS console (Text messaging (SMS) → \
-                 Sandbox → Exit SMS sandbox), which opens an AWS Support case"
-            ),
-        )
-    } else {
-        Finding::ok(
-            reasons::OUT_OF_SANDBOX,
-            format!("the account is out of the SMS sandbox in {region}"),
-        )
-    }
-}
-
-/// Parse a dollar amount (`"1"`, `"12.5"`, `"12.50"`) to cents.
-pub fn cents(amount: &str) -> Option<u64> {
-    let (whole, frac) = amount.trim().split_once('.').unwrap_or((amount.trim(), ""));
-    if whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.chars().all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let frac_cents = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<u64>().ok()? * 10,
-        _ => frac.parse::<u64>().ok()?,
-    };
-    whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(frac_cents)
-}
-
-pub fn spend_finding(limit: Option<&str>, minimum: Option<&str>, region: &str) -> Finding {
-    let Some(limit_str) = limit else {
-        return Finding::unknown(
-            reasons::SPEND_LIMIT_UNKNOWN,
-            format!("SNS reported no MonthlySpendLimit in {region}"),
-        );
-    };
-    let Some(have) = cents(limit_str) else {
-        return Finding::unknown(
-            reasons::SPEND_LIMIT_UNKNOWN,
-            format!("SNS reported MonthlySpendLimit {limit_str:?} in {region}"),
-        );
-    };
-    let how_to_raise = "raise it with an AWS Support case for an SNS text messaging monthly spend limit increase";
-    match minimum.and_then(cents) {
-        Some(want) if have >= want => Finding::ok(
-            reasons::SPEND_LIMIT_RAISED,
-            format!(
-                "monthly SMS spend limit in {region} is USD {limit_str}, at least the USD {} asked for",
-                minimum.unwrap_or_default()
-            ),
-        ),
-        Some(_) => Finding::failed(
-            reasons::SPEND_LIMIT_TOO_LOW,
-            format!(
-                "monthly SMS spend limit in {region} is USD {limit_str}, below the USD {} asked for: {how_to_raise}",
-                minimum.unwrap_or_default()
-            ),
-        ),
-        None if have > NEW_ACCOUNT_SPEND_LIMIT_CENTS => Finding::ok(
-            reasons::SPEND_LIMIT_RAISED,
-            format!("monthly SMS spend limit in {region} is USD {limit_str}, above the USD 1.00 new-account quota"),
-        ),
-        None => Finding::failed(
-            reasons::SPEND_LIMIT_TOO_LOW,
-            format!(
-                "monthly SMS spend limit in {region} is USD {limit_str}, the new-account quota, enough for a handful of \
-                 messages: {how_to_raise}"
-            ),
-        ),
-    }
-}
-
-/// The origination numbers as status shows them, best first.
+/// The origination identities as status shows them: phone numbers best first, then sender IDs
+/// and pools.
 pub fn identities(account: &AccountSms) -> Vec<OriginationIdentity> {
-    let mut numbers = account.origination.clone();
-    numbers.sort_by_key(|n| (n.number_type.unwrap_or(NumberType::Simulator), n.number.clone()));
-    numbers
-        .iter()
-        .map(|n| OriginationIdentity {
-            type_: n.number_type.map(NumberType::as_str).unwrap_or("Unknown").to_string(),
-            phone_number: mask(&n.number),
-            country: n.country.clone(),
-            route: n.route.clone(),
-            capabilities: n.capabilities.clone(),
-            status: n.status.clone(),
+    let rank = |i: &Identity| match &i.kind {
+        IdentityKind::PhoneNumber(t) => (0, Some(*t)),
+        IdentityKind::SenderId => (1, None),
+        IdentityKind::Pool { .. } => (2, None),
+    };
+    let mut all: Vec<&Identity> = account.identities.iter().collect();
+    all.sort_by_key(|i| (rank(i), i.id.clone()));
+    all.into_iter()
+        .map(|i| OriginationIdentity {
+            type_: i.type_name().to_string(),
+            phone_number: i.number.as_deref().map(mask),
+            sender_id: (i.kind == IdentityKind::SenderId).then(|| i.id.clone()),
+            arn: Some(i.arn.clone()),
+            country: i.country.clone(),
+            route: i.message_type.clone(),
+            capabilities: i.capabilities.clone(),
+            status: i.status.clone(),
         })
         .collect()
 }
 
-fn usable_for_us_sms(n: &OriginationNumber) -> bool {
-    n.country.as_deref() == Some("US")
-        && n.capabilities.iter().any(|c| c == "SMS")
-        && n.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("ACTIVE"))
-}
-
-pub fn origination_finding(account: &AccountSms, destination_countries: &[String], region: &str) -> Finding {
-    if !destination_countries.iter().any(|c| c == "US") {
-        return Finding::ok(
-            reasons::NOT_REQUIRED,
-            "no US destination listed in spec.destinationCountries",
-        );
-    }
-    let us: Vec<&OriginationNumber> = account.origination.iter().filter(|n| usable_for_us_sms(n)).collect();
-    if us.is_empty() {
-        return Finding::failed(
-            reasons::NO_US_IDENTITY,
-            format!(
-                "no active US origination number with SMS capability in {region}: US carriers refuse SMS without one; \
-                 request a short code, 10DLC or toll-free number (in us-east-2, eu-north-1, me-south-1, eu-west-3, \
-                 sa-east-1 and us-west-1 through an AWS Support case)"
-            ),
-        );
-    }
-    match &account.types {
-        TypesKnown::Yes => {
-            let typed: Vec<NumberType> = us
-                .iter()
-                .filter_map(|n| n.number_type)
-                .filter(|t| t.is_us_identity())
-                .collect();
-            match typed.iter().min() {
-                Some(best) => Finding::ok(
-                    reasons::IDENTITY_AVAILABLE,
-                    format!(
-                        "{} US origination identit{} in {region}; SNS will send from a {} (priority: short code > 10DLC > toll-free)",
-                        typed.len(),
-                        if typed.len() == 1 { "y" } else { "ies" },
-                        best.describe()
-                    ),
-                ),
-                None => Finding::failed(
-                    reasons::NO_US_IDENTITY,
-                    format!(
-                        "the US numbers in {region} are not short codes, 10DLC or toll-free numbers, which US carriers require"
-                    ),
-                ),
-            }
-        }
-        TypesKnown::No(why) => Finding::ok(
-            reasons::IDENTITY_AVAILABLE,
-            format!(
-                "{} US origination number(s) in {region}; their type, and so which one SNS will use, is unknown: {why}",
-                us.len()
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::conditions::ConditionStatus as Status;
 
-    fn account(origination: Vec<OriginationNumber>, types: TypesKnown) -> AccountSms {
+    /// A phone number identity of the account in us-east-1.
+    pub(crate) fn number(n: &str, t: NumberType, country: &str) -> Identity {
+        let id = format!("phone-{}", number_id(n));
+        Identity {
+            kind: IdentityKind::PhoneNumber(t),
+            arn: format!("arn:aws:sms-voice:us-east-1:123456789012:phone-number/{id}"),
+            id,
+            number: Some(n.into()),
+            country: Some(country.into()),
+            message_type: Some("TRANSACTIONAL".into()),
+            capabilities: vec!["SMS".into()],
+            status: Some("ACTIVE".into()),
+        }
+    }
+
+    pub(crate) fn account(identities: Vec<Identity>) -> AccountSms {
         AccountSms {
             checked_at: None,
             in_sandbox: true,
             monthly_spend_limit: Some("1".into()),
-            origination,
-            types,
-            sandbox_numbers: BTreeMap::new(),
-        }
-    }
-
-    fn us(n: &str, t: Option<NumberType>) -> OriginationNumber {
-        OriginationNumber {
-            number: n.into(),
-            country: Some("US".into()),
-            route: Some("Transactional".into()),
-            capabilities: vec!["SMS".into()],
-            status: Some("ACTIVE".into()),
-            number_type: t,
+            identities,
+            configuration_sets: BTreeSet::new(),
+            destinations: BTreeMap::new(),
+            sns: SnsView::default(),
         }
     }
 
@@ -329,116 +288,47 @@ mod tests {
     }
 
     #[test]
-    fn sandbox_condition() {
-        let f = sandbox_finding(true, "us-east-1");
-        assert_eq!((f.status, f.reason), (Status::False, reasons::IN_SANDBOX));
-        assert!(f.message.contains("Cognito cannot send SMS to users' phone numbers"));
-        assert!(f.message.contains("Exit SMS sandbox"));
-        assert_eq!(sandbox_finding(false, "us-east-1").status, Status::True);
-    }
-
-    #[test]
-    fn dollar_amounts() {
-        assert_eq!(cents("1"), Some(100));
-        assert_eq!(cents("1.00"), Some(100));
-        assert_eq!(cents("12.5"), Some(1250));
-        assert_eq!(cents("0.05"), Some(5));
-        for bad in ["", "1.234", "-1", "1e3", ".5", "abc"] {
-            assert_eq!(cents(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn spend_limit_conditions() {
-        let at_quota = spend_finding(Some("1"), None, "us-east-1");
-        assert_eq!(
-            (at_quota.status, at_quota.reason),
-            (Status::False, reasons::SPEND_LIMIT_TOO_LOW)
-        );
-        assert_eq!(spend_finding(Some("1.01"), None, "us-east-1").status, Status::True);
-        assert_eq!(
-            spend_finding(Some("50"), Some("50.00"), "us-east-1").status,
-            Status::True
-        );
-        let low = spend_finding(Some("20"), Some("50"), "us-east-1");
-        assert_eq!(low.status, Status::False);
-        assert!(
-            low.message.contains("USD 20, below the USD 50 asked for"),
-            "{}",
-            low.message
-        );
-        assert_eq!(spend_finding(None, None, "us-east-1").status, Status::Unknown);
-    }
-
-    #[test]
-    fn origination_not_required_without_us() {
-        let f = origination_finding(&account(vec![], TypesKnown::Yes), &["JP".into()], "ap-northeast-1");
-        assert_eq!((f.status, f.reason), (Status::True, reasons::NOT_REQUIRED));
-    }
-
-    #[test]
-    fn origination_required_for_us() {
-        let f = origination_finding(&account(vec![], TypesKnown::Yes), &["US".into()], "us-east-1");
-        assert_eq!((f.status, f.reason), (Status::False, reasons::NO_US_IDENTITY));
-        let mut jp = us("+81300000000", Some(NumberType::LongCode));
-        jp.country = Some("JP".into());
-        assert_eq!(
-            origination_finding(&account(vec![jp], TypesKnown::Yes), &["US".into()], "us-east-1").status,
-            Status::False
-        );
-    }
-
-    #[test]
-    fn sns_priority_short_code_then_10dlc_then_toll_free() {
+    fn status_lists_numbers_best_first_and_masked() {
         let all = vec![
-            us("+18005550100", Some(NumberType::TollFree)),
-            us("+12065550100", Some(NumberType::TenDlc)),
-            us("+555123", Some(NumberType::ShortCode)),
+            number("+18005550100", NumberType::TollFree, "US"),
+            number("+12065550100", NumberType::TenDlc, "US"),
+            number("+555123", NumberType::ShortCode, "US"),
         ];
-        let f = origination_finding(&account(all.clone(), TypesKnown::Yes), &["US".into()], "us-east-1");
-        assert!(f.message.contains("SNS will send from a short code"), "{}", f.message);
-        let f = origination_finding(
-            &account(all[..2].to_vec(), TypesKnown::Yes),
-            &["US".into()],
-            "us-east-1",
-        );
-        assert!(f.message.contains("SNS will send from a 10DLC number"), "{}", f.message);
-        let f = origination_finding(
-            &account(all[..1].to_vec(), TypesKnown::Yes),
-            &["US".into()],
-            "us-east-1",
-        );
-        assert!(
-            f.message.contains("SNS will send from a toll-free number"),
-            "{}",
-            f.message
-        );
-        let listed = identities(&account(all, TypesKnown::Yes));
+        let listed = identities(&account(all));
         assert_eq!(
             listed.iter().map(|i| i.type_.as_str()).collect::<Vec<_>>(),
             ["ShortCode", "TenDlc", "TollFree"]
         );
         assert!(
-            listed.iter().all(|i| !i.phone_number.contains("5550")),
+            listed
+                .iter()
+                .all(|i| !i.phone_number.as_deref().unwrap().contains("5550")),
             "numbers are masked"
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|i| i.arn.as_deref().unwrap().contains(":phone-number/"))
         );
     }
 
     #[test]
-    fn unknown_types_do_not_fail_the_resource() {
-        let f = origination_finding(
-            &account(
-                vec![us("+12065550100", None)],
-                TypesKnown::No("sms-voice:DescribePhoneNumbers denied".into()),
-            ),
-            &["US".into()],
-            "us-east-1",
-        );
-        assert_eq!(f.status, Status::True);
-        assert!(f.message.contains("unknown: sms-voice:DescribePhoneNumbers denied"));
-        assert_eq!(
-            identities(&account(vec![us("+12065550100", None)], TypesKnown::Yes))[0].type_,
-            "Unknown"
-        );
+    fn pools_text_where_their_members_can() {
+        let pool = Identity {
+            kind: IdentityKind::Pool {
+                members: vec![PoolMember {
+                    country: Some("GB".into()),
+                    capabilities: vec!["SMS".into()],
+                }],
+            },
+            arn: "arn:aws:sms-voice:us-east-1:123456789012:pool/pool-1".into(),
+            id: "pool-1".into(),
+            number: None,
+            country: None,
+            message_type: None,
+            capabilities: vec![],
+            status: Some("ACTIVE".into()),
+        };
+        assert!(pool.can_text() && pool.can_text_to("GB") && !pool.can_text_to("US"));
     }
 }

@@ -3,48 +3,70 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::{Listed, mask, number_id};
+use super::{Destination, Listed, mask, number_id};
 use crate::conditions::{Finding, reasons};
 use crate::crd::{SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
 
 /// What to do about one destination number.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumberStep {
-    /// Not in the sandbox list: add it (SNS texts a code).
+    /// Not a verified destination number yet: add it, and have a code texted to it.
     Add(SandboxPhoneNumber),
+    /// Added, but the code was never texted (that call failed): text it now.
+    SendCode { number: SandboxPhoneNumber, id: String },
     /// Pending: verify if the Secret holds a code not already refused.
-    Verify(SandboxPhoneNumber),
+    Verify { number: SandboxPhoneNumber, id: String },
     /// Already verified.
     Done(SandboxPhoneNumber),
     /// Dropped from the spec, added by this resource, listed by no other: remove it.
-    Remove(String),
+    Remove { number: String, id: String },
 }
 
-/// The steps for the spec's numbers and the ones it dropped. Numbers dropped from the spec are
-/// removed only if this resource added them (per its previous status) and no other resource in
-/// the same account and region lists them.
+/// The steps for the spec's numbers and the ones it dropped. A pending number gets a code only
+/// when this resource knows the last attempt to text one failed, so a number is never texted
+/// twice. Numbers dropped from the spec are removed only if this resource added them (per its
+/// previous status) and no other resource in the same account and region lists them.
 pub fn number_steps(
     spec: &[SandboxPhoneNumber],
-    listed: &BTreeMap<String, Listed>,
+    listed: &BTreeMap<String, Destination>,
     previous: &[SandboxNumberStatus],
     claimed_elsewhere: &HashSet<String>,
 ) -> Vec<NumberStep> {
+    let before = |number: &str| previous.iter().find(|p| p.id == number_id(number));
     let mut steps: Vec<NumberStep> = spec
         .iter()
         .map(|n| match listed.get(&n.phone_number) {
             None => NumberStep::Add(n.clone()),
-            Some(Listed::Pending) => NumberStep::Verify(n.clone()),
-            Some(Listed::Verified) => NumberStep::Done(n.clone()),
+            Some(Destination {
+                id,
+                state: Listed::Pending,
+            }) if before(&n.phone_number).is_some_and(|p| p.reason == reasons::CODE_NOT_SENT) => NumberStep::SendCode {
+                number: n.clone(),
+                id: id.clone(),
+            },
+            Some(Destination {
+                id,
+                state: Listed::Pending,
+            }) => NumberStep::Verify {
+                number: n.clone(),
+                id: id.clone(),
+            },
+            Some(Destination {
+                state: Listed::Verified,
+                ..
+            }) => NumberStep::Done(n.clone()),
         })
         .collect();
     let wanted: HashSet<&str> = spec.iter().map(|n| n.phone_number.as_str()).collect();
-    for number in listed.keys() {
+    for (number, destination) in listed {
         if wanted.contains(number.as_str()) || claimed_elsewhere.contains(number) {
             continue;
         }
-        let id = number_id(number);
-        if previous.iter().any(|p| p.id == id && p.added_by_operator) {
-            steps.push(NumberStep::Remove(number.clone()));
+        if before(number).is_some_and(|p| p.added_by_operator) {
+            steps.push(NumberStep::Remove {
+                number: number.clone(),
+                id: destination.id.clone(),
+            });
         }
     }
     steps
@@ -173,33 +195,57 @@ mod tests {
 
     #[test]
     fn number_steps_add_verify_done_and_remove_only_what_we_added() {
-        let listed = BTreeMap::from([
-            ("+15550000001".to_string(), Listed::Pending),
-            ("+15550000002".to_string(), Listed::Verified),
-            ("+15550000003".to_string(), Listed::Verified), // dropped, added by us
-            ("+15550000004".to_string(), Listed::Verified), // dropped, not ours
-            ("+15550000005".to_string(), Listed::Verified), // dropped, ours, claimed elsewhere
-        ]);
-        let ours = |n: &str| SandboxNumberStatus {
-            id: number_id(n),
-            phone_number: mask(n),
-            state: SandboxNumberState::Verified,
-            reason: reasons::VERIFIED.into(),
-            message: String::new(),
-            added_by_operator: true,
-            rejected_secret_version: None,
+        let listed: BTreeMap<String, Destination> = [
+            ("+15550000001", Listed::Pending),
+            ("+15550000002", Listed::Verified),
+            ("+15550000003", Listed::Verified), // dropped, added by us
+            ("+15550000004", Listed::Verified), // dropped, not ours
+            ("+15550000005", Listed::Verified), // dropped, ours, claimed elsewhere
+            ("+15550000006", Listed::Pending),  // listed, the last attempt to text it failed
+        ]
+        .into_iter()
+        .map(|(n, state)| {
+            (
+                n.to_string(),
+                Destination {
+                    id: format!("id{}", &n[11..]),
+                    state,
+                },
+            )
+        })
+        .collect();
+        let ours = |n: &str| {
+            NumberReport::new(n, SandboxNumberState::Verified, reasons::VERIFIED, "")
+                .added_by_operator(true)
+                .status
         };
-        let previous = vec![ours("+15550000003"), ours("+15550000005")];
+        let not_sent = NumberReport::new("+15550000006", SandboxNumberState::Failed, reasons::CODE_NOT_SENT, "").status;
+        let previous = vec![ours("+15550000003"), ours("+15550000005"), not_sent];
         let claimed = HashSet::from(["+15550000005".to_string()]);
-        let spec = vec![number("+15550000000"), number("+15550000001"), number("+15550000002")];
+        let spec = vec![
+            number("+15550000000"),
+            number("+15550000001"),
+            number("+15550000002"),
+            number("+15550000006"),
+        ];
         let steps = number_steps(&spec, &listed, &previous, &claimed);
         assert_eq!(
             steps,
             vec![
                 NumberStep::Add(number("+15550000000")),
-                NumberStep::Verify(number("+15550000001")),
+                NumberStep::Verify {
+                    number: number("+15550000001"),
+                    id: "id1".into()
+                },
                 NumberStep::Done(number("+15550000002")),
-                NumberStep::Remove("+15550000003".into()),
+                NumberStep::SendCode {
+                    number: number("+15550000006"),
+                    id: "id6".into()
+                },
+                NumberStep::Remove {
+                    number: "+15550000003".into(),
+                    id: "id3".into()
+                },
             ]
         );
     }

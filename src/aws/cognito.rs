@@ -2,7 +2,9 @@
 //! setting.
 
 use aws_sdk_cognitoidentityprovider::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
-use aws_sdk_cognitoidentityprovider::types::{AdminCreateUserConfigType, SmsConfigurationType, UserPoolType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, EumsSmsConfigurationType, SmsConfigurationType, UserPoolType,
+};
 
 use super::{Aws, AwsError, optional};
 use crate::desired::SmsConfig;
@@ -66,12 +68,28 @@ fn admin_create_user_config(pool: &UserPoolType) -> Option<AdminCreateUserConfig
     )
 }
 
+/// The pool's `SmsConfiguration` for `desired`: the SNS fields, or `EumsSms` for the direct path
+/// (setting one clears the other, as Cognito documents).
 pub fn sms_configuration(desired: &SmsConfig) -> SmsConfigurationType {
-    SmsConfigurationType::builder()
-        .sns_caller_arn(&desired.sns_caller_arn)
+    let Some(direct) = &desired.direct else {
+        return SmsConfigurationType::builder()
+            .sns_caller_arn(&desired.caller_arn)
+            .set_external_id(desired.external_id.clone())
+            .set_sns_region(desired.region.clone())
+            .build();
+    };
+    let eums = EumsSmsConfigurationType::builder()
+        .caller_arn(&desired.caller_arn)
         .set_external_id(desired.external_id.clone())
-        .set_sns_region(desired.sns_region.clone())
-        .build()
+        .set_region(desired.region.clone())
+        .set_origination_identity(direct.origination_identity.clone())
+        .set_configuration_set_name(direct.configuration_set.clone())
+        .set_in_entity_id(direct.in_entity_id.clone())
+        .set_in_template_id(direct.in_template_id.clone())
+        .build();
+    let mut sms = SmsConfigurationType::builder().build();
+    sms.eums_sms = eums.ok();
+    sms
 }
 
 impl Cognito<'_> {
@@ -219,9 +237,10 @@ mod tests {
     fn update_request_carries_every_setting() {
         let pool = full_pool();
         let sms = SmsConfig {
-            sns_caller_arn: "arn:new".into(),
+            caller_arn: "arn:new".into(),
             external_id: Some("x".into()),
-            sns_region: None,
+            region: None,
+            direct: None,
         };
         let req = with_every_setting_of(client().update_user_pool(), &pool, sms_configuration(&sms));
         // Every field of the request is set: a field the SDK adds later shows up here as None.
@@ -269,8 +288,7 @@ mod tests {
     #[test]
     fn sms_config_read_from_pool() {
         let pool = full_pool();
-        assert_eq!(SmsConfig::of_pool(&pool).unwrap().sns_caller_arn, "arn:old");
-        assert!(!crate::desired::sends_through_end_user_messaging(&pool));
+        assert_eq!(SmsConfig::of_pool(&pool).unwrap().caller_arn, "arn:old");
         assert_eq!(SmsConfig::of_pool(&UserPoolType::builder().build()), None);
     }
 }

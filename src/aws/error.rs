@@ -4,6 +4,7 @@
 use std::fmt;
 
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,13 +77,16 @@ impl ErrorKind {
             | "UnmodifiableEntity"
             | "DeleteConflict"
             | "UserError"
-            | "OptedOut" => ErrorKind::InvalidRequest,
+            | "OptedOut"
+            | "ConflictException"
+            | "ServiceQuotaExceededException" => ErrorKind::InvalidRequest,
             "InternalFailure"
             | "InternalError"
             | "InternalErrorException"
             | "ServiceFailure"
             | "ServiceUnavailable"
-            | "ServiceUnavailableException" => ErrorKind::Unavailable,
+            | "ServiceUnavailableException"
+            | "InternalServerException" => ErrorKind::Unavailable,
             _ => ErrorKind::Other,
         }
     }
@@ -96,21 +100,43 @@ impl fmt::Display for ErrorKind {
 
 /// A failed AWS call: which one, how to treat it, and AWS's own words.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{service} {operation} failed: {code}: {message}")]
+#[error("{service} {operation} failed: {code}{}: {message}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
 pub struct AwsError {
     pub service: &'static str,
     pub operation: &'static str,
     pub kind: ErrorKind,
     pub code: String,
+    /// The error's `Reason`, where the API gives one (End User Messaging does).
+    pub reason: Option<String>,
     pub message: String,
 }
 
 impl AwsError {
-    pub fn from_sdk<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> Self
+    pub fn new(
+        service: &'static str,
+        operation: &'static str,
+        kind: ErrorKind,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            service,
+            operation,
+            kind,
+            code: code.to_string(),
+            reason: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
     {
+        let reason = match &err {
+            SdkError::ServiceError(service_err) => reason_in(service_err.raw()),
+            _ => None,
+        };
         let (kind, code, message) = match &err {
             SdkError::ServiceError(service_err) => {
                 let e = service_err.err();
@@ -143,6 +169,7 @@ impl AwsError {
             operation,
             kind,
             code,
+            reason,
             message,
         }
     }
@@ -150,6 +177,15 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
+}
+
+/// The `Reason` member of a JSON error body (End User Messaging's errors carry one).
+fn reason_in(response: &HttpResponse) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(response.body().bytes()?).ok()?;
+    body.get("Reason")
+        .or_else(|| body.get("reason"))?
+        .as_str()
+        .map(String::from)
 }
 
 fn source_chain(err: &dyn std::error::Error) -> Option<String> {

@@ -6,7 +6,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use super::{Aws, AwsError, ErrorKind, optional};
-use crate::desired::{DesiredRole, ObservedRole, PUBLISH_POLICY_NAME};
+use crate::desired::{DesiredRole, ObservedRole};
 use crate::policy;
 
 pub struct Iam<'a> {
@@ -15,13 +15,13 @@ pub struct Iam<'a> {
 }
 
 fn malformed(operation: &'static str, what: &str, err: impl std::fmt::Display) -> AwsError {
-    AwsError {
-        service: "iam",
+    AwsError::new(
+        "iam",
         operation,
-        kind: ErrorKind::Other,
-        code: "MalformedDocument".into(),
-        message: format!("{what}: {err}"),
-    }
+        ErrorKind::Other,
+        "MalformedDocument",
+        format!("{what}: {err}"),
+    )
 }
 
 fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
@@ -171,15 +171,26 @@ impl Iam<'_> {
         self.aws.call("iam", "UpdateAssumeRolePolicy", req).await.map(drop)
     }
 
-    pub async fn put_publish_policy(&self, role: &str, document: &Value) -> Result<(), AwsError> {
+    pub async fn put_role_policy(&self, role: &str, policy_name: &str, document: &Value) -> Result<(), AwsError> {
         let req = self
             .client
             .put_role_policy()
             .role_name(role)
-            .policy_name(PUBLISH_POLICY_NAME)
+            .policy_name(policy_name)
             .policy_document(document.to_string())
             .send();
         self.aws.call("iam", "PutRolePolicy", req).await.map(drop)
+    }
+
+    /// Delete an inline policy; one already gone is not an error.
+    pub async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(policy_name)
+            .send();
+        optional(self.aws.call("iam", "DeleteRolePolicy", req).await).map(drop)
     }
 
     pub async fn put_permissions_boundary(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
@@ -219,13 +230,7 @@ impl Iam<'_> {
             return Ok(());
         };
         for name in out.policy_names() {
-            let req = self
-                .client
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .send();
-            optional(self.aws.call("iam", "DeleteRolePolicy", req).await)?;
+            self.delete_role_policy(role, name).await?;
         }
         optional(
             self.aws

@@ -4,6 +4,7 @@
 pub mod cognito;
 pub mod error;
 pub mod iam;
+pub mod sms_voice;
 pub mod sns;
 pub mod sts;
 
@@ -12,6 +13,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::OnceCell;
 
@@ -107,17 +109,17 @@ impl Aws {
         let client = self.sns.get(region, |r| {
             aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.config).region(r).build())
         });
-        let sms_voice = self.sms_voice.get(region, |r| {
+        sns::Sns { aws: self, client }
+    }
+
+    pub fn sms_voice(&self, region: &str) -> sms_voice::SmsVoice<'_> {
+        let client = self.sms_voice.get(region, |r| {
             let conf = aws_sdk_pinpointsmsvoicev2::config::Builder::from(&self.config)
                 .region(r)
                 .build();
             aws_sdk_pinpointsmsvoicev2::Client::from_conf(conf)
         });
-        sns::Sns {
-            aws: self,
-            client,
-            sms_voice,
-        }
+        sms_voice::SmsVoice { aws: self, client }
     }
 
     /// The account the credentials belong to; asked once, then cached.
@@ -129,29 +131,27 @@ impl Aws {
     }
 
     /// Run one SDK call, count it, and classify its error.
-    pub(crate) async fn call<T, E, R>(
+    pub(crate) async fn call<T, E>(
         &self,
         service: &'static str,
         operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         self.outcome(service, operation, request.await)
     }
 
     /// Every page of a paginated SDK call (one request each, each counted), in order.
-    pub(crate) async fn pages<T, E, R>(
+    pub(crate) async fn pages<T, E>(
         &self,
         service: &'static str,
         operation: &'static str,
-        mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, R>>>,
+        mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<Vec<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let mut all = vec![];
         while let Some(page) = pages.next().await {
@@ -160,15 +160,14 @@ impl Aws {
         Ok(all)
     }
 
-    fn outcome<T, E, R>(
+    fn outcome<T, E>(
         &self,
         service: &'static str,
         operation: &'static str,
-        result: Result<T, SdkError<E, R>>,
+        result: Result<T, SdkError<E, HttpResponse>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         match result {
             Ok(v) => {

@@ -6,11 +6,13 @@ pub(super) async fn caller_account(aws: &Aws, client: &aws_sdk_sts::Client) -> R
     let out = aws
         .call("sts", "GetCallerIdentity", client.get_caller_identity().send())
         .await?;
-    out.account().map(String::from).ok_or_else(|| AwsError {
-        service: "sts",
-        operation: "GetCallerIdentity",
-        kind: ErrorKind::Other,
-        code: "MissingAccount".into(),
-        message: "GetCallerIdentity returned no account".into(),
+    out.account().map(String::from).ok_or_else(|| {
+        AwsError::new(
+            "sts",
+            "GetCallerIdentity",
+            ErrorKind::Other,
+            "MissingAccount",
+            "GetCallerIdentity returned no account",
+        )
     })
 }

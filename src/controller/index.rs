@@ -14,7 +14,7 @@ use crate::reconcile;
 /// Sandbox numbers listed by the other resources that use the same SNS region (the operator
 /// works in one AWS account, so the same region means the same sandbox list).
 pub(super) fn claimed_by_others(stores: &[Store<CognitoSmsConfig>], obj: &CognitoSmsConfig) -> HashSet<String> {
-    let Some(region) = reconcile::sns_region_of(obj) else {
+    let Some(region) = reconcile::sms_region_of(obj) else {
         return HashSet::new();
     };
     let me = ObjectRef::from_obj(obj);
@@ -22,7 +22,7 @@ pub(super) fn claimed_by_others(stores: &[Store<CognitoSmsConfig>], obj: &Cognit
         .iter()
         .flat_map(|s| s.state())
         .filter(|other| ObjectRef::from_obj(other.as_ref()) != me)
-        .filter(|other| reconcile::sns_region_of(other).as_deref() == Some(region.as_str()))
+        .filter(|other| reconcile::sms_region_of(other).as_deref() == Some(region.as_str()))
         .flat_map(|other| {
             other
                 .spec

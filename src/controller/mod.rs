@@ -443,13 +443,13 @@ mod tests {
 
     #[test]
     fn finalizer_errors_are_reported_by_their_cause() {
-        let aws = AwsError {
-            service: "iam",
-            operation: "DeleteRole",
-            kind: crate::aws::ErrorKind::Unavailable,
-            code: "ServiceUnavailable".into(),
-            message: "try later".into(),
-        };
+        let aws = AwsError::new(
+            "iam",
+            "DeleteRole",
+            crate::aws::ErrorKind::Unavailable,
+            "ServiceUnavailable",
+            "try later",
+        );
         let cleanup: Error = finalizer::Error::CleanupFailed(Error::Cleanup(aws)).into();
         assert_eq!(cleanup.category(), "aws_cleanup");
         assert!(

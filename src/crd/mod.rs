@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::conditions::{ConditionStatus, types};
 
+mod status;
+pub use status::*;
+
 /// Finalizer that lets the operator apply the deletion policy before the resource goes away.
 pub const FINALIZER: &str = "cognitosms.io/cleanup";
 
-/// How one Amazon Cognito user pool sends SMS through Amazon SNS: the IAM role Cognito assumes,
-/// the SNS region, and the pool's SMS configuration. The operator keeps them in shape and
-/// reports what it cannot do by itself as conditions.
+/// How one Amazon Cognito user pool sends SMS, through Amazon SNS or directly through AWS End User
+/// Messaging SMS: the IAM role Cognito assumes, the region, and the pool's SMS configuration. The
+/// operator keeps them in shape and reports what it cannot do by itself as conditions.
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "cognitosms.io",
@@ -25,8 +28,9 @@ pub const FINALIZER: &str = "cognitosms.io/cleanup";
     namespaced,
     status = "CognitoSmsConfigStatus",
     cel,
-    doc = "CognitoSmsConfig declares how one Amazon Cognito user pool sends SMS: the IAM role Cognito assumes, the SNS region and the pool's SmsConfiguration, reconciled by cognito-sms-operator.",
+    doc = "CognitoSmsConfig declares how one Amazon Cognito user pool sends SMS, through Amazon SNS or directly through AWS End User Messaging SMS: the IAM role Cognito assumes, the region and the pool's SmsConfiguration, reconciled by cognito-sms-operator.",
     printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.userPoolId"}"#,
+    printcolumn = r#"{"name":"Path","type":"string","jsonPath":".status.deliveryPath"}"#,
     printcolumn = r#"{"name":"SNS Region","type":"string","jsonPath":".status.snsRegion"}"#,
     printcolumn = r#"{"name":"Role Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"RoleReady\")].status"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
@@ -36,6 +40,14 @@ pub const FINALIZER: &str = "cognitosms.io/cleanup";
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = crate::regions::sns_region_rule())]
+#[x_kube(validation = kube::core::cel::Rule::new("!(has(self.snsRegion) && has(self.endUserMessaging))")
+    .message("snsRegion chooses the SNS region, but with endUserMessaging the pool sends directly through AWS End User Messaging SMS in its own region: remove one of them")
+    .field_path(".snsRegion"))]
+#[x_kube(validation = crate::regions::direct_path_rule())]
+#[x_kube(validation = kube::core::cel::Rule::new(
+    "!has(self.endUserMessaging) || !has(self.destinationCountries) || !self.destinationCountries.exists(c, c == 'IN') || has(self.endUserMessaging.indiaDlt)")
+    .message("sending to India (IN) directly through End User Messaging needs the DLT IDs: set endUserMessaging.indiaDlt.entityId and templateId")
+    .field_path(".endUserMessaging"))]
 #[serde(rename_all = "camelCase")]
 pub struct CognitoSmsConfigSpec {
     /// ID of the Cognito user pool, e.g. `eu-west-1_AbCdEf123`. The pool's region is the part
@@ -51,10 +63,20 @@ pub struct CognitoSmsConfigSpec {
     /// region, which is the fast and reliable choice (pools in ap-northeast-2, Seoul, must use
     /// ap-northeast-1, Tokyo). A few regions also allow a legacy alternate: us-east-2 and
     /// ca-central-1 → us-east-1, ap-south-1 → ap-southeast-1, eu-central-1 and eu-west-2 →
-    /// eu-west-1. Raise the SNS monthly spend limit in a region before switching to it.
+    /// eu-west-1. Pools in ap-southeast-5 (Malaysia) and ap-east-1 (Hong Kong) must use
+    /// ap-southeast-1, pools in ap-southeast-7 (Thailand) ap-south-1. Raise the monthly SMS spend
+    /// limit in a region before switching to it. Not used with `endUserMessaging`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 25), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
     pub sns_region: Option<String>,
+
+    /// Send SMS directly through AWS End User Messaging SMS (the path AWS recommends for new
+    /// pools) instead of through Amazon SNS. The pool then sends from its own region; the role
+    /// is allowed `sms-voice:SendTextMessage` on the origination identity only. Not available
+    /// for pools in ap-southeast-7 (Thailand), ap-east-1 (Hong Kong) or ap-southeast-5
+    /// (Malaysia), which send through SNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user_messaging: Option<EndUserMessaging>,
 
     /// The IAM role Cognito assumes to call `sns:Publish`: either one the operator creates and
     /// keeps in shape (`managed`, the default) or one you already have (`existing`).
@@ -107,6 +129,49 @@ pub struct CognitoSmsConfigSpec {
     )]
     #[schemars(length(max = 12), regex(pattern = r"^[0-9]+(\.[0-9]{1,2})?$"))]
     pub minimum_monthly_spend_limit_usd: Option<String>,
+}
+
+/// The pool's direct path through AWS End User Messaging SMS.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndUserMessaging {
+    /// The phone number, pool or sender ID the pool sends from, in any of these forms: an E.164
+    /// number (`+12065550100`), a phone number ID (`phone-…`), a pool ID (`pool-…`), a sender
+    /// ID with its country (`MyBrand/GB`), or the ARN of any of them. The operator resolves it
+    /// to its ARN, sets that ARN on the pool and scopes the role's permission to it. When unset,
+    /// End User Messaging chooses among the account's identities in the pool's region, and the
+    /// role may send from any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 256),
+        regex(
+            pattern = r"^(\+[1-9][0-9]{1,14}|phone-[A-Za-z0-9]+|pool-[A-Za-z0-9]+|[A-Za-z0-9_-]{1,11}/[A-Z]{2}|arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:[0-9]{12}:(phone-number/[A-Za-z0-9_-]+|pool/[A-Za-z0-9_-]+|sender-id/[A-Za-z0-9_-]{1,11}/[A-Z]{2}))$"
+        )
+    )]
+    pub origination_identity: Option<String>,
+
+    /// An End User Messaging configuration set for the pool's messages (event destinations,
+    /// default sender). It must exist in the pool's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub configuration_set_name: Option<String>,
+
+    /// The DLT entity and template IDs registered for sending to India, required when
+    /// `destinationCountries` lists `IN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub india_dlt: Option<IndiaDlt>,
+}
+
+/// India's Distributed Ledger Technology registration of the sender and the message template.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IndiaDlt {
+    /// The DLT entity ID of the registered sender.
+    #[schemars(length(min = 1, max = 50), regex(pattern = r"^[A-Za-z0-9]+$"))]
+    pub entity_id: String,
+    /// The DLT template ID of the registered message template.
+    #[schemars(length(min = 1, max = 50), regex(pattern = r"^[A-Za-z0-9]+$"))]
+    pub template_id: String,
 }
 
 /// A destination phone number to verify in the SMS sandbox.
@@ -260,108 +325,6 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// What the operator observed and did. Everything here is written by the operator.
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct CognitoSmsConfigStatus {
-    /// The spec generation this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// AWS account the operator's credentials belong to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// ARN of the user pool.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_pool_arn: Option<String>,
-    /// ARN of the role Cognito assumes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    /// SNS region in use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sns_region: Option<String>,
-    /// External ID in use (generated when the spec names none and the role is managed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-    /// When the operator last compared AWS with the spec.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_time: Option<String>,
-    /// Whether the account is in the SMS sandbox of the SNS region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<SandboxState>,
-    /// Verification state of the sandbox destination numbers (masked but for the last 4 digits).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sandbox_phone_numbers: Vec<SandboxNumberStatus>,
-    /// Origination numbers of the account in the SNS region (masked but for the last 4 digits).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub origination_identities: Vec<OriginationIdentity>,
-    /// The account's monthly SMS spend limit in the SNS region, in US dollars.
-    #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
-    pub monthly_spend_limit_usd: Option<String>,
-    /// Ready, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
-    /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-}
-
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SandboxState {
-    pub in_sandbox: bool,
-    /// When SNS was last asked.
-    pub checked_at: String,
-}
-
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SandboxNumberStatus {
-    /// Stable, non-reversible identifier of the number, so it can be matched without storing it.
-    pub id: String,
-    /// The number, masked but for its last 4 digits.
-    pub phone_number: String,
-    pub state: SandboxNumberState,
-    /// CamelCase reason for the state.
-    pub reason: String,
-    /// What happened and what to do next.
-    pub message: String,
-    /// This operator added the number to the sandbox (and may remove it).
-    #[serde(default)]
-    pub added_by_operator: bool,
-    /// Version of the Secret whose code SNS refused; the code is not tried again until the
-    /// Secret changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejected_secret_version: Option<String>,
-}
-
-#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SandboxNumberState {
-    /// SNS sent a code; waiting for it in the Secret.
-    Pending,
-    Verified,
-    /// SNS refused the request or the code.
-    Failed,
-    /// Dropped from the spec; being removed from the sandbox.
-    Removing,
-}
-
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct OriginationIdentity {
-    /// `ShortCode`, `TenDlc`, `TollFree`, `LongCode`, or `Unknown` when the type could not be read.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// The number, masked but for its last 4 digits.
-    pub phone_number: String,
-    /// ISO 3166-1 alpha-2 country code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capabilities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
 impl CognitoSmsConfig {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
@@ -407,95 +370,4 @@ pub fn crd_helm_template() -> String {
 pub const CHART_CRD_TEMPLATE: &str = "charts/cognito-sms-operator/templates/crd.yaml";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_charts_crd_template_matches_the_types() {
-        let committed = std::fs::read_to_string(format!("{}/{CHART_CRD_TEMPLATE}", env!("CARGO_MANIFEST_DIR")))
-            .expect("the chart's CRD template exists");
-        assert!(
-            committed == crd_helm_template(),
-            "{CHART_CRD_TEMPLATE} is stale: run `cargo run -q -- crd --helm-template > {CHART_CRD_TEMPLATE}`"
-        );
-    }
-
-    fn resource(spec: serde_json::Value) -> CognitoSmsConfig {
-        crate::testing::resource("a", spec)
-    }
-
-    #[test]
-    fn crds_folder_matches_the_types() {
-        let committed = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/cognitosmsconfigs.cognitosms.io.yaml"
-        ))
-        .expect("crds/cognitosmsconfigs.cognitosms.io.yaml exists");
-        assert!(
-            committed == crd_yaml(),
-            "crds/ is stale: run `cargo run -q -- crd > crds/cognitosmsconfigs.cognitosms.io.yaml`"
-        );
-    }
-
-    #[test]
-    fn defaults_are_a_managed_role_retained_on_delete() {
-        let r = resource(json!({"userPoolId": "eu-west-1_Abc"}));
-        assert_eq!(r.spec.role, RoleSpec::default());
-        assert_eq!(r.spec.deletion_policy, DeletionPolicy::Retain);
-        assert!(r.validate_cel().is_ok());
-    }
-
-    #[test]
-    fn admission_rules_reject_what_reconcile_would_reject() {
-        let ok = resource(json!({"userPoolId": "eu-central-1_Abc", "snsRegion": "eu-west-1"}));
-        assert!(ok.validate_cel().is_ok());
-        let seoul = resource(json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}));
-        let err = seoul.validate_cel().unwrap_err().to_string();
-        assert!(
-            err.contains("snsRegion ap-northeast-2 cannot be used by user pool ap-northeast-2_Abc"),
-            "{err}"
-        );
-        let unlisted = resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "ap-northeast-3"}));
-        assert!(unlisted.validate_cel().is_ok());
-        let unlisted_bad = resource(json!({"userPoolId": "ap-northeast-3_Abc", "snsRegion": "us-east-1"}));
-        assert!(unlisted_bad.validate_cel().is_err());
-    }
-
-    #[test]
-    fn admission_rule_matches_the_table_for_every_row() {
-        for row in crate::regions::TABLE {
-            for candidate in crate::regions::TABLE.iter().map(|r| r.cognito) {
-                let r = resource(json!({"userPoolId": format!("{}_Abc", row.cognito), "snsRegion": candidate}));
-                assert_eq!(
-                    r.validate_cel().is_ok(),
-                    row.sns.contains(&candidate),
-                    "pool in {} with snsRegion {candidate}",
-                    row.cognito
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn both_role_kinds_are_rejected() {
-        let r = resource(json!({
-            "userPoolId": "eu-west-1_Abc",
-            "role": {"managed": {}, "existing": {"roleArn": "arn:aws:iam::123456789012:role/x"}}
-        }));
-        let err = r.validate_cel().unwrap_err().to_string();
-        assert!(
-            err.contains("set either role.managed or role.existing, not both"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn reserved_tag_prefixes_are_rejected() {
-        let r = resource(json!({
-            "userPoolId": "eu-west-1_Abc",
-            "role": {"managed": {"tags": {"cognitosms.io/name": "x"}}}
-        }));
-        assert!(r.validate_cel().is_err());
-    }
-}
+mod tests;

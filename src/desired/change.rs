@@ -20,9 +20,14 @@ pub enum Change {
         role_name: String,
         document: Value,
     },
-    PutPublishPolicy {
+    PutPermissionsPolicy {
         role_name: String,
+        policy_name: &'static str,
         document: Value,
+    },
+    DeletePermissionsPolicy {
+        role_name: String,
+        policy_name: &'static str,
     },
     PutPermissionsBoundary {
         role_name: String,
@@ -46,21 +51,45 @@ pub enum Change {
     DeleteRole {
         role_name: String,
     },
+    /// A dry run of `SendTextMessage` as Cognito will send, before the pool is pointed at a
+    /// direct-path configuration. Sends nothing and changes nothing.
+    TestSendText(TestMessage),
+    /// Add a verified destination number, and have End User Messaging text it a code.
     AddSandboxNumber {
         region: String,
         number: String,
         language: Option<String>,
     },
+    /// Text a new code to a number whose last code could not be sent.
+    SendVerificationCode {
+        region: String,
+        number: String,
+        id: String,
+        language: Option<String>,
+    },
     VerifySandboxNumber {
         region: String,
         number: String,
+        id: String,
         /// The code from the number's Secret; never printed.
         code: Code,
     },
     RemoveSandboxNumber {
         region: String,
         number: String,
+        id: String,
     },
+}
+
+/// A `SendTextMessage` dry run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestMessage {
+    pub region: String,
+    pub destination: String,
+    pub origination_identity: Option<String>,
+    pub configuration_set: Option<String>,
+    /// India's DLT entity and template IDs, sent for Indian destinations.
+    pub india_dlt: Option<(String, String)>,
 }
 
 /// What a change is about.
@@ -77,17 +106,25 @@ impl Change {
         match self {
             Change::CreateRole { .. } => "RoleCreated",
             Change::UpdateTrustPolicy { .. } => "TrustPolicyUpdated",
-            Change::PutPublishPolicy { .. } => "PermissionsPolicyUpdated",
+            Change::PutPermissionsPolicy { .. } => "PermissionsPolicyUpdated",
+            Change::DeletePermissionsPolicy { .. } => "PermissionsPolicyDeleted",
             Change::PutPermissionsBoundary { .. } | Change::DeletePermissionsBoundary { .. } => {
                 "PermissionsBoundaryUpdated"
             }
             Change::TagRole { .. } => "RoleTagged",
             Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
+            Change::TestSendText(_) => "TestMessageSent",
             Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
+            Change::SendVerificationCode { .. } => "VerificationCodeSent",
             Change::VerifySandboxNumber { .. } => "SandboxNumberVerified",
             Change::RemoveSandboxNumber { .. } => "SandboxNumberRemoved",
         }
+    }
+
+    /// Whether the change writes to AWS; a dry-run send only checks.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, Change::TestSendText(_))
     }
 
     /// What the change is about; changes to the pool depend on the role being in shape.
@@ -95,13 +132,15 @@ impl Change {
         match self {
             Change::CreateRole { .. }
             | Change::UpdateTrustPolicy { .. }
-            | Change::PutPublishPolicy { .. }
+            | Change::PutPermissionsPolicy { .. }
+            | Change::DeletePermissionsPolicy { .. }
             | Change::PutPermissionsBoundary { .. }
             | Change::DeletePermissionsBoundary { .. }
             | Change::TagRole { .. }
             | Change::DeleteRole { .. } => Concern::Role,
-            Change::UpdateSmsConfiguration { .. } => Concern::Pool,
+            Change::UpdateSmsConfiguration { .. } | Change::TestSendText(_) => Concern::Pool,
             Change::AddSandboxNumber { .. }
+            | Change::SendVerificationCode { .. }
             | Change::VerifySandboxNumber { .. }
             | Change::RemoveSandboxNumber { .. } => Concern::SandboxNumber,
         }
@@ -110,73 +149,99 @@ impl Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::CreateRole { role } => {
-                write!(
-                    f,
-                    "create IAM role {}{} trusted by {}",
-                    role.path,
-                    role.name,
-                    policy::COGNITO_PRINCIPAL
-                )
-            }
-            Change::UpdateTrustPolicy { role_name, .. } => {
-                write!(f, "update the trust policy of IAM role {role_name}")
-            }
-            Change::PutPublishPolicy { role_name, .. } => write!(
-                f,
-                "put inline policy {PUBLISH_POLICY_NAME} (sns:Publish) on IAM role {role_name}"
+        let text = match self {
+            Change::CreateRole { role } => format!(
+                "create IAM role {}{} trusted by {}",
+                role.path,
+                role.name,
+                policy::COGNITO_PRINCIPAL
+            ),
+            Change::UpdateTrustPolicy { role_name, .. } => format!("update the trust policy of IAM role {role_name}"),
+            Change::PutPermissionsPolicy {
+                role_name, policy_name, ..
+            } => put_policy_text(role_name, policy_name),
+            Change::DeletePermissionsPolicy { role_name, policy_name } => format!(
+                "delete inline policy {policy_name} of IAM role {role_name}, which the other delivery path used"
             ),
             Change::PutPermissionsBoundary { role_name, policy_arn } => {
-                write!(f, "set permissions boundary {policy_arn} on IAM role {role_name}")
+                format!("set permissions boundary {policy_arn} on IAM role {role_name}")
             }
             Change::DeletePermissionsBoundary { role_name } => {
-                write!(f, "remove the permissions boundary of IAM role {role_name}")
+                format!("remove the permissions boundary of IAM role {role_name}")
             }
-            Change::TagRole { role_name, tags } => write!(
-                f,
-                "tag IAM role {role_name} with {}",
-                tags.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Change::TagRole { role_name, tags } => tag_text(role_name, tags),
             Change::UpdateSmsConfiguration {
                 user_pool_id, from, to, ..
-            } => write!(
-                f,
+            } => format!(
                 "set SmsConfiguration of user pool {user_pool_id} to {to} (was {}), keeping every other setting",
                 from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
             ),
-            Change::DeleteRole { role_name } => write!(f, "delete IAM role {role_name}"),
-            Change::AddSandboxNumber { region, number, .. } => write!(
-                f,
-                "add {} to the SMS sandbox in {region} (SNS texts it a verification code)",
+            Change::DeleteRole { role_name } => format!("delete IAM role {role_name}"),
+            Change::TestSendText(m) => test_text(m),
+            Change::AddSandboxNumber { region, number, .. } => format!(
+                "add {} to the verified destination numbers in {region} (End User Messaging texts it a code)",
                 mask(number)
             ),
-            Change::VerifySandboxNumber { region, number, .. } => write!(
-                f,
+            Change::SendVerificationCode { region, number, .. } => {
+                format!(
+                    "have End User Messaging text a verification code to {} in {region}",
+                    mask(number)
+                )
+            }
+            Change::VerifySandboxNumber { region, number, .. } => format!(
                 "verify {} in the SMS sandbox in {region} with the code from its Secret",
                 mask(number)
             ),
-            Change::RemoveSandboxNumber { region, number } => {
-                write!(f, "remove {} from the SMS sandbox in {region}", mask(number))
+            Change::RemoveSandboxNumber { region, number, .. } => {
+                format!("remove {} from the SMS sandbox in {region}", mask(number))
             }
-        }
+        };
+        f.write_str(&text)
     }
 }
 
-/// The changes that bring an owned (or missing) role to `desired`, given its inline publish
-/// policy as read (`None` when absent).
-pub fn role_changes(desired: &DesiredRole, observed: Option<(&ObservedRole, Option<&Value>)>) -> Vec<Change> {
-    let Some((role, publish)) = observed else {
-        return vec![
-            Change::CreateRole { role: desired.clone() },
-            Change::PutPublishPolicy {
-                role_name: desired.name.clone(),
-                document: desired.publish_policy.clone(),
-            },
-        ];
+fn put_policy_text(role_name: &str, policy_name: &str) -> String {
+    let action = if policy_name == PUBLISH_POLICY_NAME {
+        policy::SNS_PUBLISH
+    } else {
+        policy::SEND_TEXT_MESSAGE
+    };
+    format!("put inline policy {policy_name} ({action}) on IAM role {role_name}")
+}
+
+fn tag_text(role_name: &str, tags: &BTreeMap<String, String>) -> String {
+    let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("tag IAM role {role_name} with {}", tags.join(", "))
+}
+
+fn test_text(m: &TestMessage) -> String {
+    format!(
+        "test sending to {} from {} through End User Messaging in {} (dry run)",
+        mask(&m.destination),
+        m.origination_identity.as_deref().unwrap_or("the account's identities"),
+        m.region
+    )
+}
+
+/// A managed role's inline permissions policies as read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RolePolicies<'a> {
+    /// The policy of the path in use, `None` when absent.
+    pub current: Option<&'a Value>,
+    /// Whether the other path's policy is still there.
+    pub stale_present: bool,
+}
+
+/// The changes that bring an owned (or missing) role to `desired`.
+pub fn role_changes(desired: &DesiredRole, observed: Option<(&ObservedRole, RolePolicies)>) -> Vec<Change> {
+    let (policy_name, document) = &desired.permissions_policy;
+    let put_policy = || Change::PutPermissionsPolicy {
+        role_name: desired.name.clone(),
+        policy_name,
+        document: document.clone(),
+    };
+    let Some((role, policies)) = observed else {
+        return vec![Change::CreateRole { role: desired.clone() }, put_policy()];
     };
     let mut changes = vec![];
     if !policy::equivalent(&role.trust_policy, &desired.trust_policy) {
@@ -185,35 +250,44 @@ pub fn role_changes(desired: &DesiredRole, observed: Option<(&ObservedRole, Opti
             document: desired.trust_policy.clone(),
         });
     }
-    if !publish.is_some_and(|p| policy::equivalent(p, &desired.publish_policy)) {
-        changes.push(Change::PutPublishPolicy {
+    if !policies.current.is_some_and(|p| policy::equivalent(p, document)) {
+        changes.push(put_policy());
+    }
+    if policies.stale_present {
+        changes.push(Change::DeletePermissionsPolicy {
             role_name: desired.name.clone(),
-            document: desired.publish_policy.clone(),
+            policy_name: desired.stale_policy,
         });
     }
+    changes.extend(boundary_change(desired, role));
+    changes.extend(tag_change(desired, role));
+    changes
+}
+
+fn boundary_change(desired: &DesiredRole, role: &ObservedRole) -> Option<Change> {
     match (&desired.permissions_boundary, &role.permissions_boundary) {
-        (Some(want), have) if have.as_ref() != Some(want) => changes.push(Change::PutPermissionsBoundary {
+        (Some(want), have) if have.as_ref() != Some(want) => Some(Change::PutPermissionsBoundary {
             role_name: desired.name.clone(),
             policy_arn: want.clone(),
         }),
-        (None, Some(_)) => changes.push(Change::DeletePermissionsBoundary {
+        (None, Some(_)) => Some(Change::DeletePermissionsBoundary {
             role_name: desired.name.clone(),
         }),
-        _ => {}
+        _ => None,
     }
+}
+
+fn tag_change(desired: &DesiredRole, role: &ObservedRole) -> Option<Change> {
     let missing: BTreeMap<String, String> = desired
         .tags
         .iter()
         .filter(|(k, v)| role.tags.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if !missing.is_empty() {
-        changes.push(Change::TagRole {
-            role_name: desired.name.clone(),
-            tags: missing,
-        });
-    }
-    changes
+    (!missing.is_empty()).then(|| Change::TagRole {
+        role_name: desired.name.clone(),
+        tags: missing,
+    })
 }
 
 /// The pool update that points `pool` (as read, its SMS settings `current`) at `desired`, if the
@@ -236,26 +310,42 @@ mod tests {
     use super::*;
     use crate::crd::ManagedRole;
     use crate::desired::tests::{POOL_ARN, owner};
-    use crate::desired::{TAG_UID, desired_role};
+    use crate::desired::{SEND_TEXT_POLICY_NAME, SendPermission, TAG_UID, desired_role};
+
+    fn desired(managed: &ManagedRole, external_id: Option<&str>, permission: &SendPermission) -> DesiredRole {
+        desired_role(
+            managed,
+            "eu-west-1_Abc",
+            "123456789012",
+            POOL_ARN,
+            external_id,
+            &owner(),
+            permission,
+        )
+    }
+
+    fn sns(managed: &ManagedRole, external_id: Option<&str>) -> DesiredRole {
+        desired(managed, external_id, &SendPermission::Publish)
+    }
 
     fn observed_from(desired: &DesiredRole) -> ObservedRole {
         desired.as_created("123456789012")
     }
 
+    fn with(current: Option<&Value>) -> RolePolicies<'_> {
+        RolePolicies {
+            current,
+            stale_present: false,
+        }
+    }
+
     #[test]
     fn missing_role_is_created_with_its_policy() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            Some("x"),
-            &owner(),
-        );
+        let d = sns(&ManagedRole::default(), Some("x"));
         let changes = role_changes(&d, None);
         assert!(matches!(
             &changes[..],
-            [Change::CreateRole { .. }, Change::PutPublishPolicy { .. }]
+            [Change::CreateRole { .. }, Change::PutPermissionsPolicy { .. }]
         ));
         assert_eq!(d.tags.get(TAG_UID).map(String::as_str), Some("u-1"));
         assert_eq!(d.path, "/service-role/");
@@ -263,16 +353,9 @@ mod tests {
 
     #[test]
     fn role_in_shape_needs_nothing() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            Some("x"),
-            &owner(),
-        );
+        let d = sns(&ManagedRole::default(), Some("x"));
         let obs = observed_from(&d);
-        assert!(role_changes(&d, Some((&obs, Some(&policy::publish_policy())))).is_empty());
+        assert!(role_changes(&d, Some((&obs, with(Some(&policy::publish_policy()))))).is_empty());
     }
 
     #[test]
@@ -281,12 +364,12 @@ mod tests {
             permissions_boundary: Some("arn:aws:iam::123456789012:policy/boundary".into()),
             ..Default::default()
         };
-        let d = desired_role(&managed, "eu-west-1_Abc", "123456789012", POOL_ARN, Some("x"), &owner());
+        let d = sns(&managed, Some("x"));
         let mut obs = observed_from(&d);
         obs.trust_policy = policy::trust_policy("123456789012", "arn:aws:cognito-idp:*:*:userpool/*", None);
         obs.permissions_boundary = None;
         obs.tags.remove(TAG_UID);
-        let changes = role_changes(&d, Some((&obs, None)));
+        let changes = role_changes(&d, Some((&obs, with(None))));
         let reasons: Vec<_> = changes.iter().map(Change::event_reason).collect();
         assert_eq!(
             reasons,
@@ -305,35 +388,72 @@ mod tests {
 
     #[test]
     fn boundary_removed_when_spec_drops_it() {
-        let d = desired_role(
-            &ManagedRole::default(),
-            "eu-west-1_Abc",
-            "123456789012",
-            POOL_ARN,
-            None,
-            &owner(),
-        );
+        let d = sns(&ManagedRole::default(), None);
         let mut obs = observed_from(&d);
         obs.permissions_boundary = Some("arn:aws:iam::123456789012:policy/b".into());
-        let changes = role_changes(&d, Some((&obs, Some(&policy::publish_policy()))));
+        let changes = role_changes(&d, Some((&obs, with(Some(&policy::publish_policy())))));
         assert!(matches!(&changes[..], [Change::DeletePermissionsBoundary { .. }]));
+    }
+
+    #[test]
+    fn switching_paths_replaces_the_permission_and_leaves_nothing_behind() {
+        let identity = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-1";
+        let send = SendPermission::SendText {
+            resource: identity.into(),
+        };
+        let d = desired(&ManagedRole::default(), Some("x"), &send);
+        let obs = observed_from(&d);
+        let changes = role_changes(
+            &d,
+            Some((
+                &obs,
+                RolePolicies {
+                    current: None,
+                    stale_present: true,
+                },
+            )),
+        );
+        assert_eq!(
+            changes,
+            [
+                Change::PutPermissionsPolicy {
+                    role_name: d.name.clone(),
+                    policy_name: SEND_TEXT_POLICY_NAME,
+                    document: policy::send_text_policy(identity),
+                },
+                Change::DeletePermissionsPolicy {
+                    role_name: d.name.clone(),
+                    policy_name: PUBLISH_POLICY_NAME,
+                },
+            ]
+        );
+        assert!(changes[1].to_string().contains("cognito-sms-publish"), "{}", changes[1]);
     }
 
     #[test]
     fn sms_configuration_written_only_when_it_differs() {
         let want = SmsConfig {
-            sns_caller_arn: "arn:aws:iam::123456789012:role/service-role/r".into(),
+            caller_arn: "arn:aws:iam::123456789012:role/service-role/r".into(),
             external_id: Some("x".into()),
-            sns_region: Some("eu-west-1".into()),
+            region: Some("eu-west-1".into()),
+            direct: None,
         };
         let pool = UserPoolType::builder().id("p").build();
         assert!(sms_configuration_change(&pool, Some(&want), &want).is_none());
         assert!(sms_configuration_change(&pool, None, &want).is_some());
         let other_region = SmsConfig {
-            sns_region: None,
+            region: None,
             ..want.clone()
         };
         assert!(sms_configuration_change(&pool, Some(&other_region), &want).is_some());
+        let direct = SmsConfig {
+            direct: Some(Default::default()),
+            ..want.clone()
+        };
+        assert!(
+            sms_configuration_change(&pool, Some(&want), &direct).is_some(),
+            "the path counts"
+        );
     }
 
     #[test]
@@ -342,9 +462,10 @@ mod tests {
             user_pool_id: "p".into(),
             from: None,
             to: SmsConfig {
-                sns_caller_arn: "arn".into(),
+                caller_arn: "arn".into(),
                 external_id: Some("secret-ish".into()),
-                sns_region: None,
+                region: None,
+                direct: None,
             },
             latest: Box::new(UserPoolType::builder().build()),
         };

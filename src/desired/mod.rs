@@ -2,8 +2,10 @@
 //! that get there are in `change`). Pure: no clients, no clocks, no randomness.
 
 mod change;
+mod sms;
 
-pub use change::{Change, Concern, role_changes, sms_configuration_change};
+pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
+pub use sms::{DirectSms, SmsConfig};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +13,6 @@ use std::fmt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use kube::ResourceExt;
 
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigSpec, ManagedRole, SourceArnScope};
@@ -22,8 +23,10 @@ pub const TAG_NAMESPACE: &str = "cognitosms.io/namespace";
 pub const TAG_NAME: &str = "cognitosms.io/name";
 pub const TAG_UID: &str = "cognitosms.io/uid";
 pub const MANAGER: &str = "cognito-sms-operator";
-/// Name of the managed role's inline permissions policy.
+/// Name of the managed role's inline permissions policy on the SNS path.
 pub const PUBLISH_POLICY_NAME: &str = "cognito-sms-publish";
+/// Name of the managed role's inline permissions policy on the direct path.
+pub const SEND_TEXT_POLICY_NAME: &str = "cognito-sms-send-text";
 pub const DEFAULT_ROLE_PATH: &str = "/service-role/";
 const ROLE_NAME_PREFIX: &str = "cognito-sms-";
 const ROLE_NAME_MAX: usize = 64;
@@ -180,12 +183,65 @@ pub fn role_name_from_arn(arn: &str) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// What the role must let Cognito do: publish through SNS, or send text messages directly
+/// through End User Messaging from one identity (or every identity in the pool's region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendPermission {
+    Publish,
+    SendText { resource: String },
+}
+
+impl SendPermission {
+    /// The inline policy that grants it, and the one the other path would use.
+    pub fn policy_names(&self) -> (&'static str, &'static str) {
+        match self {
+            SendPermission::Publish => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
+            SendPermission::SendText { .. } => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
+        }
+    }
+
+    pub fn document(&self) -> Value {
+        match self {
+            SendPermission::Publish => policy::publish_policy(),
+            SendPermission::SendText { resource } => policy::send_text_policy(resource),
+        }
+    }
+
+    /// The action, and the resource where it is not `*`.
+    pub fn action(&self) -> String {
+        match self {
+            SendPermission::Publish => policy::SNS_PUBLISH.to_string(),
+            SendPermission::SendText { resource } => format!("{} on {resource}", policy::SEND_TEXT_MESSAGE),
+        }
+    }
+
+    /// Whether `docs`, a role's identity policies, grant it.
+    pub fn granted_by(&self, docs: &[Value]) -> bool {
+        match self {
+            SendPermission::Publish => policy::allows_sns_publish(docs),
+            SendPermission::SendText { resource } => policy::allows(docs, policy::SEND_TEXT_MESSAGE, resource),
+        }
+    }
+}
+
+impl fmt::Display for SendPermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendPermission::Publish => write!(f, "{} on Resource \"*\"", policy::SNS_PUBLISH),
+            SendPermission::SendText { resource } => write!(f, "{} on {resource}", policy::SEND_TEXT_MESSAGE),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredRole {
     pub name: String,
     pub path: String,
     pub trust_policy: Value,
-    pub publish_policy: Value,
+    /// The inline policy granting what Cognito needs, by name.
+    pub permissions_policy: (&'static str, Value),
+    /// The other path's inline policy, which must not stay behind.
+    pub stale_policy: &'static str,
     pub permissions_boundary: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
@@ -197,14 +253,17 @@ pub fn desired_role(
     pool_arn: &str,
     external_id: Option<&str>,
     owner: &Owner,
+    permission: &SendPermission,
 ) -> DesiredRole {
     let mut tags = managed.tags.clone();
     tags.extend(owner.tags());
+    let (name, stale) = permission.policy_names();
     DesiredRole {
         name: role_name(managed, user_pool_id),
         path: role_path(managed),
         trust_policy: policy::trust_policy(account_id, &source_arn(managed.source_arn_scope, pool_arn), external_id),
-        publish_policy: policy::publish_policy(),
+        permissions_policy: (name, permission.document()),
+        stale_policy: stale,
         permissions_boundary: managed.permissions_boundary.clone(),
         tags,
     }
@@ -219,44 +278,6 @@ pub struct ObservedRole {
     pub trust_policy: Value,
     pub permissions_boundary: Option<String>,
     pub tags: BTreeMap<String, String>,
-}
-
-/// The pool's SMS settings, as far as this operator manages them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmsConfig {
-    pub sns_caller_arn: String,
-    pub external_id: Option<String>,
-    pub sns_region: Option<String>,
-}
-
-impl SmsConfig {
-    /// What the operator manages of a pool's `SmsConfiguration`, `None` when the pool has none or
-    /// sends SMS through AWS End User Messaging instead of SNS.
-    pub fn of_pool(pool: &UserPoolType) -> Option<Self> {
-        let sms = pool.sms_configuration()?;
-        (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
-            sns_caller_arn: sms.sns_caller_arn().to_string(),
-            external_id: sms.external_id().map(String::from),
-            sns_region: sms.sns_region().map(String::from),
-        })
-    }
-}
-
-/// Whether the pool sends SMS through AWS End User Messaging SMS rather than SNS.
-pub fn sends_through_end_user_messaging(pool: &UserPoolType) -> bool {
-    pool.sms_configuration().and_then(|s| s.eums_sms()).is_some()
-}
-
-impl fmt::Display for SmsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SnsCallerArn={} ExternalId={} SnsRegion={}",
-            self.sns_caller_arn,
-            if self.external_id.is_some() { "(set)" } else { "(none)" },
-            self.sns_region.as_deref().unwrap_or("(none)")
-        )
-    }
 }
 
 #[cfg(test)]

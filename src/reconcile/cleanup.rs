@@ -1,7 +1,7 @@
 //! The deletion policy, applied when a resource is deleted. Idempotent, and never blocked by an
 //! invalid spec: what cannot be identified is left alone and reported.
 
-use super::{Env, Mode, Reads, Writes, sns_region_of};
+use super::{Env, Mode, Reads, Writes, sms_region_of};
 use crate::account::mask;
 use crate::account::number_id;
 use crate::aws::AwsError;
@@ -65,13 +65,19 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
     out: &mut CleanupReport,
 ) -> Result<(), AwsError> {
     let ours = numbers_to_remove(res, env);
-    let Some(region) = sns_region_of(res).filter(|_| !ours.is_empty()) else {
+    let Some(region) = sms_region_of(res).filter(|_| !ours.is_empty()) else {
         return Ok(());
     };
+    let account_id = env.reads.account_id().await?;
+    let account = env.reads.account_sms(&account_id, &region).await?;
     for number in ours {
+        let Some(destination) = account.destinations.get(number) else {
+            continue;
+        };
         let change = Change::RemoveSandboxNumber {
             region: region.clone(),
             number: number.to_string(),
+            id: destination.id.clone(),
         };
         if mode == Mode::DryRun {
             out.changes.push(change);
@@ -80,10 +86,11 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
         match env.writes.apply(&change).await {
             Ok(()) => out.changes.push(change),
             Err(e) if e.is_not_found() => {}
-            Err(e) if e.code == "UserError" => out.kept.push((
+            // Refused within 24 hours of adding or verifying the number.
+            Err(e) if e.code == "ConflictException" => out.kept.push((
                 NUMBER_RETAINED,
                 format!(
-                    "{} was left in the SMS sandbox in {region}: {}",
+                    "{} was left in the verified destination numbers in {region}: {}",
                     mask(number),
                     e.message
                 ),
@@ -91,9 +98,7 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
             Err(e) => return Err(e),
         }
     }
-    if let Some(account) = res.status.as_ref().and_then(|s| s.account_id.as_deref()) {
-        env.reads.forget_account_sms(account, &region);
-    }
+    env.reads.forget_account_sms(&account_id, &region);
     Ok(())
 }
 
@@ -119,7 +124,7 @@ async fn delete_managed_role<R: Reads, W: Writes>(
         if pool
             .as_ref()
             .and_then(SmsConfig::of_pool)
-            .is_some_and(|c| c.sns_caller_arn == role.arn)
+            .is_some_and(|c| c.caller_arn == role.arn)
         {
             let note = format!(
                 "IAM role {} was kept: user pool {} still sends SMS with it; point the pool at another role, then \

@@ -1,6 +1,7 @@
 //! Execute: make the planned changes in AWS, in order, through the [`Writes`] trait. A failed
-//! role change stops the role changes after it and the pool change that depends on the role;
-//! sandbox number changes are independent of each other and of the role.
+//! role change stops the role changes after it and the pool changes that depend on the role; a
+//! failed dry-run send stops the pool change it tests; sandbox number changes are independent
+//! of each other and of the role.
 
 use std::future::Future;
 
@@ -29,7 +30,14 @@ impl Writes for AwsWrites<'_> {
         match change {
             Change::CreateRole { role } => iam.create_role(role).await.map(drop),
             Change::UpdateTrustPolicy { role_name, document } => iam.update_trust_policy(role_name, document).await,
-            Change::PutPublishPolicy { role_name, document } => iam.put_publish_policy(role_name, document).await,
+            Change::PutPermissionsPolicy {
+                role_name,
+                policy_name,
+                document,
+            } => iam.put_role_policy(role_name, policy_name, document).await,
+            Change::DeletePermissionsPolicy { role_name, policy_name } => {
+                iam.delete_role_policy(role_name, policy_name).await
+            }
             Change::PutPermissionsBoundary { role_name, policy_arn } => {
                 iam.put_permissions_boundary(role_name, policy_arn).await
             }
@@ -45,18 +53,22 @@ impl Writes for AwsWrites<'_> {
                 let region = crate::regions::pool_region(user_pool_id).unwrap_or_default();
                 self.aws.cognito(region).update_sms_configuration(latest, to).await
             }
+            Change::TestSendText(message) => self.aws.sms_voice(&message.region).test_send(message).await,
             Change::AddSandboxNumber {
                 region,
                 number,
                 language,
             } => {
-                let sns = self.aws.sns(region);
-                sns.create_sandbox_number(number, language.as_deref()).await
+                let eum = self.aws.sms_voice(region);
+                eum.add_destination(number, language.as_deref()).await
             }
-            Change::VerifySandboxNumber { region, number, code } => {
-                self.aws.sns(region).verify_sandbox_number(number, code).await
+            Change::SendVerificationCode {
+                region, id, language, ..
+            } => self.aws.sms_voice(region).send_code(id, language.as_deref()).await,
+            Change::VerifySandboxNumber { region, id, code, .. } => {
+                self.aws.sms_voice(region).verify_destination(id, code).await
             }
-            Change::RemoveSandboxNumber { region, number } => self.aws.sns(region).delete_sandbox_number(number).await,
+            Change::RemoveSandboxNumber { region, id, .. } => self.aws.sms_voice(region).delete_destination(id).await,
         }
     }
 }
@@ -83,11 +95,12 @@ impl Applied {
 
 /// Make `changes` in order; one [`Applied`] per change, in the same order.
 pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> {
-    let mut role_failed = false;
+    let (mut role_failed, mut pool_failed) = (false, false);
     let mut out = Vec::with_capacity(changes.len());
     for change in changes {
         let blocked = match change.concern() {
-            Concern::Role | Concern::Pool => role_failed,
+            Concern::Role => role_failed,
+            Concern::Pool => role_failed || pool_failed,
             Concern::SandboxNumber => false,
         };
         if blocked {
@@ -99,8 +112,9 @@ pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> 
             Err(e) if e.is_not_found() && matches!(change, Change::RemoveSandboxNumber { .. }) => Applied::AlreadyDone,
             Err(e) => Applied::Failed(e),
         };
-        if change.concern() == Concern::Role && matches!(applied, Applied::Failed(_)) {
-            role_failed = true;
+        if let Applied::Failed(_) = applied {
+            role_failed |= change.concern() == Concern::Role;
+            pool_failed |= change.concern() == Concern::Pool;
         }
         out.push(applied);
     }
@@ -130,7 +144,7 @@ mod tests {
 
     use super::*;
     use crate::account::Code;
-    use crate::desired::{DesiredRole, SmsConfig};
+    use crate::desired::{DesiredRole, SmsConfig, TestMessage};
 
     /// The AWS operation each change must call first; a change added without its call does not
     /// compile here, and one that reports success without calling AWS fails below.
@@ -138,75 +152,105 @@ mod tests {
         match change {
             Change::CreateRole { .. } => ("iam", "CreateRole"),
             Change::UpdateTrustPolicy { .. } => ("iam", "UpdateAssumeRolePolicy"),
-            Change::PutPublishPolicy { .. } => ("iam", "PutRolePolicy"),
+            Change::PutPermissionsPolicy { .. } => ("iam", "PutRolePolicy"),
+            Change::DeletePermissionsPolicy { .. } => ("iam", "DeleteRolePolicy"),
             Change::PutPermissionsBoundary { .. } => ("iam", "PutRolePermissionsBoundary"),
             Change::DeletePermissionsBoundary { .. } => ("iam", "DeleteRolePermissionsBoundary"),
             Change::TagRole { .. } => ("iam", "TagRole"),
             Change::DeleteRole { .. } => ("iam", "ListRolePolicies"),
             Change::UpdateSmsConfiguration { .. } => ("cognito-idp", "UpdateUserPool"),
-            Change::AddSandboxNumber { .. } => ("sns", "CreateSMSSandboxPhoneNumber"),
-            Change::VerifySandboxNumber { .. } => ("sns", "VerifySMSSandboxPhoneNumber"),
-            Change::RemoveSandboxNumber { .. } => ("sns", "DeleteSMSSandboxPhoneNumber"),
+            Change::TestSendText(_) => ("sms-voice", "SendTextMessage"),
+            Change::AddSandboxNumber { .. } => ("sms-voice", "CreateVerifiedDestinationNumber"),
+            Change::SendVerificationCode { .. } => ("sms-voice", "SendDestinationNumberVerificationCode"),
+            Change::VerifySandboxNumber { .. } => ("sms-voice", "VerifyDestinationNumber"),
+            Change::RemoveSandboxNumber { .. } => ("sms-voice", "DeleteVerifiedDestinationNumber"),
         }
     }
 
-    fn one_of_each() -> Vec<Change> {
-        let role_name = "r".to_string();
+    fn role_changes_of_each_kind() -> Vec<Change> {
+        let r = || "r".to_string();
         let doc = json!({"Version": "2012-10-17", "Statement": []});
-        let (region, number) = ("us-east-1".to_string(), "+14255550100".to_string());
+        let role = DesiredRole {
+            name: r(),
+            path: "/".into(),
+            trust_policy: doc.clone(),
+            permissions_policy: ("p", doc.clone()),
+            stale_policy: "q",
+            permissions_boundary: None,
+            tags: BTreeMap::new(),
+        };
+        let policy_arn = "arn:aws:iam::aws:policy/b".to_string();
+        let tags = BTreeMap::from([("k".to_string(), "v".to_string())]);
         vec![
-            Change::CreateRole {
-                role: DesiredRole {
-                    name: role_name.clone(),
-                    path: "/".into(),
-                    trust_policy: doc.clone(),
-                    publish_policy: doc.clone(),
-                    permissions_boundary: None,
-                    tags: BTreeMap::new(),
-                },
-            },
+            Change::CreateRole { role },
             Change::UpdateTrustPolicy {
-                role_name: role_name.clone(),
+                role_name: r(),
                 document: doc.clone(),
             },
-            Change::PutPublishPolicy {
-                role_name: role_name.clone(),
+            Change::PutPermissionsPolicy {
+                role_name: r(),
+                policy_name: "p",
                 document: doc,
             },
+            Change::DeletePermissionsPolicy {
+                role_name: r(),
+                policy_name: "q",
+            },
             Change::PutPermissionsBoundary {
-                role_name: role_name.clone(),
-                policy_arn: "arn:aws:iam::aws:policy/b".into(),
+                role_name: r(),
+                policy_arn,
             },
-            Change::DeletePermissionsBoundary {
-                role_name: role_name.clone(),
-            },
-            Change::TagRole {
-                role_name: role_name.clone(),
-                tags: BTreeMap::from([("k".into(), "v".into())]),
-            },
-            Change::DeleteRole { role_name },
+            Change::DeletePermissionsBoundary { role_name: r() },
+            Change::TagRole { role_name: r(), tags },
+            Change::DeleteRole { role_name: r() },
+        ]
+    }
+
+    fn one_of_each() -> Vec<Change> {
+        let (region, number, id) = ("us-east-1".to_string(), "+14255550100".to_string(), "vdn-1".to_string());
+        let to = SmsConfig {
+            caller_arn: "arn".into(),
+            external_id: None,
+            region: None,
+            direct: None,
+        };
+        let test = TestMessage {
+            region: region.clone(),
+            destination: number.clone(),
+            origination_identity: None,
+            configuration_set: None,
+            india_dlt: None,
+        };
+        let code = Code::new("123456").unwrap();
+        let mut all = role_changes_of_each_kind();
+        all.extend([
             Change::UpdateSmsConfiguration {
                 user_pool_id: "us-east-1_Abc".into(),
                 from: None,
-                to: SmsConfig {
-                    sns_caller_arn: "arn".into(),
-                    external_id: None,
-                    sns_region: None,
-                },
+                to,
                 latest: Box::new(UserPoolType::builder().id("us-east-1_Abc").build()),
             },
+            Change::TestSendText(test),
             Change::AddSandboxNumber {
                 region: region.clone(),
                 number: number.clone(),
                 language: None,
             },
+            Change::SendVerificationCode {
+                region: region.clone(),
+                number: number.clone(),
+                id: id.clone(),
+                language: None,
+            },
             Change::VerifySandboxNumber {
                 region: region.clone(),
                 number: number.clone(),
-                code: Code::new("123456").unwrap(),
+                id: id.clone(),
+                code,
             },
-            Change::RemoveSandboxNumber { region, number },
-        ]
+            Change::RemoveSandboxNumber { region, number, id },
+        ]);
+        all
     }
 
     #[tokio::test]

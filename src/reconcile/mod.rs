@@ -87,9 +87,16 @@ pub fn generate_external_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// The SNS region of a resource, when its spec is valid.
-pub fn sns_region_of(res: &CognitoSmsConfig) -> Option<String> {
-    regions::resolve_sns_region(&res.spec.user_pool_id, res.spec.sns_region.as_deref()).ok()
+/// The region whose SMS account state (sandbox, destination numbers) a resource's pool depends
+/// on, when its spec is valid: the SNS region, or the pool's own region on the direct path.
+pub fn sms_region_of(res: &CognitoSmsConfig) -> Option<String> {
+    let spec = &res.spec;
+    regions::sms_region(
+        &spec.user_pool_id,
+        spec.sns_region.as_deref(),
+        spec.end_user_messaging.is_some(),
+    )
+    .ok()
 }
 
 /// Reconcile `res` once. Never fails: every problem ends up as a condition in the report.

@@ -13,8 +13,9 @@ use super::plan::Target;
 use crate::account::{AccountSms, Code, Listed};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
+use crate::crd::DeliveryPath;
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
-use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME};
+use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME};
 
 /// A verification code read from a Secret, with the Secret's version.
 #[derive(Debug, Clone)]
@@ -145,12 +146,15 @@ impl<T> From<Result<T, AwsError>> for Read<T> {
     }
 }
 
-/// The role as read: the managed role and its `sns:Publish` policy, or the existing role and
-/// every policy document in effect on it.
+/// The role as read: the managed role and its inline permissions policy (none when absent), or
+/// the existing role and every policy document in effect on it.
 #[derive(Debug, Clone)]
 pub struct RoleReads {
     pub role: Read<ObservedRole>,
     pub policies: Read<Vec<Value>>,
+    /// Whether the managed role still has the other delivery path's policy; read only when the
+    /// resource's last status does not show it on the path the spec asks for.
+    pub stale_policy: Read<bool>,
 }
 
 /// Everything one reconcile read, once the account is known.
@@ -169,7 +173,7 @@ pub struct Observed {
 pub async fn observe<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Target) -> Result<Observed, AwsError> {
     let account_id = reads.account_id().await?;
     let (pool, role) = observe_pool_and_role(reads, res, target, &account_id).await;
-    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sns_region).await.into();
+    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sms_region).await.into();
     let codes = match &account_sms {
         Read::Found(account) => pending_codes(reads, res, account).await,
         _ => BTreeMap::new(),
@@ -192,6 +196,7 @@ async fn observe_pool_and_role<R: Reads>(
     let skipped = RoleReads {
         role: Read::Skipped,
         policies: Read::Skipped,
+        stale_policy: Read::Skipped,
     };
     let spec = &res.spec;
     if spec.role.managed.is_some() && spec.role.existing.is_some() {
@@ -206,30 +211,45 @@ async fn observe_pool_and_role<R: Reads>(
             Ok(name) => observe_existing_role(reads, name, &existing.role_arn).await,
             Err(_) => skipped,
         },
-        None => observe_managed_role(reads, res).await,
+        None => observe_managed_role(reads, res, target).await,
     };
     (pool, role)
 }
 
-/// The managed role, and its publish policy when the role is this resource's and where the
-/// spec wants it.
-async fn observe_managed_role<R: Reads>(reads: &R, res: &CognitoSmsConfig) -> RoleReads {
+/// The managed role, and its inline policies when the role is this resource's and where the
+/// spec wants it: the one for the path in use and, after a change of path, the other one.
+async fn observe_managed_role<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Target) -> RoleReads {
     let managed = res.spec.role.managed.clone().unwrap_or_default();
     let name = desired::role_name(&managed, &res.spec.user_pool_id);
     let role: Read<ObservedRole> = reads.role(&name).await.into();
-    let policies = match &role {
-        Read::Found(r)
-            if desired::ownership(&r.tags, &Owner::of(res)) == Ownership::Ours
-                && r.path == desired::role_path(&managed) =>
-        {
-            match reads.inline_policy(&name, PUBLISH_POLICY_NAME).await {
-                Ok(doc) => Read::Found(doc.into_iter().collect()),
-                Err(e) => Read::Failed(e),
-            }
-        }
-        _ => Read::Skipped,
+    let ours = matches!(&role, Read::Found(r)
+        if desired::ownership(&r.tags, &Owner::of(res)) == Ownership::Ours && r.path == desired::role_path(&managed));
+    if !ours {
+        return RoleReads {
+            role,
+            policies: Read::Skipped,
+            stale_policy: Read::Skipped,
+        };
+    }
+    let (current, stale) = match target.path {
+        DeliveryPath::Sns => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
+        DeliveryPath::EndUserMessaging => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
     };
-    RoleReads { role, policies }
+    let policies = match reads.inline_policy(&name, current).await {
+        Ok(doc) => Read::Found(doc.into_iter().collect()),
+        Err(e) => Read::Failed(e),
+    };
+    let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
+    let stale_policy = if last_path == Some(target.path) {
+        Read::Skipped
+    } else {
+        reads.inline_policy(&name, stale).await.map(|doc| doc.is_some()).into()
+    };
+    RoleReads {
+        role,
+        policies,
+        stale_policy,
+    }
 }
 
 /// An existing role, and the policies in effect on it when it is the role the spec names.
@@ -239,7 +259,11 @@ async fn observe_existing_role<R: Reads>(reads: &R, name: &str, arn: &str) -> Ro
         Read::Found(r) if r.arn == arn => reads.role_policies(name).await.into(),
         _ => Read::Skipped,
     };
-    RoleReads { role, policies }
+    RoleReads {
+        role,
+        policies,
+        stale_policy: Read::Skipped,
+    }
 }
 
 /// The Secret of every spec number SNS lists as pending: the code that completes it.
@@ -250,7 +274,11 @@ async fn pending_codes<R: Reads>(
 ) -> BTreeMap<String, Result<Option<SecretCode>, String>> {
     let mut codes = BTreeMap::new();
     for n in &res.spec.sandbox_phone_numbers {
-        if account.sandbox_numbers.get(&n.phone_number) == Some(&Listed::Pending) {
+        if account
+            .destinations
+            .get(&n.phone_number)
+            .is_some_and(|d| d.state == Listed::Pending)
+        {
             codes.insert(n.phone_number.clone(), reads.code(&n.verification_code_ref).await);
         }
     }

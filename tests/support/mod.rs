@@ -135,12 +135,13 @@ impl Emulator {
         self.control("DELETE", "/calls", None);
     }
 
-    /// Calls that change AWS state.
+    /// Calls that change AWS state. The operator calls SendTextMessage only as a dry run (the
+    /// direct-path tests check that nothing is sent), so it does not count.
     pub fn write_calls(&self) -> Vec<(String, String)> {
         const READ_PREFIXES: [&str; 4] = ["Get", "List", "Describe", "Check"];
         self.calls()
             .into_iter()
-            .filter(|(_, a)| !READ_PREFIXES.iter().any(|p| a.starts_with(p)))
+            .filter(|(_, a)| !READ_PREFIXES.iter().any(|p| a.starts_with(p)) && a != "SendTextMessage")
             .collect()
     }
 
@@ -159,6 +160,20 @@ impl Emulator {
         body["account"] = json!(ACCOUNT);
         body["region"] = json!(region);
         self.control("POST", "/sns/account", Some(body))
+    }
+
+    /// Read or shape an account's End User Messaging state in a region, apart from SNS.
+    pub fn sms_voice_account(&self, region: &str, changes: Value) -> Value {
+        let mut body = changes;
+        body["account"] = json!(ACCOUNT);
+        body["region"] = json!(region);
+        self.control("POST", "/sms-voice/account", Some(body))
+    }
+
+    /// Make DescribeUserPool report `failure` as the pool's SmsConfigurationFailure (`None`: none).
+    pub fn set_sms_configuration_failure(&self, region: &str, pool: &str, failure: Option<&str>) {
+        let body = json!({"account": ACCOUNT, "region": region, "userPoolId": pool, "failure": failure});
+        self.control("POST", "/cognito/sms-failure", Some(body));
     }
 
     /// SMS messages the emulator delivered: (phone number, text).
@@ -324,4 +339,108 @@ impl Harness {
         res.status = Some(report.status.clone());
         report
     }
+}
+
+/// A Lambda trigger of the customised pool.
+pub const CUSTOMISED_LAMBDA: &str = "arn:aws:lambda:eu-west-2:123456789012:function:pre-sign-up";
+
+/// A pool with many settings besides SMS, all of which UpdateUserPool would reset if it were not
+/// sent them back; returns its id.
+pub async fn create_customised_pool(emu: &Emulator, region: &str) -> String {
+    use aws_sdk_cognitoidentityprovider::types::*;
+    let lambda = CUSTOMISED_LAMBDA;
+    let created = emu
+        .cognito(region)
+        .await
+        .create_user_pool()
+        .pool_name("customised")
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(14)
+                        .require_symbols(false)
+                        .require_numbers(true)
+                        .require_uppercase(true)
+                        .require_lowercase(false)
+                        .temporary_password_validity_days(2)
+                        .build(),
+                )
+                .build(),
+        )
+        .auto_verified_attributes(VerifiedAttributeType::PhoneNumber)
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .verification_message_template(
+            VerificationMessageTemplateType::builder()
+                .sms_message("Your code: {####}")
+                .email_message("Code {####} for you")
+                .email_subject("Verify your address")
+                .default_email_option(DefaultEmailOptionType::ConfirmWithCode)
+                .build(),
+        )
+        .sms_authentication_message("Sign-in code {####}")
+        .deletion_protection(DeletionProtectionType::Active)
+        .user_pool_tags("team", "identity")
+        .user_pool_tags("cost-center", "42")
+        .lambda_config(
+            LambdaConfigType::builder()
+                .pre_sign_up(lambda)
+                .post_confirmation(lambda)
+                .build(),
+        )
+        .account_recovery_setting(
+            AccountRecoverySettingType::builder()
+                .recovery_mechanisms(
+                    RecoveryOptionType::builder()
+                        .priority(1)
+                        .name(RecoveryOptionNameType::VerifiedPhoneNumber)
+                        .build()
+                        .unwrap(),
+                )
+                .recovery_mechanisms(
+                    RecoveryOptionType::builder()
+                        .priority(2)
+                        .name(RecoveryOptionNameType::VerifiedEmail)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .allow_admin_create_user_only(true)
+                .build(),
+        )
+        .device_configuration(
+            DeviceConfigurationType::builder()
+                .challenge_required_on_new_device(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a customised pool");
+    created.user_pool().and_then(|p| p.id()).expect("pool id").to_string()
+}
+
+/// Everything DescribeUserPool says of a pool but its SMS configuration (and the timestamp a write
+/// moves), to show that nothing else changed.
+pub async fn pool_but_sms(
+    emu: &Emulator,
+    region: &str,
+    pool: &str,
+) -> aws_sdk_cognitoidentityprovider::types::UserPoolType {
+    let out = emu
+        .cognito(region)
+        .await
+        .describe_user_pool()
+        .user_pool_id(pool)
+        .send()
+        .await
+        .expect("the pool");
+    let mut pool = out.user_pool().expect("a pool").clone();
+    pool.sms_configuration = None;
+    pool.sms_configuration_failure = None;
+    pool.last_modified_date = None;
+    pool
 }

@@ -1,11 +1,12 @@
-//! Steps 2 to 6 of the guide, as SNS sees the account in the SNS region: sandbox, spend limit,
-//! origination identities, and this resource's sandbox destination numbers.
+//! Steps 2 to 6 of the guide, as End User Messaging sees the account in the region the pool's SMS
+//! go through: sandbox, spend limit, origination identities, and this resource's sandbox
+//! destination numbers.
 
 use k8s_openapi::jiff::Unit;
 
 use super::numbers::{self, NumberPlan};
 use super::{Draft, Inputs, Tally, Target};
-use crate::account::{self, numbers::numbers_finding};
+use crate::account::{self, Identity, numbers::numbers_finding};
 use crate::conditions::{Finding, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
 use crate::reconcile::execute::Applied;
@@ -30,9 +31,10 @@ pub(super) fn plan(
     res: &CognitoSmsConfig,
     target: &Target,
     observed: &Observed,
+    identity: Option<Result<&Identity, String>>,
     inputs: &Inputs,
 ) -> AccountPlan {
-    let region = target.sns_region.as_str();
+    let region = target.sms_region.as_str();
     let account = match &observed.account_sms {
         Read::Found(account) => account,
         Read::Failed(e) => return AccountPlan::Settled(SmsFindings::all(draft.tally.fail(e))),
@@ -48,13 +50,19 @@ pub(super) fn plan(
     draft.status.monthly_spend_limit_usd = account.monthly_spend_limit.clone();
     draft.status.origination_identities = account::identities(account);
     let spec = &res.spec;
+    let origination = match identity {
+        Some(Err(why)) => Finding::failed(reasons::IDENTITY_NOT_FOUND, why),
+        Some(Ok(named)) => account::origination_finding(account, &spec.destination_countries, region, Some(named)),
+        None => account::origination_finding(account, &spec.destination_countries, region, None),
+    };
     AccountPlan::Read {
         in_sandbox: account.in_sandbox,
-        sandbox: account::sandbox_finding(account.in_sandbox, region),
-        origination: account::origination_finding(account, &spec.destination_countries, region),
+        sandbox: account::sandbox_finding(account, target.path, region),
+        origination,
         spend_limit: account::spend_finding(
-            account.monthly_spend_limit.as_deref(),
+            account,
             spec.minimum_monthly_spend_limit_usd.as_deref(),
+            target.path,
             region,
         ),
         numbers: numbers::plan(draft, res, region, account, &observed.codes, inputs.claimed_elsewhere),

@@ -3,43 +3,52 @@
 //! candidate for a new external ID come in as values.
 
 mod account;
+mod config;
 mod numbers;
 mod role;
 
 use std::collections::HashSet;
 use std::ops::Range;
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use k8s_openapi::jiff::{Timestamp, Unit};
 
 use super::execute::Applied;
 use super::observe::{Observed, Read};
 use super::{Requeue, SyncReport};
+use crate::account::{self as sms_account, Identity};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
-use crate::desired::{self, Change, SmsConfig};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
+use crate::desired::Change;
 use crate::regions::{self, RegionError};
 
 use account::AccountPlan;
-use role::{RolePlan, RoleState};
+use config::ConfigPlan;
 
-/// Where a valid spec points: the pool's region and the SNS region its SMS go through.
+/// Where a valid spec points: the pool's region, how its SMS travel, and the region whose SMS
+/// account state applies (the SNS region, or the pool's own region on the direct path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub pool_region: String,
-    pub sns_region: String,
+    pub path: DeliveryPath,
+    pub sms_region: String,
 }
 
 /// The target of `res`, or why the spec cannot have one. Nothing is read for a resource whose
 /// target is invalid.
 pub fn target(res: &CognitoSmsConfig) -> Result<Target, RegionError> {
     let spec = &res.spec;
-    let sns_region = regions::resolve_sns_region(&spec.user_pool_id, spec.sns_region.as_deref())?;
+    let direct = spec.end_user_messaging.is_some();
+    let sms_region = regions::sms_region(&spec.user_pool_id, spec.sns_region.as_deref(), direct)?;
     let pool_region = regions::pool_region(&spec.user_pool_id).unwrap_or_default().to_string();
     Ok(Target {
         pool_region,
-        sns_region,
+        path: if direct {
+            DeliveryPath::EndUserMessaging
+        } else {
+            DeliveryPath::Sns
+        },
+        sms_region,
     })
 }
 
@@ -49,7 +58,7 @@ pub struct Inputs<'a> {
     pub now: Timestamp,
     /// The external ID to use if the resource needs a new one (128 random bits, hex).
     pub fresh_external_id: String,
-    /// Sandbox numbers that other resources using the same SNS region list.
+    /// Sandbox numbers that other resources using the same region list.
     pub claimed_elsewhere: &'a HashSet<String>,
 }
 
@@ -64,26 +73,8 @@ pub struct Plan {
     changes: Vec<Change>,
     /// Whether what was observed already calls for a retry with backoff.
     requeue: Requeue,
-}
-
-/// The role and the pool's SMS configuration.
-#[derive(Debug, Clone)]
-enum ConfigPlan {
-    /// Nothing will be changed; the findings are final.
-    Settled { role: Finding, user_pool: Finding },
-    /// The role's changes (perhaps none), then the pool's, which need the role.
-    Changes {
-        role_arn: String,
-        role_changes: Range<usize>,
-        role_ready: Finding,
-        pool: PoolPlan,
-    },
-}
-
-#[derive(Debug, Clone)]
-enum PoolPlan {
-    Settled(Finding),
-    Update { change: usize, in_sync: Finding },
+    /// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), when it applies.
+    cognito_diagnosis: Option<String>,
 }
 
 /// Collects whether anything calls for a retry with backoff.
@@ -100,6 +91,7 @@ struct Draft {
     status: CognitoSmsConfigStatus,
     changes: Vec<Change>,
     tally: Tally,
+    cognito_diagnosis: Option<String>,
 }
 
 impl Draft {
@@ -153,13 +145,14 @@ fn pending(changes: &[Change]) -> Finding {
         reasons::CHANGES_PENDING,
         format!(
             "dry run, not applied: {}",
-            changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            changes
+                .iter()
+                .filter(|c| c.is_write())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
     )
-}
-
-fn waiting_for_role() -> Finding {
-    Finding::unknown(reasons::WAITING_FOR_ROLE, "waiting for the IAM role to be ready")
 }
 
 /// The next status of a resource whose spec has no valid target: nothing was read or changed.
@@ -167,6 +160,8 @@ pub fn invalid(res: &CognitoSmsConfig, err: &RegionError, now: Timestamp) -> Syn
     let reason = match err {
         RegionError::MalformedUserPoolId(_) => reasons::INVALID_USER_POOL_ID,
         RegionError::NotAllowed { .. } => reasons::SNS_REGION_NOT_ALLOWED,
+        RegionError::NoDirectPath(_) => reasons::DIRECT_PATH_NOT_AVAILABLE,
+        RegionError::SnsRegionWithDirectPath => reasons::INVALID_SPEC,
     };
     let fix_first = Finding::unknown(reasons::INVALID_SPEC, "fix the spec first");
     let findings = Findings {
@@ -183,29 +178,67 @@ pub fn invalid(res: &CognitoSmsConfig, err: &RegionError, now: Timestamp) -> Syn
     finish(res, status, &findings, &sms, vec![], Requeue::Resync, now)
 }
 
+/// `SnsRegionValid`: which region the pool's SMS go through, and that the guide allows it.
+fn region_finding(target: &Target) -> Finding {
+    match target.path {
+        DeliveryPath::Sns => Finding::ok(
+            reasons::SNS_REGION_ALLOWED,
+            format!(
+                "SNS region {} may be used by pools in {}",
+                target.sms_region, target.pool_region
+            ),
+        ),
+        DeliveryPath::EndUserMessaging => Finding::ok(
+            reasons::DIRECT_PATH_AVAILABLE,
+            format!(
+                "the pool sends directly through AWS End User Messaging SMS in its own region {}; no SNS region is used",
+                target.pool_region
+            ),
+        ),
+    }
+}
+
+/// The origination identity the spec names, resolved against the account: `None` when the spec
+/// names none; `Err` with why it cannot be used.
+fn named_identity<'a>(
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &'a Observed,
+) -> Option<Result<&'a Identity, String>> {
+    let reference = res.spec.end_user_messaging.as_ref()?.origination_identity.as_deref()?;
+    Some(match &observed.account_sms {
+        Read::Found(account) => sms_account::resolve(account, reference, &target.sms_region),
+        _ => Err(format!(
+            "cannot resolve {reference} until the account's origination identities in {} can be read",
+            target.sms_region
+        )),
+    })
+}
+
 /// The plan for `res` towards `target`, given what was observed.
 pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, AwsError>, inputs: &Inputs) -> Plan {
     let previous = res.status.clone().unwrap_or_default();
     let mut draft = Draft {
         status: CognitoSmsConfigStatus {
             external_id: previous.external_id,
-            sns_region: Some(target.sns_region.clone()),
+            delivery_path: Some(target.path),
+            sns_region: (target.path == DeliveryPath::Sns).then(|| target.sms_region.clone()),
             ..Default::default()
         },
         ..Default::default()
     };
-    let region = Finding::ok(
-        reasons::SNS_REGION_ALLOWED,
-        format!(
-            "SNS region {} may be used by pools in {}",
-            target.sns_region, target.pool_region
-        ),
-    );
     let (config, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
-            let config = plan_config(&mut draft, res, target, &observed, inputs);
-            (config, account::plan(&mut draft, res, target, &observed, inputs))
+            let identity = named_identity(res, target, &observed);
+            if let Some(Ok(i)) = &identity {
+                draft.status.origination_identity_arn = Some(i.arn.clone());
+            }
+            let config = config::plan(&mut draft, res, target, &observed, identity.clone(), inputs);
+            (
+                config,
+                account::plan(&mut draft, res, target, &observed, identity, inputs),
+            )
         }
         Err(e) => {
             let f = draft.tally.fail(&e);
@@ -218,122 +251,12 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
     };
     Plan {
         status: draft.status,
-        region,
+        region: region_finding(target),
         config,
         account,
         changes: draft.changes,
         requeue: draft.tally.requeue,
-    }
-}
-
-/// Steps 1, 2 and 7 of the guide: the role, then the pool's SMS configuration.
-fn plan_config(
-    draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    target: &Target,
-    observed: &Observed,
-    inputs: &Inputs,
-) -> ConfigPlan {
-    let spec = &res.spec;
-    if spec.role.managed.is_some() && spec.role.existing.is_some() {
-        let msg = "set either role.managed or role.existing, not both";
-        return ConfigPlan::Settled {
-            role: Finding::failed(reasons::INVALID_SPEC, msg),
-            user_pool: Finding::unknown(reasons::INVALID_SPEC, msg),
-        };
-    }
-    let pool = match &observed.pool {
-        Read::Found(pool) => pool,
-        missing_or_failed => return pool_unavailable(res, target, observed, missing_or_failed, &mut draft.tally),
-    };
-    let pool_arn = pool.arn().map(String::from).unwrap_or_else(|| {
-        format!(
-            "arn:aws:cognito-idp:{}:{}:userpool/{}",
-            target.pool_region, observed.account_id, spec.user_pool_id
-        )
-    });
-    draft.status.user_pool_arn = Some(pool_arn.clone());
-    let RolePlan { external_id, state } = role::plan(res, &observed.account_id, &pool_arn, &observed.role, inputs);
-    draft.status.external_id = external_id;
-    let (role_arn, role_changes, role_ready) = match state {
-        RoleState::Blocked(finding, requeue) => {
-            draft.tally.requeue = draft.tally.requeue.max(requeue);
-            return ConfigPlan::Settled {
-                role: finding,
-                user_pool: waiting_for_role(),
-            };
-        }
-        RoleState::Usable { arn, changes, ready } => (arn, changes, ready),
-    };
-    let role_changes = draft.add(role_changes);
-    let desired = SmsConfig {
-        sns_caller_arn: role_arn.clone(),
-        external_id: draft.status.external_id.clone(),
-        sns_region: Some(target.sns_region.clone()),
-    };
-    let pool = plan_pool(draft, pool, desired);
-    ConfigPlan::Changes {
-        role_arn,
-        role_changes,
-        role_ready,
-        pool,
-    }
-}
-
-fn pool_unavailable(
-    res: &CognitoSmsConfig,
-    target: &Target,
-    observed: &Observed,
-    read: &Read<UserPoolType>,
-    tally: &mut Tally,
-) -> ConfigPlan {
-    match read {
-        Read::Failed(e) => ConfigPlan::Settled {
-            role: Finding::unknown(reasons::WAITING_FOR_USER_POOL, "waiting to read the user pool"),
-            user_pool: tally.fail(e),
-        },
-        _ => {
-            tally.retry();
-            ConfigPlan::Settled {
-                role: Finding::unknown(reasons::WAITING_FOR_USER_POOL, "waiting for the user pool to exist"),
-                user_pool: Finding::failed(
-                    reasons::USER_POOL_NOT_FOUND,
-                    format!(
-                        "user pool {} not found in {} for account {}: create it or fix spec.userPoolId",
-                        res.spec.user_pool_id, target.pool_region, observed.account_id
-                    ),
-                ),
-            }
-        }
-    }
-}
-
-/// Step 7: point the pool at the role, unless it already is or sends SMS another way.
-fn plan_pool(draft: &mut Draft, pool: &UserPoolType, desired: SmsConfig) -> PoolPlan {
-    let pool_id = pool.id().unwrap_or_default();
-    if desired::sends_through_end_user_messaging(pool) {
-        return PoolPlan::Settled(Finding::failed(
-            reasons::SMS_THROUGH_END_USER_MESSAGING,
-            format!(
-                "user pool {pool_id} sends SMS through AWS End User Messaging SMS; this resource would replace that with \
-                 SNS, so nothing was changed: remove the pool's End User Messaging configuration or delete this resource"
-            ),
-        ));
-    }
-    let in_sync = Finding::ok(
-        reasons::SMS_CONFIGURATION_IN_SYNC,
-        format!(
-            "user pool {pool_id} sends SMS as {} through SNS in {}",
-            desired.sns_caller_arn,
-            desired.sns_region.as_deref().unwrap_or_default()
-        ),
-    );
-    match desired::sms_configuration_change(pool, SmsConfig::of_pool(pool).as_ref(), &desired) {
-        None => PoolPlan::Settled(in_sync),
-        Some(change) => PoolPlan::Update {
-            change: draft.add([change]).start,
-            in_sync,
-        },
+        cognito_diagnosis: draft.cognito_diagnosis,
     }
 }
 
@@ -343,9 +266,19 @@ impl Plan {
         &self.changes
     }
 
-    /// The SNS region and account whose shared state the plan's sandbox changes touch.
+    /// The account and region whose shared SMS state the plan's sandbox changes touch.
     pub fn account_region(&self) -> Option<(&str, &str)> {
-        Some((self.status.account_id.as_deref()?, self.status.sns_region.as_deref()?))
+        let region = match self.status.delivery_path {
+            Some(DeliveryPath::Sns) => self.status.sns_region.as_deref()?,
+            _ => self.changes.iter().find_map(|c| match c {
+                Change::AddSandboxNumber { region, .. }
+                | Change::SendVerificationCode { region, .. }
+                | Change::VerifySandboxNumber { region, .. }
+                | Change::RemoveSandboxNumber { region, .. } => Some(region.as_str()),
+                _ => None,
+            })?,
+        };
+        Some((self.status.account_id.as_deref()?, region))
     }
 
     /// The report of the reconcile, given what became of each change (in the order of
@@ -353,81 +286,25 @@ impl Plan {
     pub fn conclude(self, res: &CognitoSmsConfig, applied: &[Applied], now: Timestamp) -> SyncReport {
         let mut tally = Tally { requeue: self.requeue };
         let mut status = self.status;
-        let (role, user_pool) = conclude_config(self.config, &self.changes, applied, &mut status, &mut tally);
-        let findings = Findings {
+        let (role, user_pool) = self.config.conclude(&self.changes, applied, &mut status, &mut tally);
+        let mut findings = Findings {
             sns_region: self.region,
             role,
             user_pool,
         };
-        let sms = self.account.conclude(applied, &mut status, &mut tally);
+        let mut sms = self.account.conclude(applied, &mut status, &mut tally);
+        if let Some(failure) = &self.cognito_diagnosis {
+            config::apply_cognito_diagnosis(failure, &mut findings, &mut sms);
+        }
         let made = self
             .changes
             .into_iter()
             .zip(applied)
-            .filter(|(_, a)| a.is_made())
+            .filter(|(c, a)| a.is_made() && c.is_write())
             .map(|(c, _)| c)
             .collect();
         finish(res, status, &findings, &sms, made, tally.requeue, now)
     }
-}
-
-/// The role's and the pool's findings after execution.
-fn conclude_config(
-    config: ConfigPlan,
-    changes: &[Change],
-    applied: &[Applied],
-    status: &mut CognitoSmsConfigStatus,
-    tally: &mut Tally,
-) -> (Finding, Finding) {
-    let (role_arn, role_changes, role_ready, pool) = match config {
-        ConfigPlan::Settled { role, user_pool } => return (role, user_pool),
-        ConfigPlan::Changes {
-            role_arn,
-            role_changes,
-            role_ready,
-            pool,
-        } => (role_arn, role_changes, role_ready, pool),
-    };
-    if let Some(e) = applied[role_changes.clone()].iter().find_map(|a| match a {
-        Applied::Failed(e) => Some(e),
-        _ => None,
-    }) {
-        return (tally.fail(e), waiting_for_role());
-    }
-    let dry_run = applied[role_changes.clone()]
-        .iter()
-        .any(|a| matches!(a, Applied::DryRun));
-    let role = if dry_run {
-        pending(&changes[role_changes])
-    } else {
-        role_ready
-    };
-    let user_pool = match pool {
-        PoolPlan::Settled(f) => f,
-        PoolPlan::Update { change, in_sync } => match &applied[change] {
-            Applied::Done | Applied::AlreadyDone => in_sync,
-            Applied::DryRun => pending(std::slice::from_ref(&changes[change])),
-            Applied::NotAttempted => waiting_for_role(),
-            Applied::Failed(e) if e.kind == ErrorKind::IamPropagation => {
-                tally.retry();
-                propagating(&role_arn, e)
-            }
-            Applied::Failed(e) => tally.fail(e),
-        },
-    };
-    status.role_arn = Some(role_arn);
-    (role, user_pool)
-}
-
-fn propagating(role_arn: &str, e: &AwsError) -> Finding {
-    Finding::unknown(
-        reasons::IAM_PROPAGATION_PENDING,
-        format!(
-            "Cognito cannot use role {role_arn} yet ({}): IAM changes take a little while to propagate, retrying; \
-             if this persists, check the role's trust policy and sns:Publish permission",
-            e.code
-        ),
-    )
 }
 
 /// The report: status with conditions, the changes made, and when to look again.

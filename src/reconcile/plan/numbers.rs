@@ -1,10 +1,12 @@
-//! Step 6 of the guide: add, verify and remove this resource's sandbox destination numbers.
+//! Step 6 of the guide: add, verify and remove this resource's sandbox destination numbers,
+//! through End User Messaging's verified destination numbers.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::{Draft, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
 use crate::account::{AccountSms, mask, number_id};
+use crate::aws::AwsError;
 use crate::conditions::reasons;
 use crate::crd::{CognitoSmsConfig, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
 use crate::desired::Change;
@@ -22,6 +24,12 @@ pub(super) enum NumberPlan {
         number: String,
         secret: String,
     },
+    SendCode {
+        change: usize,
+        number: String,
+        secret: String,
+        added: bool,
+    },
     Verify {
         change: usize,
         number: String,
@@ -33,6 +41,14 @@ pub(super) enum NumberPlan {
         change: usize,
         number: String,
     },
+}
+
+/// Where the numbers live, and what the plan reads about them.
+struct Numbers<'a> {
+    region: &'a str,
+    namespace: &'a str,
+    previous: &'a [SandboxNumberStatus],
+    codes: &'a BTreeMap<String, Result<Option<SecretCode>, String>>,
 }
 
 /// The plan of every number the spec lists or dropped.
@@ -49,108 +65,132 @@ pub(super) fn plan(
         .as_ref()
         .map(|s| s.sandbox_phone_numbers.as_slice())
         .unwrap_or_default();
-    let namespace = res.metadata.namespace.as_deref().unwrap_or("default");
-    let steps = number_steps(
+    let at = Numbers {
+        region,
+        namespace: res.metadata.namespace.as_deref().unwrap_or("default"),
+        previous,
+        codes,
+    };
+    number_steps(
         &res.spec.sandbox_phone_numbers,
-        &account.sandbox_numbers,
+        &account.destinations,
         previous,
         claimed_elsewhere,
-    );
-    steps
-        .into_iter()
-        .map(|step| match step {
+    )
+    .into_iter()
+    .map(|step| at.plan_step(draft, step))
+    .collect()
+}
+
+fn language(n: &SandboxPhoneNumber) -> Option<String> {
+    n.language_code.map(|l| l.as_str().to_string())
+}
+
+impl Numbers<'_> {
+    fn before(&self, number: &str) -> Option<&SandboxNumberStatus> {
+        self.previous.iter().find(|s| s.id == number_id(number))
+    }
+
+    fn added_before(&self, number: &str) -> bool {
+        self.before(number).is_some_and(|s| s.added_by_operator)
+    }
+
+    fn secret_location(&self, n: &SandboxPhoneNumber) -> String {
+        format!(
+            "Secret {}/{} under key {}",
+            self.namespace, n.verification_code_ref.name, n.verification_code_ref.key
+        )
+    }
+
+    fn plan_step(&self, draft: &mut Draft, step: NumberStep) -> NumberPlan {
+        let region = self.region.to_string();
+        match step {
             NumberStep::Done(n) => NumberPlan::Settled(
-                NumberReport::new(&n.phone_number, Verified, reasons::VERIFIED, "verified with SNS")
-                    .added_by_operator(before(previous, &n.phone_number).is_some_and(|s| s.added_by_operator)),
+                NumberReport::new(&n.phone_number, Verified, reasons::VERIFIED, "verified")
+                    .added_by_operator(self.added_before(&n.phone_number)),
             ),
             NumberStep::Add(n) => {
                 let change = Change::AddSandboxNumber {
-                    region: region.to_string(),
+                    region,
                     number: n.phone_number.clone(),
-                    language: n.language_code.map(|l| l.as_str().to_string()),
+                    language: language(&n),
                 };
                 NumberPlan::Add {
                     change: draft.add([change]).start,
-                    secret: secret_location(namespace, &n),
+                    secret: self.secret_location(&n),
                     number: n.phone_number,
                 }
             }
-            NumberStep::Verify(n) => plan_verify(draft, region, namespace, &n, previous, codes),
-            NumberStep::Remove(number) => {
+            NumberStep::SendCode { number: n, id } => {
+                let change = Change::SendVerificationCode {
+                    region,
+                    number: n.phone_number.clone(),
+                    id,
+                    language: language(&n),
+                };
+                NumberPlan::SendCode {
+                    change: draft.add([change]).start,
+                    secret: self.secret_location(&n),
+                    added: self.added_before(&n.phone_number),
+                    number: n.phone_number,
+                }
+            }
+            NumberStep::Verify { number, id } => self.plan_verify(draft, &number, id),
+            NumberStep::Remove { number, id } => {
                 let change = Change::RemoveSandboxNumber {
-                    region: region.to_string(),
+                    region,
                     number: number.clone(),
+                    id,
                 };
                 NumberPlan::Remove {
                     change: draft.add([change]).start,
                     number,
                 }
             }
-        })
-        .collect()
-}
-
-fn before<'a>(previous: &'a [SandboxNumberStatus], number: &str) -> Option<&'a SandboxNumberStatus> {
-    previous.iter().find(|s| s.id == number_id(number))
-}
-
-fn secret_location(namespace: &str, n: &SandboxPhoneNumber) -> String {
-    format!(
-        "Secret {namespace}/{} under key {}",
-        n.verification_code_ref.name, n.verification_code_ref.key
-    )
-}
-
-/// A pending number: verify it when its Secret holds a code SNS has not already refused.
-fn plan_verify(
-    draft: &mut Draft,
-    region: &str,
-    namespace: &str,
-    n: &SandboxPhoneNumber,
-    previous: &[SandboxNumberStatus],
-    codes: &BTreeMap<String, Result<Option<SecretCode>, String>>,
-) -> NumberPlan {
-    let number = &n.phone_number;
-    let secret = secret_location(namespace, n);
-    let earlier = before(previous, number);
-    let added = earlier.is_some_and(|s| s.added_by_operator);
-    let settled = |report: NumberReport| NumberPlan::Settled(report.added_by_operator(added));
-    let code = match codes.get(number) {
-        Some(Ok(Some(code))) => code,
-        None | Some(Ok(None)) => {
-            let msg = format!(
-                "waiting for the code SNS texted to {}: put it in {secret}",
-                mask(number)
-            );
-            return settled(NumberReport::new(number, Pending, reasons::AWAITING_CODE, msg));
         }
-        Some(Err(why)) => {
-            draft.tally.retry();
-            let msg = format!("cannot read {secret}: {why}");
-            return settled(NumberReport::new(number, Failed, reasons::SECRET_UNREADABLE, msg));
-        }
-    };
-    let rejected = earlier.and_then(|b| b.rejected_secret_version.clone());
-    if rejected.is_some() && rejected == code.version {
-        return settled(code_refused(number, &secret, rejected));
     }
-    let change = Change::VerifySandboxNumber {
-        region: region.to_string(),
-        number: number.clone(),
-        code: code.code.clone(),
-    };
-    NumberPlan::Verify {
-        change: draft.add([change]).start,
-        number: number.clone(),
-        secret,
-        added,
-        secret_version: code.version.clone(),
+
+    /// A pending number: verify it when its Secret holds a code not already refused.
+    fn plan_verify(&self, draft: &mut Draft, n: &SandboxPhoneNumber, id: String) -> NumberPlan {
+        let number = &n.phone_number;
+        let secret = self.secret_location(n);
+        let added = self.added_before(number);
+        let settled = |report: NumberReport| NumberPlan::Settled(report.added_by_operator(added));
+        let code = match self.codes.get(number) {
+            Some(Ok(Some(code))) => code,
+            None | Some(Ok(None)) => {
+                let msg = format!("waiting for the code texted to {}: put it in {secret}", mask(number));
+                return settled(NumberReport::new(number, Pending, reasons::AWAITING_CODE, msg));
+            }
+            Some(Err(why)) => {
+                draft.tally.retry();
+                let msg = format!("cannot read {secret}: {why}");
+                return settled(NumberReport::new(number, Failed, reasons::SECRET_UNREADABLE, msg));
+            }
+        };
+        let rejected = self.before(number).and_then(|b| b.rejected_secret_version.clone());
+        if rejected.is_some() && rejected == code.version {
+            return settled(code_refused(number, &secret, rejected));
+        }
+        let change = Change::VerifySandboxNumber {
+            region: self.region.to_string(),
+            number: number.clone(),
+            id,
+            code: code.code.clone(),
+        };
+        NumberPlan::Verify {
+            change: draft.add([change]).start,
+            number: number.clone(),
+            secret,
+            added,
+            secret_version: code.version.clone(),
+        }
     }
 }
 
 fn code_refused(number: &str, secret: &str, version: Option<String>) -> NumberReport {
     let msg = format!(
-        "SNS did not accept the code in {secret}: put the code from the latest SMS to {} there",
+        "End User Messaging did not accept the code in {secret}: put the code from the latest SMS to {} there",
         mask(number)
     );
     NumberReport::new(number, Failed, reasons::CODE_REJECTED, msg).rejected_secret_version(version)
@@ -163,6 +203,12 @@ impl NumberPlan {
         match self {
             NumberPlan::Settled(report) => Some(report),
             NumberPlan::Add { change, number, secret } => Some(added(&applied[change], &number, &secret, tally)),
+            NumberPlan::SendCode {
+                change,
+                number,
+                secret,
+                added,
+            } => Some(code_sent(&applied[change], &number, &secret, tally).added_by_operator(added)),
             NumberPlan::Verify {
                 change,
                 number,
@@ -178,23 +224,61 @@ impl NumberPlan {
     }
 }
 
+fn texted(number: &str, secret: &str) -> NumberReport {
+    let msg = format!(
+        "End User Messaging texted a verification code to {}: put it in {secret}",
+        mask(number)
+    );
+    NumberReport::new(number, Pending, reasons::CODE_SENT, msg)
+}
+
+/// The number is a verified destination number now, but its code could not be sent: the next
+/// reconcile sends it.
+fn code_not_sent(number: &str, e: &AwsError, tally: &mut Tally) -> NumberReport {
+    tally.note(e);
+    let msg = format!(
+        "added, but End User Messaging could not text {} a code ({}: {}); trying again on the next reconcile",
+        mask(number),
+        e.code,
+        e.message
+    );
+    NumberReport::new(number, Failed, reasons::CODE_NOT_SENT, msg)
+}
+
 fn added(applied: &Applied, number: &str, secret: &str, tally: &mut Tally) -> NumberReport {
     match applied {
-        Applied::Done | Applied::AlreadyDone => {
-            let msg = format!("SNS texted a verification code to {}: put it in {secret}", mask(number));
-            NumberReport::new(number, Pending, reasons::CODE_SENT, msg).added_by_operator(true)
+        Applied::Done | Applied::AlreadyDone => texted(number, secret).added_by_operator(true),
+        Applied::Failed(e) if e.operation == "SendDestinationNumberVerificationCode" => {
+            code_not_sent(number, e, tally).added_by_operator(true)
         }
         Applied::Failed(e) => {
             tally.note(e);
-            let msg = format!("SNS refused to add the number: {}: {}", e.code, e.message);
+            let msg = format!(
+                "End User Messaging refused to add the number: {}: {}",
+                e.code, e.message
+            );
             NumberReport::refused_by_aws(number, Failed, &e.code, msg)
         }
         Applied::DryRun | Applied::NotAttempted => {
             let msg = format!(
-                "dry run, not applied: would ask SNS to text a verification code to {}, to be put in {secret}",
+                "dry run, not applied: would have End User Messaging text a verification code to {}, to be put in {secret}",
                 mask(number)
             );
             NumberReport::new(number, Pending, reasons::CHANGES_PENDING, msg).added_by_operator(true)
+        }
+    }
+}
+
+fn code_sent(applied: &Applied, number: &str, secret: &str, tally: &mut Tally) -> NumberReport {
+    match applied {
+        Applied::Done | Applied::AlreadyDone => texted(number, secret),
+        Applied::Failed(e) => code_not_sent(number, e, tally),
+        Applied::DryRun | Applied::NotAttempted => {
+            let msg = format!(
+                "dry run, not applied: would have End User Messaging text a new code to {}",
+                mask(number)
+            );
+            NumberReport::new(number, Pending, reasons::CHANGES_PENDING, msg)
         }
     }
 }
@@ -206,15 +290,17 @@ fn verified(
     secret_version: Option<String>,
     tally: &mut Tally,
 ) -> NumberReport {
+    let verified = || NumberReport::new(number, Verified, reasons::VERIFIED, "verified");
     match applied {
-        Applied::Done | Applied::AlreadyDone => {
-            NumberReport::new(number, Verified, reasons::VERIFIED, "verified with SNS")
-        }
+        Applied::Done | Applied::AlreadyDone => verified(),
+        Applied::Failed(e) if e.reason.as_deref() == Some("VERIFICATION_ALREADY_COMPLETE") => verified(),
         // A refused code leaves the number pending; it is not tried again until the Secret changes.
-        Applied::Failed(e) if e.code == "VerificationException" => code_refused(number, secret, secret_version),
+        Applied::Failed(e) if e.reason.as_deref() == Some("VERIFICATION_CODE_MISMATCH") => {
+            code_refused(number, secret, secret_version)
+        }
         Applied::Failed(e) => {
             tally.note(e);
-            let msg = format!("SNS could not verify it: {}: {}", e.code, e.message);
+            let msg = format!("End User Messaging could not verify it: {}: {}", e.code, e.message);
             NumberReport::refused_by_aws(number, Failed, &e.code, msg)
         }
         Applied::DryRun | Applied::NotAttempted => {
@@ -227,20 +313,20 @@ fn verified(
 fn removed(applied: &Applied, number: &str, tally: &mut Tally) -> Option<NumberReport> {
     let report = match applied {
         Applied::Done | Applied::AlreadyDone => return None,
-        // SNS refuses within 24 hours of the last attempt to add or verify the number: keep it in
+        // End User Messaging refuses within 24 hours of adding or verifying the number: keep it in
         // status and try again on a later resync.
-        Applied::Failed(e) if e.code == "UserError" => NumberReport::new(
+        Applied::Failed(e) if e.code == "ConflictException" => NumberReport::new(
             number,
             Removing,
             reasons::REMOVAL_REFUSED,
             format!(
-                "SNS refused to remove it yet ({}); retrying on the next resync",
+                "End User Messaging refused to remove it yet ({}); retrying on the next resync",
                 e.message
             ),
         ),
         Applied::Failed(e) => {
             tally.note(e);
-            let msg = format!("SNS refused to remove it: {}: {}", e.code, e.message);
+            let msg = format!("End User Messaging refused to remove it: {}: {}", e.code, e.message);
             NumberReport::new(number, Removing, reasons::REMOVAL_REFUSED, msg)
         }
         Applied::DryRun | Applied::NotAttempted => NumberReport::new(

@@ -5,7 +5,9 @@ use super::{Inputs, Requeue, Tally};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{Finding, reasons};
 use crate::crd::{CognitoSmsConfig, ExistingRole, ManagedRole};
-use crate::desired::{self, Change, ExistingRoleProblem, ObservedRole, Owner, Ownership};
+use crate::desired::{
+    self, Change, DesiredRole, ExistingRoleProblem, ObservedRole, Owner, Ownership, RolePolicies, SendPermission,
+};
 use crate::policy;
 use crate::reconcile::observe::{Read, RoleReads};
 
@@ -29,21 +31,34 @@ pub(super) enum RoleState {
     },
 }
 
+/// Where the role is to let Cognito in, and what it must let Cognito do.
+struct Scope<'a> {
+    account_id: &'a str,
+    pool_arn: &'a str,
+    permission: &'a SendPermission,
+}
+
 pub(super) fn plan(
     res: &CognitoSmsConfig,
     account_id: &str,
     pool_arn: &str,
     reads: &RoleReads,
+    permission: &SendPermission,
     inputs: &Inputs,
 ) -> RolePlan {
+    let scope = Scope {
+        account_id,
+        pool_arn,
+        permission,
+    };
     match &res.spec.role.existing {
         Some(existing) => RolePlan {
             external_id: res.spec.external_id.clone(),
-            state: check_existing(existing, res, account_id, pool_arn, reads),
+            state: check_existing(existing, res, &scope, reads),
         },
         None => {
             let managed = res.spec.role.managed.clone().unwrap_or_default();
-            plan_managed(&managed, res, account_id, pool_arn, reads, inputs)
+            plan_managed(&managed, res, &scope, reads, inputs)
         }
     }
 }
@@ -61,8 +76,7 @@ fn read_failed(e: &AwsError) -> RoleState {
 fn plan_managed(
     managed: &ManagedRole,
     res: &CognitoSmsConfig,
-    account_id: &str,
-    pool_arn: &str,
+    scope: &Scope,
     reads: &RoleReads,
     inputs: &Inputs,
 ) -> RolePlan {
@@ -92,40 +106,59 @@ fn plan_managed(
     let desired_role = desired::desired_role(
         managed,
         &res.spec.user_pool_id,
-        account_id,
-        pool_arn,
+        scope.account_id,
+        scope.pool_arn,
         external_id.as_deref(),
         &owner,
+        scope.permission,
     );
-    let state = match publish_policy(observed, &reads.policies) {
-        Ok(publish) => {
-            let changes = desired::role_changes(&desired_role, observed.map(|r| (r, publish)));
-            let arn = observed.map(|r| r.arn.clone()).unwrap_or_else(|| {
-                desired::role_arn(desired::partition_of(pool_arn), account_id, &desired_role.path, &name)
-            });
-            let scope = desired::source_arn(managed.source_arn_scope, pool_arn);
-            let ready = Finding::ok(
-                reasons::ROLE_IN_SYNC,
-                format!("IAM role {arn} lets Cognito ({scope}) call sns:Publish"),
-            );
-            RoleState::Usable { arn, changes, ready }
-        }
+    let state = match role_policies(observed, reads) {
+        Ok(policies) => usable(&desired_role, observed.map(|r| (r, policies)), managed, scope),
         Err(blocked) => blocked,
     };
     RolePlan { external_id, state }
 }
 
-/// The managed role's `sns:Publish` policy as read: `None` when the role or the policy is absent.
-fn publish_policy<'a>(
-    role: Option<&ObservedRole>,
-    policies: &'a Read<Vec<serde_json::Value>>,
-) -> Result<Option<&'a serde_json::Value>, RoleState> {
-    match (role, policies) {
-        (None, _) => Ok(None),
-        (Some(_), Read::Found(docs)) => Ok(docs.first()),
-        (Some(_), Read::Failed(e)) => Err(read_failed(e)),
-        (Some(_), Read::Skipped | Read::Absent) => Err(read_failed(&not_read("GetRolePolicy"))),
+/// The managed role, usable once the changes that bring it to `desired` are made.
+fn usable(
+    desired: &DesiredRole,
+    observed: Option<(&ObservedRole, RolePolicies)>,
+    managed: &ManagedRole,
+    scope: &Scope,
+) -> RoleState {
+    let changes = desired::role_changes(desired, observed);
+    let arn = observed.map(|(r, _)| r.arn.clone()).unwrap_or_else(|| {
+        let partition = desired::partition_of(scope.pool_arn);
+        desired::role_arn(partition, scope.account_id, &desired.path, &desired.name)
+    });
+    let source = desired::source_arn(managed.source_arn_scope, scope.pool_arn);
+    let ready = Finding::ok(
+        reasons::ROLE_IN_SYNC,
+        format!(
+            "IAM role {arn} lets Cognito ({source}) call {}",
+            scope.permission.action()
+        ),
+    );
+    RoleState::Usable { arn, changes, ready }
+}
+
+/// The managed role's inline policies as read: the current path's (`None` when the role or the
+/// policy is absent), and whether the other path's is still there.
+fn role_policies<'a>(role: Option<&ObservedRole>, reads: &'a RoleReads) -> Result<RolePolicies<'a>, RoleState> {
+    if role.is_none() {
+        return Ok(RolePolicies::default());
     }
+    let current = match &reads.policies {
+        Read::Found(docs) => docs.first(),
+        Read::Failed(e) => return Err(read_failed(e)),
+        Read::Skipped | Read::Absent => return Err(read_failed(&not_read("GetRolePolicy"))),
+    };
+    let stale_present = match &reads.stale_policy {
+        Read::Found(present) => *present,
+        Read::Failed(e) => return Err(read_failed(e)),
+        Read::Skipped | Read::Absent => false,
+    };
+    Ok(RolePolicies { current, stale_present })
 }
 
 /// Why an existing role of the managed role's name cannot be managed for this resource.
@@ -164,22 +197,17 @@ fn conflict(role: &ObservedRole, managed: &ManagedRole, owner: &Owner, name: &st
 /// A read the observation did not make although the plan needs it: a defect, reported as such
 /// rather than taken for an absent role.
 fn not_read(operation: &'static str) -> AwsError {
-    AwsError {
-        service: "iam",
+    AwsError::new(
+        "iam",
         operation,
-        kind: ErrorKind::Other,
-        code: "NotObserved".into(),
-        message: "the role was not read".into(),
-    }
+        ErrorKind::Other,
+        "NotObserved",
+        "the role was not read",
+    )
 }
 
-fn check_existing(
-    existing: &ExistingRole,
-    res: &CognitoSmsConfig,
-    account_id: &str,
-    pool_arn: &str,
-    reads: &RoleReads,
-) -> RoleState {
+fn check_existing(existing: &ExistingRole, res: &CognitoSmsConfig, scope: &Scope, reads: &RoleReads) -> RoleState {
+    let account_id = scope.account_id;
     let arn = &existing.role_arn;
     let name = match desired::existing_role_name(arn, account_id) {
         Ok(name) => name,
@@ -220,23 +248,25 @@ fn check_existing(
         Read::Failed(e) => return read_failed(e),
         Read::Skipped | Read::Absent => return read_failed(&not_read("ListRolePolicies")),
     };
-    existing_role_verdict(arn, role, docs, account_id, pool_arn, res.spec.external_id.as_deref())
+    existing_role_verdict(arn, role, docs, scope, res.spec.external_id.as_deref())
 }
 
-/// Whether an existing role lets Cognito in for this pool and allows `sns:Publish`; if not,
-/// exactly what it lacks.
+/// Whether an existing role lets Cognito in for this pool and allows what the path needs; if
+/// not, exactly what it lacks.
 fn existing_role_verdict(
     arn: &str,
     role: &ObservedRole,
     docs: &[serde_json::Value],
-    account_id: &str,
-    pool_arn: &str,
+    scope: &Scope,
     external_id: Option<&str>,
 ) -> RoleState {
-    let gaps = policy::trust_gaps(&role.trust_policy, account_id, pool_arn, external_id);
+    let gaps = policy::trust_gaps(&role.trust_policy, scope.account_id, scope.pool_arn, external_id);
     let mut problems: Vec<String> = gaps.iter().map(|g| format!("trust policy: {g}")).collect();
-    if !policy::allows_sns_publish(docs) {
-        problems.push("permissions: no policy of the role allows sns:Publish on Resource \"*\"".into());
+    if !scope.permission.granted_by(docs) {
+        problems.push(format!(
+            "permissions: no policy of the role allows {}",
+            scope.permission
+        ));
     }
     if problems.is_empty() {
         return RoleState::Usable {
@@ -244,7 +274,10 @@ fn existing_role_verdict(
             changes: vec![],
             ready: Finding::ok(
                 reasons::ROLE_VALID,
-                format!("role {arn} trusts Cognito for this pool and allows sns:Publish"),
+                format!(
+                    "role {arn} trusts Cognito for this pool and allows {}",
+                    scope.permission.action()
+                ),
             ),
         };
     }

@@ -2,6 +2,7 @@
 //! plan and execute, in milliseconds and without the emulator (the emulator tests in `tests/`
 //! check the adapters' fidelity).
 
+mod direct;
 mod numbers;
 mod pool;
 mod role;
@@ -14,7 +15,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Env, Mode, Reads, SecretCode, SyncReport, Writes, sync};
-use crate::account::{AccountSms, Code, Listed, TypesKnown};
+use crate::account::{AccountSms, Code, Destination, Listed, SnsView};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
@@ -34,14 +35,22 @@ pub(super) fn role_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/service-role/{ROLE}")
 }
 
-pub(super) fn aws_error(code: &str) -> AwsError {
+/// An End User Messaging error with its `Reason`.
+pub(super) fn aws_error_because(code: &str, reason: &str) -> AwsError {
     AwsError {
-        service: "test",
-        operation: "Test",
-        kind: ErrorKind::from_code(code),
-        code: code.into(),
-        message: format!("{code} from the test"),
+        reason: Some(reason.into()),
+        ..aws_error(code)
     }
+}
+
+pub(super) fn aws_error(code: &str) -> AwsError {
+    AwsError::new(
+        "test",
+        "Test",
+        ErrorKind::from_code(code),
+        code,
+        format!("{code} from the test"),
+    )
 }
 
 /// One AWS account and region in memory. Writes change it, so a second reconcile sees what the
@@ -83,9 +92,10 @@ impl World {
                 checked_at: None,
                 in_sandbox: true,
                 monthly_spend_limit: Some("1".into()),
-                origination: vec![],
-                types: TypesKnown::Yes,
-                sandbox_numbers: BTreeMap::new(),
+                identities: vec![],
+                configuration_sets: Default::default(),
+                destinations: BTreeMap::new(),
+                sns: SnsView::default(),
             }),
             ..Default::default()
         };
@@ -210,8 +220,13 @@ impl State {
                 self.roles.insert(role.name.clone(), role.as_created(ACCOUNT));
             }
             Change::UpdateTrustPolicy { role_name, document } => self.role(role_name).trust_policy = document.clone(),
-            Change::PutPublishPolicy { document, .. } => {
-                self.inline.insert(PUBLISH_POLICY_NAME.into(), document.clone());
+            Change::PutPermissionsPolicy {
+                policy_name, document, ..
+            } => {
+                self.inline.insert(policy_name.to_string(), document.clone());
+            }
+            Change::DeletePermissionsPolicy { policy_name, .. } => {
+                self.inline.remove(*policy_name);
             }
             Change::PutPermissionsBoundary { role_name, policy_arn } => {
                 self.role(role_name).permissions_boundary = Some(policy_arn.clone());
@@ -222,20 +237,25 @@ impl State {
                 self.roles.remove(role_name);
             }
             Change::UpdateSmsConfiguration { latest, to, .. } => {
-                let sms = SmsConfigurationType::builder()
-                    .sns_caller_arn(&to.sns_caller_arn)
-                    .set_external_id(to.external_id.clone())
-                    .set_sns_region(to.sns_region.clone())
-                    .build();
                 let mut pool = (**latest).clone();
-                pool.sms_configuration = Some(sms);
+                pool.sms_configuration = Some(crate::aws::cognito::sms_configuration(to));
                 self.pool = Some(pool);
             }
+            Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, .. } => {
-                self.numbers().insert(number.clone(), Listed::Pending);
+                let id = format!("vdn-{}", crate::account::number_id(number));
+                self.numbers().insert(
+                    number.clone(),
+                    Destination {
+                        id,
+                        state: Listed::Pending,
+                    },
+                );
             }
             Change::VerifySandboxNumber { number, .. } => {
-                self.numbers().insert(number.clone(), Listed::Verified);
+                if let Some(d) = self.numbers().get_mut(number) {
+                    d.state = Listed::Verified;
+                }
             }
             Change::RemoveSandboxNumber { number, .. } => {
                 self.numbers().remove(number);
@@ -247,8 +267,8 @@ impl State {
         self.roles.get_mut(name).expect("the role exists")
     }
 
-    pub fn numbers(&mut self) -> &mut BTreeMap<String, Listed> {
-        &mut self.account.as_mut().expect("the world has an account").sandbox_numbers
+    pub fn numbers(&mut self) -> &mut BTreeMap<String, Destination> {
+        &mut self.account.as_mut().expect("the world has an account").destinations
     }
 }
 
@@ -315,5 +335,6 @@ pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, Strin
 }
 
 pub(super) fn listed(world: &mut World, number: &str, state: Listed) {
-    world.set().numbers().insert(number.into(), state);
+    let id = format!("vdn-{}", crate::account::number_id(number));
+    world.set().numbers().insert(number.into(), Destination { id, state });
 }

@@ -69,8 +69,10 @@ async fn a_refused_code_is_not_tried_again_until_the_secret_changes() {
     let mut w = converged();
     listed(&mut w, NUMBER, Listed::Pending);
     w.codes.insert("codes".into(), secret_code("000000", "7"));
-    w.failing_writes
-        .insert("SandboxNumberVerified", aws_error("VerificationException"));
+    w.failing_writes.insert(
+        "SandboxNumberVerified",
+        aws_error_because("ValidationException", "VERIFICATION_CODE_MISMATCH"),
+    );
     let mut res = with_number();
     let report = w.sync(&mut res, Mode::Apply).await;
     assert!(report.changes.is_empty());
@@ -168,7 +170,10 @@ async fn a_removal_refused_within_24_hours_is_kept_and_tried_on_the_next_resync(
     let mut res = with_number();
     w.sync(&mut res, Mode::Apply).await;
     res.spec.sandbox_phone_numbers.clear();
-    w.failing_writes.insert("SandboxNumberRemoved", aws_error("UserError"));
+    w.failing_writes.insert(
+        "SandboxNumberRemoved",
+        aws_error_because("ConflictException", "RESOURCE_DELETION_NOT_ALLOWED"),
+    );
     let report = w.sync(&mut res, Mode::Apply).await;
     assert_eq!(report.requeue, Requeue::Resync);
     assert_eq!(

@@ -63,24 +63,24 @@ async fn an_unreadable_pool_is_reported_by_its_error() {
 }
 
 #[tokio::test]
-async fn a_pool_on_end_user_messaging_is_left_alone() {
-    let mut w = World::new();
+async fn a_pool_on_the_direct_path_moves_to_sns_when_the_spec_says_so() {
+    let mut w = converged();
     let eums = SmsConfigurationType::builder()
         .eums_sms(
             EumsSmsConfigurationType::builder()
-                .caller_arn("arn:aws:iam::123456789012:role/x")
+                .caller_arn(role_arn())
                 .build()
                 .unwrap(),
         )
         .build();
     w.set().pool.as_mut().unwrap().sms_configuration = Some(eums);
-    let mut res = app(json!({}));
-    w.sync(&mut res, Mode::Apply).await;
-    assert_eq!(
-        condition(&res, types::USER_POOL_CONFIGURED).1,
-        reasons::SMS_THROUGH_END_USER_MESSAGING
-    );
-    assert!(!w.writes().contains(&"SmsConfigurationUpdated".to_string()));
+    let mut res = app(json!({"externalId": "ext"}));
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(reasons(&report), ["SmsConfigurationUpdated"]);
+    let pool = w.state.lock().unwrap().pool.clone().unwrap();
+    let sms = pool.sms_configuration().unwrap();
+    assert_eq!(sms.sns_caller_arn(), role_arn());
+    assert!(sms.eums_sms().is_none(), "one path at a time");
 }
 
 #[tokio::test]

@@ -187,28 +187,34 @@ async fn a_new_external_id_in_the_spec_reaches_trust_policy_and_pool() {
     );
 }
 
-/// An existing role: every gap named, nothing written to it, the pool pointed at it when usable.
-#[tokio::test]
-async fn existing_roles_are_checked_and_never_written() {
-    let arn = format!("arn:aws:iam::{ACCOUNT}:role/team/Sms");
-    let role = ObservedRole {
+/// A team's own role for the pool, trusting Cognito with the confused-deputy conditions.
+fn team_role() -> ObservedRole {
+    ObservedRole {
         name: "Sms".into(),
-        arn: arn.clone(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:role/team/Sms"),
         path: "/team/".into(),
         trust_policy: policy::trust_policy(ACCOUNT, &pool_arn(), None),
         permissions_boundary: None,
         tags: BTreeMap::new(),
-    };
+    }
+}
+
+/// An existing role: every gap named, nothing written to it, the pool pointed at it when usable.
+#[tokio::test]
+async fn existing_roles_are_checked_and_never_written() {
+    let role = team_role();
+    let arn = role.arn.clone();
     let publish = vec![policy::publish_policy()];
     // (case, the role found, its policy documents, RoleReady's reason, the writes made)
     type Row<'a> = (&'a str, Option<ObservedRole>, Vec<Value>, &'a str, &'a [&'a str]);
+    let updated: &[&str] = &["SmsConfigurationUpdated"];
     let cases: [Row; 5] = [
         (
             "usable",
             Some(role.clone()),
             publish.clone(),
             reasons::ROLE_VALID,
-            &["SmsConfigurationUpdated"],
+            updated,
         ),
         (
             "without sns:Publish",

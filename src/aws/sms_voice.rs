@@ -1,0 +1,253 @@
+//! AWS End User Messaging SMS (`pinpoint-sms-voice-v2`, IAM prefix `sms-voice`): the account's
+//! SMS state in a region, its verified destination numbers, and a dry-run send.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_pinpointsmsvoicev2::types::{
+    AccountAttributeName, DestinationCountryParameterKey, LanguageCode, NumberType as V2, SpendLimitName,
+    VerificationChannel, VerificationStatus,
+};
+
+use super::{Aws, AwsError};
+use crate::account::{Code, Destination, Identity, IdentityKind, Listed, NumberType, PoolMember};
+use crate::desired::TestMessage;
+
+pub struct SmsVoice<'a> {
+    pub(super) aws: &'a Aws,
+    pub(super) client: aws_sdk_pinpointsmsvoicev2::Client,
+}
+
+fn strings<T: AsRef<str>>(items: &[T]) -> Vec<String> {
+    items.iter().map(|i| i.as_ref().to_string()).collect()
+}
+
+/// End User Messaging's code for a language the CRD names as SNS did (`en-US`, `kr-KR`, ...).
+fn language(code: &str) -> LanguageCode {
+    match code {
+        "kr-KR" => LanguageCode::KoKr,
+        other => LanguageCode::from(other.replace('-', "_").to_uppercase().as_str()),
+    }
+}
+
+impl SmsVoice<'_> {
+    /// Whether the account's tier is `SANDBOXED`.
+    pub async fn in_sandbox(&self) -> Result<bool, AwsError> {
+        let pages = self.client.describe_account_attributes().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribeAccountAttributes", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.account_attributes())
+            .any(|a| *a.name() == AccountAttributeName::AccountTier && a.value().eq_ignore_ascii_case("SANDBOXED")))
+    }
+
+    /// The text message monthly spend limit in US dollars.
+    pub async fn text_spend_limit(&self) -> Result<Option<String>, AwsError> {
+        let pages = self.client.describe_spend_limits().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribeSpendLimits", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.spend_limits())
+            .find(|l| *l.name() == SpendLimitName::TextMessageMonthlySpendLimit)
+            .map(|l| l.enforced_limit().to_string()))
+    }
+
+    pub async fn phone_numbers(&self) -> Result<Vec<Identity>, AwsError> {
+        let pages = self.client.describe_phone_numbers().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribePhoneNumbers", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.phone_numbers())
+            .map(|n| {
+                let number_type = match n.number_type() {
+                    V2::ShortCode => NumberType::ShortCode,
+                    V2::TenDlc => NumberType::TenDlc,
+                    V2::TollFree => NumberType::TollFree,
+                    V2::Simulator => NumberType::Simulator,
+                    _ => NumberType::LongCode,
+                };
+                Identity {
+                    kind: IdentityKind::PhoneNumber(number_type),
+                    arn: n.phone_number_arn().to_string(),
+                    id: n.phone_number_id().unwrap_or(n.phone_number()).to_string(),
+                    number: Some(n.phone_number().to_string()),
+                    country: Some(n.iso_country_code().to_string()),
+                    message_type: Some(n.message_type().as_str().to_string()),
+                    capabilities: strings(n.number_capabilities()),
+                    status: Some(n.status().as_str().to_string()),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn sender_ids(&self) -> Result<Vec<Identity>, AwsError> {
+        let pages = self.client.describe_sender_ids().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribeSenderIds", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.sender_ids())
+            .map(|s| Identity {
+                kind: IdentityKind::SenderId,
+                arn: s.sender_id_arn().to_string(),
+                id: s.sender_id().to_string(),
+                number: None,
+                country: Some(s.iso_country_code().to_string()),
+                message_type: s.message_types().first().map(|t| t.as_str().to_string()),
+                capabilities: vec!["SMS".into()],
+                status: None,
+            })
+            .collect())
+    }
+
+    /// The account's pools, each with what its phone numbers and sender IDs can do.
+    pub async fn pools(&self) -> Result<Vec<Identity>, AwsError> {
+        let pages = self.client.describe_pools().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribePools", pages).await?;
+        let mut pools = vec![];
+        for p in pages.iter().flat_map(|p| p.pools()) {
+            pools.push(Identity {
+                kind: IdentityKind::Pool {
+                    members: self.pool_members(p.pool_id()).await?,
+                },
+                arn: p.pool_arn().to_string(),
+                id: p.pool_id().to_string(),
+                number: None,
+                country: None,
+                message_type: Some(p.message_type().as_str().to_string()),
+                capabilities: vec![],
+                status: Some(p.status().as_str().to_string()),
+            });
+        }
+        Ok(pools)
+    }
+
+    async fn pool_members(&self, pool_id: &str) -> Result<Vec<PoolMember>, AwsError> {
+        let pages = self
+            .client
+            .list_pool_origination_identities()
+            .pool_id(pool_id)
+            .into_paginator()
+            .send();
+        let pages = self
+            .aws
+            .pages("sms-voice", "ListPoolOriginationIdentities", pages)
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.origination_identities())
+            .map(|m| PoolMember {
+                country: Some(m.iso_country_code().to_string()),
+                capabilities: strings(m.number_capabilities()),
+            })
+            .collect())
+    }
+
+    pub async fn configuration_sets(&self) -> Result<BTreeSet<String>, AwsError> {
+        let pages = self.client.describe_configuration_sets().into_paginator().send();
+        let pages = self.aws.pages("sms-voice", "DescribeConfigurationSets", pages).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.configuration_sets())
+            .map(|c| c.configuration_set_name().to_string())
+            .collect())
+    }
+
+    /// The verified destination numbers (pending or verified), by number.
+    pub async fn destinations(&self) -> Result<BTreeMap<String, Destination>, AwsError> {
+        let pages = self
+            .client
+            .describe_verified_destination_numbers()
+            .into_paginator()
+            .send();
+        let pages = self
+            .aws
+            .pages("sms-voice", "DescribeVerifiedDestinationNumbers", pages)
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.verified_destination_numbers())
+            .map(|d| {
+                let state = match d.status() {
+                    VerificationStatus::Verified => Listed::Verified,
+                    _ => Listed::Pending,
+                };
+                let id = d.verified_destination_number_id().to_string();
+                (d.destination_phone_number().to_string(), Destination { id, state })
+            })
+            .collect())
+    }
+
+    /// Add a destination number and have End User Messaging text it a code. When the number is
+    /// added but the code cannot be sent, the error is the sending call's.
+    pub async fn add_destination(&self, number: &str, language: Option<&str>) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .create_verified_destination_number()
+            .destination_phone_number(number)
+            .send();
+        let created = self
+            .aws
+            .call("sms-voice", "CreateVerifiedDestinationNumber", req)
+            .await?;
+        self.send_code(created.verified_destination_number_id(), language).await
+    }
+
+    pub async fn send_code(&self, id: &str, language_code: Option<&str>) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .send_destination_number_verification_code()
+            .verified_destination_number_id(id)
+            .verification_channel(VerificationChannel::Text)
+            .set_language_code(language_code.map(language))
+            .send();
+        self.aws
+            .call("sms-voice", "SendDestinationNumberVerificationCode", req)
+            .await
+            .map(drop)
+    }
+
+    pub async fn verify_destination(&self, id: &str, code: &Code) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .verify_destination_number()
+            .verified_destination_number_id(id)
+            .verification_code(code.reveal())
+            .send();
+        self.aws
+            .call("sms-voice", "VerifyDestinationNumber", req)
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_destination(&self, id: &str) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .delete_verified_destination_number()
+            .verified_destination_number_id(id)
+            .send();
+        self.aws
+            .call("sms-voice", "DeleteVerifiedDestinationNumber", req)
+            .await
+            .map(drop)
+    }
+
+    /// `SendTextMessage` with `DryRun`: every check End User Messaging makes, nothing sent.
+    pub async fn test_send(&self, message: &TestMessage) -> Result<(), AwsError> {
+        let mut req = self
+            .client
+            .send_text_message()
+            .destination_phone_number(&message.destination)
+            .set_origination_identity(message.origination_identity.clone())
+            .set_configuration_set_name(message.configuration_set.clone())
+            .message_body("cognito-sms-operator: test before assigning this configuration to a user pool")
+            .dry_run(true);
+        if let Some((entity, template)) = &message.india_dlt {
+            req = req
+                .destination_country_parameters(DestinationCountryParameterKey::InEntityId, entity)
+                .destination_country_parameters(DestinationCountryParameterKey::InTemplateId, template);
+        }
+        self.aws
+            .call("sms-voice", "SendTextMessage", req.send())
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,131 @@
+//! What the operator reports in `status`. Everything here is written by the operator.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// What the operator observed and did. Everything here is written by the operator.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoSmsConfigStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// AWS account the operator's credentials belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// ARN of the user pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_pool_arn: Option<String>,
+    /// ARN of the role Cognito assumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// How the pool sends SMS: `SNS`, or `EndUserMessaging` directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_path: Option<DeliveryPath>,
+    /// SNS region in use (SNS path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns_region: Option<String>,
+    /// ARN of the origination identity the pool sends from (direct path, when the spec names one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origination_identity_arn: Option<String>,
+    /// External ID in use (generated when the spec names none and the role is managed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When the operator last compared AWS with the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+    /// Whether the account is in the SMS sandbox of the region the pool sends from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxState>,
+    /// Verification state of the sandbox destination numbers (masked but for the last 4 digits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_phone_numbers: Vec<SandboxNumberStatus>,
+    /// Origination identities of the account in the region the pool sends from: phone numbers
+    /// (masked but for the last 4 digits), sender IDs and pools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origination_identities: Vec<OriginationIdentity>,
+    /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
+    #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
+    pub monthly_spend_limit_usd: Option<String>,
+    /// Ready, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
+    /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxState {
+    pub in_sandbox: bool,
+    /// When SNS was last asked.
+    pub checked_at: String,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxNumberStatus {
+    /// Stable, non-reversible identifier of the number, so it can be matched without storing it.
+    pub id: String,
+    /// The number, masked but for its last 4 digits.
+    pub phone_number: String,
+    pub state: SandboxNumberState,
+    /// CamelCase reason for the state.
+    pub reason: String,
+    /// What happened and what to do next.
+    pub message: String,
+    /// This operator added the number to the sandbox (and may remove it).
+    #[serde(default)]
+    pub added_by_operator: bool,
+    /// Version of the Secret whose code SNS refused; the code is not tried again until the
+    /// Secret changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_secret_version: Option<String>,
+}
+
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxNumberState {
+    /// SNS sent a code; waiting for it in the Secret.
+    Pending,
+    Verified,
+    /// SNS refused the request or the code.
+    Failed,
+    /// Dropped from the spec; being removed from the sandbox.
+    Removing,
+}
+
+/// How a pool sends SMS.
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryPath {
+    /// Through Amazon SNS (`SnsCallerArn`, `SnsRegion`).
+    #[serde(rename = "SNS")]
+    Sns,
+    /// Directly through AWS End User Messaging SMS (`EumsSms`).
+    EndUserMessaging,
+}
+
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OriginationIdentity {
+    /// `ShortCode`, `TenDlc`, `TollFree`, `LongCode`, `Simulator`, `SenderId` or `Pool`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The number, masked but for its last 4 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// The sender ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_id: Option<String>,
+    /// The identity's ARN, which a role's `sms-voice:SendTextMessage` permission names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}

@@ -1,0 +1,451 @@
+//! Steps 1, 2 and 7 of the guide: the role, then the pool's SMS configuration, through SNS or
+//! directly through End User Messaging (tested with a dry-run send before it is assigned).
+
+use std::ops::Range;
+
+use aws_sdk_cognitoidentityprovider::types::UserPoolType;
+
+use super::role::{self, RolePlan, RoleState};
+use super::{Draft, Inputs, Tally, Target, failure, pending};
+use crate::account::{AccountSms, Identity, Listed};
+use crate::aws::{AwsError, ErrorKind};
+use crate::conditions::{Finding, Findings, SmsFindings, reasons};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
+use crate::desired::{self, Change, DirectSms, SendPermission, SmsConfig, TestMessage};
+use crate::policy;
+use crate::reconcile::execute::Applied;
+use crate::reconcile::observe::{Observed, Read};
+
+/// The role's and the pool's part of a plan.
+#[derive(Debug, Clone)]
+pub(super) enum ConfigPlan {
+    /// Nothing will be changed; the findings are final.
+    Settled { role: Finding, user_pool: Finding },
+    /// The role's changes (perhaps none), then the pool's, which need the role.
+    Changes {
+        role_arn: String,
+        role_changes: Range<usize>,
+        role_ready: Finding,
+        pool: PoolPlan,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum PoolPlan {
+    Settled(Finding),
+    /// A dry-run send first (direct path), then the update.
+    Update {
+        test: Option<usize>,
+        change: usize,
+        in_sync: Finding,
+    },
+}
+
+fn waiting_for_role() -> Finding {
+    Finding::unknown(reasons::WAITING_FOR_ROLE, "waiting for the IAM role to be ready")
+}
+
+pub(super) fn plan(
+    draft: &mut Draft,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &Observed,
+    identity: Option<Result<&Identity, String>>,
+    inputs: &Inputs,
+) -> ConfigPlan {
+    if res.spec.role.managed.is_some() && res.spec.role.existing.is_some() {
+        let msg = "set either role.managed or role.existing, not both";
+        return ConfigPlan::Settled {
+            role: Finding::failed(reasons::INVALID_SPEC, msg),
+            user_pool: Finding::unknown(reasons::INVALID_SPEC, msg),
+        };
+    }
+    let pool = match &observed.pool {
+        Read::Found(pool) => pool,
+        missing_or_failed => return pool_unavailable(res, target, observed, missing_or_failed, &mut draft.tally),
+    };
+    let pool_arn = pool_arn(pool, target, &observed.account_id);
+    draft.status.user_pool_arn = Some(pool_arn.clone());
+    let identity = match identity.transpose() {
+        Ok(identity) => identity,
+        Err(why) => return waiting_for_identity(why),
+    };
+    let permission = send_permission(res, target, &pool_arn, &observed.account_id, identity);
+    let RolePlan { external_id, state } = role::plan(
+        res,
+        &observed.account_id,
+        &pool_arn,
+        &observed.role,
+        &permission,
+        inputs,
+    );
+    draft.status.external_id = external_id;
+    let (role_arn, role_changes, role_ready) = match state {
+        RoleState::Blocked(finding, requeue) => {
+            draft.tally.requeue = draft.tally.requeue.max(requeue);
+            return ConfigPlan::Settled {
+                role: finding,
+                user_pool: waiting_for_role(),
+            };
+        }
+        RoleState::Usable { arn, changes, ready } => (arn, changes, ready),
+    };
+    let role_changes = draft.add(role_changes);
+    let desired = desired_sms(res, target, &role_arn, draft.status.external_id.clone(), identity);
+    let pool = plan_pool(draft, res, observed, pool, desired);
+    ConfigPlan::Changes {
+        role_arn,
+        role_changes,
+        role_ready,
+        pool,
+    }
+}
+
+/// The pool's ARN as Cognito reports it, or as it would be.
+fn pool_arn(pool: &UserPoolType, target: &Target, account_id: &str) -> String {
+    pool.arn().map(String::from).unwrap_or_else(|| {
+        format!(
+            "arn:aws:cognito-idp:{}:{account_id}:userpool/{}",
+            target.pool_region,
+            pool.id().unwrap_or_default()
+        )
+    })
+}
+
+/// The role's permission is scoped to the origination identity: nothing can be done until it is
+/// known.
+fn waiting_for_identity(why: String) -> ConfigPlan {
+    ConfigPlan::Settled {
+        role: Finding::unknown(reasons::WAITING_FOR_ORIGINATION_IDENTITY, why),
+        user_pool: Finding::unknown(
+            reasons::WAITING_FOR_ORIGINATION_IDENTITY,
+            "waiting for the origination identity (see OriginationIdentityAvailable)",
+        ),
+    }
+}
+
+/// What the role must allow: `sns:Publish`, or `sms-voice:SendTextMessage` on the named
+/// identity (every identity of the account in the pool's region when none is named).
+fn send_permission(
+    res: &CognitoSmsConfig,
+    target: &Target,
+    pool_arn: &str,
+    account_id: &str,
+    identity: Option<&Identity>,
+) -> SendPermission {
+    if res.spec.end_user_messaging.is_none() {
+        return SendPermission::Publish;
+    }
+    let resource = identity.map(|i| i.arn.clone()).unwrap_or_else(|| {
+        policy::identities_in_region(desired::partition_of(pool_arn), &target.pool_region, account_id)
+    });
+    SendPermission::SendText { resource }
+}
+
+/// The pool's `SmsConfiguration` the spec asks for.
+fn desired_sms(
+    res: &CognitoSmsConfig,
+    target: &Target,
+    role_arn: &str,
+    external_id: Option<String>,
+    identity: Option<&Identity>,
+) -> SmsConfig {
+    let Some(eum) = &res.spec.end_user_messaging else {
+        return SmsConfig {
+            caller_arn: role_arn.to_string(),
+            external_id,
+            region: Some(target.sms_region.clone()),
+            direct: None,
+        };
+    };
+    SmsConfig {
+        caller_arn: role_arn.to_string(),
+        external_id,
+        region: Some(target.pool_region.clone()),
+        direct: Some(DirectSms {
+            origination_identity: identity.map(|i| i.arn.clone()),
+            configuration_set: eum.configuration_set_name.clone(),
+            in_entity_id: eum.india_dlt.as_ref().map(|d| d.entity_id.clone()),
+            in_template_id: eum.india_dlt.as_ref().map(|d| d.template_id.clone()),
+        }),
+    }
+}
+
+fn pool_unavailable(
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &Observed,
+    read: &Read<UserPoolType>,
+    tally: &mut Tally,
+) -> ConfigPlan {
+    match read {
+        Read::Failed(e) => ConfigPlan::Settled {
+            role: Finding::unknown(reasons::WAITING_FOR_USER_POOL, "waiting to read the user pool"),
+            user_pool: tally.fail(e),
+        },
+        _ => {
+            tally.retry();
+            ConfigPlan::Settled {
+                role: Finding::unknown(reasons::WAITING_FOR_USER_POOL, "waiting for the user pool to exist"),
+                user_pool: Finding::failed(
+                    reasons::USER_POOL_NOT_FOUND,
+                    format!(
+                        "user pool {} not found in {} for account {}: create it or fix spec.userPoolId",
+                        res.spec.user_pool_id, target.pool_region, observed.account_id
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+fn in_sync_finding(pool_id: &str, desired: &SmsConfig) -> Finding {
+    let region = desired.region.as_deref().unwrap_or_default();
+    let message = match &desired.direct {
+        None => format!(
+            "user pool {pool_id} sends SMS as {} through SNS in {region}",
+            desired.caller_arn
+        ),
+        Some(direct) => format!(
+            "user pool {pool_id} sends SMS as {} directly through AWS End User Messaging SMS in {region}{}",
+            desired.caller_arn,
+            direct
+                .origination_identity
+                .as_deref()
+                .map(|arn| format!(" from {arn}"))
+                .unwrap_or_default()
+        ),
+    };
+    Finding::ok(reasons::SMS_CONFIGURATION_IN_SYNC, message)
+}
+
+/// Step 7: point the pool at the role, unless it already is. On the direct path the
+/// configuration is first tried with a dry-run send, and a missing configuration set stops it.
+fn plan_pool(
+    draft: &mut Draft,
+    res: &CognitoSmsConfig,
+    observed: &Observed,
+    pool: &UserPoolType,
+    desired: SmsConfig,
+) -> PoolPlan {
+    let pool_id = pool.id().unwrap_or_default();
+    let account = match &observed.account_sms {
+        Read::Found(account) => Some(account.as_ref()),
+        _ => None,
+    };
+    if let (Some(account), Some(set)) = (
+        account,
+        desired.direct.as_ref().and_then(|d| d.configuration_set.as_ref()),
+    ) && !account.configuration_sets.contains(set)
+    {
+        return PoolPlan::Settled(Finding::failed(
+            reasons::CONFIGURATION_SET_NOT_FOUND,
+            format!(
+                "End User Messaging has no configuration set {set} in {}: create it, or fix or remove \
+                 spec.endUserMessaging.configurationSetName",
+                desired.region.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    let mut in_sync = in_sync_finding(pool_id, &desired);
+    let Some(change) = desired::sms_configuration_change(pool, SmsConfig::of_pool(pool).as_ref(), &desired) else {
+        draft.cognito_diagnosis = pool
+            .sms_configuration_failure()
+            .filter(|f| !f.is_empty())
+            .map(String::from);
+        return PoolPlan::Settled(in_sync);
+    };
+    let test = match (&desired.direct, account) {
+        (Some(direct), Some(account)) => match test_destination(res, account) {
+            Some(destination) => Some(
+                draft
+                    .add([Change::TestSendText(test_message(res, &desired, direct, destination))])
+                    .start,
+            ),
+            None => {
+                in_sync
+                    .message
+                    .push_str(" (not tested first: no verified destination number to address a dry run to)");
+                None
+            }
+        },
+        _ => None,
+    };
+    PoolPlan::Update {
+        test,
+        change: draft.add([change]).start,
+        in_sync,
+    }
+}
+
+/// Where a dry-run send may go: a verified number (the spec's first), or, out of the sandbox,
+/// any number the spec lists.
+fn test_destination(res: &CognitoSmsConfig, account: &AccountSms) -> Option<String> {
+    let verified = |n: &str| account.destinations.get(n).is_some_and(|d| d.state == Listed::Verified);
+    let spec = &res.spec.sandbox_phone_numbers;
+    spec.iter()
+        .map(|n| n.phone_number.as_str())
+        .find(|n| verified(n))
+        .or_else(|| account.destinations.keys().map(String::as_str).find(|n| verified(n)))
+        .or_else(|| {
+            (!account.in_sandbox)
+                .then(|| spec.first().map(|n| n.phone_number.as_str()))
+                .flatten()
+        })
+        .map(String::from)
+}
+
+fn test_message(res: &CognitoSmsConfig, desired: &SmsConfig, direct: &DirectSms, destination: String) -> TestMessage {
+    let dlt = res.spec.end_user_messaging.as_ref().and_then(|e| e.india_dlt.as_ref());
+    TestMessage {
+        region: desired.region.clone().unwrap_or_default(),
+        india_dlt: dlt
+            .filter(|_| destination.starts_with("+91"))
+            .map(|d| (d.entity_id.clone(), d.template_id.clone())),
+        destination,
+        origination_identity: direct.origination_identity.clone(),
+        configuration_set: direct.configuration_set.clone(),
+    }
+}
+
+impl ConfigPlan {
+    /// The role's and the pool's findings after execution.
+    pub(super) fn conclude(
+        self,
+        changes: &[Change],
+        applied: &[Applied],
+        status: &mut CognitoSmsConfigStatus,
+        tally: &mut Tally,
+    ) -> (Finding, Finding) {
+        let (role_arn, role_changes, role_ready, pool) = match self {
+            ConfigPlan::Settled { role, user_pool } => return (role, user_pool),
+            ConfigPlan::Changes {
+                role_arn,
+                role_changes,
+                role_ready,
+                pool,
+            } => (role_arn, role_changes, role_ready, pool),
+        };
+        if let Some(e) = applied[role_changes.clone()].iter().find_map(|a| match a {
+            Applied::Failed(e) => Some(e),
+            _ => None,
+        }) {
+            return (tally.fail(e), waiting_for_role());
+        }
+        let dry_run = applied[role_changes.clone()]
+            .iter()
+            .any(|a| matches!(a, Applied::DryRun));
+        let role = if dry_run {
+            pending(&changes[role_changes])
+        } else {
+            role_ready
+        };
+        let user_pool = match pool {
+            PoolPlan::Settled(f) => f,
+            PoolPlan::Update { test, change, in_sync } => match test.map(|t| (&applied[t], &changes[t])) {
+                Some((Applied::Failed(e), Change::TestSendText(m))) => {
+                    tally.note(e);
+                    test_failed(e, m)
+                }
+                _ => pool_update(&applied[change], &changes[change], in_sync, &role_arn, tally),
+            },
+        };
+        status.role_arn = Some(role_arn);
+        (role, user_pool)
+    }
+}
+
+fn pool_update(applied: &Applied, change: &Change, in_sync: Finding, role_arn: &str, tally: &mut Tally) -> Finding {
+    match applied {
+        Applied::Done | Applied::AlreadyDone => in_sync,
+        Applied::DryRun => pending(std::slice::from_ref(change)),
+        Applied::NotAttempted => waiting_for_role(),
+        Applied::Failed(e) if e.kind == ErrorKind::IamPropagation => {
+            tally.retry();
+            propagating(role_arn, e)
+        }
+        Applied::Failed(e) => tally.fail(e),
+    }
+}
+
+fn propagating(role_arn: &str, e: &AwsError) -> Finding {
+    Finding::unknown(
+        reasons::IAM_PROPAGATION_PENDING,
+        format!(
+            "Cognito cannot use role {role_arn} yet ({}): IAM changes take a little while to propagate, retrying; \
+             if this persists, check the role's trust policy and its permission",
+            e.code
+        ),
+    )
+}
+
+/// A dry-run send End User Messaging refused: what to fix, by its reason.
+fn test_failed(e: &AwsError, m: &TestMessage) -> Finding {
+    let fix = match (e.kind, e.reason.as_deref(), e.code.as_str()) {
+        (ErrorKind::AccessDenied, _, _) => {
+            "let the operator call sms-voice:SendTextMessage (docs/iam-policy.json)".to_string()
+        }
+        (_, Some("DESTINATION_PHONE_NUMBER_NOT_VERIFIED"), _) => {
+            "verify the destination number first (spec.sandboxPhoneNumbers)".into()
+        }
+        (
+            _,
+            Some(
+                "RESOURCE_NOT_ACTIVE"
+                | "NUMBER_CAPABILITIES_MISMATCH"
+                | "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"
+                | "NO_ORIGINATION_IDENTITIES_FOUND",
+            ),
+            _,
+        ) => "name an active, SMS-capable origination identity for the destination's country in \
+              spec.endUserMessaging.originationIdentity"
+            .into(),
+        (_, Some("MISSING_PARAMETER"), _) => "set spec.endUserMessaging.indiaDlt for destinations in India".into(),
+        (_, Some("MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT" | "PRICE_OVER_THRESHOLD"), _) => {
+            "raise the text message monthly spend limit".into()
+        }
+        (_, _, "ResourceNotFoundException") => format!(
+            "check that the origination identity and configuration set exist in {}",
+            m.region
+        ),
+        _ => "see End User Messaging's answer".into(),
+    };
+    let mut finding = failure(e);
+    finding.reason = reasons::TEST_MESSAGE_FAILED;
+    finding.message = format!(
+        "{} failed, so the pool was not changed: {fix}: {}",
+        Change::TestSendText(m.clone()),
+        finding.message
+    );
+    finding
+}
+
+/// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), in the condition it
+/// explains: a condition that passed fails with Cognito's word; one that failed says it too.
+pub(super) fn apply_cognito_diagnosis(failure: &str, findings: &mut Findings, sms: &mut SmsFindings) {
+    let (finding, hint) = if failure.contains("Sandbox") {
+        (
+            &mut sms.sandbox,
+            "Cognito still finds the account in the SMS sandbox for the pool's SMS",
+        )
+    } else if ["Role", "Policy", "Trust"].iter().any(|w| failure.contains(w)) {
+        (
+            &mut findings.role,
+            "Cognito cannot use the role for SMS: check its trust policy (sts:ExternalId, aws:SourceArn) and its permission",
+        )
+    } else {
+        (
+            &mut findings.user_pool,
+            "Cognito cannot send the pool's SMS as configured",
+        )
+    };
+    let note = format!("Cognito reports SmsConfigurationFailure {failure}");
+    if finding.status == crate::conditions::ConditionStatus::True {
+        *finding = Finding::failed(
+            reasons::COGNITO_REPORTS_FAILURE,
+            format!("{note}: {hint} ({})", finding.message),
+        );
+    } else {
+        finding.message.push_str(&format!("; {note}"));
+    }
+}
