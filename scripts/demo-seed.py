@@ -9,7 +9,7 @@
       Print the verification code in the last SMS sent to NUMBER, as its owner would read it.
   demo-seed.py ENDPOINT production-access REGION
       What AWS Support does on request: take the account out of the SMS sandbox, raise the
-      spend limit, and provision a 10DLC number.
+      spend limit, and provision a 10DLC number beside the toll-free one.
 """
 import json
 import sys
@@ -32,14 +32,20 @@ if command == "read-sms":
     print(texts[-1].rsplit(" ", 1)[-1])
     sys.exit(0)
 
-if command == "production-access":
+def control(path, body):
+    """Shape the emulated account through the emulator's control endpoints."""
     import urllib.request
-    body = json.dumps({
-        "account": ACCOUNT, "region": sys.argv[3], "inSandbox": False, "monthlySpendLimit": "100",
-        "originationNumbers": [{"phoneNumber": "+12065550142", "type": "TEN_DLC"}],
-    }).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/sns/account", data=body,
+    data = json.dumps({"account": ACCOUNT, **body}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/{path}", data=data,
                                                   headers={"Content-Type": "application/json"}))
+
+
+if command == "production-access":
+    control("sns/account", {
+        "region": sys.argv[3], "inSandbox": False, "monthlySpendLimit": "100",
+        "originationNumbers": [{"phoneNumber": "+18885550100", "type": "TOLL_FREE"},
+                               {"phoneNumber": "+12065550142", "type": "TEN_DLC"}],
+    })
     sys.exit(0)
 
 if command == "fix-partner-role":
@@ -70,6 +76,13 @@ storefront = client("cognito-idp", "us-east-1").create_user_pool(
     DeletionProtection="ACTIVE",
 )["UserPool"]["Id"]
 partner = client("cognito-idp", "eu-central-1").create_user_pool(PoolName="partner-portal")["UserPool"]["Id"]
+checkout = client("cognito-idp", "us-east-1").create_user_pool(PoolName="checkout")["UserPool"]["Id"]
+
+# The account's toll-free number in us-east-1 (End User Messaging texts verification codes to US
+# numbers from it) and a configuration set for the checkout pool's messages.
+control("sns/account", {"region": "us-east-1",
+                        "originationNumbers": [{"phoneNumber": "+18885550100", "type": "TOLL_FREE"}]})
+control("sms-voice/account", {"region": "us-east-1", "configurationSets": [{"name": "checkout-events"}]})
 
 # The platform team's role: it trusts Cognito but forgot the confused-deputy conditions and
 # has no sns:Publish permission yet.
@@ -84,3 +97,4 @@ client("iam").create_role(
 )
 print(f"us-east-1_EXAMPLE01={storefront}")
 print(f"eu-central-1_EXAMPLE02={partner}")
+print(f"us-east-1_EXAMPLE03={checkout}")
