@@ -222,6 +222,16 @@ async fn a_created_resource_becomes_ready_with_aws_as_specified() {
 /// the Secret watch alone (the resync period is far away).
 #[tokio::test]
 async fn the_sandbox_flow_completes_on_the_secret_watch() {
+    sandbox_flow(json!({})).await;
+}
+
+/// 2b. The same on the direct path: the sandbox is End User Messaging's on both.
+#[tokio::test]
+async fn the_sandbox_flow_on_the_direct_path() {
+    sandbox_flow(json!({"endUserMessaging": {"originationIdentity": "+18885550199"}})).await;
+}
+
+async fn sandbox_flow(extra: Value) {
     let c = Cluster::start().await;
     let pool = create_pool(&c.emu, "us-east-1", "app").await;
     // End User Messaging texts codes to US numbers from a US identity of the account.
@@ -231,8 +241,11 @@ async fn the_sandbox_flow_completes_on_the_secret_watch() {
     );
     let op = c.operator(&["--resync-period", "10m"]);
     let number = "+14255550100";
-    let spec = json!({"userPoolId": pool, "sandboxPhoneNumbers": [
+    let mut spec = json!({"userPoolId": pool, "sandboxPhoneNumbers": [
         {"phoneNumber": number, "verificationCodeRef": {"name": "sms-codes", "key": "qa"}}]});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
     c.create("app", spec).await;
     let api = c.csms();
     eventually(&op, Duration::from_secs(20), "number Pending", || {
