@@ -80,6 +80,8 @@ pub mod reasons {
     pub const ACCESS_DENIED: &str = "AccessDenied";
     pub const THROTTLED: &str = "Throttled";
     pub const AWS_UNAVAILABLE: &str = "AwsUnavailable";
+    pub const AWS_TIMED_OUT: &str = "AwsTimedOut";
+    pub const RECONCILE_TIMED_OUT: &str = "ReconcileTimedOut";
     pub const AWS_REQUEST_REJECTED: &str = "AwsRequestRejected";
     pub const AWS_ERROR: &str = "AwsError";
 }

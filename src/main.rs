@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use cognito_sms_operator::aws::Aws;
+use cognito_sms_operator::aws::{Aws, AwsSettings};
 use cognito_sms_operator::controller::{self, Runtime, Settings};
 use cognito_sms_operator::leader::LeaseSettings;
 use cognito_sms_operator::reconcile::Mode;
@@ -54,6 +54,8 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     settings: Settings,
+    #[command(flatten)]
+    aws: AwsSettings,
     /// Address serving /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080", env = "HTTP_ADDR")]
     http_addr: SocketAddr,
@@ -137,7 +139,8 @@ async fn run(args: RunArgs) -> ExitCode {
     let lease = args.leader_election.then_some(args.lease);
     tracing::info!(namespaces = ?settings.namespaces, resync = ?settings.resync, "starting controller");
     let http = args.http_addr;
-    match controller::run(client, Aws::from_env().await, settings, Runtime { http, lease }).await {
+    let aws = Aws::from_env_with(&args.aws).await;
+    match controller::run(client, aws, settings, Runtime { http, lease }).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot serve on {http}: {e}");

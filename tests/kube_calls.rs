@@ -135,6 +135,7 @@ fn settings() -> Settings {
             base: Duration::from_secs(5),
             max: Duration::from_secs(300),
         },
+        reconcile_timeout: Duration::from_secs(120),
         sns_cache_ttl: Duration::from_secs(300),
     }
 }

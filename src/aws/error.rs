@@ -19,8 +19,10 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Cognito cannot yet use a role that was just created or changed.
     IamPropagation,
-    /// No usable answer: network, timeout or a server-side error.
+    /// No usable answer: network or a server-side error.
     Unavailable,
+    /// No answer in time: the connection, an attempt or the whole call timed out.
+    TimedOut,
     Other,
 }
 
@@ -40,6 +42,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::IamPropagation => "iam_propagation",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::TimedOut => "timed_out",
             ErrorKind::Other => "other",
         }
     }
@@ -62,6 +65,8 @@ impl ErrorKind {
             | "UnauthorizedOperation"
             | "InvalidClientTokenId"
             | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "UnrecognizedClientException"
             | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
             "InvalidSmsRoleTrustRelationshipException" | "InvalidSmsRoleAccessPolicyException" => {
                 ErrorKind::IamPropagation
@@ -87,6 +92,20 @@ impl ErrorKind {
             | "ServiceUnavailable"
             | "ServiceUnavailableException"
             | "InternalServerException" => ErrorKind::Unavailable,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind of an error answer that names no code.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            429 => ErrorKind::Throttled,
+            401 | 403 => ErrorKind::AccessDenied,
+            404 => ErrorKind::NotFound,
+            // A successful status with an answer that could not be read: a broken response.
+            200..=299 | 500..=599 => ErrorKind::Unavailable,
             _ => ErrorKind::Other,
         }
     }
@@ -140,10 +159,27 @@ impl AwsError {
         let (kind, code, message) = match &err {
             SdkError::ServiceError(service_err) => {
                 let e = service_err.err();
-                let code = e.code().unwrap_or("Unknown").to_string();
-                (ErrorKind::from_code(&code), code, e.message().unwrap_or("").to_string())
+                let status = service_err.raw().status().as_u16();
+                let message = e.message().unwrap_or("").to_string();
+                match e.code() {
+                    Some(code) => (ErrorKind::from_code(code), code.to_string(), message),
+                    // An answer without an error code: only its HTTP status says what happened.
+                    None => (ErrorKind::from_status(status), format!("HTTP{status}"), message),
+                }
             }
-            SdkError::TimeoutError(_) => (ErrorKind::Unavailable, "Timeout".into(), "request timed out".into()),
+            SdkError::TimeoutError(_) => (
+                ErrorKind::TimedOut,
+                "Timeout".into(),
+                "no answer within the call's timeout".into(),
+            ),
+            SdkError::DispatchFailure(d) if d.is_timeout() => (
+                ErrorKind::TimedOut,
+                "Timeout".into(),
+                format!(
+                    "no answer in time: {}",
+                    source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
+                ),
+            ),
             SdkError::DispatchFailure(d) => (
                 ErrorKind::Unavailable,
                 "DispatchFailure".into(),
@@ -218,5 +254,7 @@ mod tests {
         assert!(!ErrorKind::from_code("Throttling").is_terminal());
         assert!(!ErrorKind::from_code("InvalidSmsRoleTrustRelationshipException").is_terminal());
         assert!(!ErrorKind::from_code("SomethingNew").is_terminal());
+        assert_eq!(ErrorKind::from_status(503), ErrorKind::Unavailable);
+        assert_eq!(ErrorKind::from_status(429), ErrorKind::Throttled);
     }
 }

@@ -11,6 +11,7 @@ pub mod sts;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
@@ -18,6 +19,57 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::OnceCell;
 
 pub use error::{AwsError, ErrorKind};
+
+/// How long AWS calls may take and how often they are tried; each field is also a flag.
+///
+/// The SDK sets no timeout of its own: without these, an endpoint that accepts a connection and
+/// never answers would hold a reconcile forever.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsSettings {
+    /// How long to wait for a connection (TCP and TLS) to an AWS endpoint.
+    #[arg(long = "aws-connect-timeout", value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration, env = "AWS_CONNECT_TIMEOUT")]
+    pub connect_timeout: Duration,
+    /// How long one attempt of an AWS call may take, the answer included.
+    #[arg(long = "aws-attempt-timeout", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, env = "AWS_ATTEMPT_TIMEOUT")]
+    pub attempt_timeout: Duration,
+    /// How long one AWS call may take in all, its retries included.
+    #[arg(long = "aws-call-timeout", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, env = "AWS_CALL_TIMEOUT")]
+    pub call_timeout: Duration,
+    /// Attempts per AWS call (the first and its retries) on errors worth retrying at once:
+    /// throttling, server errors, broken connections, timeouts.
+    #[arg(
+        long = "aws-max-attempts",
+        value_name = "N",
+        default_value = "3",
+        env = "AWS_MAX_ATTEMPTS"
+    )]
+    pub max_attempts: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            max_attempts: 3,
+        }
+    }
+}
+
+impl AwsSettings {
+    /// The SDK configuration loader with these timeouts and retries.
+    pub fn apply(&self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.attempt_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.call_timeout)
+            .build();
+        let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts.max(1));
+        loader.timeout_config(timeouts).retry_config(retries)
+    }
+}
 
 /// Counts of AWS calls by (service, operation, outcome); outcome is `ok` or an `ErrorKind` label.
 #[derive(Debug, Default)]
@@ -70,9 +122,15 @@ pub struct Aws {
 impl Aws {
     /// Credentials, region and endpoints from the SDK's default chain (environment, profile,
     /// web identity for IRSA, container and instance metadata), so `AWS_ENDPOINT_URL` and the
-    /// per-service `AWS_ENDPOINT_URL_*` variables apply.
+    /// per-service `AWS_ENDPOINT_URL_*` variables apply; the default timeouts and retries.
     pub async fn from_env() -> Self {
-        Self::new(aws_config::load_from_env().await)
+        Self::from_env_with(&AwsSettings::default()).await
+    }
+
+    /// [`Aws::from_env`] with the timeouts and retries of `settings`.
+    pub async fn from_env_with(settings: &AwsSettings) -> Self {
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        Self::new(settings.apply(loader).load().await)
     }
 
     pub fn new(config: aws_config::SdkConfig) -> Self {

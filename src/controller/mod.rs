@@ -118,6 +118,10 @@ pub struct Settings {
     pub resync: Duration,
     #[command(flatten)]
     pub backoff: Backoff,
+    /// The longest one reconcile may take; past it the resource reports `ReconcileTimedOut` and
+    /// is retried with backoff. A backstop behind the AWS calls' own timeouts.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, env = "RECONCILE_TIMEOUT")]
+    pub reconcile_timeout: Duration,
     /// How long the account's SNS state in a region (sandbox, spend limit, origination and
     /// sandbox numbers) is shared by all resources before SNS is asked again.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
@@ -328,7 +332,9 @@ async fn apply(
 ) -> Result<(Action, bool), Error> {
     let secrets = secrets_of(ctx, &obj);
     let claimed = index::claimed_by_others(&ctx.stores.all(), &obj);
-    let report = reconcile::sync(&ctx.env(&secrets, &claimed), &obj, Mode::Apply, Timestamp::now()).await;
+    let env = ctx.env(&secrets, &claimed);
+    let deadline = ctx.settings.reconcile_timeout;
+    let report = reconcile::sync_within(&env, &obj, Mode::Apply, Timestamp::now(), deadline).await;
     for change in &report.changes {
         tracing::info!(change = %change, "changed AWS");
         ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())
@@ -367,7 +373,20 @@ async fn apply(
 async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
     let secrets = secrets_of(ctx, &obj);
     let claimed = index::claimed_by_others(&ctx.stores.all(), &obj);
-    match reconcile::cleanup(&ctx.env(&secrets, &claimed), &obj, Mode::Apply).await {
+    let deadline = ctx.settings.reconcile_timeout;
+    let env = ctx.env(&secrets, &claimed);
+    let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, &obj, Mode::Apply));
+    let result = cleanup.await.unwrap_or_else(|_| {
+        let why = format!("did not finish within {}", humantime::format_duration(deadline));
+        Err(AwsError::new(
+            "operator",
+            "Cleanup",
+            crate::aws::ErrorKind::TimedOut,
+            "Timeout",
+            why,
+        ))
+    });
+    match result {
         Ok(done) => {
             for change in &done.changes {
                 ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())

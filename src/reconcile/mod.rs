@@ -99,6 +99,21 @@ pub fn sms_region_of(res: &CognitoSmsConfig) -> Option<String> {
     .ok()
 }
 
+/// [`sync`] within `deadline`, the backstop behind the AWS calls' own timeouts: a reconcile that
+/// does not finish in time reports so and is retried with backoff.
+pub async fn sync_within<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    now: Timestamp,
+    deadline: std::time::Duration,
+) -> SyncReport {
+    match tokio::time::timeout(deadline, sync(env, res, mode, now)).await {
+        Ok(report) => report,
+        Err(_) => plan::timed_out(res, deadline, now),
+    }
+}
+
 /// Reconcile `res` once. Never fails: every problem ends up as a condition in the report.
 pub async fn sync<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,

@@ -12,12 +12,15 @@ use std::time::Duration;
 use aws_sdk_iam::config::Credentials;
 use cognito_sms_operator::account::Code;
 use cognito_sms_operator::account_cache::AccountCache;
-use cognito_sms_operator::aws::Aws;
+use cognito_sms_operator::aws::{Aws, AwsSettings};
 use cognito_sms_operator::crd::CognitoSmsConfig;
 use cognito_sms_operator::reconcile::{self, AwsReads, AwsWrites, Env, Mode, SecretCode, SecretSource, SyncReport};
 #[allow(unused_imports)] // not every test binary builds resources
 pub use cognito_sms_operator::testing::resource;
 use serde_json::{Value, json};
+
+pub mod cluster;
+pub mod proxy;
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -80,6 +83,16 @@ impl Emulator {
     /// The operator's AWS handle, pointed at the emulator.
     pub async fn aws(&self) -> Aws {
         Aws::new(self.sdk_config("us-east-1").await)
+    }
+
+    /// The operator's AWS handle with `settings`' timeouts and retries, calling `endpoint` (the
+    /// emulator, or a proxy in front of it).
+    pub async fn aws_via(&self, endpoint: &str, settings: &AwsSettings) -> Aws {
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"));
+        Aws::new(settings.apply(loader).load().await)
     }
 
     pub async fn iam(&self) -> aws_sdk_iam::Client {
@@ -152,6 +165,29 @@ impl Emulator {
             "/faults",
             Some(json!({"service": service, "action": action, "code": code, "count": count, "message": "injected"})),
         );
+    }
+
+    /// How many injected faults have been answered so far.
+    pub fn faults_answered(&self) -> u64 {
+        let faults = self.control("GET", "/faults", None);
+        faults
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|f| f["count"].as_u64().unwrap_or(0) - f["remaining"].as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Make AWS refuse calls signed with these access keys, as it refuses expired credentials.
+    pub fn expire_credentials(&self, access_keys: &[String]) {
+        self.control("POST", "/credentials", Some(json!({"expired": access_keys})));
+    }
+
+    /// Drop every injected fault.
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "/faults", None);
     }
 
     /// Read or shape an account's SNS SMS state in a region.

@@ -128,6 +128,7 @@ fn failure(err: &AwsError) -> Finding {
         ErrorKind::AccessDenied => reasons::ACCESS_DENIED,
         ErrorKind::Throttled => reasons::THROTTLED,
         ErrorKind::Unavailable => reasons::AWS_UNAVAILABLE,
+        ErrorKind::TimedOut => reasons::AWS_TIMED_OUT,
         ErrorKind::InvalidRequest => reasons::AWS_REQUEST_REJECTED,
         ErrorKind::IamPropagation => reasons::IAM_PROPAGATION_PENDING,
         ErrorKind::NotFound | ErrorKind::Other => reasons::AWS_ERROR,
@@ -176,6 +177,29 @@ pub fn invalid(res: &CognitoSmsConfig, err: &RegionError, now: Timestamp) -> Syn
         ..Default::default()
     };
     finish(res, status, &findings, &sms, vec![], Requeue::Resync, now)
+}
+
+/// The report of a reconcile that did not finish within `deadline`: the conditions as they were,
+/// but `Ready`, which says why, and a retry with backoff. What the reconcile changed before the
+/// deadline is seen by the next one.
+pub fn timed_out(res: &CognitoSmsConfig, deadline: std::time::Duration, now: Timestamp) -> SyncReport {
+    let mut status = res.status.clone().unwrap_or_default();
+    let finding = Finding::unknown(
+        reasons::RECONCILE_TIMED_OUT,
+        format!(
+            "the reconcile did not finish within {}: AWS answered too slowly or not at all; retrying with backoff",
+            humantime::format_duration(deadline)
+        ),
+    );
+    let generation = res.metadata.generation;
+    let ready = conditions::to_condition(conditions::types::READY, &finding, &status.conditions, generation, now);
+    status.conditions.retain(|c| c.type_ != conditions::types::READY);
+    status.conditions.insert(0, ready);
+    SyncReport {
+        status,
+        changes: vec![],
+        requeue: Requeue::Backoff,
+    }
 }
 
 /// `SnsRegionValid`: which region the pool's SMS go through, and that the guide allows it.
