@@ -3,148 +3,15 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cognito_sms_operator::crd::CognitoSmsConfig;
 use cognito_sms_operator::policy;
-use cognito_sms_operator::testing::ResourceFixture;
 use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
 use serde_json::{Value, json};
+use support::cluster::*;
 use support::*;
-use testkit::StandIn;
-
-struct Cluster {
-    standin: StandIn,
-    emu: Emulator,
-    client: Client,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/crds")));
-        let standin = StandIn::start(&crds).await.unwrap();
-        let client = Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
-        Self {
-            standin,
-            emu: Emulator::start(),
-            client,
-        }
-    }
-
-    fn csms(&self) -> Api<CognitoSmsConfig> {
-        Api::namespaced(self.client.clone(), "apps")
-    }
-
-    /// Create a resource in namespace `apps`, as `kubectl apply` would.
-    async fn create(&self, name: &str, spec: Value) {
-        self.csms()
-            .create(&PostParams::default(), &manifest(name, spec))
-            .await
-            .unwrap();
-    }
-
-    fn operator(&self, args: &[&str]) -> Operator {
-        let port = free_port();
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"))
-            .args([
-                "run",
-                "--http-addr",
-                &format!("127.0.0.1:{port}"),
-                "--backoff-base",
-                "200ms",
-                "--backoff-max",
-                "2s",
-            ])
-            .args([
-                "--sns-cache-ttl",
-                "1s",
-                "--log-level",
-                "info,cognito_sms_operator=debug",
-            ])
-            .args(args)
-            .env("KUBECONFIG", &self.standin.kubeconfig)
-            .envs(self.emu.env())
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap();
-        Operator {
-            child,
-            http: ([127, 0, 0, 1], port).into(),
-            log,
-        }
-    }
-}
-
-struct Operator {
-    child: Child,
-    http: SocketAddr,
-    log: tempfile::NamedTempFile,
-}
-
-impl Operator {
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    async fn metrics(&self) -> String {
-        let url = format!("http://{}/metrics", self.http);
-        tokio::task::spawn_blocking(move || match ureq::get(&url).call() {
-            Ok(mut r) => r.body_mut().read_to_string().unwrap_or_default(),
-            Err(_) => String::new(),
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn leads(&self) -> bool {
-        self.metrics().await.lines().any(|l| l == "cognito_sms_leader 1")
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Poll until `check` returns Some, or fail after `limit` with what the operator logged.
-async fn eventually<T, F, Fut>(op: &Operator, limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if start.elapsed() > limit {
-            panic!("{what}: not within {limit:?}; operator log:\n{}", op.log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn events(c: &Cluster) -> Vec<k8s_openapi::api::events::v1::Event> {
     Api::namespaced(c.client.clone(), "apps")
@@ -152,28 +19,6 @@ async fn events(c: &Cluster) -> Vec<k8s_openapi::api::events::v1::Event> {
         .await
         .unwrap()
         .items
-}
-
-fn status_of(res: &CognitoSmsConfig, type_: &str) -> Option<String> {
-    res.condition(type_).map(|c| c.status.clone())
-}
-
-async fn wait_ready(c: &Cluster, op: &Operator, name: &str) -> CognitoSmsConfig {
-    let api = c.csms();
-    eventually(op, Duration::from_secs(20), &format!("{name} Ready"), || {
-        let api = api.clone();
-        async move {
-            let r = api.get_opt(name).await.ok().flatten()?;
-            let current = r.status.as_ref()?.observed_generation == r.metadata.generation;
-            (current && status_of(&r, "Ready").as_deref() == Some("True")).then_some(r)
-        }
-    })
-    .await
-}
-
-/// The resource as a user writes it, before the API server has seen it.
-fn manifest(name: &str, spec: Value) -> CognitoSmsConfig {
-    resource(name, spec).unsubmitted()
 }
 
 /// 1. A new resource becomes Ready and AWS is exactly as specified.
@@ -508,7 +353,7 @@ async fn a_restart_mid_reconcile_converges_without_duplicates_or_loss() {
     )
     .await;
     op.kill();
-    reqwest_delete_faults(&c.emu);
+    c.emu.clear_faults();
 
     let op = c.operator(&["--resync-period", "10m"]);
     let res = wait_ready(&c, &op, "app").await;
@@ -531,12 +376,6 @@ async fn a_restart_mid_reconcile_converges_without_duplicates_or_loss() {
         after.sms_configuration().map(|s| s.sns_caller_arn().to_string()),
         res.status.unwrap().role_arn
     );
-}
-
-fn reqwest_delete_faults(emu: &Emulator) {
-    ureq::delete(&format!("{}/_emulator/faults", emu.endpoint))
-        .call()
-        .unwrap();
 }
 
 /// 7. Two replicas: only the Lease holder reconciles; killing it hands over within the lease

@@ -22,10 +22,17 @@ Messaging's carry origination_identity).
 
 Control endpoints (JSON in and out; account defaults to 123456789012, region to us-east-1):
 
-* GET /_emulator/calls: every AWS call served, [{service, action, account, region}];
-  DELETE clears it. End User Messaging calls have service "sms-voice".
+* GET /_emulator/calls: every AWS call served, [{service, action, account, region, at}] (`at`:
+  seconds since the emulator started); DELETE clears it. End User Messaging calls have service
+  "sms-voice".
+* POST /_emulator/credentials {expired: [access key ids]}: calls signed with those keys are
+  refused with ExpiredToken (HTTP 403), as AWS refuses expired temporary credentials.
+* POST /_emulator/hold {action}: once a call of `action` has succeeded, every later AWS call
+  waits (so a test can kill the operator right after that write); GET shows {action,
+  triggered}; DELETE releases the waiting calls and drops the hold.
 * POST /_emulator/faults {service, action, code, message?, status? (400), count? (1)}: the next
-  `count` calls of that action answer error `code`; DELETE /_emulator/faults drops them all.
+  `count` calls of that action answer error `code`; GET lists them with what `remaining`;
+  DELETE /_emulator/faults drops them all.
 * GET or POST /_emulator/sns/account {account, region, inSandbox?, monthlySpendLimit?,
   originationNumbers? [{phoneNumber, country? (US), status? (ACTIVE), routeType? (Transactional),
   capabilities? ([SMS]), type? (SHORT_CODE, LONG_CODE, TOLL_FREE, TEN_DLC, SIMULATOR)}],
@@ -63,6 +70,7 @@ import json
 import re
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 
 from moto.core.exceptions import ServiceException
@@ -89,6 +97,48 @@ from sns_sms import sms_state
 _lock = threading.Lock()
 _calls: list[dict] = []
 _faults: list[dict] = []
+_started = time.monotonic()
+# Access keys whose credentials have expired: calls signed with them are refused.
+_expired_keys: set[str] = set()
+# Hold after an action: once a call of `action` has succeeded, every later AWS call waits until
+# the hold is released, so a test can stop the operator right after that write.
+_hold = {"action": None, "triggered": False}
+_released = threading.Event()
+_released.set()
+ACCESS_KEY = re.compile(r"Credential=(?P<key>[^/]+)/")
+
+
+def access_key(authorization: str) -> str:
+    found = ACCESS_KEY.search(authorization or "")
+    return found.group("key") if found else ""
+
+
+def record(service: str, action: str, account: str, region: str, key: str) -> tuple[dict | None, bool]:
+    """Log a call; the injected fault due for it, if any, and whether its credentials expired."""
+    entry = {"service": service, "action": action, "account": account, "region": region,
+             "at": round(time.monotonic() - _started, 3)}
+    with _lock:
+        _calls.append(entry)
+        fault = next(
+            (f for f in _faults if f["service"] == service and f["action"] == action and f["remaining"] > 0),
+            None,
+        )
+        if fault is not None:
+            fault["remaining"] -= 1
+        return fault, key in _expired_keys
+
+
+def wait_for_release() -> None:
+    """Every call waits while a triggered hold is in place."""
+    _released.wait()
+
+
+def served(action: str, status: int) -> None:
+    """After a call: trigger the hold if this was the successful call it waits for."""
+    with _lock:
+        if _hold["action"] == action and status < 300 and not _hold["triggered"]:
+            _hold["triggered"] = True
+            _released.clear()
 
 
 class InjectedFault(ServiceException):
@@ -101,23 +151,21 @@ _original_call_action = BaseResponse.call_action
 
 
 def call_action_recorded(self: BaseResponse):
+    wait_for_release()
     action = self._get_action()
-    service = self.service_name or ""
-    record = {"service": service, "action": action, "account": self.current_account, "region": self.region}
-    with _lock:
-        _calls.append(record)
-        fault = next(
-            (f for f in _faults if f["service"] == service and f["action"] == action and f["remaining"] > 0),
-            None,
-        )
-        if fault is not None:
-            fault["remaining"] -= 1
+    key = access_key(self.headers.get("Authorization", ""))
+    fault, expired = record(self.service_name or "", action, self.current_account, self.region, key)
+    if expired:
+        fault = {"code": "ExpiredToken", "message": "The security token included in the request is expired",
+                 "status": 403}
     if fault is not None:
         exc = InjectedFault(fault["code"], fault["message"])
         exc.code = fault["code"]
         status, headers, body = self.serialized(ActionResult(exc))
         return fault.get("status", 400), headers, body
-    return _original_call_action(self)
+    result = _original_call_action(self)
+    served(action, int(result[0]) if isinstance(result, tuple) else 200)
+    return result
 
 
 BaseResponse.call_action = call_action_recorded
@@ -154,15 +202,25 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
             "code": body["code"],
             "message": body.get("message", "injected by the test"),
             "status": int(body.get("status", 400)),
+            "count": int(body.get("count", 1)),
             "remaining": int(body.get("count", 1)),
         }
         with _lock:
             _faults.append(fault)
         return {}
+    if path == "/faults" and method == "GET":
+        with _lock:
+            return [dict(f) for f in _faults]
     if path == "/faults" and method == "DELETE":
         with _lock:
             _faults.clear()
         return {}
+    if path == "/credentials" and method == "POST":
+        with _lock:
+            _expired_keys.update(body.get("expired", []))
+            return {"expired": sorted(_expired_keys)}
+    if path == "/hold":
+        return hold(method, body)
     if path == "/sns/account" and method in ("GET", "POST"):
         return sns_account(body, args)
     if path == "/sms-voice/account" and method in ("GET", "POST"):
@@ -170,6 +228,20 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
     if path == "/cognito/sms-failure" and method in ("POST", "DELETE"):
         return cognito_sms.control_sms_failure(method, {**args.to_dict(), **body})
     return None
+
+
+def hold(method: str, body: dict) -> dict | None:
+    """POST {action}: hold every call after the next successful `action`; GET: its state;
+    DELETE: release the calls held and drop the hold."""
+    with _lock:
+        if method == "POST":
+            _hold.update(action=body["action"], triggered=False)
+        elif method == "DELETE":
+            _hold.update(action=None, triggered=False)
+            _released.set()
+        elif method != "GET":
+            return None
+        return dict(_hold)
 
 
 def sns_account(body: dict, args) -> dict:
@@ -218,20 +290,23 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<ser
 
 def sms_voice(request: Request) -> Response:
     """Log an End User Messaging call, answer an injected fault if one is due, else serve it."""
+    wait_for_release()
     action = request.headers.get("X-Amz-Target", "").split(".")[-1]
-    scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+    authorization = request.headers.get("Authorization", "")
+    scope = CREDENTIAL_SCOPE.search(authorization)
     region = scope.group("region") if scope else "us-east-1"
     account = request.headers.get("x-moto-account-id", "123456789012")
-    with _lock:
-        _calls.append({"service": "sms-voice", "action": action, "account": account, "region": region})
-        fault = next((f for f in _faults if f["service"] == "sms-voice" and f["action"] == action
-                      and f["remaining"] > 0), None)
-        if fault is not None:
-            fault["remaining"] -= 1
+    fault, expired = record("sms-voice", action, account, region, access_key(authorization))
+    if expired:
+        return sms_voice_state.ApiError(
+            "ExpiredTokenException", "The security token included in the request is expired", 403
+        ).response()
     if fault is not None:
         return sms_voice_state.ApiError(fault["code"], fault["message"], fault.get("status", 400)).response()
     body = request.get_json(force=True, silent=True)
-    return sms_voice_actions.handle(action, {} if body is None else body, account, region)
+    response = sms_voice_actions.handle(action, {} if body is None else body, account, region)
+    served(action, response.status_code)
+    return response
 
 
 class App:

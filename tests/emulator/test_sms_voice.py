@@ -818,7 +818,35 @@ def test_every_sms_voice_call_is_logged(url):
 
     calls = http(url, "GET", "/_emulator/calls")
 
-    assert calls == [
+    assert [{k: v for k, v in c.items() if k != "at"} for c in calls] == [
         {"service": "sms-voice", "action": action, "account": ACCOUNT, "region": "us-east-1"}
         for action in ("DescribeAccountAttributes", "DescribePools")
     ]
+    assert calls[0]["at"] <= calls[1]["at"], "each call has the time it came"
+
+
+def test_expired_credentials_are_refused_on_every_service(url):
+    http(url, "POST", "/_emulator/credentials", {"expired": ["old-key"]})
+    old = dict(aws_access_key_id="old-key", aws_secret_access_key="x")
+    with pytest.raises(ClientError) as e:
+        boto3.client("sts", endpoint_url=url, region_name="us-east-1", **old).get_caller_identity()
+    assert error(e)["Code"] == "ExpiredToken"
+    with pytest.raises(ClientError) as e:
+        boto3.client("pinpoint-sms-voice-v2", endpoint_url=url, region_name="us-east-1", **old) \
+            .describe_account_attributes()
+    assert error(e)["Code"] == "ExpiredTokenException"
+    sms_voice(url).describe_account_attributes()
+
+
+def test_a_hold_stops_every_call_after_the_action_until_released(url):
+    import threading
+    http(url, "POST", "/_emulator/hold", {"action": "CreateRole"})
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam.create_role(RoleName="held", AssumeRolePolicyDocument="{}")
+    assert http(url, "GET", "/_emulator/hold")["triggered"]
+    done = threading.Event()
+    threading.Thread(target=lambda: (iam.get_role(RoleName="held"), done.set()), daemon=True).start()
+    assert not done.wait(0.5), "a call after the held action waits"
+    http(url, "DELETE", "/_emulator/hold")
+    assert done.wait(5), "and goes on once released"
