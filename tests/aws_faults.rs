@@ -26,7 +26,6 @@ use support::*;
 const SECRET_KEY: &str = "fault-matrix-secret-key-do-not-log";
 const NUMBER: &str = "+14255550100";
 /// Resync period of the operator under test.
-const RESYNC: Duration = Duration::from_secs(1);
 /// How long after a fault clears the resource must be Ready again: a few resyncs and the
 /// longest backoff.
 const CONVERGE_WITHIN: Duration = Duration::from_secs(12);

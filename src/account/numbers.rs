@@ -23,38 +23,35 @@ pub enum NumberStep {
 }
 
 /// The steps for the spec's numbers and the ones it dropped. A pending number gets a code only
-/// when this resource knows the last attempt to text one failed, so a number is never texted
-/// twice. Numbers dropped from the spec are removed only if this resource added them (per its
-/// previous status) and no other resource in the same account and region lists them.
+/// when this resource knows the last attempt to text one failed, or when a person asked for new
+/// codes, so the operator never texts a number twice on its own account. Numbers dropped from
+/// the spec are removed only if this resource added them (per its previous status) and no other
+/// resource in the same account and region lists them.
 pub fn number_steps(
     spec: &[SandboxPhoneNumber],
     listed: &BTreeMap<String, Destination>,
     previous: &[SandboxNumberStatus],
     claimed_elsewhere: &HashSet<String>,
+    resend_requested: bool,
 ) -> Vec<NumberStep> {
     let before = |number: &str| previous.iter().find(|p| p.id == number_id(number));
+    let not_sent = |number: &str| before(number).is_some_and(|p| p.reason == reasons::CODE_NOT_SENT);
     let mut steps: Vec<NumberStep> = spec
         .iter()
-        .map(|n| match listed.get(&n.phone_number) {
-            None => NumberStep::Add(n.clone()),
-            Some(Destination {
-                id,
-                state: Listed::Pending,
-            }) if before(&n.phone_number).is_some_and(|p| p.reason == reasons::CODE_NOT_SENT) => NumberStep::SendCode {
-                number: n.clone(),
-                id: id.clone(),
-            },
-            Some(Destination {
-                id,
-                state: Listed::Pending,
-            }) => NumberStep::Verify {
-                number: n.clone(),
-                id: id.clone(),
-            },
-            Some(Destination {
-                state: Listed::Verified,
-                ..
-            }) => NumberStep::Done(n.clone()),
+        .map(|n| {
+            let (number, destination) = (n.clone(), listed.get(&n.phone_number));
+            match destination {
+                None => NumberStep::Add(number),
+                Some(d) if d.state == Listed::Verified => NumberStep::Done(number),
+                Some(d) if resend_requested || not_sent(&n.phone_number) => NumberStep::SendCode {
+                    number,
+                    id: d.id.clone(),
+                },
+                Some(d) => NumberStep::Verify {
+                    number,
+                    id: d.id.clone(),
+                },
+            }
         })
         .collect();
     let wanted: HashSet<&str> = spec.iter().map(|n| n.phone_number.as_str()).collect();
@@ -228,7 +225,7 @@ mod tests {
             number("+15550000002"),
             number("+15550000006"),
         ];
-        let steps = number_steps(&spec, &listed, &previous, &claimed);
+        let steps = number_steps(&spec, &listed, &previous, &claimed, false);
         assert_eq!(
             steps,
             vec![

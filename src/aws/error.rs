@@ -33,6 +33,12 @@ impl ErrorKind {
         matches!(self, ErrorKind::AccessDenied | ErrorKind::InvalidRequest)
     }
 
+    /// Whether the call may have taken effect although it failed: the answer never came or could
+    /// not be read. A refusal (throttling, access, validation) means it did not.
+    pub fn may_have_taken_effect(self) -> bool {
+        matches!(self, ErrorKind::Unavailable | ErrorKind::TimedOut | ErrorKind::Other)
+    }
+
     /// Bounded label for metrics.
     pub fn as_str(self) -> &'static str {
         match self {

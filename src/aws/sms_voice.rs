@@ -198,6 +198,13 @@ impl SmsVoice<'_> {
             .verified_destination_number_id(id)
             .verification_channel(VerificationChannel::Text)
             .set_language_code(language_code.map(language))
+            // A retried send can text the number a second code: try once, and let the caller
+            // treat an unanswered attempt as perhaps sent.
+            .customize()
+            .config_override(
+                aws_sdk_pinpointsmsvoicev2::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send();
         self.aws
             .call("sms-voice", "SendDestinationNumberVerificationCode", req)

@@ -25,7 +25,7 @@ use crate::account::Code;
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
-use crate::crd::{CognitoSmsConfig, FINALIZER};
+use crate::crd::{CognitoSmsConfig, FINALIZER, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels, ReadinessCounts, ReconcileOutcome};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue, SecretCode, SecretSource};
 
@@ -253,11 +253,12 @@ impl Context {
     }
 }
 
-/// What makes a resource worth reconciling again: its spec (generation), its deletion and its
-/// finalizers. The operator's own status writes do not qualify, so they never loop.
+/// What makes a resource worth reconciling again: its spec (generation), a request for new
+/// verification codes, its deletion and its finalizers. The operator's own status writes do not qualify, so they never loop.
 fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
     let mut h = DefaultHasher::new();
     obj.metadata.generation.hash(&mut h);
+    obj.annotations().get(RESEND_CODES_ANNOTATION).hash(&mut h);
     obj.metadata.deletion_timestamp.is_some().hash(&mut h);
     obj.finalizers().hash(&mut h);
     Some(h.finish())

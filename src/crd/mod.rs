@@ -15,6 +15,10 @@ pub use status::*;
 /// Finalizer that lets the operator apply the deletion policy before the resource goes away.
 pub const FINALIZER: &str = "cognitosms.io/cleanup";
 
+/// Annotation asking for new verification codes: set it to a new value (e.g. the time) and the
+/// operator has a code texted again to each of the resource's numbers still awaiting one.
+pub const RESEND_CODES_ANNOTATION: &str = "cognitosms.io/resend-verification-codes";
+
 /// How one Amazon Cognito user pool sends SMS, through Amazon SNS or directly through AWS End User
 /// Messaging SMS: the IAM role Cognito assumes, the region, and the pool's SMS configuration. The
 /// operator keeps them in shape and reports what it cannot do by itself as conditions.

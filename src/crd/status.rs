@@ -32,6 +32,9 @@ pub struct CognitoSmsConfigStatus {
     /// External ID in use (generated when the spec names none and the role is managed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The value of the `cognitosms.io/resend-verification-codes` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend_codes_request: Option<String>,
     /// When the operator last compared AWS with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,

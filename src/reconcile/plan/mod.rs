@@ -245,6 +245,7 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
     let mut draft = Draft {
         status: CognitoSmsConfigStatus {
             external_id: previous.external_id,
+            resend_codes_request: previous.resend_codes_request,
             delivery_path: Some(target.path),
             sns_region: (target.path == DeliveryPath::Sns).then(|| target.sms_region.clone()),
             ..Default::default()

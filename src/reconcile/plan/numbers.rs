@@ -8,10 +8,13 @@ use crate::account::numbers::{NumberReport, NumberStep, number_steps};
 use crate::account::{AccountSms, mask, number_id};
 use crate::aws::AwsError;
 use crate::conditions::reasons;
-use crate::crd::{CognitoSmsConfig, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
+use crate::crd::{
+    CognitoSmsConfig, RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber,
+};
 use crate::desired::Change;
 use crate::reconcile::execute::Applied;
 use crate::reconcile::observe::SecretCode;
+use kube::ResourceExt;
 
 use SandboxNumberState::{Failed, Pending, Removing, Verified};
 
@@ -23,11 +26,13 @@ pub(super) enum NumberPlan {
         change: usize,
         number: String,
         secret: String,
+        resend_hint: String,
     },
     SendCode {
         change: usize,
         number: String,
         secret: String,
+        resend_hint: String,
         added: bool,
     },
     Verify {
@@ -47,6 +52,7 @@ pub(super) enum NumberPlan {
 struct Numbers<'a> {
     region: &'a str,
     namespace: &'a str,
+    name: &'a str,
     previous: &'a [SandboxNumberStatus],
     codes: &'a BTreeMap<String, Result<Option<SecretCode>, String>>,
 }
@@ -68,14 +74,21 @@ pub(super) fn plan(
     let at = Numbers {
         region,
         namespace: res.metadata.namespace.as_deref().unwrap_or("default"),
+        name: res.metadata.name.as_deref().unwrap_or_default(),
         previous,
         codes,
     };
+    let requested = res.annotations().get(RESEND_CODES_ANNOTATION).cloned();
+    let resend = requested.is_some() && requested != draft.status.resend_codes_request;
+    if resend {
+        draft.status.resend_codes_request = requested;
+    }
     number_steps(
         &res.spec.sandbox_phone_numbers,
         &account.destinations,
         previous,
         claimed_elsewhere,
+        resend,
     )
     .into_iter()
     .map(|step| at.plan_step(draft, step))
@@ -93,6 +106,14 @@ impl Numbers<'_> {
 
     fn added_before(&self, number: &str) -> bool {
         self.before(number).is_some_and(|s| s.added_by_operator)
+    }
+
+    /// How to ask for a new code, for a message.
+    fn resend_hint(&self) -> String {
+        format!(
+            "if no code arrived, ask for another: kubectl annotate csms -n {} {} {RESEND_CODES_ANNOTATION}=$(date +%s) --overwrite",
+            self.namespace, self.name
+        )
     }
 
     fn secret_location(&self, n: &SandboxPhoneNumber) -> String {
@@ -118,6 +139,7 @@ impl Numbers<'_> {
                 NumberPlan::Add {
                     change: draft.add([change]).start,
                     secret: self.secret_location(&n),
+                    resend_hint: self.resend_hint(),
                     number: n.phone_number,
                 }
             }
@@ -131,6 +153,7 @@ impl Numbers<'_> {
                 NumberPlan::SendCode {
                     change: draft.add([change]).start,
                     secret: self.secret_location(&n),
+                    resend_hint: self.resend_hint(),
                     added: self.added_before(&n.phone_number),
                     number: n.phone_number,
                 }
@@ -159,7 +182,11 @@ impl Numbers<'_> {
         let code = match self.codes.get(number) {
             Some(Ok(Some(code))) => code,
             None | Some(Ok(None)) => {
-                let msg = format!("waiting for the code texted to {}: put it in {secret}", mask(number));
+                let msg = format!(
+                    "waiting for the code texted to {}: put it in {secret}; {}",
+                    mask(number),
+                    self.resend_hint()
+                );
                 return settled(NumberReport::new(number, Pending, reasons::AWAITING_CODE, msg));
             }
             Some(Err(why)) => {
@@ -202,13 +229,19 @@ impl NumberPlan {
     pub(super) fn conclude(self, applied: &[Applied], tally: &mut Tally) -> Option<NumberReport> {
         match self {
             NumberPlan::Settled(report) => Some(report),
-            NumberPlan::Add { change, number, secret } => Some(added(&applied[change], &number, &secret, tally)),
+            NumberPlan::Add {
+                change,
+                number,
+                secret,
+                resend_hint,
+            } => Some(added(&applied[change], &number, &secret, &resend_hint, tally)),
             NumberPlan::SendCode {
                 change,
                 number,
                 secret,
+                resend_hint,
                 added,
-            } => Some(code_sent(&applied[change], &number, &secret, tally).added_by_operator(added)),
+            } => Some(code_sent(&applied[change], &number, &secret, &resend_hint, tally).added_by_operator(added)),
             NumberPlan::Verify {
                 change,
                 number,
@@ -232,12 +265,12 @@ fn texted(number: &str, secret: &str) -> NumberReport {
     NumberReport::new(number, Pending, reasons::CODE_SENT, msg)
 }
 
-/// The number is a verified destination number now, but its code could not be sent: the next
-/// reconcile sends it.
+/// The number's code could not be sent (or the number not added): the next reconcile tries
+/// again.
 fn code_not_sent(number: &str, e: &AwsError, tally: &mut Tally) -> NumberReport {
     tally.note(e);
     let msg = format!(
-        "added, but End User Messaging could not text {} a code ({}: {}); trying again on the next reconcile",
+        "End User Messaging could not text {} a code ({}: {}); trying again on the next reconcile",
         mask(number),
         e.code,
         e.message
@@ -245,10 +278,27 @@ fn code_not_sent(number: &str, e: &AwsError, tally: &mut Tally) -> NumberReport 
     NumberReport::new(number, Failed, reasons::CODE_NOT_SENT, msg)
 }
 
-fn added(applied: &Applied, number: &str, secret: &str, tally: &mut Tally) -> NumberReport {
+/// Sending the code failed in a way that leaves it unknown whether it went out: it is not sent
+/// again unless a person asks, so that no number is texted twice.
+fn code_maybe_sent(number: &str, secret: &str, resend_hint: &str, e: &AwsError) -> NumberReport {
+    let msg = format!(
+        "End User Messaging may have texted a code to {} (the answer to sending it was {}): put it in {secret}; {resend_hint}",
+        mask(number),
+        e.code
+    );
+    NumberReport::new(number, Pending, reasons::AWAITING_CODE, msg)
+}
+
+const SEND_CODE: &str = "SendDestinationNumberVerificationCode";
+
+fn added(applied: &Applied, number: &str, secret: &str, resend_hint: &str, tally: &mut Tally) -> NumberReport {
     match applied {
         Applied::Done | Applied::AlreadyDone => texted(number, secret).added_by_operator(true),
-        Applied::Failed(e) if e.operation == "SendDestinationNumberVerificationCode" => {
+        Applied::Failed(e) if e.operation == SEND_CODE && e.kind.may_have_taken_effect() => {
+            code_maybe_sent(number, secret, resend_hint, e).added_by_operator(true)
+        }
+        // Added (or perhaps added), and certainly no code sent.
+        Applied::Failed(e) if e.operation == SEND_CODE || e.kind.may_have_taken_effect() => {
             code_not_sent(number, e, tally).added_by_operator(true)
         }
         Applied::Failed(e) => {
@@ -269,9 +319,10 @@ fn added(applied: &Applied, number: &str, secret: &str, tally: &mut Tally) -> Nu
     }
 }
 
-fn code_sent(applied: &Applied, number: &str, secret: &str, tally: &mut Tally) -> NumberReport {
+fn code_sent(applied: &Applied, number: &str, secret: &str, resend_hint: &str, tally: &mut Tally) -> NumberReport {
     match applied {
         Applied::Done | Applied::AlreadyDone => texted(number, secret),
+        Applied::Failed(e) if e.kind.may_have_taken_effect() => code_maybe_sent(number, secret, resend_hint, e),
         Applied::Failed(e) => code_not_sent(number, e, tally),
         Applied::DryRun | Applied::NotAttempted => {
             let msg = format!(

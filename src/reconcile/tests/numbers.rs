@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::conditions::reasons;
-use crate::crd::SandboxNumberState;
+use crate::crd::{RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus};
 use crate::reconcile::Requeue;
 
 const NUMBER: &str = "+14255550100";
@@ -222,4 +222,96 @@ async fn an_unreadable_account_leaves_every_account_condition_failed() {
         );
     }
     assert_eq!(ready(&res).0, ConditionStatus::True, "the pool itself is configured");
+}
+
+fn unanswered(operation: &'static str) -> AwsError {
+    AwsError::new(
+        "sms-voice",
+        operation,
+        ErrorKind::TimedOut,
+        "TimedOut",
+        "no answer in time",
+    )
+}
+
+fn resend_requested(res: &mut CognitoSmsConfig, at: &str) {
+    res.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(RESEND_CODES_ANNOTATION.into(), at.into());
+}
+
+/// A send that may have texted the number is never repeated on the operator's own account: the
+/// status says how to ask for another code, and asking sends exactly one.
+#[tokio::test]
+async fn a_code_that_may_have_gone_out_is_sent_again_only_when_asked() {
+    let mut w = converged();
+    listed(&mut w, NUMBER, Listed::Pending);
+    let mut res = with_number();
+    res.status.get_or_insert_with(Default::default).sandbox_phone_numbers = vec![SandboxNumberStatus {
+        id: crate::account::number_id(NUMBER),
+        phone_number: crate::account::mask(NUMBER),
+        state: SandboxNumberState::Failed,
+        reason: reasons::CODE_NOT_SENT.into(),
+        message: String::new(),
+        added_by_operator: true,
+        rejected_secret_version: None,
+    }];
+    w.failing_writes.insert(
+        "VerificationCodeSent",
+        unanswered("SendDestinationNumberVerificationCode"),
+    );
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::AWAITING_CODE.into())
+    );
+    let c = res.condition(types::PHONE_NUMBERS_VERIFIED).unwrap();
+    assert!(c.message.contains(RESEND_CODES_ANNOTATION), "{}", c.message);
+
+    w.failing_writes.clear();
+    w.forget_calls();
+    w.sync(&mut res, Mode::Apply).await;
+    assert!(w.writes().is_empty(), "not texted again on its own");
+
+    resend_requested(&mut res, "1764170000");
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(w.writes(), ["VerificationCodeSent"]);
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::CODE_SENT.into())
+    );
+    w.forget_calls();
+    w.sync(&mut res, Mode::Apply).await;
+    assert!(w.writes().is_empty(), "one request, one code");
+
+    resend_requested(&mut res, "1764173600");
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(w.writes(), ["VerificationCodeSent"], "a new request, one more code");
+}
+
+/// A send AWS refused certainly texted nobody: it is tried again on the next reconcile.
+#[tokio::test]
+async fn a_refused_send_is_tried_again_but_an_unanswered_add_is_not_repeated() {
+    let mut w = converged();
+    w.failing_writes.insert("SandboxNumberAdded", aws_error("Throttling"));
+    let mut res = with_number();
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(number_state(&res), (SandboxNumberState::Failed, "Throttling".into()));
+    w.failing_writes.clear();
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(w.writes(), ["SandboxNumberAdded"], "a throttled add is retried");
+
+    let mut w = converged();
+    w.failing_writes.insert(
+        "SandboxNumberAdded",
+        unanswered("SendDestinationNumberVerificationCode"),
+    );
+    let mut res = with_number();
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        number_state(&res),
+        (SandboxNumberState::Pending, reasons::AWAITING_CODE.into())
+    );
+    assert!(res.status.as_ref().unwrap().sandbox_phone_numbers[0].added_by_operator);
 }
