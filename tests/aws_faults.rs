@@ -25,7 +25,6 @@ use support::*;
 
 const SECRET_KEY: &str = "fault-matrix-secret-key-do-not-log";
 const NUMBER: &str = "+14255550100";
-/// Resync period of the operator under test.
 /// How long after a fault clears the resource must be Ready again: a few resyncs and the
 /// longest backoff.
 const CONVERGE_WITHIN: Duration = Duration::from_secs(12);

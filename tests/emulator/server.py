@@ -27,9 +27,11 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
   "sms-voice".
 * POST /_emulator/credentials {expired: [access key ids]}: calls signed with those keys are
   refused with ExpiredToken (HTTP 403), as AWS refuses expired temporary credentials.
-* POST /_emulator/hold {action}: once a call of `action` has succeeded, every later AWS call
-  waits (so a test can kill the operator right after that write); GET shows {action,
-  triggered}; DELETE releases the waiting calls and drops the hold.
+* POST /_emulator/hold {action, answer? (true)}: once a call of `action` has succeeded, every
+  later AWS call waits (so a test can kill the operator right after that write); with answer
+  false the call itself waits too, after taking effect and before answering, as if the operator
+  died mid-call. GET shows {action, answer, triggered}; DELETE releases the waiting calls and
+  drops the hold.
 * POST /_emulator/faults {service, action, code, message?, status? (400), count? (1)}: the next
   `count` calls of that action answer error `code`; GET lists them with what `remaining`;
   DELETE /_emulator/faults drops them all.
@@ -102,7 +104,7 @@ _started = time.monotonic()
 _expired_keys: set[str] = set()
 # Hold after an action: once a call of `action` has succeeded, every later AWS call waits until
 # the hold is released, so a test can stop the operator right after that write.
-_hold = {"action": None, "triggered": False}
+_hold = {"action": None, "answer": True, "triggered": False}
 _released = threading.Event()
 _released.set()
 ACCESS_KEY = re.compile(r"Credential=(?P<key>[^/]+)/")
@@ -134,11 +136,16 @@ def wait_for_release() -> None:
 
 
 def served(action: str, status: int) -> None:
-    """After a call: trigger the hold if this was the successful call it waits for."""
+    """After a call: trigger the hold if this was the successful call it waits for, and keep
+    its answer back until release if the hold says so."""
     with _lock:
-        if _hold["action"] == action and status < 300 and not _hold["triggered"]:
+        trigger = _hold["action"] == action and status < 300 and not _hold["triggered"]
+        if trigger:
             _hold["triggered"] = True
             _released.clear()
+        withhold = trigger and not _hold["answer"]
+    if withhold:
+        _released.wait()
 
 
 class InjectedFault(ServiceException):
@@ -235,9 +242,9 @@ def hold(method: str, body: dict) -> dict | None:
     DELETE: release the calls held and drop the hold."""
     with _lock:
         if method == "POST":
-            _hold.update(action=body["action"], triggered=False)
+            _hold.update(action=body["action"], answer=bool(body.get("answer", True)), triggered=False)
         elif method == "DELETE":
-            _hold.update(action=None, triggered=False)
+            _hold.update(action=None, answer=True, triggered=False)
             _released.set()
         elif method != "GET":
             return None

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from functools import cache
@@ -850,3 +851,20 @@ def test_a_hold_stops_every_call_after_the_action_until_released(url):
     assert not done.wait(0.5), "a call after the held action waits"
     http(url, "DELETE", "/_emulator/hold")
     assert done.wait(5), "and goes on once released"
+
+
+def test_a_hold_without_answer_keeps_the_answer_of_a_write_that_took_effect(url):
+    import threading
+    http(url, "POST", "/_emulator/hold", {"action": "CreateRole", "answer": False})
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    done = threading.Event()
+    threading.Thread(target=lambda: (iam.create_role(RoleName="unanswered", AssumeRolePolicyDocument="{}"),
+                                     done.set()), daemon=True).start()
+    deadline = time.monotonic() + 5
+    while not http(url, "GET", "/_emulator/hold")["triggered"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not done.wait(0.5), "the write's answer waits"
+    http(url, "DELETE", "/_emulator/hold")
+    assert done.wait(5)
+    assert iam.get_role(RoleName="unanswered")["Role"]["RoleName"] == "unanswered"

@@ -185,6 +185,23 @@ impl Emulator {
         self.control("POST", "/credentials", Some(json!({"expired": access_keys})));
     }
 
+    /// Let the next successful call of `action` take effect, then hold every later call (and,
+    /// with `answer` false, that call's own answer) until `release_hold`.
+    pub fn hold_after(&self, action: &str, answer: bool) {
+        self.control("POST", "/hold", Some(json!({"action": action, "answer": answer})));
+    }
+
+    /// Whether the held action has taken effect.
+    pub fn hold_triggered(&self) -> bool {
+        self.control("GET", "/hold", None)["triggered"]
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    pub fn release_hold(&self) {
+        self.control("DELETE", "/hold", None);
+    }
+
     /// Drop every injected fault.
     pub fn clear_faults(&self) {
         self.control("DELETE", "/faults", None);
