@@ -162,50 +162,7 @@ impl AwsError {
             SdkError::ServiceError(service_err) => reason_in(service_err.raw()),
             _ => None,
         };
-        let (kind, code, message) = match &err {
-            SdkError::ServiceError(service_err) => {
-                let e = service_err.err();
-                let status = service_err.raw().status().as_u16();
-                let message = e.message().unwrap_or("").to_string();
-                match e.code() {
-                    Some(code) => (ErrorKind::from_code(code), code.to_string(), message),
-                    // An answer without an error code: only its HTTP status says what happened.
-                    None => (ErrorKind::from_status(status), format!("HTTP{status}"), message),
-                }
-            }
-            SdkError::TimeoutError(_) => (
-                ErrorKind::TimedOut,
-                "Timeout".into(),
-                "no answer within the call's timeout".into(),
-            ),
-            SdkError::DispatchFailure(d) if d.is_timeout() => (
-                ErrorKind::TimedOut,
-                "Timeout".into(),
-                format!(
-                    "no answer in time: {}",
-                    source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
-                ),
-            ),
-            SdkError::DispatchFailure(d) => (
-                ErrorKind::Unavailable,
-                "DispatchFailure".into(),
-                format!(
-                    "could not reach AWS: {}",
-                    source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
-                ),
-            ),
-            SdkError::ResponseError(_) => (
-                ErrorKind::Unavailable,
-                "ResponseError".into(),
-                source_chain(&err).unwrap_or_else(|| "unreadable response".into()),
-            ),
-            SdkError::ConstructionFailure(_) => (
-                ErrorKind::InvalidRequest,
-                "ConstructionFailure".into(),
-                source_chain(&err).unwrap_or_else(|| "request could not be built".into()),
-            ),
-            _ => (ErrorKind::Other, "Unknown".into(), err.to_string()),
-        };
+        let (kind, code, message) = classify(&err);
         Self {
             service,
             operation,
@@ -218,6 +175,57 @@ impl AwsError {
 
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
+    }
+}
+
+/// What kind of failure an SDK error is, its code and its message.
+fn classify<E>(err: &SdkError<E, HttpResponse>) -> (ErrorKind, String, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(service_err) => {
+            let e = service_err.err();
+            let status = service_err.raw().status().as_u16();
+            let message = e.message().unwrap_or("").to_string();
+            match e.code() {
+                Some(code) => (ErrorKind::from_code(code), code.to_string(), message),
+                // An answer without an error code: only its HTTP status says what happened.
+                None => (ErrorKind::from_status(status), format!("HTTP{status}"), message),
+            }
+        }
+        SdkError::TimeoutError(_) => (
+            ErrorKind::TimedOut,
+            "Timeout".into(),
+            "no answer within the call's timeout".into(),
+        ),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (
+            ErrorKind::TimedOut,
+            "Timeout".into(),
+            format!(
+                "no answer in time: {}",
+                source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
+            ),
+        ),
+        SdkError::DispatchFailure(d) => (
+            ErrorKind::Unavailable,
+            "DispatchFailure".into(),
+            format!(
+                "could not reach AWS: {}",
+                source_chain(&err).unwrap_or_else(|| format!("{d:?}"))
+            ),
+        ),
+        SdkError::ResponseError(_) => (
+            ErrorKind::Unavailable,
+            "ResponseError".into(),
+            source_chain(&err).unwrap_or_else(|| "unreadable response".into()),
+        ),
+        SdkError::ConstructionFailure(_) => (
+            ErrorKind::InvalidRequest,
+            "ConstructionFailure".into(),
+            source_chain(&err).unwrap_or_else(|| "request could not be built".into()),
+        ),
+        _ => (ErrorKind::Other, "Unknown".into(), err.to_string()),
     }
 }
 
