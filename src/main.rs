@@ -84,11 +84,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Permissions => {
-            let rules: Vec<_> = controller::KUBE_PERMISSIONS
-                .iter()
-                .map(|(group, resource, verbs)| serde_json::json!({"apiGroup": group, "resource": resource, "verbs": verbs}))
-                .collect();
-            println!("{}", serde_json::json!({ "kubernetes": rules }));
+            println!("{}", controller::permissions());
             ExitCode::SUCCESS
         }
         Command::Reconcile { file, dry_run } => reconcile_file(file, dry_run).await,

@@ -87,8 +87,8 @@ fn serve(
     })
 }
 
-/// Every call the controller makes is covered by `KUBE_PERMISSIONS`, from which the chart's
-/// RBAC rules are checked.
+/// Every call the controller makes is covered by `KUBE_PERMISSIONS` (or, for Secrets,
+/// `SECRET_PERMISSIONS`), from which the chart's RBAC rules are checked.
 fn assert_permitted(method: &Method, uri: &str) {
     let path = uri.split('?').next().unwrap();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -120,10 +120,11 @@ fn assert_permitted(method: &Method, uri: &str) {
     };
     let ok = controller::KUBE_PERMISSIONS
         .iter()
+        .chain(controller::SECRET_PERMISSIONS)
         .any(|(g, r, verbs)| *g == group && *r == resource && verbs.contains(&verb));
     assert!(
         ok,
-        "{verb} {group}/{resource} ({method} {uri}) is not in KUBE_PERMISSIONS"
+        "{verb} {group}/{resource} ({method} {uri}) is not in the operator's permissions"
     );
 }
 
@@ -137,6 +138,7 @@ fn settings() -> Settings {
         },
         reconcile_timeout: Duration::from_secs(120),
         sns_cache_ttl: Duration::from_secs(300),
+        secret_grant: Default::default(),
     }
 }
 

@@ -3,13 +3,13 @@
 
 mod index;
 mod run;
+mod secrets;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -20,14 +20,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 pub use run::{Runtime, run, run_until};
+pub use secrets::{KubeSecrets, SecretGrant};
 
-use crate::account::Code;
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
 use crate::crd::{CognitoSmsConfig, FINALIZER, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels, ReadinessCounts, ReconcileOutcome};
-use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue, SecretCode, SecretSource};
+use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
 /// Field manager for every write the operator makes.
 pub const MANAGER: &str = "cognito-sms-operator";
@@ -126,10 +126,13 @@ pub struct Settings {
     /// sandbox numbers) is shared by all resources before SNS is asked again.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
     pub sns_cache_ttl: Duration,
+    #[command(flatten)]
+    pub secret_grant: SecretGrant,
 }
 
-/// Kubernetes API access the operator needs, as (API group, resource, verbs). The Helm chart's
-/// RBAC rules are checked against this list, and the mock API tests check every call against it.
+/// Kubernetes API access the operator needs in every namespace it watches, as (API group,
+/// resource, verbs). The Helm chart's RBAC rules are checked against this list and
+/// `SECRET_PERMISSIONS`, and the mock API tests check every call against both.
 pub const KUBE_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     // Watch the resources; add and remove the finalizer (JSON patch).
     ("cognitosms.io", "cognitosmsconfigs", &["get", "list", "watch", "patch"]),
@@ -137,13 +140,26 @@ pub const KUBE_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ("cognitosms.io", "cognitosmsconfigs/status", &["patch"]),
     // Needed where OwnerReferencesPermissionEnforcement guards finalizer changes.
     ("cognitosms.io", "cognitosmsconfigs/finalizers", &["update"]),
-    // Watch Secret metadata to act on new codes at once; read a Secret when a code is needed.
-    ("", "secrets", &["get", "list", "watch"]),
     // Publish events and update their series.
     ("events.k8s.io", "events", &["create", "patch"]),
     // Leader election.
     ("coordination.k8s.io", "leases", &["get", "create", "update"]),
 ];
+
+/// Kubernetes API access the operator needs only in namespaces whose resources verify sandbox
+/// numbers, and only where the namespace granted it: watch Secret metadata to act on a new code
+/// at once, and read a Secret when a number waits for its code.
+pub const SECRET_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["get", "list", "watch"])];
+
+/// Both lists of permissions, as `cognito-sms-operator permissions` prints them.
+pub fn permissions() -> serde_json::Value {
+    let rules = |list: &[(&str, &str, &[&str])]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|(group, resource, verbs)| json!({"apiGroup": group, "resource": resource, "verbs": verbs}))
+            .collect()
+    };
+    json!({"kubernetes": rules(KUBE_PERMISSIONS), "verificationCodes": rules(SECRET_PERMISSIONS)})
+}
 
 /// The watched resources of the current leadership term.
 #[derive(Debug, Clone, Default)]
@@ -183,6 +199,7 @@ pub struct Context {
     /// Every watched resource, to know which sandbox numbers other resources list.
     stores: Stores,
     failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
+    secret_grant: Arc<SecretGrant>,
 }
 
 impl Context {
@@ -203,10 +220,11 @@ impl Context {
             client,
             aws,
             account_cache,
-            settings,
             metrics,
             stores,
             failures: Mutex::default(),
+            secret_grant: Arc::new(settings.secret_grant.clone()),
+            settings,
         }
     }
 
@@ -297,33 +315,12 @@ async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Resul
     Ok((action, ready.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
-/// Verification codes from Secrets in the resource's namespace, read when needed.
-pub struct KubeSecrets(Api<Secret>);
-
-impl SecretSource for KubeSecrets {
-    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
-        let secret = self.0.get_opt(name).await.map_err(|e| match e {
-            kube::Error::Api(s) => format!("{} ({})", s.reason, s.code),
-            other => other.to_string(),
-        })?;
-        let Some(secret) = secret else { return Ok(None) };
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| String::from_utf8_lossy(&b.0).into_owned());
-        Ok(value.as_deref().and_then(Code::new).map(|code| SecretCode {
-            code,
-            version: secret.metadata.resource_version.clone(),
-        }))
-    }
-}
-
 fn secrets_of(ctx: &Context, obj: &CognitoSmsConfig) -> KubeSecrets {
-    KubeSecrets(Api::namespaced(
+    KubeSecrets::new(
         ctx.client.clone(),
         &obj.namespace().unwrap_or_default(),
-    ))
+        ctx.secret_grant.clone(),
+    )
 }
 
 async fn apply(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use std::future::Future;
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
@@ -15,6 +15,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
 
+use super::secrets::SecretWatches;
 use super::{Context, Settings, error_policy, index, reconcile, reconcile_worthy};
 use crate::aws::Aws;
 use crate::crd::CognitoSmsConfig;
@@ -171,6 +172,8 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     let mut readers = vec![];
     for ns in scopes {
         let (reader, writer) = reflector::store();
+        let (secret_watches, secret_changes) = SecretWatches::new(client.clone());
+        let followed = reader.clone();
         let stream = watcher(
             api_in::<CognitoSmsConfig>(&client, ns.as_deref()),
             watcher::Config::default().any_semantic(),
@@ -178,9 +181,10 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(reconcile_worthy, Default::default());
+        .predicate_filter(reconcile_worthy, Default::default())
+        .inspect_ok(move |obj| secret_watches.follow(obj, &followed));
         readers.push(reader.clone());
-        controllers.push(control(&client, &ctx, &stop, ns.as_deref(), reader, stream));
+        controllers.push(control(&ctx, &stop, reader, stream, secret_changes));
     }
     ctx.stores.replace(readers.clone());
     let established = async move {
@@ -212,24 +216,17 @@ where
 
 /// The controller of one watch scope: reconciles its resources, and those reading a Secret
 /// whenever the Secret changes, until `stop` (then drains in-flight reconciles).
-fn control<S>(
-    client: &Client,
+fn control<S, T>(
     ctx: &Arc<Context>,
     stop: &watch::Receiver<bool>,
-    ns: Option<&str>,
     reader: Store<CognitoSmsConfig>,
     resources: S,
-) -> impl Future<Output = ()> + use<S>
+    secret_changes: T,
+) -> impl Future<Output = ()> + use<S, T>
 where
     S: Stream<Item = Result<CognitoSmsConfig, watcher::Error>> + Send + 'static,
+    T: Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
 {
-    // Metadata only: the operator reads a Secret's data when it needs a code, and never keeps it.
-    let secret_changes = watcher(
-        api_in::<PartialObjectMeta<Secret>>(client, ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
     let index = reader.clone();
     let mut stop = stop.clone();
     Controller::for_stream(resources, reader)

@@ -21,6 +21,7 @@ BINARY = Path(os.environ.get("OPERATOR_BIN", ROOT / "target" / "debug" / "cognit
 COMBINATIONS = {
     "defaults": {},
     "namespaced-rbac": {"watchNamespaces": ["identity", "payments"]},
+    "verification-codes": {"verificationCodes": {"namespaces": ["team-a", "team-b"]}},
     "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
     "crd-skipped": {"crds": {"install": False}},
     "irsa": {"aws": {"roleArn": "arn:aws:iam::123456789012:role/cognito-sms-operator", "region": "eu-west-1"}},
@@ -61,7 +62,7 @@ def test_renders_lints_and_validates(combo):
 def test_default_resources():
     kinds = sorted(d["kind"] for d in render())
     assert kinds == sorted([
-        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
+        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
         "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
     ])
 
@@ -90,9 +91,12 @@ def test_deployment_is_hardened_and_highly_available():
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
-def permissions():
-    out = subprocess.run([str(BINARY), "permissions"], check=True, capture_output=True, text=True).stdout
-    return {(p["apiGroup"], p["resource"]): set(p["verbs"]) for p in json.loads(out)["kubernetes"]}
+def permissions(kind=("kubernetes", "verificationCodes")):
+    """What the operator says it calls: in the namespaces it watches ("kubernetes") and, for
+    verification codes, in namespaces that grant it ("verificationCodes")."""
+    out = json.loads(subprocess.run([str(BINARY), "permissions"], check=True, capture_output=True, text=True).stdout)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return {(p["apiGroup"], p["resource"]): set(p["verbs"]) for k in kinds for p in out[k]}
 
 
 def granted(rule_docs):
@@ -105,7 +109,7 @@ def granted(rule_docs):
     return rules
 
 
-@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac"])
+@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac", "verification-codes"])
 def test_rbac_is_exactly_what_the_code_calls(combo):
     docs = render(COMBINATIONS[combo])
     needed = permissions()
@@ -129,6 +133,38 @@ def test_namespaced_rbac_reads_secrets_only_in_watched_namespaces():
     assert "--namespace=identity" in args and "--namespace=payments" in args
     leases = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("leader-election")]
     assert [r["metadata"]["namespace"] for r in leases] == ["operators"]
+
+
+@pytest.mark.parametrize("combo", ["defaults", "verification-codes"])
+def test_cluster_wide_install_reads_secrets_only_where_granted(combo):
+    values = COMBINATIONS[combo]
+    docs = render(values)
+    cluster_roles = {r["metadata"]["name"]: r for r in by_kind(docs, "ClusterRole")}
+    for binding in by_kind(docs, "ClusterRoleBinding"):
+        bound = granted([cluster_roles[binding["roleRef"]["name"]]])
+        assert ("", "secrets") not in bound, "no cluster-wide Secret access"
+    reader = cluster_roles["cso-cognito-sms-operator-verification-codes"]
+    assert granted([reader]) == permissions("verificationCodes")
+    bindings = [b for b in by_kind(docs, "RoleBinding") if b["roleRef"]["name"] == reader["metadata"]["name"]]
+    assert all(b["roleRef"]["kind"] == "ClusterRole" for b in bindings)
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == values.get("verificationCodes", {}).get(
+        "namespaces", [])
+    (dep,) = by_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SECRET_READER_CLUSTER_ROLE"] == reader["metadata"]["name"]
+    assert env["SERVICE_ACCOUNT"] == "operators:cso-cognito-sms-operator"
+
+
+def test_the_grant_command_the_operator_prints_works_with_the_chart():
+    """The command in a SecretUnreadable condition names the chart's ClusterRole and account."""
+    (dep,) = by_kind(render(), "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    help_text = subprocess.run([str(BINARY), "run", "--help"], check=True, capture_output=True, text=True).stdout
+    assert "SECRET_READER_CLUSTER_ROLE" in help_text and "SERVICE_ACCOUNT" in help_text
+    notes = Chart.load(str(CHART)).render({}, name="cso", namespace="operators", is_install=True)
+    notes = next(text for path, text in notes.items() if path.endswith("NOTES.txt"))
+    assert f"--clusterrole={env['SECRET_READER_CLUSTER_ROLE']}" in notes
+    assert "--serviceaccount=operators:cso-cognito-sms-operator" in notes
 
 
 def test_every_rbac_rule_says_why():

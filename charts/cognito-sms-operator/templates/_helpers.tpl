@@ -34,7 +34,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 What the operator does in the namespaces it watches. Kept equal to KUBE_PERMISSIONS in
-src/controller.rs by the chart tests.
+src/controller/mod.rs by the chart tests.
 */}}
 {{- define "cso.watchRules" -}}
 # Watch CognitoSmsConfig resources and add or remove the cognitosms.io/cleanup finalizer.
@@ -49,13 +49,25 @@ src/controller.rs by the chart tests.
 - apiGroups: ["cognitosms.io"]
   resources: ["cognitosmsconfigs/finalizers"]
   verbs: ["update"]
-# Watch Secret metadata so a newly entered verification code is acted on at once; read a
-# Secret's data only when a sandbox number waits for its code.
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
 # Publish Events on the resources (and update a repeating Event's series).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+What the operator does with Secrets, only in namespaces that grant it: those it watches when
+watchNamespaces is set, else those that bind the verification-codes ClusterRole. Kept equal to
+SECRET_PERMISSIONS in src/controller/mod.rs by the chart tests.
+*/}}
+{{- define "cso.secretRules" -}}
+# Watch Secret metadata in namespaces whose resources verify sandbox numbers, so a newly entered
+# verification code is acted on at once; read a Secret's data only when a number waits for it.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{- define "cso.secretReaderRole" -}}
+{{- printf "%s-verification-codes" (include "cso.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
