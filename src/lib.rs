@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod account_cache;
+pub mod admission;
 pub mod aws;
 pub mod conditions;
 pub mod controller;

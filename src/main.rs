@@ -47,6 +47,12 @@ enum Command {
         /// Print the AWS changes that would be made, and make none.
         #[arg(long)]
         dry_run: bool,
+        /// The longest one resource's reconcile may take; past it the resource reports
+        /// `ReconcileTimedOut`.
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, env = "RECONCILE_TIMEOUT")]
+        reconcile_timeout: std::time::Duration,
+        #[command(flatten)]
+        aws: AwsSettings,
     },
 }
 
@@ -87,24 +93,36 @@ async fn main() -> ExitCode {
             println!("{}", controller::permissions());
             ExitCode::SUCCESS
         }
-        Command::Reconcile { file, dry_run } => reconcile_file(file, dry_run).await,
+        Command::Reconcile {
+            file,
+            dry_run,
+            reconcile_timeout,
+            aws,
+        } => reconcile_file(file, dry_run, reconcile_timeout, &aws).await,
         Command::Run(args) => run(*args).await,
     }
 }
 
-async fn reconcile_file(file: PathBuf, dry_run: bool) -> ExitCode {
-    let text = if file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin())
+async fn reconcile_file(
+    file: PathBuf,
+    dry_run: bool,
+    deadline: std::time::Duration,
+    settings: &AwsSettings,
+) -> ExitCode {
+    use std::io::Read as _;
+    // One byte past the limit, so that parsing can tell a file at the limit from a larger one,
+    // without ever holding more of a large file or an endless stdin.
+    let limit = cognito_sms_operator::admission::MAX_INPUT_BYTES as u64 + 1;
+    let mut text = vec![];
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().lock().take(limit).read_to_end(&mut text)
     } else {
-        std::fs::read_to_string(&file)
+        std::fs::File::open(&file).and_then(|f| f.take(limit).read_to_end(&mut text))
     };
-    let text = match text {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
-            return ExitCode::from(2);
-        }
-    };
+    if let Err(e) = read {
+        eprintln!("error: cannot read {}: {e}", file.display());
+        return ExitCode::from(2);
+    }
     let input = match oneshot::parse(&text) {
         Ok(i) => i,
         Err(e) => {
@@ -113,8 +131,8 @@ async fn reconcile_file(file: PathBuf, dry_run: bool) -> ExitCode {
         }
     };
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-    let aws = Aws::from_env().await;
-    let results = oneshot::reconcile_all(&aws, input, mode).await;
+    let aws = Aws::from_env_with(settings).await;
+    let results = oneshot::reconcile_all(&aws, input, mode, deadline).await;
     print!("{}", oneshot::render(&results, mode));
     ExitCode::SUCCESS
 }

@@ -2,39 +2,29 @@
 //! Kubernetes, with the same code the controller runs, and print them with their status.
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
-use serde::Deserialize;
 
 use std::collections::HashSet;
 
 use crate::account::Code;
 use crate::account_cache::AccountCache;
+use crate::admission::{self, Admitted, Kind};
 use crate::aws::Aws;
 use crate::conditions::ConditionStatus;
 use crate::crd::CognitoSmsConfig;
 use crate::desired::Change;
 use crate::reconcile::{self, Env, Mode, SecretCode, SecretSource};
-use crate::regions;
 
+/// Why a file cannot be reconciled.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("document {index}: not valid YAML: {source}")]
-    Yaml { index: usize, source: serde_yaml::Error },
-    #[error("document {index}: {kind} {name}: {message}")]
-    Invalid {
-        index: usize,
-        kind: String,
-        name: String,
-        message: String,
-    },
-    #[error(
-        "document {index}: unsupported kind {api_version}/{kind}; expected cognitosms.io/v1alpha1 CognitoSmsConfig or v1 Secret"
-    )]
-    UnsupportedKind {
-        index: usize,
-        api_version: String,
-        kind: String,
-    },
+    /// What the API server would refuse, every problem of the file.
+    #[error(transparent)]
+    Refused(#[from] admission::Refusal),
+    /// An admitted object the operator's types still cannot hold.
+    #[error("document {index}: {message}")]
+    Invalid { index: usize, message: String },
     #[error("no CognitoSmsConfig in the input")]
     Empty,
 }
@@ -47,67 +37,44 @@ pub struct Input {
     pub secrets: Vec<Secret>,
 }
 
-/// Parse and validate a multi-document YAML file as the API server would at admission: kinds,
-/// field types, the schema's CEL rules.
-pub fn parse(text: &str) -> Result<Input, InputError> {
-    let mut input = Input::default();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let index = i + 1;
-        let value = serde_json::Value::deserialize(doc).map_err(|source| InputError::Yaml { index, source })?;
-        if !value.is_null() {
-            add_document(&mut input, index, value)?;
+/// Parse a multi-document YAML file and admit its objects as the API server would (see
+/// [`admission`]: size, YAML, kinds, schema, CEL rules, metadata). Every document is checked
+/// before any is returned, so a file with one bad document yields nothing but the reasons.
+pub fn parse(input: impl AsRef<[u8]>) -> Result<Input, InputError> {
+    let mut parsed = Input::default();
+    for document in admission::review(input.as_ref())? {
+        match document.kind {
+            Kind::CognitoSmsConfig => {
+                let mut res: CognitoSmsConfig = typed(document)?;
+                in_namespace(&mut res.metadata);
+                res.metadata.generation.get_or_insert(1);
+                parsed.resources.push(res);
+            }
+            Kind::Secret => {
+                let mut secret: Secret = typed(document)?;
+                in_namespace(&mut secret.metadata);
+                parsed.secrets.push(secret);
+            }
         }
     }
-    if input.resources.is_empty() {
+    if parsed.resources.is_empty() {
         return Err(InputError::Empty);
     }
-    Ok(input)
+    Ok(parsed)
 }
 
-/// Add document number `index` of the file to `input`, or say why it cannot be.
-fn add_document(input: &mut Input, index: usize, value: serde_json::Value) -> Result<(), InputError> {
-    let text = |pointer: &str| value.pointer(pointer).and_then(|v| v.as_str()).map(String::from);
-    let api_version = text("/apiVersion").unwrap_or_default();
-    let kind = text("/kind").unwrap_or_default();
-    let invalid = |message: String| InputError::Invalid {
-        index,
-        kind: kind.clone(),
-        name: text("/metadata/name").unwrap_or_else(|| "(unnamed)".into()),
-        message,
-    };
-    match (api_version.as_str(), kind.as_str()) {
-        ("cognitosms.io/v1alpha1", "CognitoSmsConfig") => {
-            let res = admit(value.clone()).map_err(invalid)?;
-            input.resources.push(res);
-        }
-        ("v1", "Secret") => {
-            let secret: Secret = serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
-            input.secrets.push(secret);
-        }
-        _ => {
-            return Err(InputError::UnsupportedKind {
-                index,
-                api_version,
-                kind,
-            });
-        }
-    }
-    Ok(())
+fn typed<T: serde::de::DeserializeOwned>(document: Admitted) -> Result<T, InputError> {
+    serde_json::from_value(document.object).map_err(|e| InputError::Invalid {
+        index: document.index,
+        message: e.to_string(),
+    })
 }
 
-/// A resource as the API server would admit it, with the defaults it would set.
-fn admit(value: serde_json::Value) -> Result<CognitoSmsConfig, String> {
-    let mut res: CognitoSmsConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    if res.metadata.name.is_none() {
-        return Err("metadata.name is required".into());
+/// Put an object without a namespace where a request without one puts it: `default`.
+fn in_namespace(metadata: &mut ObjectMeta) {
+    if metadata.namespace.as_deref().is_none_or(str::is_empty) {
+        metadata.namespace = Some("default".into());
     }
-    res.validate_cel().map_err(|e| e.to_string())?;
-    if regions::pool_region(&res.spec.user_pool_id).is_none() {
-        return Err(regions::RegionError::MalformedUserPoolId(res.spec.user_pool_id.clone()).to_string());
-    }
-    res.metadata.namespace.get_or_insert_with(|| "default".into());
-    res.metadata.generation.get_or_insert(1);
-    Ok(res)
 }
 
 /// One resource after its reconcile.
@@ -147,9 +114,10 @@ impl SecretSource for FileSecrets<'_> {
     }
 }
 
-/// Reconcile every resource in the file once. Resources sharing an SNS region share one read of
-/// the account's SNS state, as in the controller.
-pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconciled> {
+/// Reconcile every resource in the file once, each within `deadline` (past it the resource
+/// reports `ReconcileTimedOut`). Resources sharing an SNS region share one read of the account's
+/// SNS state, as in the controller.
+pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode, deadline: std::time::Duration) -> Vec<Reconciled> {
     let cache = AccountCache::new(std::time::Duration::from_secs(3600));
     let mut out = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
@@ -166,7 +134,7 @@ pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode) -> Vec<Reconcile
             namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
         };
         let env = Env::aws(aws, &cache, &secrets, &claimed);
-        let report = reconcile::sync(&env, resource, mode, Timestamp::now()).await;
+        let report = reconcile::sync_within(&env, resource, mode, Timestamp::now(), deadline).await;
         let mut resource = resource.clone();
         resource.status = Some(report.status);
         out.push(Reconciled {
@@ -223,7 +191,7 @@ spec: {userPoolId: eu-west-1_Abc}
 apiVersion: v1
 kind: Secret
 metadata: {name: codes}
-stringData: {"+15555550100": "123456"}
+stringData: {qa-phone: "123456"}
 "#,
         )
         .unwrap();

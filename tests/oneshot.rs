@@ -3,21 +3,31 @@
 
 mod support;
 
-use std::process::{Command, Output};
+#[path = "../src/admission/corpus.rs"]
+mod corpus;
 
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cognito_sms_operator::admission::MAX_INPUT_BYTES;
 use cognito_sms_operator::crd::CognitoSmsConfig;
 use support::*;
 
-fn oneshot(emu: &Emulator, yaml: &str, extra: &[&str]) -> Output {
+fn binary(emu: &Emulator) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"));
+    command.envs(emu.env()).env_remove("RUST_LOG");
+    command
+}
+
+fn oneshot(emu: &Emulator, input: &(impl AsRef<[u8]> + ?Sized), extra: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("input.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"))
+    std::fs::write(&file, input.as_ref()).unwrap();
+    binary(emu)
         .args(["reconcile", "-f"])
         .arg(&file)
         .args(extra)
-        .envs(emu.env())
-        .env_remove("RUST_LOG")
         .output()
         .expect("run the binary")
 }
@@ -131,4 +141,136 @@ async fn a_missing_pool_still_completes_with_a_clear_condition() {
     let (status, reason, message) = condition(res, "UserPoolConfigured");
     assert_eq!((status.as_str(), reason.as_str()), ("False", "UserPoolNotFound"));
     assert!(message.contains("create it or fix spec.userPoolId"), "{message}");
+}
+
+#[tokio::test]
+async fn every_invalid_corpus_entry_exits_2_naming_the_field_before_any_aws_call() {
+    let emu = Emulator::start();
+    let entries = corpus::invalid();
+    let start = Instant::now();
+    for entry in &entries {
+        let out = oneshot(&emu, &entry.input, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let what = format!("{} ({})", entry.file, entry.rule);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&entry.expect),
+            "{what}: expected {:?} in {stderr}",
+            entry.expect
+        );
+        if let Some(path) = &entry.path {
+            assert!(stderr.contains(path.as_str()), "{what}: expected {path} in {stderr}");
+        }
+        assert!(out.stdout.is_empty(), "{what}");
+    }
+    eprintln!(
+        "{} corpus entries refused by the binary in {:?}",
+        entries.len(),
+        start.elapsed()
+    );
+    assert_eq!(emu.calls(), vec![], "no corpus entry reaches AWS");
+}
+
+#[tokio::test]
+async fn input_past_the_size_limit_is_refused_without_reading_it_all() {
+    let emu = Emulator::start();
+    let over = vec![b'#'; MAX_INPUT_BYTES + 1];
+    let out = oneshot(&emu, &over, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input is larger than 1048576 bytes"));
+
+    // An endless stdin: the binary reads one byte past the limit, refuses, and exits.
+    let start = Instant::now();
+    let mut child = binary(&emu)
+        .args(["reconcile", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'#'; 1 << 16];
+        let mut written = 0usize;
+        while written < 256 << 20 && stdin.write_all(&chunk).is_ok() {
+            written += chunk.len();
+        }
+        written
+    });
+    let out = child.wait_with_output().unwrap();
+    let written = writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input is larger than 1048576 bytes"));
+    assert!(
+        written < 8 << 20,
+        "the binary stopped reading: {written} bytes were taken"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert_eq!(emu.calls(), vec![]);
+}
+
+#[tokio::test]
+async fn the_examples_pass_as_one_file() {
+    let emu = Emulator::start();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let all: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+
+    let out = oneshot(&emu, &all.join("\n---\n"), &["--dry-run"]);
+
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<_> = parse_output(&out)
+        .into_iter()
+        .map(|r| r.metadata.name.unwrap())
+        .collect();
+    assert_eq!(names, ["checkout", "partner-portal", "storefront"]);
+    assert_eq!(emu.write_calls(), vec![], "a dry run writes nothing");
+}
+
+/// An AWS endpoint that accepts connections and never answers: the one-shot run ends within its
+/// call timeouts with a condition saying so, instead of hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_never_answering_endpoint_ends_with_a_timed_out_condition() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let proxy = support::proxy::FaultProxy::start(&emu.endpoint).await;
+    proxy.set(support::proxy::Fault::Hang, None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.yaml");
+    std::fs::write(&file, manifest(&pool)).unwrap();
+    let args = [
+        "--aws-attempt-timeout",
+        "300ms",
+        "--aws-call-timeout",
+        "1s",
+        "--reconcile-timeout",
+        "5s",
+    ];
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        binary(&emu)
+            .args(["reconcile", "-f"])
+            .arg(&file)
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+            .output()
+            .expect("run the binary")
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "bounded by the deadline, took {took:?}"
+    );
+    let res = &parse_output(&out)[0];
+    let (status, reason, message) = condition(res, "Ready");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "AwsTimedOut"),
+        "{message}"
+    );
+    println!("never-answering endpoint, one-shot: exit after {took:?}");
 }

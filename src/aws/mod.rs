@@ -122,12 +122,7 @@ pub struct Aws {
 impl Aws {
     /// Credentials, region and endpoints from the SDK's default chain (environment, profile,
     /// web identity for IRSA, container and instance metadata), so `AWS_ENDPOINT_URL` and the
-    /// per-service `AWS_ENDPOINT_URL_*` variables apply; the default timeouts and retries.
-    pub async fn from_env() -> Self {
-        Self::from_env_with(&AwsSettings::default()).await
-    }
-
-    /// [`Aws::from_env`] with the timeouts and retries of `settings`.
+    /// per-service `AWS_ENDPOINT_URL_*` variables apply; the timeouts and retries of `settings`.
     pub async fn from_env_with(settings: &AwsSettings) -> Self {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         Self::new(settings.apply(loader).load().await)
