@@ -6,16 +6,22 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use kube::core::cel::Validator;
 use serde_json::{Map, Value, json};
 
-use crate::resource::ResourceType;
+use crate::resource::{ResourceType, Served};
 use crate::response::status_body;
 
 /// A rejected field: its path (empty for a CEL rule's message) and what is wrong with it.
 type Cause = (String, String);
 
+thread_local! {
+    /// A CEL evaluator with the Kubernetes functions registered, made once per thread.
+    static VALIDATOR: Validator = Validator::new();
+}
+
 /// Admit `obj` (replacing `old`, for updates) as the API server would, or the `422` rejecting it.
-pub(crate) fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, strict: bool) -> Result<(), Response> {
+pub(crate) fn admit(rt: &Served, obj: &mut Value, old: Option<&Value>, strict: bool) -> Result<(), Response> {
     if rt.kind == "Secret" && rt.group.is_empty() {
         fold_string_data(obj);
     }
@@ -29,7 +35,8 @@ pub(crate) fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, str
     }
     let mut causes = checker.causes;
     if causes.is_empty()
-        && let Err(errors) = kube::core::cel::Validator::new().validate(schema, obj, old)
+        && let Some(rules) = &rt.rules
+        && let Err(errors) = VALIDATOR.with(|v| v.validate_compiled(rules, obj, old))
     {
         for e in errors.to_string().lines().filter(|l| !l.trim().is_empty()) {
             causes.push((String::new(), e.trim().to_string()));
@@ -244,8 +251,12 @@ fn child(path: &str, key: &str) -> String {
     format!("{path}.{key}")
 }
 
-/// A value as error messages show it, cut short.
+/// A value as error messages show it, cut short (at a character boundary) past 60 characters.
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 { format!("{}...", &s[..57]) } else { s }
+    if s.chars().count() > 60 {
+        format!("{}...", s.chars().take(57).collect::<String>())
+    } else {
+        s
+    }
 }

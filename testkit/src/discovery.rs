@@ -2,13 +2,14 @@
 //! group version's resource list. Not aggregated discovery, not OpenAPI.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::resource::{ResourceType, group_version};
+use crate::resource::{ResourceType, Served, group_version};
 
 /// The answer to `GET` on `/version`, `/api` or `/apis`.
-pub(crate) fn fixed(path: &str, types: &[ResourceType]) -> Option<Value> {
+pub(crate) fn fixed(path: &str, types: &[Arc<Served>]) -> Option<Value> {
     match path {
         "/version" => Some(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64"})),
         "/api" => Some(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})),
@@ -17,7 +18,7 @@ pub(crate) fn fixed(path: &str, types: &[ResourceType]) -> Option<Value> {
     }
 }
 
-fn group_list(types: &[ResourceType]) -> Value {
+fn group_list(types: &[Arc<Served>]) -> Value {
     let mut groups: BTreeMap<&str, &str> = BTreeMap::new();
     for t in types.iter().filter(|t| !t.group.is_empty()) {
         groups.insert(&t.group, &t.version);
@@ -33,7 +34,7 @@ fn group_list(types: &[ResourceType]) -> Value {
 }
 
 /// The `APIResourceList` of `/api/VERSION` or `/apis/GROUP/VERSION`, for those paths.
-pub(crate) fn resource_list(types: &[ResourceType], parts: &[&str]) -> Option<Value> {
+pub(crate) fn resource_list(types: &[Arc<Served>], parts: &[&str]) -> Option<Value> {
     let (group, version) = match parts {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
@@ -42,7 +43,7 @@ pub(crate) fn resource_list(types: &[ResourceType], parts: &[&str]) -> Option<Va
     let resources: Vec<Value> = types
         .iter()
         .filter(|t| t.group == group && t.version == version)
-        .flat_map(resources)
+        .flat_map(|t| resources(t))
         .collect();
     let group_version = group_version(group, version);
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))

@@ -9,13 +9,14 @@
 //! label and field selectors, watch from a `resourceVersion` with bookmarks, `410 Gone` and
 //! timeouts, metadata-only lists and watches, Table output with the CRD's printer columns, and
 //! discovery. Built in: Secrets, Events (`events.k8s.io/v1`), Leases, Namespaces.
-//! Tests can inject faults: fail the next N requests of a verb and resource, drop watch
-//! connections, pause.
+//! Tests can inject faults (fail or hold requests of a verb and resource), drop watch
+//! connections, pause the server, compact its history, and read the log of the requests it
+//! served, through [`StandIn`] or the HTTP controls under `/_standin/`.
 //!
 //! Modules: `server` ([`StandIn`]), `resource` ([`ResourceType`], CRD files), `store` (objects,
-//! `resourceVersion`, event history), `handlers` (routing and the verbs), `watch`, `admission`
-//! (schema and CEL), `selectors`, `table`, `discovery`, `faults` ([`Fault`]), and the helpers
-//! `response` and `object`.
+//! `resourceVersion`, change history, snapshots), `handlers` (routing, the controls and the
+//! verbs), `watch`, `admission` (schema and CEL), `selectors`, `table`, `discovery`, `faults`
+//! ([`Fault`]), `requests` ([`RequestRecord`]), and the helpers `response` and `object`.
 
 // Request handlers pass finished HTTP responses up as their error value.
 #![allow(clippy::result_large_err)]
@@ -25,6 +26,7 @@ mod discovery;
 mod faults;
 mod handlers;
 mod object;
+mod requests;
 mod resource;
 mod response;
 mod selectors;
@@ -34,5 +36,8 @@ mod table;
 mod watch;
 
 pub use faults::Fault;
+pub use requests::{LOG_CAPACITY, RequestCount, RequestRecord};
 pub use resource::{ResourceType, crd_files};
 pub use server::StandIn;
+pub use store::Stats;
+pub use watch::WatchStats;

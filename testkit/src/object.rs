@@ -1,6 +1,40 @@
-//! Small helpers on objects as JSON: server timestamps, the metadata-only view, deletion state.
+//! Objects as stored, and small helpers on objects as JSON: server timestamps, the metadata-only
+//! view, deletion state.
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use serde_json::{Value, json};
+
+/// An object as the store keeps it: parsed, and serialized once, for what gets, lists and
+/// watches send. Cloning it copies two pointers.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub(crate) value: Arc<Value>,
+    pub(crate) json: Bytes,
+}
+
+impl Stored {
+    pub(crate) fn new(value: Value) -> Self {
+        let json = to_bytes(&value);
+        Self {
+            value: Arc::new(value),
+            json,
+        }
+    }
+
+    /// A version kept serialized, parsed again.
+    pub(crate) fn parse(json: &Bytes) -> Self {
+        Self {
+            value: Arc::new(serde_json::from_slice(json).unwrap_or(Value::Null)),
+            json: json.clone(),
+        }
+    }
+}
+
+pub(crate) fn to_bytes(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
 
 /// Now, to the second, as the API server writes timestamps.
 pub(crate) fn now() -> String {

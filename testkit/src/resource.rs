@@ -2,7 +2,9 @@
 //! read from CRD files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use kube::core::cel::CompiledSchema;
 use serde_json::Value;
 
 /// One kind of object the stand-in serves.
@@ -66,6 +68,29 @@ impl ResourceType {
             status_subresource: v.pointer("/subresources/status").is_some(),
             printer_columns: v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default(),
         })
+    }
+}
+
+/// A type as served: its definition, and its schema's CEL rules compiled once. It reads as its
+/// [`ResourceType`].
+#[derive(Debug)]
+pub(crate) struct Served {
+    rt: ResourceType,
+    pub(crate) rules: Option<CompiledSchema>,
+}
+
+impl Served {
+    pub(crate) fn new(rt: ResourceType) -> Arc<Self> {
+        let rules = rt.schema.as_ref().map(kube::core::cel::compile_schema);
+        Arc::new(Self { rt, rules })
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = ResourceType;
+
+    fn deref(&self) -> &ResourceType {
+        &self.rt
     }
 }
 

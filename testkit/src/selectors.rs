@@ -1,49 +1,97 @@
-//! Label and field selectors, for lists and watches.
+//! Label and field selectors, for lists and watches, parsed once per request.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// Whether `obj` passes the request's `labelSelector` and `fieldSelector`, if any: equality-based
-/// label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`) and field selectors (`=`, `==`, `!=`) on
-/// any dotted field path (`metadata.name`, `involvedObject.uid`, ...).
-pub(crate) fn matches(obj: &Value, q: &BTreeMap<String, String>) -> bool {
-    let label_ok = q
-        .get("labelSelector")
-        .is_none_or(|sel| requirements(sel).all(|r| label_matches(&obj["metadata"]["labels"], r)));
-    let field_ok = q
-        .get("fieldSelector")
-        .is_none_or(|sel| requirements(sel).all(|r| field_matches(obj, r)));
-    label_ok && field_ok
+/// A request's `labelSelector` and `fieldSelector`: equality-based label selectors (`a=b`,
+/// `a==b`, `a!=b`, `a`, `!a`) and field selectors (`=`, `==`, `!=`) on any dotted field path
+/// (`metadata.name`, `involvedObject.uid`, ...). Set-based label selectors (`in`, `notin`) are
+/// not supported.
+#[derive(Debug, Default)]
+pub(crate) struct Selector {
+    labels: Vec<Requirement>,
+    fields: Vec<Requirement>,
 }
 
-/// The comma-separated requirements of a selector.
-fn requirements(selector: &str) -> impl Iterator<Item = &str> {
-    selector.split(',').filter(|c| !c.is_empty())
+/// One comma-separated part of a selector.
+#[derive(Debug)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    Absent(String),
+    /// A field requirement without a value, which nothing passes.
+    Never(String),
 }
 
-fn label_matches(labels: &Value, requirement: &str) -> bool {
-    let c = requirement;
-    if let Some((k, v)) = c.split_once("!=") {
-        labels[k.trim()].as_str() != Some(v.trim())
-    } else if let Some((k, v)) = c.split_once('=') {
-        labels[k.trim()].as_str() == Some(v.trim_start_matches('=').trim())
-    } else if let Some(k) = c.strip_prefix('!') {
-        labels.get(k.trim()).is_none()
-    } else {
-        labels.get(c.trim()).is_some()
+impl Requirement {
+    fn parse(text: &str) -> Self {
+        if let Some((k, v)) = text.split_once("!=") {
+            Self::NotEquals(k.trim().into(), v.trim().into())
+        } else if let Some((k, v)) = text.split_once('=') {
+            Self::Equals(k.trim().into(), v.trim_start_matches('=').trim().into())
+        } else if let Some(k) = text.strip_prefix('!') {
+            Self::Absent(k.trim().into())
+        } else {
+            Self::Exists(text.trim().into())
+        }
+    }
+
+    /// Whether the value found for this requirement's key passes it.
+    fn passes(&self, found: Option<&Value>) -> bool {
+        match self {
+            Self::Equals(_, v) => found.and_then(Value::as_str) == Some(v),
+            Self::NotEquals(_, v) => found.and_then(Value::as_str) != Some(v),
+            Self::Exists(_) => found.is_some(),
+            Self::Absent(_) => found.is_none(),
+            Self::Never(_) => false,
+        }
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Self::Equals(k, _) | Self::NotEquals(k, _) | Self::Exists(k) | Self::Absent(k) | Self::Never(k) => k,
+        }
     }
 }
 
-fn field_matches(obj: &Value, requirement: &str) -> bool {
-    let (k, v, eq) = match requirement.split_once("!=") {
-        Some((k, v)) => (k, v, false),
-        None => match requirement.split_once('=') {
-            Some((k, v)) => (k, v.trim_start_matches('='), true),
-            None => return false,
-        },
-    };
-    // Any dotted field path, e.g. metadata.name or involvedObject.uid.
-    let actual = k.trim().split('.').fold(obj, |cur, seg| &cur[seg]).as_str();
-    (actual == Some(v.trim())) == eq
+impl Selector {
+    pub(crate) fn from_query(q: &BTreeMap<String, String>) -> Self {
+        let parse = |name: &str| {
+            let text = q.get(name).map(String::as_str).unwrap_or_default();
+            text.split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(Requirement::parse)
+                .collect()
+        };
+        let fields: Vec<Requirement> = parse("fieldSelector");
+        Self {
+            labels: parse("labelSelector"),
+            // Field selectors compare values: a bare key selects nothing.
+            fields: fields
+                .into_iter()
+                .map(|r| match r {
+                    Requirement::Exists(k) | Requirement::Absent(k) => Requirement::Never(k),
+                    other => other,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the selector selects everything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
+    /// Whether `obj` passes every requirement.
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
+        let labels = &obj["metadata"]["labels"];
+        self.labels.iter().all(|r| r.passes(labels.get(r.key())))
+            && self.fields.iter().all(|r| {
+                // Any dotted field path, e.g. metadata.name or involvedObject.uid.
+                let found = r.key().split('.').try_fold(obj, |cur, seg| cur.get(seg));
+                r.passes(found.filter(|v| !v.is_null()))
+            })
+    }
 }

@@ -1,5 +1,6 @@
 //! [`StandIn`]: the running server, the kubeconfig that points at it, and what tests do to it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use tokio::sync::oneshot;
 
 use crate::faults::Fault;
 use crate::handlers::handle;
+use crate::requests::{RequestCount, RequestRecord, is_write};
 use crate::resource::load_types;
-use crate::store::Shared;
+use crate::store::{Shared, Stats};
 
 /// A running stand-in. Dropping it stops the server.
 pub struct StandIn {
@@ -47,7 +49,7 @@ impl StandIn {
         let dir = std::env::temp_dir().join(format!("kube-standin-{}-{}", std::process::id(), addr.port()));
         std::fs::create_dir_all(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, addr)?;
+        write_kubeconfig(&kubeconfig, addr, "standin")?;
         Ok(Self {
             addr,
             kubeconfig,
@@ -61,14 +63,21 @@ impl StandIn {
         format!("http://{}", self.addr)
     }
 
-    /// Fail the next `count` requests matching `verb` and `resource` with `status`.
+    /// Fail the next `count` requests matching `verb` and `resource` with `status` (every one
+    /// until [`StandIn::clear_faults`] when `count` is 0). See [`Fault`].
     pub fn inject(&self, verb: &str, resource: &str, status: u16, count: u32) {
-        self.shared.add_fault(Fault {
-            verb: verb.into(),
-            resource: resource.into(),
-            status,
-            count,
-        });
+        self.inject_fault(Fault::failing(verb, resource, status).times(count));
+    }
+
+    /// Add a fault: failing or holding matching requests (see [`Fault`]). Every fault a request
+    /// matches applies: their holds add up, and the first added with a status fails it.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.faults.add(fault);
+    }
+
+    /// Remove every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
     }
 
     /// End every open watch connection, as a restarting API server or a flaky network would.
@@ -76,32 +85,80 @@ impl StandIn {
         self.shared.drop_watches();
     }
 
-    /// Answer nothing for `d`: requests wait, as with an unresponsive API server.
+    /// Answer nothing for `d`, as an unresponsive API server: requests wait, and open watches
+    /// send nothing (they resume afterwards, or end at their timeout). A new pause replaces the
+    /// one on; `pause(Duration::ZERO)` ends it.
     pub fn pause(&self, d: Duration) {
-        self.shared.pause(d);
+        self.shared.faults.pause(d);
     }
 
     /// An object as stored, by `group/plural` (e.g. `cognitosms.io/cognitosmsconfigs`, or
     /// `/secrets` for the core group), namespace ("" for cluster-scoped) and name.
     pub fn object(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-        let inner = self.shared.lock();
-        inner
-            .objects
-            .get(&(plural.to_string(), namespace.to_string(), name.to_string()))
-            .cloned()
+        let key = (namespace.to_string(), name.to_string());
+        self.shared.lock().get(plural, &key).map(|o| (*o.value).clone())
     }
 
-    /// Forget watch history up to now, so that resuming an older watch gets `410 Gone`.
+    /// Forget watch history up to now, so that resuming an older watch (or continuing an older
+    /// paged list) gets `410 Gone`.
     pub fn compact(&self) {
-        self.shared.lock().history.clear();
+        self.shared.lock().compact();
+    }
+
+    /// The requests served (the last [`crate::LOG_CAPACITY`]), in the order they were answered.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests.records(Duration::ZERO)
+    }
+
+    /// Forget the requests served so far, and their counts.
+    pub fn clear_requests(&self) {
+        self.shared.requests.clear();
+    }
+
+    /// How many requests of each verb to each resource got each status code, since the start
+    /// or [`StandIn::clear_requests`] (not limited to what the log keeps).
+    pub fn request_counts(&self) -> Vec<RequestCount> {
+        self.shared.requests.counts()
+    }
+
+    /// Successful writes (create, update, patch, delete answered 2xx) per resource, named
+    /// `group/plural[/subresource]` (`/secrets` for the core group), from
+    /// [`StandIn::request_counts`].
+    pub fn writes(&self) -> BTreeMap<String, u64> {
+        let mut writes = BTreeMap::new();
+        let counts = self.request_counts();
+        for c in counts
+            .into_iter()
+            .filter(|c| (200..300).contains(&c.code) && is_write(&c.verb))
+        {
+            *writes.entry(c.resource).or_default() += c.count;
+        }
+        writes
+    }
+
+    /// The current resourceVersion, the objects and history kept, and what watches did.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// A kubeconfig for this server whose client is `identity` (its bearer token, which the
+    /// stand-in takes as the user's name), so that the request log attributes its requests.
+    pub fn kubeconfig_as(&self, identity: &str) -> std::io::Result<PathBuf> {
+        let dir = self.kubeconfig.parent().unwrap_or(Path::new("."));
+        let path = dir.join(format!("kubeconfig-{identity}"));
+        write_kubeconfig(&path, self.addr, identity)?;
+        Ok(path)
     }
 }
 
 impl Drop for StandIn {
+    /// Stop accepting connections and end the open watches, so that the server's task ends
+    /// once the requests in flight are answered.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.shared.drop_watches();
     }
 }
 
@@ -119,13 +176,13 @@ fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> oneshot::Sen
     stop_tx
 }
 
-/// A kubeconfig for the server at `addr`, with a token (any passes) and `default` namespace.
-fn write_kubeconfig(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
+/// A kubeconfig for the server at `addr`, with `token` (any passes) and `default` namespace.
+fn write_kubeconfig(path: &Path, addr: SocketAddr, token: &str) -> std::io::Result<()> {
     std::fs::write(
         path,
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: http://{addr}\n\
-             users:\n- name: standin\n  user:\n    token: standin\ncontexts:\n- name: standin\n  context:\n    \
+             users:\n- name: standin\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    \
              cluster: standin\n    user: standin\n    namespace: default\ncurrent-context: standin\n"
         ),
     )

@@ -9,7 +9,7 @@ use crate::object::meta_only;
 use crate::resource::ResourceType;
 
 /// `kubectl get` output: the CRD's printer columns, or name and age.
-pub(crate) fn table(rt: &ResourceType, items: &[Value]) -> Value {
+pub(crate) fn table(rt: &ResourceType, items: &[&Value]) -> Value {
     let (columns, paths) = columns(rt);
     let rows: Vec<Value> = items
         .iter()

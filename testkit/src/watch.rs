@@ -1,10 +1,18 @@
 //! Watches: from a `resourceVersion` (replaying the kept history) or from the current state
-//! (each object `ADDED`), then live events as they are recorded, with `BOOKMARK`s each second
+//! (each object `ADDED`), then live changes as they are committed, with `BOOKMARK`s each second
 //! when allowed, `410 Gone` (as an `ERROR` event) once the history they need is compacted, and an
-//! end at `timeoutSeconds` or when a test drops watches.
+//! end at `timeoutSeconds`, when a test drops watches, or when the client falls more than
+//! [`crate::store::WATCH_BUFFER`] changes behind (the API server closes such a watcher; its client resumes from
+//! the last resourceVersion it saw, or relists on `410`).
+//!
+//! With label or field selectors, a change is sent as the API server's watch cache sends it: an
+//! object that starts matching is `ADDED`, one that stops matching is `DELETED` (its previous
+//! state, at the change's resourceVersion), and changes to objects matching neither before nor
+//! after are not sent. While the server is paused, nothing is sent.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -12,16 +20,50 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 
 use crate::handlers::Target;
-use crate::object::meta_only;
+use crate::object::{Stored, meta_only, to_bytes};
 use crate::response::{as_metadata, json_body, status_body};
-use crate::selectors::matches;
-use crate::store::{Shared, WatchEvent};
+use crate::selectors::Selector;
+use crate::store::{Change, Expired, Inner, Shared, WatchEvent};
 
 /// How long a watch lasts without `timeoutSeconds`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Counts of the watches served, for tests and benchmarks.
+#[derive(Debug, Default)]
+pub(crate) struct WatchCounters {
+    open: AtomicUsize,
+    started: AtomicU64,
+    closed_lagging: AtomicU64,
+    events_sent: AtomicU64,
+}
+
+/// What the watches served so far did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct WatchStats {
+    /// Watches streaming now.
+    pub open: usize,
+    /// Watches started.
+    pub started: u64,
+    /// Watches closed because their client fell too far behind.
+    pub closed_lagging: u64,
+    /// `ADDED`, `MODIFIED` and `DELETED` events sent, over all watches.
+    pub events_sent: u64,
+}
+
+impl WatchCounters {
+    pub(crate) fn stats(&self) -> WatchStats {
+        WatchStats {
+            open: self.open.load(Ordering::Relaxed),
+            started: self.started.load(Ordering::Relaxed),
+            closed_lagging: self.closed_lagging.load(Ordering::Relaxed),
+            events_sent: self.events_sent.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// What a watch request asked for.
 struct Options {
@@ -45,151 +87,254 @@ impl Options {
             metadata_only: as_metadata(accept),
         }
     }
+}
 
-    /// One event as a line of the response.
-    fn render(&self, type_: &str, object: &Value) -> Bytes {
-        if self.metadata_only {
-            line(type_, &meta_only(object))
+/// Which changes a watch wants, and how it sees them: its type's, in its namespace (or all),
+/// through its selectors.
+struct Filter {
+    prefix: String,
+    namespace: Option<String>,
+    selector: Selector,
+    metadata_only: bool,
+}
+
+impl Filter {
+    /// The line a change makes on this watch, if any.
+    fn line(&self, e: &WatchEvent) -> Option<Bytes> {
+        if e.prefix != self.prefix || self.namespace.as_ref().is_some_and(|n| *n != e.key.0) {
+            return None;
+        }
+        let (before, after) = if self.selector.is_empty() {
+            (e.old.is_some(), e.change != Change::Deleted)
         } else {
-            line(type_, object)
+            let matches = |o: Option<Arc<Value>>| o.is_some_and(|o| self.selector.matches(&o));
+            (
+                matches(e.old_object()),
+                e.change != Change::Deleted && matches(Some(e.object())),
+            )
+        };
+        let type_ = match (before, after) {
+            (false, false) => return None,
+            (false, true) => "ADDED",
+            (true, true) => "MODIFIED",
+            (true, false) if e.change == Change::Deleted => "DELETED",
+            (true, false) => return Some(self.stopped_matching(e)),
+        };
+        Some(line(type_, &e.object_json(self.metadata_only)))
+    }
+
+    /// `DELETED` for an object that no longer matches: its previous state, at the change's
+    /// resourceVersion.
+    fn stopped_matching(&self, e: &WatchEvent) -> Bytes {
+        let mut then = e.old_object().map(|o| (*o).clone()).unwrap_or_default();
+        then["metadata"]["resourceVersion"] = json!(e.rv.to_string());
+        line("DELETED", &self.show(&Stored::new(then)))
+    }
+
+    /// An object as this watch shows it.
+    fn show(&self, o: &Stored) -> Bytes {
+        if self.metadata_only {
+            to_bytes(&meta_only(&o.value))
+        } else {
+            o.json.clone()
         }
     }
 }
 
-/// Which events a watch wants: its type's, in its namespace (or all), passing its selectors.
-struct Filter {
-    prefix: String,
-    namespace: Option<String>,
-    query: BTreeMap<String, String>,
-}
-
-impl Filter {
-    fn wants(&self, e: &WatchEvent) -> bool {
-        e.plural == self.prefix
-            && self
-                .namespace
-                .as_ref()
-                .is_none_or(|n| e.namespace.as_deref() == Some(n))
-            && matches(&e.object, &self.query)
-    }
+/// What a watch sends before live changes.
+enum Replay {
+    /// From the current state: each matching object, as `ADDED`.
+    Objects(Vec<Stored>),
+    /// From a resourceVersion: the kept changes after it.
+    Changes(Vec<Arc<WatchEvent>>),
 }
 
 /// Answer a watch request with a stream of events.
-pub(crate) fn watch(s: Arc<Shared>, t: Target, q: BTreeMap<String, String>, accept: String) -> Response {
-    let opts = Options::new(&q, &accept);
+pub(crate) fn watch(s: Arc<Shared>, t: &Target, q: &BTreeMap<String, String>, accept: &str) -> Response {
+    let opts = Options::new(q, accept);
     let filter = Filter {
         prefix: t.rt.store_prefix(),
         namespace: t.namespace.clone(),
-        query: q,
+        selector: Selector::from_query(q),
+        metadata_only: opts.metadata_only,
     };
-    // Subscribe before reading history, so nothing falls between the two.
-    let live = s.events.subscribe();
-    let (replay, current_rv) = match starting_point(&s, &filter, opts.since) {
-        Ok(start) => start,
-        Err(gone) => return json_body(Body::from(opts.render("ERROR", &gone))),
+    let (live, replay, start_rv) = {
+        let inner = s.lock();
+        (inner.subscribe(), first_events(&inner, &filter, opts.since), inner.rv)
+    };
+    let replay = match replay {
+        Ok(replay) => replay,
+        // Always the Status itself, also for metadata-only watches.
+        Err(gone) => return json_body(Body::from(line("ERROR", &to_bytes(&gone_status(opts.since, &gone))))),
     };
     let mut epoch = s.epoch.subscribe();
     epoch.mark_unchanged();
+    s.watches.started.fetch_add(1, Ordering::Relaxed);
     let feed = Feed {
-        opts,
+        deadline: Instant::now() + opts.timeout,
+        bookmarks: opts.bookmarks,
         filter,
         live,
         epoch,
-        current_rv,
+        start_rv,
         bookmark_types: json!({"apiVersion": t.rt.api_version(), "kind": t.rt.kind}),
+        shared: s,
     };
     let stream = async_stream(move |tx| feed.run(replay, tx));
     json_body(Body::from_stream(stream.map(Ok::<_, std::io::Error>)))
 }
 
-/// The events to send first and the resourceVersion they bring the watch to, or the `410 Gone`
-/// status when `since` is older than the kept history.
-fn starting_point(s: &Shared, filter: &Filter, since: Option<u64>) -> Result<(Vec<WatchEvent>, u64), Value> {
-    let inner = s.lock();
-    let replay: Vec<WatchEvent> = match since {
-        Some(since) if inner.compacted_since(since) => {
-            let message = format!("too old resource version: {since} ({})", inner.rv);
-            return Err(status_body(410, "Expired", message));
-        }
-        Some(since) => inner
-            .history
-            .iter()
-            .filter(|e| e.rv > since && filter.wants(e))
-            .cloned()
-            .collect(),
-        None => inner
-            .objects_in(&filter.prefix, filter.namespace.as_deref())
-            .map(|o| WatchEvent {
-                rv: inner.rv,
-                plural: filter.prefix.clone(),
-                namespace: None,
-                type_: "ADDED",
-                object: o.clone(),
-            })
-            .filter(|e| matches(&e.object, &filter.query))
-            .collect(),
+/// What a watch sends first: from `since`, the kept changes after it; else each current object
+/// that matches, as the API server's synthetic `ADDED` events.
+fn first_events(inner: &Inner, filter: &Filter, since: Option<u64>) -> Result<Replay, Expired> {
+    let Some(since) = since else {
+        let objects = inner.objects_at(&filter.prefix, filter.namespace.as_deref(), inner.rv, None)?;
+        let objects = objects.map(|(_, o)| o.stored());
+        return Ok(Replay::Objects(
+            objects.filter(|o| filter.selector.matches(&o.value)).collect(),
+        ));
     };
-    Ok((replay, inner.rv))
+    inner.changes_since(since).map(Replay::Changes)
+}
+
+/// `410 Gone` for a watch from a resourceVersion older than the kept history.
+fn gone_status(since: Option<u64>, gone: &Expired) -> Value {
+    let since = since.unwrap_or_default();
+    status_body(
+        410,
+        "Expired",
+        format!("too old resource version: {since} ({})", gone.current),
+    )
 }
 
 /// The live part of a watch.
 struct Feed {
-    opts: Options,
+    deadline: Instant,
+    bookmarks: bool,
     filter: Filter,
-    live: broadcast::Receiver<WatchEvent>,
+    live: broadcast::Receiver<Arc<WatchEvent>>,
     /// Changes when the watch is to be dropped.
     epoch: tokio::sync::watch::Receiver<u64>,
-    /// The resourceVersion the watch started at: live events up to it are already replayed.
-    current_rv: u64,
+    /// The resourceVersion the watch started at: live changes up to it are already replayed.
+    start_rv: u64,
     /// `apiVersion` and `kind` of bookmark objects.
     bookmark_types: Value,
+    shared: Arc<Shared>,
+}
+
+/// Counts a watch as open while it lives.
+struct OpenWatch<'a>(&'a WatchCounters);
+
+impl<'a> OpenWatch<'a> {
+    fn new(c: &'a WatchCounters) -> Self {
+        c.open.fetch_add(1, Ordering::Relaxed);
+        Self(c)
+    }
+}
+
+impl Drop for OpenWatch<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Feed {
-    /// Send `replay`, then live events and bookmarks until the timeout, a dropped watch or a
-    /// client gone.
-    async fn run(mut self, replay: Vec<WatchEvent>, tx: mpsc::Sender<Bytes>) {
-        let mut last_rv = self.current_rv;
-        for e in replay {
-            last_rv = last_rv.max(e.rv);
-            if tx.send(self.opts.render(e.type_, &e.object)).await.is_err() {
-                return;
-            }
+    /// Send `replay`, then live changes and bookmarks until the timeout, a dropped watch, a
+    /// client gone or too far behind.
+    async fn run(mut self, replay: Replay, tx: mpsc::Sender<Bytes>) {
+        let shared = self.shared.clone();
+        let _open = OpenWatch::new(&shared.watches);
+        if !self.replay(replay, &tx).await {
+            return;
         }
-        let deadline = tokio::time::sleep(self.opts.timeout);
-        tokio::pin!(deadline);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
+        // How far this watch has seen the changes, sent or filtered out: what bookmarks carry.
+        let mut seen_rv = self.start_rv;
+        let start = Instant::now() + BOOKMARK_INTERVAL;
+        let mut tick = tokio::time::interval_at(start, BOOKMARK_INTERVAL);
         loop {
-            let line = tokio::select! {
-                _ = &mut deadline => return,
+            let (line, event) = tokio::select! {
+                _ = tokio::time::sleep_until(self.deadline) => return,
                 _ = self.epoch.changed() => return,
-                _ = tick.tick(), if self.opts.bookmarks => self.bookmark(last_rv),
+                _ = tick.tick(), if self.bookmarks => (self.bookmark(seen_rv), false),
                 e = self.live.recv() => match e {
-                    Ok(e) if e.rv > self.current_rv && self.filter.wants(&e) => {
-                        last_rv = e.rv;
-                        self.opts.render(e.type_, &e.object)
+                    Ok(e) if e.rv <= self.start_rv => continue,
+                    Ok(e) => {
+                        seen_rv = seen_rv.max(e.rv);
+                        match self.filter.line(&e) {
+                            Some(line) => (line, true),
+                            None => continue,
+                        }
                     }
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        shared.watches.closed_lagging.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
                 },
             };
-            if tx.send(line).await.is_err() {
+            if !self.send(&tx, line, event).await {
                 return;
             }
         }
+    }
+
+    /// Send what comes before the live changes; false if the watch is over.
+    async fn replay(&mut self, replay: Replay, tx: &mpsc::Sender<Bytes>) -> bool {
+        match replay {
+            Replay::Objects(objects) => {
+                for o in objects {
+                    let line = line("ADDED", &self.filter.show(&o));
+                    if !self.send(tx, line, true).await {
+                        return false;
+                    }
+                }
+            }
+            Replay::Changes(changes) => {
+                for e in &changes {
+                    let Some(line) = self.filter.line(e) else { continue };
+                    if !self.send(tx, line, true).await {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Send a line (an event, counted, or a bookmark) once the server is not paused; false if
+    /// the watch is over first (or the client gone).
+    async fn send(&mut self, tx: &mpsc::Sender<Bytes>, line: Bytes, event: bool) -> bool {
+        let shared = self.shared.clone();
+        let sent = async {
+            shared.faults.unpaused().await;
+            tx.send(line).await.is_ok()
+        };
+        let sent = tokio::select! {
+            sent = sent => sent,
+            _ = tokio::time::sleep_until(self.deadline) => false,
+            _ = self.epoch.changed() => false,
+        };
+        if sent && event {
+            shared.watches.events_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     fn bookmark(&self, rv: u64) -> Bytes {
         let mut object = self.bookmark_types.clone();
         object["metadata"] = json!({"resourceVersion": rv.to_string()});
-        line("BOOKMARK", &object)
+        line("BOOKMARK", &to_bytes(&object))
     }
 }
 
-/// A watch event as a line of JSON.
-fn line(type_: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
-    line.push(b'\n');
+/// A watch event as a line of JSON, from the object already serialized.
+fn line(type_: &str, object: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object.len() + 32);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(type_.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
 

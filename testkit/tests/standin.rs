@@ -1,52 +1,17 @@
 //! The Kubernetes API stand-in follows the API server's semantics for everything the operator and
 //! kubectl touch. Driven through kube's own client, with the operator's real CRD from `crds/`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
-};
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::core::PartialObjectMeta;
-use kube::{Api, Client};
 use serde_json::{Value, json};
-use testkit::StandIn;
 
-async fn standin() -> (StandIn, Client) {
-    let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds")));
-    let s = StandIn::start(&crds).await.unwrap();
-    let config = kube::Config::new(s.url().parse().unwrap());
-    let client = Client::try_from(config).unwrap();
-    (s, client)
-}
-
-/// The operator's custom resource, as kube's dynamic API sees it.
-fn csms_resource() -> ApiResource {
-    let gvk = GroupVersionKind::gvk("cognitosms.io", "v1alpha1", "CognitoSmsConfig");
-    ApiResource::from_gvk_with_plural(&gvk, "cognitosmsconfigs")
-}
-
-fn csms_api(client: Client, namespace: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(client, namespace, &csms_resource())
-}
-
-fn csms(name: &str, spec: Value) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "cognitosms.io/v1alpha1", "kind": "CognitoSmsConfig",
-        "metadata": {"name": name}, "spec": spec
-    }))
-    .unwrap()
-}
-
-fn api_error(e: kube::Error) -> kube::core::Status {
-    match e {
-        kube::Error::Api(s) => *s,
-        other => panic!("expected an API error, got {other}"),
-    }
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn invalid_resources_are_rejected_with_422_and_the_schemas_message() {

@@ -1,30 +1,34 @@
-//! Request routing: fixed paths (version, discovery, the stand-in's own controls), then resource
-//! paths parsed into a [`Target`] and a verb, checked against injected faults, and handed to the
-//! verb's handler.
+//! Request routing: the stand-in's own controls (`control`), fixed paths (version, discovery),
+//! then resource paths parsed into a [`Target`] and a verb, held while the server is paused,
+//! checked against injected faults, handed to the verb's handler, and logged.
 
+mod control;
 mod patch;
 mod read;
 mod write;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use serde_json::json;
+use futures::FutureExt;
+use serde_json::Value;
 
 use crate::discovery;
-use crate::faults::Fault;
-use crate::resource::ResourceType;
+use crate::requests::Described;
+use crate::resource::Served;
 use crate::response::{Reply, error, not_found, ok};
 use crate::store::{Key, Shared};
 
 /// A parsed resource path.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    pub(crate) rt: ResourceType,
+    pub(crate) rt: Arc<Served>,
     pub(crate) namespace: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) subresource: Option<String>,
@@ -33,7 +37,7 @@ pub(crate) struct Target {
 impl Target {
     /// `/api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]]` or the same under `/apis/GROUP/VERSION`, for
     /// a type served.
-    fn parse(types: &[ResourceType], parts: &[&str]) -> Option<Self> {
+    fn parse(types: &[Arc<Served>], parts: &[&str]) -> Option<Self> {
         let (group, version, rest) = match parts {
             ["api", v, rest @ ..] => ("", *v, rest),
             ["apis", g, v, rest @ ..] => (*g, *v, rest),
@@ -66,14 +70,14 @@ impl Target {
         self.name.as_deref().unwrap_or_default()
     }
 
-    /// Where the object `name` of this target is stored.
+    /// Where the object `name` of this target is stored, within its type.
     fn key(&self, name: &str) -> Key {
         let ns = if self.rt.namespaced {
             self.namespace.clone().unwrap_or_default()
         } else {
             String::new()
         };
-        (self.rt.store_prefix(), ns, name.to_string())
+        (ns, name.to_string())
     }
 
     fn is_status(&self) -> bool {
@@ -133,7 +137,72 @@ impl Verb {
     }
 }
 
-/// The server's one handler.
+/// Where a request goes.
+enum Route {
+    /// Version and discovery documents.
+    Fixed(Value),
+    Resource(Target, Verb),
+    NotFound(String),
+    NotAllowed(Target),
+}
+
+impl Route {
+    fn of(types: &[Arc<Served>], method: &Method, path: &str, q: &BTreeMap<String, String>) -> Self {
+        if *method == Method::GET
+            && let Some(v) = discovery::fixed(path, types)
+        {
+            return Self::Fixed(v);
+        }
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(list) = discovery::resource_list(types, &parts) {
+            return Self::Fixed(list);
+        }
+        let Some(target) = Target::parse(types, &parts) else {
+            return Self::NotFound(format!("the server could not find the requested resource {path}"));
+        };
+        match Verb::of(method, &target, q) {
+            Some(verb) => Self::Resource(target, verb),
+            None => Self::NotAllowed(target),
+        }
+    }
+
+    /// The request as the log records it.
+    fn describe(&self, method: &Method, path: &str, headers: &HeaderMap) -> Described {
+        let mut d = Described {
+            verb: method.as_str().to_lowercase(),
+            resource: path.to_string(),
+            user_agent: Some(header_text(headers, header::USER_AGENT)).filter(|u| !u.is_empty()),
+            identity: identity(headers),
+            ..Described::default()
+        };
+        if let Self::Resource(t, _) | Self::NotAllowed(t) = self {
+            d.group = t.rt.group.clone();
+            d.resource = t.rt.plural.clone();
+            d.subresource = t.subresource.clone().unwrap_or_default();
+            d.namespace = t.namespace.clone();
+            d.name = t.name.clone();
+        }
+        if let Self::Resource(_, verb) = self {
+            d.verb = verb.as_str().to_string();
+        }
+        d
+    }
+}
+
+/// Who a request is made as: `Impersonate-User`, else the bearer token, which the stand-in
+/// takes as the user's name (it authenticates any token).
+fn identity(headers: &HeaderMap) -> Option<String> {
+    let impersonated = header_text(headers, HeaderName::from_static("impersonate-user"));
+    let authorization = header_text(headers, header::AUTHORIZATION);
+    let token = authorization.strip_prefix("Bearer ").unwrap_or_default();
+    [impersonated.as_str(), token]
+        .into_iter()
+        .find(|i| !i.is_empty())
+        .map(String::from)
+}
+
+/// The server's one handler: the stand-in's controls, or an API request, served (a panic
+/// answers `500 InternalError`, as the API server's panic recovery does) and logged.
 pub(crate) async fn handle(
     State(s): State<Arc<Shared>>,
     method: Method,
@@ -142,64 +211,63 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.wait_while_paused().await;
+    let arrived = Instant::now();
     let path = uri.path().trim_end_matches('/').to_string();
-    if let Some(r) = fixed_route(&s, &method, &path, &body) {
+    if let Some(r) = control::route(&s, &method, &path, &q, &body) {
         return r;
     }
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if let Some(list) = discovery::resource_list(&s.types, &parts) {
-        return ok(StatusCode::OK, list);
-    }
-    let Some(target) = Target::parse(&s.types, &parts) else {
-        let message = format!("the server could not find the requested resource {path}");
-        return error(404, "NotFound", message);
-    };
-    let Some(verb) = Verb::of(&method, &target, &q) else {
-        return error(405, "MethodNotAllowed", "method not allowed");
-    };
-    if let Some(r) = s.injected_fault(verb.as_str(), &target.resource_name()) {
-        return r;
-    }
-    dispatch(s, verb, target, q, &headers, &body).unwrap_or_else(|r| r)
+    let route = Route::of(&s.types, &method, &path, &q);
+    let described = route.describe(&method, &path, &headers);
+    let served = AssertUnwindSafe(serve(s.clone(), route, q, &headers, &body)).catch_unwind();
+    let response = served.await.unwrap_or_else(|_| {
+        error(
+            500,
+            "InternalError",
+            "an error on the server has prevented the request from succeeding",
+        )
+    });
+    s.requests.record(&described, arrived, response.status().as_u16());
+    response
 }
 
-/// Version, group discovery, and the stand-in's controls.
-fn fixed_route(s: &Shared, method: &Method, path: &str, body: &[u8]) -> Option<Response> {
-    match (method, path) {
-        (&Method::GET, _) => discovery::fixed(path, &s.types).map(|v| ok(StatusCode::OK, v)),
-        (&Method::POST, "/_standin/faults") => Some(match serde_json::from_slice::<Fault>(body) {
-            Ok(f) => {
-                s.add_fault(f);
-                ok(StatusCode::OK, json!({}))
-            }
-            Err(e) => error(400, "BadRequest", e.to_string()),
-        }),
-        (&Method::POST, "/_standin/drop-watches") => {
-            s.drop_watches();
-            Some(ok(StatusCode::OK, json!({})))
-        }
-        _ => None,
+/// Serve a request once the server is not paused and after any fault injected for it.
+async fn serve(
+    s: Arc<Shared>,
+    route: Route,
+    q: BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    s.faults.unpaused().await;
+    let (target, verb) = match route {
+        Route::Fixed(v) => return ok(StatusCode::OK, v),
+        Route::NotFound(message) => return error(404, "NotFound", message),
+        Route::NotAllowed(_) => return error(405, "MethodNotAllowed", "method not allowed"),
+        Route::Resource(target, verb) => (target, verb),
+    };
+    if let Some(r) = s.faults.apply(verb.as_str(), &target.resource_name()).await {
+        return r;
     }
+    dispatch(s, verb, &target, &q, headers, body).unwrap_or_else(|r| r)
 }
 
 fn dispatch(
     s: Arc<Shared>,
     verb: Verb,
-    target: Target,
-    q: BTreeMap<String, String>,
+    target: &Target,
+    q: &BTreeMap<String, String>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
     let accept = header_text(headers, header::ACCEPT);
     match verb {
-        Verb::Get => read::get(&s, &target, &accept),
-        Verb::List => read::list(&s, &target, &q, &accept),
-        Verb::Watch => Ok(crate::watch::watch(s, target, q, accept)),
-        Verb::Create => write::create(&s, &target, body, &q),
-        Verb::Update => write::update(&s, &target, body),
-        Verb::Patch => patch::patch(&s, &target, body, &header_text(headers, header::CONTENT_TYPE)),
-        Verb::Delete => write::delete(&s, &target),
+        Verb::Get => read::get(&s, target, &accept),
+        Verb::List => read::list(&s, target, q, &accept),
+        Verb::Watch => Ok(crate::watch::watch(s, target, q, &accept)),
+        Verb::Create => write::create(&s, target, body, q),
+        Verb::Update => write::update(&s, target, body),
+        Verb::Patch => patch::patch(&s, target, body, &header_text(headers, header::CONTENT_TYPE), q),
+        Verb::Delete => write::delete(&s, target),
     }
 }
 

@@ -3,53 +3,85 @@
 
 use std::collections::BTreeMap;
 
+use axum::response::Response;
 use serde_json::Value;
 
 use super::Target;
-use super::write::{create, parse_body, replace};
-use crate::response::{Reply, error};
+use super::write::{admit_new, insert_new, parse_body, replace};
+use crate::response::{Reply, bad_request, error};
 use crate::store::Shared;
 
+/// The kinds of patch, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `application/json-patch+json` (RFC 6902).
+    Json,
+    /// `application/merge-patch+json` (RFC 7386), and `strategic-merge-patch+json` as if it
+    /// were one.
+    Merge,
+    /// `application/apply-patch+yaml`.
+    Apply,
+}
+
+impl Kind {
+    fn of(content_type: &str) -> Self {
+        if content_type.starts_with("application/apply-patch") {
+            Self::Apply
+        } else if content_type.starts_with("application/json-patch+json") {
+            Self::Json
+        } else {
+            Self::Merge
+        }
+    }
+}
+
 /// JSON patch (with `test`), JSON merge patch, strategic merge patch (treated as a merge patch),
-/// and server-side apply. Apply is simplified: the applied object is merged into the current one
-/// (merge-patch rules: lists replaced, explicit nulls remove), except that applying `status` to
-/// the status subresource replaces `status` whole, as it does for a field manager that owns all
-/// of it. Managed fields are not tracked, so conflicts between managers are not detected.
-pub(super) fn patch(s: &Shared, t: &Target, body: &[u8], content_type: &str) -> Reply {
+/// and server-side apply, applied as the API server does: to the object as it is when the patch
+/// is applied, under the same lock as the write, so that no write in between is lost and no
+/// conflict is made up; `409 Conflict` only when the patch itself names a resourceVersion that
+/// is not the current one.
+///
+/// Apply is simplified: the applied object is merged into the current one (merge-patch rules:
+/// lists replaced, explicit nulls remove), except that applying `status` to the status
+/// subresource replaces `status` whole, as it does for a field manager that owns all of it.
+/// Managed fields are not tracked, so conflicts between managers are not detected. Applying to
+/// an object that does not exist creates it (not through `/status`, which is `404`).
+pub(super) fn patch(s: &Shared, t: &Target, body: &[u8], content_type: &str, q: &BTreeMap<String, String>) -> Reply {
+    let kind = Kind::of(content_type);
+    let body = parse_body(body)?;
+    let patch = parse_patch(kind, &body)?;
     let name = t.name();
-    let current = s.lock().objects.get(&t.key(name)).cloned();
-    let apply = content_type.starts_with("application/apply-patch");
-    let json_patch = content_type.starts_with("application/json-patch+json");
-    let Some(mut doc) = current else {
-        if apply {
-            // Apply creates what does not exist.
+    let mut inner = s.lock();
+    let Some(current) = inner.get(&t.rt.store_prefix(), &t.key(name)).cloned() else {
+        if kind == Kind::Apply && !t.is_status() {
             let target = Target {
                 name: None,
                 ..t.clone()
             };
-            return create(s, &target, body, &BTreeMap::new());
+            let obj = admit_new(&target, body, q)?;
+            return insert_new(&mut inner, &target, obj);
         }
         return Err(t.not_found(name));
     };
-    let body = parse_body(body)?;
-    if json_patch {
-        let ops: json_patch::Patch = serde_json::from_value(body.clone())
-            .map_err(|e| error(400, "BadRequest", format!("invalid JSON patch: {e}")))?;
-        json_patch_like_the_api_server(&mut doc, ops)
-            .map_err(|e| error(422, "Invalid", format!("the JSON patch could not be applied: {e}")))?;
-    } else if apply && t.is_status() {
-        doc["status"] = body.get("status").cloned().unwrap_or(Value::Null);
-    } else {
-        json_patch::merge(&mut doc, &body);
+    let mut doc = (*current.value).clone();
+    match (kind, patch) {
+        (Kind::Json, Some(ops)) => json_patch_like_the_api_server(&mut doc, ops)
+            .map_err(|e| error(422, "Invalid", format!("the JSON patch could not be applied: {e}")))?,
+        (Kind::Apply, _) if t.is_status() => doc["status"] = body.get("status").cloned().unwrap_or(Value::Null),
+        _ => json_patch::merge(&mut doc, &body),
     }
-    // A merge or apply carries no precondition unless it names a resourceVersion.
-    if !json_patch && body["metadata"].get("resourceVersion").is_none() {
-        let inner = s.lock();
-        if let Some(cur) = inner.objects.get(&t.key(name)) {
-            doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"].clone();
-        }
+    replace(&mut inner, t, doc)
+}
+
+/// The body as the patch its kind says it is (the operations of a JSON patch), or `400`.
+fn parse_patch(kind: Kind, body: &Value) -> Result<Option<json_patch::Patch>, Response> {
+    match kind {
+        Kind::Json => serde_json::from_value(body.clone())
+            .map(Some)
+            .map_err(|e| bad_request(format!("invalid JSON patch: {e}"))),
+        Kind::Merge | Kind::Apply if body.is_object() => Ok(None),
+        Kind::Merge | Kind::Apply => Err(bad_request("invalid JSON merge patch: the patch is not an object")),
     }
-    replace(s, t, doc)
 }
 
 /// RFC 6902, as the API server applies it: a `test` for `null` also passes when the path does
