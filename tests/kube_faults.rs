@@ -399,3 +399,50 @@ async fn a_leader_that_loses_the_lease_mid_reconcile_stops_writing() {
         lost.elapsed().as_secs_f64()
     );
 }
+
+/// Status writes refused while the operator adds a sandbox number and texts it a code: the
+/// operator remembers what it did although the status could not say so, and texts the number
+/// once.
+#[tokio::test]
+async fn a_code_is_texted_once_while_status_writes_fail() {
+    let c = Cluster::start().await;
+    c.emu.sns_account(
+        "us-east-1",
+        json!({"originationNumbers": [{"phoneNumber": "+18885550199", "type": "TOLL_FREE"}]}),
+    );
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let op = operator(&c, &[], &[]);
+    c.standin.inject("patch", "cognitosmsconfigs/status", 409, 0);
+    c.create(
+        "app",
+        json!({"userPoolId": pool, "sandboxPhoneNumbers": [
+            {"phoneNumber": "+14255550100", "verificationCodeRef": {"name": "codes", "key": "qa"}}]}),
+    )
+    .await;
+    let texts = || {
+        c.emu
+            .sms_messages()
+            .into_iter()
+            .filter(|(to, _)| to == "+14255550100")
+            .count()
+    };
+    eventually(&op, CONVERGE_WITHIN, "a code texted", || async {
+        (texts() > 0).then_some(())
+    })
+    .await;
+    // Several resyncs and retries with the status still unwritten.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    c.standin.clear_faults();
+    let api = c.csms();
+    eventually(&op, CONVERGE_WITHIN, "the status written", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            (r.condition("PhoneNumbersVerified")?.reason == "AwaitingCode").then_some(())
+        }
+    })
+    .await;
+    assert_eq!(texts(), 1, "one code in all");
+    let r = api.get("app").await.unwrap();
+    assert!(r.status.unwrap().sandbox_phone_numbers[0].added_by_operator);
+}

@@ -2,6 +2,7 @@
 //! finalizer, write status, publish Events, and decide when to look again.
 
 mod index;
+mod known;
 mod run;
 mod secrets;
 
@@ -199,6 +200,8 @@ pub struct Context {
     /// Every watched resource, to know which sandbox numbers other resources list.
     stores: Stores,
     failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
+    /// The status computed last for each resource in this leadership term.
+    known: known::KnownStatuses,
     secret_grant: Arc<SecretGrant>,
 }
 
@@ -223,6 +226,7 @@ impl Context {
             metrics,
             stores,
             failures: Mutex::default(),
+            known: Default::default(),
             secret_grant: Arc::new(settings.secret_grant.clone()),
             settings,
         }
@@ -328,11 +332,14 @@ async fn apply(
     api: &Api<CognitoSmsConfig>,
     ctx: &Context,
 ) -> Result<(Action, bool), Error> {
+    let obj = ctx.known.latest(obj);
     let secrets = secrets_of(ctx, &obj);
     let claimed = index::claimed_by_others(&ctx.stores.all(), &obj);
     let env = ctx.env(&secrets, &claimed);
     let deadline = ctx.settings.reconcile_timeout;
     let report = reconcile::sync_within(&env, &obj, Mode::Apply, Timestamp::now(), deadline).await;
+    // What AWS now looks like is known whether or not the status write below succeeds.
+    ctx.known.remember(&obj, &report.status);
     for change in &report.changes {
         tracing::info!(change = %change, "changed AWS");
         ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())
@@ -394,6 +401,7 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
                 ctx.publish(&obj, EventType::Warning, reason, note).await;
             }
             ctx.clear_failures(&obj);
+            ctx.known.forget(&obj);
             Ok(Action::await_change())
         }
         // `error_policy` counts this failure; give up on the last of CLEANUP_ATTEMPTS.

@@ -125,6 +125,8 @@ async fn lead_while_elected(
         }
         ctx.metrics.leader.set(1);
         health.set_ready(false);
+        // Another leader may have written status meanwhile: start from the cluster's.
+        ctx.known.clear();
         let term = lead(client.clone(), ctx.clone(), health.clone(), stop.clone());
         tokio::select! {
             // Ends only once a stop signal has drained in-flight reconciles.

@@ -1,0 +1,90 @@
+//! The status this leader last computed for each resource. The operator decides from a
+//! resource's previous status (whether it texted a number a code, added it, acted on a request
+//! for new codes), so it must never decide from an older one. The watch cache can lag behind the
+//! operator's own status write, and a status write can fail after AWS was changed; in both cases
+//! the status computed last is the truth, and it is kept here until the next one. Only the
+//! leader writes status, and each leadership term starts afresh from the cluster.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
+
+#[derive(Default)]
+pub(super) struct KnownStatuses(Mutex<HashMap<ObjectRef<CognitoSmsConfig>, (String, CognitoSmsConfigStatus)>>);
+
+impl KnownStatuses {
+    /// `obj` with the status computed last for it in this term, if any (and if `obj` is the same
+    /// object, not one recreated under its name).
+    pub(super) fn latest(&self, obj: Arc<CognitoSmsConfig>) -> Arc<CognitoSmsConfig> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match known.get(&ObjectRef::from_obj(obj.as_ref())) {
+            Some((uid, status)) if obj.uid().as_ref() == Some(uid) && obj.status.as_ref() != Some(status) => {
+                let mut newer = (*obj).clone();
+                newer.status = Some(status.clone());
+                Arc::new(newer)
+            }
+            _ => obj,
+        }
+    }
+
+    pub(super) fn remember(&self, obj: &CognitoSmsConfig, status: &CognitoSmsConfigStatus) {
+        let Some(uid) = obj.uid() else { return };
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(ObjectRef::from_obj(obj), (uid, status.clone()));
+    }
+
+    pub(super) fn forget(&self, obj: &CognitoSmsConfig) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.remove(&ObjectRef::from_obj(obj));
+    }
+
+    /// Forget everything: a new leadership term reads status from the cluster.
+    pub(super) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{ResourceFixture, resource};
+    use serde_json::json;
+
+    fn obj(uid: &str, last_sync: &str) -> Arc<CognitoSmsConfig> {
+        let mut obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).in_namespace("apps");
+        obj.metadata.uid = Some(uid.into());
+        obj.status = Some(CognitoSmsConfigStatus {
+            last_sync_time: Some(last_sync.into()),
+            ..Default::default()
+        });
+        Arc::new(obj)
+    }
+
+    fn last_sync(obj: &CognitoSmsConfig) -> String {
+        obj.status.as_ref().unwrap().last_sync_time.clone().unwrap()
+    }
+
+    #[test]
+    fn the_status_computed_last_wins_over_a_lagging_cache() {
+        let known = KnownStatuses::default();
+        let stale = obj("u1", "old");
+        assert_eq!(
+            last_sync(&known.latest(stale.clone())),
+            "old",
+            "nothing known: the cluster's"
+        );
+        known.remember(&stale, obj("u1", "new").status.as_ref().unwrap());
+        assert_eq!(last_sync(&known.latest(stale.clone())), "new");
+        assert_eq!(
+            last_sync(&known.latest(obj("u2", "other"))),
+            "other",
+            "a recreated object starts from its own status"
+        );
+        known.clear();
+        assert_eq!(last_sync(&known.latest(stale)), "old");
+    }
+}
