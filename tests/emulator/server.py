@@ -14,6 +14,10 @@ this one add:
   DescribeConfigurationSets and SendTextMessage, validated against botocore's model
   (model_validation.py); a new account is SANDBOXED with a 1 USD text spend limit;
 * cognito_sms.py: Cognito's checks of SmsConfiguration.EumsSms and UserPool.SmsConfigurationFailure;
+* throttle.py: throttling as AWS does at its request-rate quotas (token buckets per account, region
+  and Cognito quota category or API action), off until a test sets rates;
+* cognito_pools.py: many user pools at once for benchmarks, and every pool's signing key imported
+  once instead of once a pool (moto spends a tenth of a second of CPU on each);
 * a call log, fault injection and the control endpoints below.
 
 State lives on moto's per-account, per-region backends, so POST /moto-api/reset clears it. SMS
@@ -23,8 +27,8 @@ Messaging's carry origination_identity).
 Control endpoints (JSON in and out; account defaults to 123456789012, region to us-east-1):
 
 * GET /_emulator/calls: every AWS call served, [{service, action, account, region, at}] (`at`:
-  seconds since the emulator started); DELETE clears it. End User Messaging calls have service
-  "sms-voice".
+  seconds since the emulator started; `throttled`: true on a call throttling refused); DELETE
+  clears it. End User Messaging calls have service "sms-voice".
 * POST /_emulator/credentials {expired: [access key ids]}: calls signed with those keys are
   refused with ExpiredToken (HTTP 403), as AWS refuses expired temporary credentials.
 * POST /_emulator/hold {action, answer? (true)}: once a call of `action` has succeeded, every
@@ -58,9 +62,28 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
   and userPoolId (JSON body or query string) goes back to the computed value ("SNSSandbox" for a
   pool sending through SNS from a sandboxed account and region). Returns {userPoolId,
   smsConfigurationFailure}.
+* POST /_emulator/cognito/pools {region, count, prefix? ("pool-"), account?}: create `count`
+  default user pools named prefix + 0, 1, ... straight in moto's backend (no HTTP, no throttling
+  per pool); returns {userPoolIds}, in that order.
+* POST /_emulator/throttle {rates: {"service:name": requests per second}, account?, region?}:
+  throttle as AWS does at those rates (off by default). service is cognito-idp, iam, sts, sns or
+  sms-voice; name is a Cognito quota category (e.g. UserPoolRead, which has DescribeUserPool, and
+  UserPoolUpdate, which has CreateUserPool and UpdateUserPool; GET /_emulator/throttle/categories
+  lists them with AWS's default rates), another service's API action, or "*" for each category or
+  action of the service, each on its own bucket: {"cognito-idp:*": 15, "iam:*": 15}. Buckets are
+  per account and region (IAM: per account), hold one second of their rate and refill
+  continuously. Without account (region) the rates apply to every account (region); a POST
+  replaces the rates of its account and region, and the most specific rule that rates a call wins
+  (in it, an exact key over "*"). A call over its rate answers what AWS does: Cognito
+  TooManyRequestsException, IAM, STS and SNS Throttling (Type Sender), End User Messaging
+  ThrottlingException, all HTTP 400 "Rate exceeded"; it is logged but not served. GET returns
+  {enabled, rules [{account, region, rates}], throttled {"service:Action": calls refused},
+  throttledTotal}; DELETE turns throttling off and forgets the refusals. POST /moto-api/reset
+  leaves throttling as it is.
 
 A control request the emulator cannot apply answers 400 {error}. test_sms_voice.py (pytest) drives
-End User Messaging and Cognito's EumsSms through boto3.
+End User Messaging and Cognito's EumsSms through boto3, test_throttle.py throttling and the bulk
+creation of user pools.
 
 Usage: python server.py [--host 127.0.0.1] [--port 0]
 Prints "listening on http://HOST:PORT" once ready. Exits when its standard input closes, so a
@@ -73,6 +96,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 from datetime import datetime, timezone
 
 from moto.core.exceptions import ServiceException
@@ -87,11 +111,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+import cognito_pools
 import cognito_sms
 import sms_voice_actions
 import sms_voice_control
 import sms_voice_state
+import throttle
 from sns_sms import sms_state
+
+# Throttling is the query protocol's common error, in no service's own model; moto warns of that.
+warnings.filterwarnings("ignore", message=r"Exception\(InjectedFault\) with code Throttling does not match")
 
 
 # --- call log and fault injection ---------------------------------------------------------------
@@ -115,19 +144,28 @@ def access_key(authorization: str) -> str:
     return found.group("key") if found else ""
 
 
-def record(service: str, action: str, account: str, region: str, key: str) -> tuple[dict | None, bool]:
-    """Log a call; the injected fault due for it, if any, and whether its credentials expired."""
+def record(service: str, action: str, account: str, region: str, key: str) -> tuple[dict | None, bool, bool]:
+    """Log a call; the injected fault due for it, if any, whether its credentials expired, and
+    whether throttling refused it. AWS authenticates a call before metering it, and a refused call
+    never reaches the service, so it takes no injected fault."""
     entry = {"service": service, "action": action, "account": account, "region": region,
              "at": round(time.monotonic() - _started, 3)}
     with _lock:
+        expired = key in _expired_keys
+    throttled = not expired and not throttle.throttle.admit(service, action, account, region)
+    if throttled:
+        entry["throttled"] = True
+    with _lock:
         _calls.append(entry)
+        if throttled:
+            return None, expired, True
         fault = next(
             (f for f in _faults if f["service"] == service and f["action"] == action and f["remaining"] > 0),
             None,
         )
         if fault is not None:
             fault["remaining"] -= 1
-        return fault, key in _expired_keys
+        return fault, expired, False
 
 
 def wait_for_release() -> None:
@@ -161,10 +199,12 @@ def call_action_recorded(self: BaseResponse):
     wait_for_release()
     action = self._get_action()
     key = access_key(self.headers.get("Authorization", ""))
-    fault, expired = record(self.service_name or "", action, self.current_account, self.region, key)
+    fault, expired, throttled = record(self.service_name or "", action, self.current_account, self.region, key)
     if expired:
         fault = {"code": "ExpiredToken", "message": "The security token included in the request is expired",
                  "status": 403}
+    if throttled:
+        fault = throttled_fault(self.service_name or "")
     if fault is not None:
         exc = InjectedFault(fault["code"], fault["message"])
         exc.code = fault["code"]
@@ -176,6 +216,15 @@ def call_action_recorded(self: BaseResponse):
 
 
 BaseResponse.call_action = call_action_recorded
+
+
+def throttled_fault(service: str) -> dict:
+    """How a moto service refuses a call over its rate. Cognito (JSON protocol) answers its modeled
+    TooManyRequestsException; IAM, STS and SNS (query protocol) the common Throttling error, which
+    the serializer renders <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>...
+    Both HTTP 400, with the message AWS sends."""
+    code = "TooManyRequestsException" if service == "cognito-idp" else "Throttling"
+    return {"code": code, "message": "Rate exceeded", "status": 400}
 
 
 def control(request: Request) -> Response:
@@ -234,6 +283,10 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
         return sms_voice_control.control_account({**args.to_dict(), **body})
     if path == "/cognito/sms-failure" and method in ("POST", "DELETE"):
         return cognito_sms.control_sms_failure(method, {**args.to_dict(), **body})
+    if path == "/cognito/pools" and method == "POST":
+        return cognito_pools.control_pools(body)
+    if path.startswith("/throttle"):
+        return throttle.control(method, path, body)
     return None
 
 
@@ -303,11 +356,15 @@ def sms_voice(request: Request) -> Response:
     scope = CREDENTIAL_SCOPE.search(authorization)
     region = scope.group("region") if scope else "us-east-1"
     account = request.headers.get("x-moto-account-id", "123456789012")
-    fault, expired = record("sms-voice", action, account, region, access_key(authorization))
+    fault, expired, throttled = record("sms-voice", action, account, region, access_key(authorization))
     if expired:
         return sms_voice_state.ApiError(
             "ExpiredTokenException", "The security token included in the request is expired", 403
         ).response()
+    if throttled:
+        # The model's ThrottlingException (retryable, throttling): its one member is Message and it
+        # sets no HTTP status, so 400.
+        return sms_voice_state.ApiError("ThrottlingException", "Rate exceeded", 400).response()
     if fault is not None:
         return sms_voice_state.ApiError(fault["code"], fault["message"], fault.get("status", 400)).response()
     body = request.get_json(force=True, silent=True)
