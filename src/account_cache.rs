@@ -109,7 +109,6 @@ async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
         monthly_spend_limit: sns.monthly_spend_limit().await.ok().flatten(),
     };
     Ok(AccountSms {
-        checked_at: Some(k8s_openapi::jiff::Timestamp::now()),
         in_sandbox,
         monthly_spend_limit,
         identities,

@@ -98,8 +98,9 @@ async fn main() -> ExitCode {
             dry_run,
             reconcile_timeout,
             aws,
-        } => reconcile_file(file, dry_run, reconcile_timeout, &aws).await,
-        Command::Run(args) => run(*args).await,
+            // Both drivers' futures are boxed: they are deep, and main's own would nest them.
+        } => Box::pin(reconcile_file(file, dry_run, reconcile_timeout, &aws)).await,
+        Command::Run(args) => Box::pin(run(*args)).await,
     }
 }
 

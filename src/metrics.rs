@@ -13,7 +13,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::account_cache::AccountCache;
-use crate::aws::CallCounts;
+use crate::aws::limits::BucketStats;
+use crate::aws::{CallCounts, Limits};
+pub use crate::controller::Queue;
 
 /// How a reconcile ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -37,10 +39,21 @@ pub struct ErrorLabels {
     pub category: &'static str,
 }
 
-/// Readiness of the resources the operator watches, computed at scrape time.
-pub trait ReadinessCounts: std::fmt::Debug + Send + Sync + 'static {
-    /// (ready, not ready, unknown) counts.
+/// The controller's state, read at scrape time.
+pub trait ControllerState: std::fmt::Debug + Send + Sync + 'static {
+    /// (ready, not ready, unknown) counts of the resources watched.
     fn readiness(&self) -> (i64, i64, i64);
+    /// Reconciles running and resources waiting for one.
+    fn queue(&self) -> Queue;
+}
+
+/// What the metrics read from the rest of the operator.
+#[derive(Debug)]
+pub struct Sources {
+    pub calls: Arc<CallCounts>,
+    pub limits: Arc<Limits>,
+    pub cache: Arc<AccountCache>,
+    pub controller: Arc<dyn ControllerState>,
 }
 
 pub struct Metrics {
@@ -58,7 +71,7 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    pub fn new(calls: Arc<CallCounts>, cache: Arc<AccountCache>, resources: Arc<dyn ReadinessCounts>) -> Self {
+    pub fn new(sources: Sources) -> Self {
         let mut registry = Registry::with_prefix("cognito_sms");
         let reconciles = Family::<OutcomeLabels, Counter>::default();
         registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
@@ -81,11 +94,7 @@ impl Metrics {
             "1 while this replica holds the leader lease and reconciles",
             leader.clone(),
         );
-        registry.register_collector(Box::new(Scraped {
-            calls,
-            cache,
-            resources,
-        }));
+        registry.register_collector(Box::new(Scraped(sources)));
         Self {
             reconciles,
             reconcile_errors,
@@ -105,11 +114,7 @@ impl Metrics {
 
 /// Metrics read from the operator's state at scrape time (names get the registry's prefix).
 #[derive(Debug)]
-struct Scraped {
-    calls: Arc<CallCounts>,
-    cache: Arc<AccountCache>,
-    resources: Arc<dyn ReadinessCounts>,
-}
+struct Scraped(Sources);
 
 impl Collector for Scraped {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -119,11 +124,11 @@ impl Collector for Scraped {
             None,
             MetricType::Counter,
         )?;
-        for ((service, operation, outcome), n) in self.calls.snapshot() {
+        for ((service, operation, outcome), n) in self.0.calls.snapshot() {
             let labels = [("service", service), ("operation", operation), ("outcome", outcome)];
             ConstCounter::new(n).encode(calls.encode_family(&labels)?)?;
         }
-        let (hits, misses) = self.cache.stats();
+        let (hits, misses) = self.0.cache.stats();
         for (name, help, value) in [
             (
                 "sns_cache_hits",
@@ -139,7 +144,7 @@ impl Collector for Scraped {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value).encode(metric)?;
         }
-        let (ready, not_ready, unknown) = self.resources.readiness();
+        let (ready, not_ready, unknown) = self.0.controller.readiness();
         let mut resources = encoder.encode_descriptor(
             "resources",
             "CognitoSmsConfig resources by their Ready condition",
@@ -148,6 +153,82 @@ impl Collector for Scraped {
         )?;
         for (state, n) in [("true", ready), ("false", not_ready), ("unknown", unknown)] {
             ConstGauge::new(n).encode(resources.encode_family(&[("ready", state)])?)?;
+        }
+        self.encode_queue(&mut encoder)?;
+        self.encode_limits(&mut encoder)
+    }
+}
+
+/// One metric family read from each rate-limit bucket: name, help, and the value.
+type BucketFamily<T> = (&'static str, &'static str, fn(&BucketStats) -> T);
+
+impl Scraped {
+    fn encode_queue(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let q = self.0.controller.queue();
+        for (name, help, value) in [
+            ("reconciles_in_flight", "Reconciles running now", q.running),
+            (
+                "reconcile_queue_depth",
+                "Resources due for a reconcile and waiting for a free slot",
+                q.waiting,
+            ),
+        ] {
+            ConstGauge::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        let age = encoder.encode_descriptor(
+            "oldest_sync_age",
+            "Seconds since the least recently synced resource was last compared with AWS",
+            Some(&prometheus_client::registry::Unit::Seconds),
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(q.oldest_sync_age).encode(age)
+    }
+
+    fn encode_limits(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.limits.stats();
+        let labels =
+            |(service, category): &(&'static str, &'static str)| [("service", *service), ("category", *category)];
+        let counts: [BucketFamily<u64>; 3] = [
+            (
+                "aws_rate_limit_waits",
+                "AWS calls that waited for the client-side rate limit",
+                |s| s.waits,
+            ),
+            ("aws_throttles", "AWS call attempts that AWS throttled", |s| s.throttles),
+            (
+                "aws_retries",
+                "Retries the AWS SDK made, each within the rate limit",
+                |s| s.retries,
+            ),
+        ];
+        for (name, help, value) in counts {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (key, s) in &stats {
+                ConstCounter::new(value(s)).encode(family.encode_family(&labels(key))?)?;
+            }
+        }
+        let mut waited = encoder.encode_descriptor(
+            "aws_rate_limit_wait",
+            "Time AWS calls spent waiting for the client-side rate limit",
+            Some(&prometheus_client::registry::Unit::Seconds),
+            MetricType::Counter,
+        )?;
+        for (key, s) in &stats {
+            ConstCounter::new(s.waited.as_secs_f64()).encode(waited.encode_family(&labels(key))?)?;
+        }
+        let gauges: [BucketFamily<f64>; 2] = [
+            (
+                "aws_rate_limit",
+                "Requests per second allowed now (lowered after throttling)",
+                |s| s.rate,
+            ),
+            ("aws_rate_limit_budget", "Requests per second configured", |s| s.budget),
+        ];
+        for (name, help, value) in gauges {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (key, s) in &stats {
+                ConstGauge::new(value(s)).encode(family.encode_family(&labels(key))?)?;
+            }
         }
         Ok(())
     }
@@ -159,19 +240,33 @@ mod tests {
 
     #[derive(Debug)]
     struct Fixed;
-    impl ReadinessCounts for Fixed {
+    impl ControllerState for Fixed {
         fn readiness(&self) -> (i64, i64, i64) {
             (2, 1, 0)
+        }
+        fn queue(&self) -> Queue {
+            Queue {
+                running: 3,
+                waiting: 7,
+                oldest_sync_age: 12.5,
+            }
         }
     }
 
     #[test]
     fn renders_every_series_with_bounded_labels() {
-        let m = Metrics::new(
-            Arc::default(),
-            Arc::new(AccountCache::new(std::time::Duration::ZERO)),
-            Arc::new(Fixed),
-        );
+        let limits = Arc::new(Limits::default());
+        let m = Metrics::new(Sources {
+            calls: Arc::default(),
+            limits: limits.clone(),
+            cache: Arc::new(AccountCache::new(std::time::Duration::ZERO)),
+            controller: Arc::new(Fixed),
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(limits.acquire("us-east-1", "cognito-idp", "DescribeUserPool"));
         m.reconciles
             .get_or_create(&OutcomeLabels {
                 outcome: ReconcileOutcome::Ready,
@@ -186,6 +281,11 @@ mod tests {
             "cognito_sms_sns_cache_hits_total 0",
             "cognito_sms_resources{ready=\"true\"} 2",
             "cognito_sms_resources{ready=\"false\"} 1",
+            "cognito_sms_reconciles_in_flight 3",
+            "cognito_sms_reconcile_queue_depth 7",
+            "cognito_sms_oldest_sync_age_seconds 12.5",
+            "cognito_sms_aws_rate_limit_budget{service=\"cognito-idp\",category=\"UserPoolRead\"} 13.0",
+            "cognito_sms_aws_throttles_total{service=\"cognito-idp\",category=\"UserPoolRead\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

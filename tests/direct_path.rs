@@ -317,17 +317,26 @@ async fn cognitos_sms_configuration_failure_is_surfaced_on_both_paths() {
         "{message}"
     );
 
-    // On the SNS path, in the sandbox, Cognito's own word joins the sandbox condition.
+    // On the SNS path, in the sandbox, Cognito's SNSSandbox (reported once the pool sends through
+    // the account) agrees with the sandbox condition, which stays as it was: no status churn.
     let sns_pool = create_pool(&emu, "eu-west-1", "sns").await;
     let mut sns = resource("sns", json!({"userPoolId": sns_pool}));
     h.reconcile(&mut sns).await;
+    let first = sns.status.clone();
     h.reconcile(&mut sns).await;
+    let pool = emu
+        .cognito("eu-west-1")
+        .await
+        .describe_user_pool()
+        .user_pool_id(&sns_pool)
+        .send()
+        .await;
+    let reported = pool.unwrap().user_pool.unwrap().sms_configuration_failure;
+    assert_eq!(reported.as_deref(), Some("SNSSandbox"));
     let (_, reason, message) = condition(&sns, types::SANDBOX_EXITED);
     assert_eq!(reason, "InSandbox");
-    assert!(
-        message.contains("Cognito reports SmsConfigurationFailure SNSSandbox"),
-        "{message}"
-    );
+    assert!(!message.contains("SmsConfigurationFailure"), "{message}");
+    assert_eq!(sns.status, first, "the second reconcile finds nothing new");
 }
 
 #[tokio::test]

@@ -8,10 +8,12 @@ use serde_json::Value;
 /// SnsCallerArn requires iam:PassRole on that role.
 const IMPLIED: &[&str] = &["iam:PassRole"];
 
-/// `service:Operation` for every `call("service", "Operation", ...)` and `pages(...)` in the AWS
-/// adapters.
+/// `service:Operation` for every `call("service", "Operation", ...)`, `pages(...)` and their
+/// regional `call_in(&self.region, ...)` / `pages_in(...)` in the AWS adapters.
 fn actions_called() -> BTreeSet<String> {
-    let re = regex_lite::Regex::new(r#"\.(?:call|pages)\(\s*"([a-z-]+)",\s*"([A-Za-z]+)""#).unwrap();
+    let re =
+        regex_lite::Regex::new(r#"\.(?:call|pages)(?:_in)?\(\s*(?:&self\.region,\s*)?"([a-z-]+)",\s*"([A-Za-z]+)""#)
+            .unwrap();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/aws");
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {

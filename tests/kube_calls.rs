@@ -138,6 +138,7 @@ fn settings() -> Settings {
         },
         reconcile_timeout: Duration::from_secs(120),
         sns_cache_ttl: Duration::from_secs(300),
+        max_concurrent_reconciles: 10,
         secret_grant: Default::default(),
     }
 }
@@ -167,6 +168,18 @@ async fn run(obj: &CognitoSmsConfig, ctx: Arc<Context>) -> Result<Action, contro
     )
     .await
     .expect("reconcile finished: it made no request beyond those expected")
+}
+
+/// A requeue after the resync period (600 s), give or take its tenth of jitter.
+fn assert_resync(action: &Action) {
+    let text = format!("{action:?}");
+    let secs: f64 = regex_lite::Regex::new(r"Some\(([0-9.]+)s\)")
+        .unwrap()
+        .captures(&text)
+        .unwrap_or_else(|| panic!("not a requeue: {text}"))[1]
+        .parse()
+        .unwrap();
+    assert!((540.0..=660.0).contains(&secs), "{text}");
 }
 
 #[tokio::test]
@@ -236,11 +249,7 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
     );
     assert_eq!(status["observedGeneration"], 1);
     assert_eq!(seen[1].body["apiVersion"], "cognitosms.io/v1alpha1");
-    assert_eq!(
-        action,
-        Action::requeue(Duration::from_secs(600)),
-        "terminal: resync, not backoff"
-    );
+    assert_resync(&action);
     assert!(aws.calls.snapshot().is_empty());
 }
 
@@ -289,7 +298,51 @@ async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status()
     // A new account is in the SMS sandbox with the USD 1.00 quota: configured, not production-ready.
     assert_eq!(status_of("SandboxExited").as_deref(), Some("False"));
     assert_eq!(status_of("ProductionReady").as_deref(), Some("False"));
-    assert_eq!(action, Action::requeue(Duration::from_secs(600)));
+    assert_resync(&action);
+}
+
+/// A resync that finds AWS as the status already says writes nothing: no status patch, no Event,
+/// no AWS write.
+#[tokio::test]
+async fn a_resync_that_finds_nothing_new_writes_nothing() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let mut synced = resource("app", json!({"userPoolId": pool})).finalized();
+    // Converged: the second reconcile also sees what Cognito reports once the pool sends SMS.
+    let harness = Harness::new(&emu).await;
+    harness.reconcile(&mut synced).await;
+    harness.reconcile(&mut synced).await;
+
+    emu.clear_calls();
+    let (ctx, handle) = context(emu.aws().await).await;
+    // The mock API server answers nothing: any request would fail the reconcile.
+    let server = serve(handle, synced.clone(), 0);
+    let action = run(&synced, ctx).await.expect("no request to the API server");
+    assert!(server.await.unwrap().is_empty());
+    assert_resync(&action);
+    assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
+    let reads: Vec<String> = emu.calls().into_iter().map(|(_, a)| a).collect();
+    println!("AWS reads per resync of a converged resource: {reads:?}");
+}
+
+/// A resource that stays not Ready for the same reason is announced once, not on every resync.
+#[tokio::test]
+async fn a_problem_already_reported_is_not_announced_again() {
+    let obj = resource(
+        "app",
+        json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
+    )
+    .finalized();
+    let (ctx, handle) = context(unreachable_aws().await).await;
+    let server = serve(handle, obj.clone(), 2);
+    run(&obj, ctx).await.unwrap();
+    let written = server.await.unwrap().pop().unwrap().body["status"].clone();
+    let reported = obj.with_status(serde_json::from_value(written).unwrap());
+
+    let (ctx, handle) = context(unreachable_aws().await).await;
+    let server = serve(handle, reported.clone(), 0);
+    run(&reported, ctx).await.expect("no Warning again, no status write");
+    assert!(server.await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ fn short(attempt_ms: u64, call_ms: u64) -> AwsSettings {
         attempt_timeout: Duration::from_millis(attempt_ms),
         call_timeout: Duration::from_millis(call_ms),
         max_attempts: 2,
+        rate_limits: vec![],
     }
 }
 

@@ -161,8 +161,6 @@ pub struct SnsView {
 /// The account's SMS state in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSms {
-    /// When AWS was asked.
-    pub checked_at: Option<k8s_openapi::jiff::Timestamp>,
     /// The End User Messaging account tier is `SANDBOXED`.
     pub in_sandbox: bool,
     /// The text message monthly spend limit, US dollars.
@@ -261,7 +259,6 @@ pub(crate) mod tests {
 
     pub(crate) fn account(identities: Vec<Identity>) -> AccountSms {
         AccountSms {
-            checked_at: None,
             in_sandbox: true,
             monthly_spend_limit: Some("1".into()),
             identities,

@@ -12,6 +12,7 @@ use crate::desired::SmsConfig;
 pub struct Cognito<'a> {
     pub(super) aws: &'a Aws,
     pub(super) client: aws_sdk_cognitoidentityprovider::Client,
+    pub(super) region: String,
 }
 
 /// UpdateUserPool resets every setting it is not sent. This copies every updatable setting of
@@ -95,14 +96,19 @@ pub fn sms_configuration(desired: &SmsConfig) -> SmsConfigurationType {
 impl Cognito<'_> {
     pub async fn describe_user_pool(&self, id: &str) -> Result<Option<UserPoolType>, AwsError> {
         let req = self.client.describe_user_pool().user_pool_id(id).send();
-        Ok(optional(self.aws.call("cognito-idp", "DescribeUserPool", req).await)?.and_then(|o| o.user_pool))
+        Ok(optional(
+            self.aws
+                .call_in(&self.region, "cognito-idp", "DescribeUserPool", req)
+                .await,
+        )?
+        .and_then(|o| o.user_pool))
     }
 
     /// Point the pool's SMS at `desired`, sending every other setting back unchanged.
     pub async fn update_sms_configuration(&self, pool: &UserPoolType, desired: &SmsConfig) -> Result<(), AwsError> {
         let req = with_every_setting_of(self.client.update_user_pool(), pool, sms_configuration(desired));
         self.aws
-            .call("cognito-idp", "UpdateUserPool", req.send())
+            .call_in(&self.region, "cognito-idp", "UpdateUserPool", req.send())
             .await
             .map(drop)
     }

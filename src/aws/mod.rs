@@ -4,6 +4,7 @@
 pub mod cognito;
 pub mod error;
 pub mod iam;
+pub mod limits;
 pub mod sms_voice;
 pub mod sns;
 pub mod sts;
@@ -19,6 +20,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::OnceCell;
 
 pub use error::{AwsError, ErrorKind};
+pub use limits::Limits;
 
 /// How long AWS calls may take and how often they are tried; each field is also a flag.
 ///
@@ -44,6 +46,23 @@ pub struct AwsSettings {
         env = "AWS_MAX_ATTEMPTS"
     )]
     pub max_attempts: u32,
+    /// A budget in requests per second for one quota category of AWS, as
+    /// `SERVICE:CATEGORY=RATE` (`cognito-idp:UserPoolRead=8`), or for each category of a service
+    /// (`iam:*=5`); repeat for several. The defaults keep below AWS's default quotas: Cognito
+    /// `UserPoolRead` and `UserPoolUpdate` 13 (of 15) per region, each IAM API 13, the rest 5.
+    /// Lower them when other tools share the account's quotas.
+    #[arg(
+        long = "aws-rate-limit",
+        value_name = "SERVICE:CATEGORY=RATE",
+        env = "AWS_RATE_LIMITS",
+        value_delimiter = ',',
+        value_parser = rate_limit
+    )]
+    pub rate_limits: Vec<String>,
+}
+
+fn rate_limit(s: &str) -> Result<String, String> {
+    limits::Budgets::with(&[s.to_string()]).map(|_| s.to_string())
 }
 
 impl Default for AwsSettings {
@@ -53,6 +72,7 @@ impl Default for AwsSettings {
             attempt_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
             max_attempts: 3,
+            rate_limits: vec![],
         }
     }
 }
@@ -69,7 +89,51 @@ impl AwsSettings {
         let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts.max(1));
         loader.timeout_config(timeouts).retry_config(retries)
     }
+
+    /// The rate-limit budgets: the defaults with the flags' overrides.
+    pub fn budgets(&self) -> limits::Budgets {
+        limits::Budgets::with(&self.rate_limits).expect("each budget was checked when parsed")
+    }
 }
+
+/// Every operation the operator calls, by service; the rate limits know them by these names.
+pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+    ("sts", "GetCallerIdentity"),
+    ("cognito-idp", "DescribeUserPool"),
+    ("cognito-idp", "UpdateUserPool"),
+    ("iam", "GetRole"),
+    ("iam", "GetRolePolicy"),
+    ("iam", "ListRolePolicies"),
+    ("iam", "ListAttachedRolePolicies"),
+    ("iam", "GetPolicy"),
+    ("iam", "GetPolicyVersion"),
+    ("iam", "CreateRole"),
+    ("iam", "UpdateAssumeRolePolicy"),
+    ("iam", "PutRolePolicy"),
+    ("iam", "DeleteRolePolicy"),
+    ("iam", "PutRolePermissionsBoundary"),
+    ("iam", "DeleteRolePermissionsBoundary"),
+    ("iam", "TagRole"),
+    ("iam", "DeleteRole"),
+    ("sns", "GetSMSAttributes"),
+    ("sns", "GetSMSSandboxAccountStatus"),
+    ("sms-voice", "DescribeAccountAttributes"),
+    ("sms-voice", "DescribeSpendLimits"),
+    ("sms-voice", "DescribePhoneNumbers"),
+    ("sms-voice", "DescribeSenderIds"),
+    ("sms-voice", "DescribePools"),
+    ("sms-voice", "ListPoolOriginationIdentities"),
+    ("sms-voice", "DescribeConfigurationSets"),
+    ("sms-voice", "DescribeVerifiedDestinationNumbers"),
+    ("sms-voice", "CreateVerifiedDestinationNumber"),
+    ("sms-voice", "SendDestinationNumberVerificationCode"),
+    ("sms-voice", "VerifyDestinationNumber"),
+    ("sms-voice", "DeleteVerifiedDestinationNumber"),
+    ("sms-voice", "SendTextMessage"),
+];
+
+/// IAM and STS are global: their buckets are not per region.
+const GLOBAL: &str = "global";
 
 /// Counts of AWS calls by (service, operation, outcome); outcome is `ok` or an `ErrorKind` label.
 #[derive(Debug, Default)]
@@ -117,6 +181,7 @@ pub struct Aws {
     sms_voice: Arc<Regional<aws_sdk_pinpointsmsvoicev2::Client>>,
     account_id: Arc<OnceCell<String>>,
     pub calls: Arc<CallCounts>,
+    pub limits: Arc<Limits>,
 }
 
 impl Aws {
@@ -125,19 +190,40 @@ impl Aws {
     /// per-service `AWS_ENDPOINT_URL_*` variables apply; the timeouts and retries of `settings`.
     pub async fn from_env_with(settings: &AwsSettings) -> Self {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        Self::new(settings.apply(loader).load().await)
+        Self::with_limits(settings.apply(loader).load().await, Limits::new(settings.budgets()))
     }
 
+    /// Clients for `config` with the default rate limits.
     pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self::with_limits(config, Limits::default())
+    }
+
+    pub fn with_limits(config: aws_config::SdkConfig, limits: Limits) -> Self {
+        let limits = Arc::new(limits);
+        let iam = aws_sdk_iam::config::Builder::from(&config)
+            .interceptor(Self::feedback(&limits, "iam", GLOBAL))
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&config)
+            .interceptor(Self::feedback(&limits, "sts", GLOBAL))
+            .build();
         Self {
-            iam: aws_sdk_iam::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
             cognito: Arc::default(),
             sns: Arc::default(),
             sms_voice: Arc::default(),
             account_id: Arc::default(),
             calls: Arc::default(),
+            limits,
             config,
+        }
+    }
+
+    fn feedback(limits: &Arc<Limits>, service: &'static str, region: &str) -> limits::QuotaFeedback {
+        limits::QuotaFeedback {
+            limits: limits.clone(),
+            service,
+            region: region.to_string(),
         }
     }
 
@@ -152,27 +238,45 @@ impl Aws {
         let client = self.cognito.get(region, |r| {
             let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.config)
                 .region(r)
+                .interceptor(Self::feedback(&self.limits, "cognito-idp", region))
                 .build();
             aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
         });
-        cognito::Cognito { aws: self, client }
+        cognito::Cognito {
+            aws: self,
+            client,
+            region: region.to_string(),
+        }
     }
 
     pub fn sns(&self, region: &str) -> sns::Sns<'_> {
         let client = self.sns.get(region, |r| {
-            aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.config).region(r).build())
+            let conf = aws_sdk_sns::config::Builder::from(&self.config)
+                .region(r)
+                .interceptor(Self::feedback(&self.limits, "sns", region))
+                .build();
+            aws_sdk_sns::Client::from_conf(conf)
         });
-        sns::Sns { aws: self, client }
+        sns::Sns {
+            aws: self,
+            client,
+            region: region.to_string(),
+        }
     }
 
     pub fn sms_voice(&self, region: &str) -> sms_voice::SmsVoice<'_> {
         let client = self.sms_voice.get(region, |r| {
             let conf = aws_sdk_pinpointsmsvoicev2::config::Builder::from(&self.config)
                 .region(r)
+                .interceptor(Self::feedback(&self.limits, "sms-voice", region))
                 .build();
             aws_sdk_pinpointsmsvoicev2::Client::from_conf(conf)
         });
-        sms_voice::SmsVoice { aws: self, client }
+        sms_voice::SmsVoice {
+            aws: self,
+            client,
+            region: region.to_string(),
+        }
     }
 
     /// The account the credentials belong to; asked once, then cached.
@@ -183,7 +287,8 @@ impl Aws {
             .cloned()
     }
 
-    /// Run one SDK call, count it, and classify its error.
+    /// Run one SDK call of a global service (IAM, STS) within its rate limit, count it, and
+    /// classify its error.
     pub(crate) async fn call<T, E>(
         &self,
         service: &'static str,
@@ -193,12 +298,29 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        self.call_in(GLOBAL, service, operation, request).await
+    }
+
+    /// [`Aws::call`] for a regional service. The request is sent only once a token is there.
+    pub(crate) async fn call_in<T, E>(
+        &self,
+        region: &str,
+        service: &'static str,
+        operation: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.limits.acquire(region, service, operation).await;
         self.outcome(service, operation, request.await)
     }
 
-    /// Every page of a paginated SDK call (one request each, each counted), in order.
-    pub(crate) async fn pages<T, E>(
+    /// Every page of a paginated SDK call of a regional service (one request each, each within
+    /// the rate limit and counted), in order.
+    pub(crate) async fn pages_in<T, E>(
         &self,
+        region: &str,
         service: &'static str,
         operation: &'static str,
         mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
@@ -206,11 +328,30 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        // Whether another page follows shows only when the stream is polled, which sends its
+        // request: the first page waits for a token, each later one takes a token as it goes.
         let mut all = vec![];
+        self.limits.acquire(region, service, operation).await;
         while let Some(page) = pages.next().await {
+            if !all.is_empty() {
+                self.limits.spent(region, service, operation);
+            }
             all.push(self.outcome(service, operation, page)?);
         }
         Ok(all)
+    }
+
+    /// [`Aws::pages_in`] for a global service.
+    pub(crate) async fn pages<T, E>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<Vec<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.pages_in(GLOBAL, service, operation, pages).await
     }
 
     fn outcome<T, E>(

@@ -15,6 +15,7 @@ use crate::desired::TestMessage;
 pub struct SmsVoice<'a> {
     pub(super) aws: &'a Aws,
     pub(super) client: aws_sdk_pinpointsmsvoicev2::Client,
+    pub(super) region: String,
 }
 
 fn strings<T: AsRef<str>>(items: &[T]) -> Vec<String> {
@@ -33,7 +34,10 @@ impl SmsVoice<'_> {
     /// Whether the account's tier is `SANDBOXED`.
     pub async fn in_sandbox(&self) -> Result<bool, AwsError> {
         let pages = self.client.describe_account_attributes().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribeAccountAttributes", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribeAccountAttributes", pages)
+            .await?;
         Ok(pages
             .iter()
             .flat_map(|p| p.account_attributes())
@@ -43,7 +47,10 @@ impl SmsVoice<'_> {
     /// The text message monthly spend limit in US dollars.
     pub async fn text_spend_limit(&self) -> Result<Option<String>, AwsError> {
         let pages = self.client.describe_spend_limits().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribeSpendLimits", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribeSpendLimits", pages)
+            .await?;
         Ok(pages
             .iter()
             .flat_map(|p| p.spend_limits())
@@ -53,7 +60,10 @@ impl SmsVoice<'_> {
 
     pub async fn phone_numbers(&self) -> Result<Vec<Identity>, AwsError> {
         let pages = self.client.describe_phone_numbers().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribePhoneNumbers", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribePhoneNumbers", pages)
+            .await?;
         Ok(pages
             .iter()
             .flat_map(|p| p.phone_numbers())
@@ -81,7 +91,10 @@ impl SmsVoice<'_> {
 
     pub async fn sender_ids(&self) -> Result<Vec<Identity>, AwsError> {
         let pages = self.client.describe_sender_ids().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribeSenderIds", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribeSenderIds", pages)
+            .await?;
         Ok(pages
             .iter()
             .flat_map(|p| p.sender_ids())
@@ -101,7 +114,10 @@ impl SmsVoice<'_> {
     /// The account's pools, each with what its phone numbers and sender IDs can do.
     pub async fn pools(&self) -> Result<Vec<Identity>, AwsError> {
         let pages = self.client.describe_pools().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribePools", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribePools", pages)
+            .await?;
         let mut pools = vec![];
         for p in pages.iter().flat_map(|p| p.pools()) {
             pools.push(Identity {
@@ -129,7 +145,7 @@ impl SmsVoice<'_> {
             .send();
         let pages = self
             .aws
-            .pages("sms-voice", "ListPoolOriginationIdentities", pages)
+            .pages_in(&self.region, "sms-voice", "ListPoolOriginationIdentities", pages)
             .await?;
         Ok(pages
             .iter()
@@ -143,7 +159,10 @@ impl SmsVoice<'_> {
 
     pub async fn configuration_sets(&self) -> Result<BTreeSet<String>, AwsError> {
         let pages = self.client.describe_configuration_sets().into_paginator().send();
-        let pages = self.aws.pages("sms-voice", "DescribeConfigurationSets", pages).await?;
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribeConfigurationSets", pages)
+            .await?;
         Ok(pages
             .iter()
             .flat_map(|p| p.configuration_sets())
@@ -160,7 +179,7 @@ impl SmsVoice<'_> {
             .send();
         let pages = self
             .aws
-            .pages("sms-voice", "DescribeVerifiedDestinationNumbers", pages)
+            .pages_in(&self.region, "sms-voice", "DescribeVerifiedDestinationNumbers", pages)
             .await?;
         Ok(pages
             .iter()
@@ -186,7 +205,7 @@ impl SmsVoice<'_> {
             .send();
         let created = self
             .aws
-            .call("sms-voice", "CreateVerifiedDestinationNumber", req)
+            .call_in(&self.region, "sms-voice", "CreateVerifiedDestinationNumber", req)
             .await?;
         self.send_code(created.verified_destination_number_id(), language).await
     }
@@ -207,7 +226,7 @@ impl SmsVoice<'_> {
             )
             .send();
         self.aws
-            .call("sms-voice", "SendDestinationNumberVerificationCode", req)
+            .call_in(&self.region, "sms-voice", "SendDestinationNumberVerificationCode", req)
             .await
             .map(drop)
     }
@@ -220,7 +239,7 @@ impl SmsVoice<'_> {
             .verification_code(code.reveal())
             .send();
         self.aws
-            .call("sms-voice", "VerifyDestinationNumber", req)
+            .call_in(&self.region, "sms-voice", "VerifyDestinationNumber", req)
             .await
             .map(drop)
     }
@@ -232,7 +251,7 @@ impl SmsVoice<'_> {
             .verified_destination_number_id(id)
             .send();
         self.aws
-            .call("sms-voice", "DeleteVerifiedDestinationNumber", req)
+            .call_in(&self.region, "sms-voice", "DeleteVerifiedDestinationNumber", req)
             .await
             .map(drop)
     }
@@ -253,7 +272,7 @@ impl SmsVoice<'_> {
                 .destination_country_parameters(DestinationCountryParameterKey::InTemplateId, template);
         }
         self.aws
-            .call("sms-voice", "SendTextMessage", req.send())
+            .call_in(&self.region, "sms-voice", "SendTextMessage", req.send())
             .await
             .map(drop)
     }

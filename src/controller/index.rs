@@ -1,64 +1,203 @@
-//! Lookups across the watched resources: which resources read a Secret, and which sandbox
-//! numbers other resources list.
+//! Lookups across the watched resources, kept up to date from the watch events so that no
+//! reconcile scans every resource: which resources read a Secret, which sandbox numbers other
+//! resources in the same SMS region list, and which namespaces verify sandbox numbers at all.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::RwLock;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher::Event;
 
 use crate::crd::CognitoSmsConfig;
 use crate::reconcile;
 
-/// Sandbox numbers listed by the other resources that use the same SNS region (the operator
-/// works in one AWS account, so the same region means the same sandbox list).
-pub(super) fn claimed_by_others(stores: &[Store<CognitoSmsConfig>], obj: &CognitoSmsConfig) -> HashSet<String> {
-    let Some(region) = reconcile::sms_region_of(obj) else {
-        return HashSet::new();
-    };
-    let me = ObjectRef::from_obj(obj);
-    stores
-        .iter()
-        .flat_map(|s| s.state())
-        .filter(|other| ObjectRef::from_obj(other.as_ref()) != me)
-        .filter(|other| reconcile::sms_region_of(other).as_deref() == Some(region.as_str()))
-        .flat_map(|other| {
-            other
-                .spec
-                .sandbox_phone_numbers
-                .iter()
-                .map(|n| n.phone_number.clone())
-                .collect::<Vec<_>>()
-        })
-        .collect()
+type Ref = ObjectRef<CognitoSmsConfig>;
+
+/// What the index keeps of one resource.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    /// Which watch scope saw it, so that a scope's relist forgets only its own resources.
+    scope: usize,
+    namespace: String,
+    /// The region of the user pool, whose `UserPoolRead` quota each resync spends.
+    pool_region: Option<String>,
+    region: Option<String>,
+    numbers: Vec<String>,
+    secrets: BTreeSet<String>,
+    /// It lists numbers and is not being deleted: its namespace's Secrets hold codes.
+    needs_codes: bool,
 }
 
-/// The resources that take verification codes from `secret`.
-pub(super) fn referencing(
-    store: &Store<CognitoSmsConfig>,
-    secret: &PartialObjectMeta<Secret>,
-) -> Vec<ObjectRef<CognitoSmsConfig>> {
-    let (ns, name) = (secret.namespace(), secret.name_any());
-    store
-        .state()
-        .iter()
-        .filter(|r| r.namespace() == ns)
-        .filter(|r| {
-            r.spec
-                .sandbox_phone_numbers
-                .iter()
-                .any(|n| n.verification_code_ref.name == name)
-        })
-        .map(|r| ObjectRef::from_obj(r.as_ref()))
-        .collect()
+impl Entry {
+    fn of(scope: usize, obj: &CognitoSmsConfig) -> Self {
+        let numbers = &obj.spec.sandbox_phone_numbers;
+        Entry {
+            scope,
+            namespace: obj.namespace().unwrap_or_default(),
+            pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(str::to_string),
+            region: reconcile::sms_region_of(obj),
+            numbers: numbers.iter().map(|n| n.phone_number.clone()).collect(),
+            secrets: numbers.iter().map(|n| n.verification_code_ref.name.clone()).collect(),
+            needs_codes: !numbers.is_empty() && obj.metadata.deletion_timestamp.is_none(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<Ref, Entry>,
+    /// SMS region → number → the resources listing it.
+    numbers: HashMap<String, BTreeMap<String, HashSet<Ref>>>,
+    /// (namespace, Secret name) → the resources reading codes from it.
+    secrets: HashMap<(String, String), HashSet<Ref>>,
+    /// Namespace → how many of its resources need codes.
+    needing_codes: HashMap<String, usize>,
+    /// User pool region → how many resources configure a pool there.
+    pools: HashMap<String, usize>,
+    /// Per scope relisting now: the resources seen so far in the new list.
+    relisting: HashMap<usize, HashSet<Ref>>,
+}
+
+impl Inner {
+    fn insert(&mut self, key: Ref, entry: Entry) {
+        self.remove(&key);
+        if let Some(region) = &entry.region {
+            let listed = self.numbers.entry(region.clone()).or_default();
+            for n in &entry.numbers {
+                listed.entry(n.clone()).or_default().insert(key.clone());
+            }
+        }
+        for s in &entry.secrets {
+            let readers = self.secrets.entry((entry.namespace.clone(), s.clone())).or_default();
+            readers.insert(key.clone());
+        }
+        if entry.needs_codes {
+            *self.needing_codes.entry(entry.namespace.clone()).or_default() += 1;
+        }
+        if let Some(region) = &entry.pool_region {
+            *self.pools.entry(region.clone()).or_default() += 1;
+        }
+        self.entries.insert(key, entry);
+    }
+
+    fn remove(&mut self, key: &Ref) {
+        let Some(entry) = self.entries.remove(key) else { return };
+        if let Some(listed) = entry.region.as_ref().and_then(|r| self.numbers.get_mut(r)) {
+            for n in &entry.numbers {
+                if let Some(refs) = listed.get_mut(n) {
+                    refs.remove(key);
+                    if refs.is_empty() {
+                        listed.remove(n);
+                    }
+                }
+            }
+        }
+        for s in &entry.secrets {
+            let at = (entry.namespace.clone(), s.clone());
+            if let Some(readers) = self.secrets.get_mut(&at) {
+                readers.remove(key);
+                if readers.is_empty() {
+                    self.secrets.remove(&at);
+                }
+            }
+        }
+        if entry.needs_codes
+            && let Some(n) = self.needing_codes.get_mut(&entry.namespace)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.needing_codes.remove(&entry.namespace);
+            }
+        }
+        if let Some(n) = entry.pool_region.as_ref().and_then(|r| self.pools.get_mut(r)) {
+            *n -= 1;
+            if *n == 0 {
+                self.pools.remove(entry.pool_region.as_deref().unwrap_or_default());
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Index(RwLock<Inner>);
+
+impl Index {
+    /// Follow one event of watch scope `scope`, as a reflector does.
+    pub(super) fn apply(&self, scope: usize, event: &Event<CognitoSmsConfig>) {
+        let mut inner = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj)),
+            Event::Delete(obj) => inner.remove(&ObjectRef::from_obj(obj)),
+            Event::Init => {
+                inner.relisting.insert(scope, HashSet::new());
+            }
+            Event::InitApply(obj) => {
+                let key = ObjectRef::from_obj(obj);
+                inner.relisting.entry(scope).or_default().insert(key.clone());
+                inner.insert(key, Entry::of(scope, obj));
+            }
+            Event::InitDone => {
+                let seen = inner.relisting.remove(&scope).unwrap_or_default();
+                let gone: Vec<Ref> = inner
+                    .entries
+                    .iter()
+                    .filter(|(k, e)| e.scope == scope && !seen.contains(*k))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in gone {
+                    inner.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Sandbox numbers listed by the other resources that use the same SMS region (the operator
+    /// works in one AWS account, so the same region means the same sandbox list).
+    pub(super) fn claimed_by_others(&self, obj: &CognitoSmsConfig) -> HashSet<String> {
+        let Some(region) = reconcile::sms_region_of(obj) else {
+            return HashSet::new();
+        };
+        let me = ObjectRef::from_obj(obj);
+        let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let Some(listed) = inner.numbers.get(&region) else {
+            return HashSet::new();
+        };
+        listed
+            .iter()
+            .filter(|(_, refs)| refs.iter().any(|r| *r != me))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// The resources that take verification codes from Secret `name` in `namespace`.
+    pub(super) fn reading(&self, namespace: &str, name: &str) -> Vec<Ref> {
+        let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let at = (namespace.to_string(), name.to_string());
+        inner
+            .secrets
+            .get(&at)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many resources configure a user pool in `region`.
+    pub(super) fn pools_in(&self, region: &str) -> usize {
+        let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
+        inner.pools.get(region).copied().unwrap_or(0)
+    }
+
+    /// Whether a resource in `namespace` lists sandbox numbers and is not being deleted.
+    pub(super) fn needs_codes(&self, namespace: &str) -> bool {
+        let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
+        inner.needing_codes.contains_key(namespace)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{ResourceFixture, resource};
-    use kube::runtime::{reflector, watcher};
     use serde_json::json;
 
     fn obj(ns: &str, name: &str, pool: &str, numbers: &[(&str, &str)]) -> CognitoSmsConfig {
@@ -69,12 +208,12 @@ mod tests {
         resource(name, json!({"userPoolId": pool, "sandboxPhoneNumbers": numbers})).in_namespace(ns)
     }
 
-    fn store_of(objs: &[CognitoSmsConfig]) -> Store<CognitoSmsConfig> {
-        let (reader, mut writer) = reflector::store();
+    fn index_of(objs: &[CognitoSmsConfig]) -> Index {
+        let index = Index::default();
         for o in objs {
-            writer.apply_watcher_event(&watcher::Event::Apply(o.clone()));
+            index.apply(0, &Event::Apply(o.clone()));
         }
-        reader
+        index
     }
 
     #[test]
@@ -82,22 +221,79 @@ mod tests {
         let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "codes")]);
         let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "other")]);
         let c = obj("team", "c", "us-east-1_C", &[("+15550000003", "codes")]);
-        let store = store_of(&[a.clone(), b, c]);
-        let mut secret = PartialObjectMeta::<Secret>::default();
-        secret.metadata.name = Some("codes".into());
-        secret.metadata.namespace = Some("apps".into());
-        assert_eq!(referencing(&store, &secret), vec![ObjectRef::from_obj(&a)]);
+        let index = index_of(&[a.clone(), b, c]);
+        assert_eq!(index.reading("apps", "codes"), vec![ObjectRef::from_obj(&a)]);
+        assert!(index.reading("apps", "nothing").is_empty());
     }
 
     #[test]
     fn numbers_claimed_by_other_resources_in_the_same_region() {
         let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "s")]);
-        let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "s")]);
-        let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
-        let stores = [store_of(&[a.clone(), b, c])];
-        assert_eq!(
-            claimed_by_others(&stores, &a),
-            HashSet::from(["+15550000002".to_string()])
+        let b = obj(
+            "apps",
+            "b",
+            "us-east-1_B",
+            &[("+15550000002", "s"), ("+15550000001", "s")],
         );
+        let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
+        let index = index_of(&[a.clone(), b.clone(), c]);
+        assert_eq!(
+            index.claimed_by_others(&a),
+            HashSet::from(["+15550000001".to_string(), "+15550000002".to_string()])
+        );
+        index.apply(0, &Event::Delete(b));
+        assert!(
+            index.claimed_by_others(&a).is_empty(),
+            "a deleted resource claims nothing"
+        );
+    }
+
+    #[test]
+    fn a_changed_resource_replaces_what_it_listed() {
+        let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "codes")]);
+        let other = obj("apps", "other", "us-east-1_B", &[]);
+        let index = index_of(&[a, other.clone()]);
+        assert!(index.needs_codes("apps"));
+        let a = obj("apps", "a", "us-east-1_A", &[("+15550000009", "new")]);
+        index.apply(0, &Event::Apply(a));
+        assert_eq!(
+            index.claimed_by_others(&other),
+            HashSet::from(["+15550000009".to_string()])
+        );
+        assert!(index.reading("apps", "codes").is_empty());
+        index.apply(0, &Event::Apply(obj("apps", "a", "us-east-1_A", &[])));
+        assert!(!index.needs_codes("apps"), "no resource there lists numbers any more");
+    }
+
+    #[test]
+    fn a_relist_forgets_what_is_gone_from_its_own_scope_only() {
+        let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "s")]);
+        let b = obj("apps", "b", "us-east-1_B", &[("+15550000002", "s")]);
+        let c = obj("team", "c", "us-east-1_C", &[("+15550000003", "s")]);
+        let index = Index::default();
+        index.apply(0, &Event::Apply(a.clone()));
+        index.apply(0, &Event::Apply(b));
+        index.apply(1, &Event::Apply(c.clone()));
+        // Scope 0 relists and finds only `a`; `c` belongs to scope 1 and stays.
+        index.apply(0, &Event::Init);
+        index.apply(0, &Event::InitApply(a.clone()));
+        index.apply(0, &Event::InitDone);
+        assert_eq!(index.claimed_by_others(&a), HashSet::from(["+15550000003".to_string()]));
+        assert!(index.needs_codes("team"));
+    }
+
+    #[test]
+    fn pools_are_counted_per_region_as_resources_come_and_go() {
+        let a = obj("apps", "a", "us-east-1_A", &[]);
+        let b = obj("apps", "b", "us-east-1_B", &[]);
+        let c = obj("team", "c", "eu-west-1_C", &[]);
+        let index = index_of(&[a.clone(), b.clone(), c]);
+        assert_eq!((index.pools_in("us-east-1"), index.pools_in("eu-west-1")), (2, 1));
+        index.apply(0, &Event::Apply(a.clone()));
+        assert_eq!(index.pools_in("us-east-1"), 2, "a changed resource is counted once");
+        index.apply(0, &Event::Apply(obj("apps", "b", "eu-west-1_B", &[])));
+        assert_eq!((index.pools_in("us-east-1"), index.pools_in("eu-west-1")), (1, 2));
+        index.apply(0, &Event::Delete(a));
+        assert_eq!(index.pools_in("us-east-1"), 0);
     }
 }

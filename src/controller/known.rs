@@ -18,17 +18,29 @@ pub(super) struct KnownStatuses(Mutex<HashMap<ObjectRef<CognitoSmsConfig>, (Stri
 
 impl KnownStatuses {
     /// `obj` with the status computed last for it in this term, if any (and if `obj` is the same
-    /// object, not one recreated under its name).
+    /// object, not one recreated under its name). Once the cluster shows that status, it is
+    /// forgotten here: the cache has caught up.
     pub(super) fn latest(&self, obj: Arc<CognitoSmsConfig>) -> Arc<CognitoSmsConfig> {
-        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match known.get(&ObjectRef::from_obj(obj.as_ref())) {
+        let key = ObjectRef::from_obj(obj.as_ref());
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match known.get(&key) {
             Some((uid, status)) if obj.uid().as_ref() == Some(uid) && obj.status.as_ref() != Some(status) => {
                 let mut newer = (*obj).clone();
                 newer.status = Some(status.clone());
                 Arc::new(newer)
             }
-            _ => obj,
+            Some(_) => {
+                known.remove(&key);
+                obj
+            }
+            None => obj,
         }
+    }
+
+    /// How many statuses are kept: those the cluster does not show yet.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     pub(super) fn remember(&self, obj: &CognitoSmsConfig, status: &CognitoSmsConfigStatus) {
@@ -54,18 +66,18 @@ mod tests {
     use crate::testing::{ResourceFixture, resource};
     use serde_json::json;
 
-    fn obj(uid: &str, last_sync: &str) -> Arc<CognitoSmsConfig> {
+    fn obj(uid: &str, external_id: &str) -> Arc<CognitoSmsConfig> {
         let mut obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).in_namespace("apps");
         obj.metadata.uid = Some(uid.into());
         obj.status = Some(CognitoSmsConfigStatus {
-            last_sync_time: Some(last_sync.into()),
+            external_id: Some(external_id.into()),
             ..Default::default()
         });
         Arc::new(obj)
     }
 
     fn last_sync(obj: &CognitoSmsConfig) -> String {
-        obj.status.as_ref().unwrap().last_sync_time.clone().unwrap()
+        obj.status.as_ref().unwrap().external_id.clone().unwrap()
     }
 
     #[test]
@@ -85,6 +97,15 @@ mod tests {
             "a recreated object starts from its own status"
         );
         known.clear();
-        assert_eq!(last_sync(&known.latest(stale)), "old");
+        assert_eq!(last_sync(&known.latest(stale.clone())), "old");
+    }
+
+    #[test]
+    fn a_status_the_cluster_shows_is_forgotten() {
+        let known = KnownStatuses::default();
+        let current = obj("u1", "new");
+        known.remember(&current, current.status.as_ref().unwrap());
+        assert_eq!(last_sync(&known.latest(current)), "new");
+        assert_eq!(known.len(), 0, "the cache caught up");
     }
 }

@@ -4,6 +4,7 @@
 mod index;
 mod known;
 mod run;
+mod schedule;
 mod secrets;
 
 use std::collections::HashMap;
@@ -21,13 +22,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 pub use run::{Runtime, run, run_until};
+pub use schedule::{Queue, Schedule};
 pub use secrets::{KubeSecrets, SecretGrant};
 
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
 use crate::crd::{CognitoSmsConfig, FINALIZER, RESEND_CODES_ANNOTATION};
-use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels, ReadinessCounts, ReconcileOutcome};
+use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, ReconcileOutcome, Sources};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
 /// Field manager for every write the operator makes.
@@ -114,7 +116,9 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub namespaces: Vec<String>,
-    /// How often each resource is compared with AWS when nothing changes, to repair drift.
+    /// How often each resource is compared with AWS when nothing changes, to repair drift. With
+    /// many pools in a region it is lengthened so that resyncs read user pools at no more than
+    /// half the region's `UserPoolRead` budget (5,000 pools at the default budget: 770s).
     #[arg(long = "resync-period", value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration, env = "RESYNC_PERIOD")]
     pub resync: Duration,
     #[command(flatten)]
@@ -127,6 +131,10 @@ pub struct Settings {
     /// sandbox numbers) is shared by all resources before SNS is asked again.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
     pub sns_cache_ttl: Duration,
+    /// At most this many reconciles run at once; the others wait their turn. Bounds the memory
+    /// and the AWS calls in flight however many resources come due together.
+    #[arg(long, value_name = "N", default_value = "10", env = "MAX_CONCURRENT_RECONCILES", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
     #[command(flatten)]
     pub secret_grant: SecretGrant,
 }
@@ -176,10 +184,17 @@ impl Stores {
     }
 }
 
-impl ReadinessCounts for Stores {
+/// The watched resources and their schedule, as the metrics read them.
+#[derive(Debug)]
+struct Watched {
+    stores: Stores,
+    schedule: Arc<Schedule>,
+}
+
+impl ControllerState for Watched {
     fn readiness(&self) -> (i64, i64, i64) {
         let (mut ready, mut not_ready, mut unknown) = (0, 0, 0);
-        for obj in self.all().iter().flat_map(|s| s.state()) {
+        for obj in self.stores.all().iter().flat_map(|s| s.state()) {
             match obj.ready() {
                 ConditionStatus::True => ready += 1,
                 ConditionStatus::False => not_ready += 1,
@@ -187,6 +202,15 @@ impl ReadinessCounts for Stores {
             }
         }
         (ready, not_ready, unknown)
+    }
+
+    fn queue(&self) -> Queue {
+        let stores = self.stores.all();
+        let refs = stores
+            .iter()
+            .flat_map(|s| s.state())
+            .map(|o| ObjectRef::from_obj(o.as_ref()));
+        self.schedule.queue(refs)
     }
 }
 
@@ -197,8 +221,12 @@ pub struct Context {
     pub recorder: Recorder,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
-    /// Every watched resource, to know which sandbox numbers other resources list.
+    /// Every watched resource, for the readiness metrics.
     stores: Stores,
+    /// Which resources list which sandbox numbers and read which Secrets.
+    index: index::Index,
+    /// When each resource is due again.
+    schedule: Arc<Schedule>,
     failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
     /// The status computed last for each resource in this leadership term.
     known: known::KnownStatuses,
@@ -213,11 +241,16 @@ impl Context {
         };
         let account_cache = Arc::new(AccountCache::new(settings.sns_cache_ttl));
         let stores = Stores::default();
-        let metrics = Arc::new(Metrics::new(
-            aws.calls.clone(),
-            account_cache.clone(),
-            Arc::new(stores.clone()),
-        ));
+        let schedule = Arc::new(Schedule::default());
+        let metrics = Arc::new(Metrics::new(Sources {
+            calls: aws.calls.clone(),
+            limits: aws.limits.clone(),
+            cache: account_cache.clone(),
+            controller: Arc::new(Watched {
+                stores: stores.clone(),
+                schedule: schedule.clone(),
+            }),
+        }));
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -227,6 +260,8 @@ impl Context {
             stores,
             failures: Mutex::default(),
             known: Default::default(),
+            index: Default::default(),
+            schedule,
             secret_grant: Arc::new(settings.secret_grant.clone()),
             settings,
         }
@@ -238,6 +273,14 @@ impl Context {
         claimed: &'a std::collections::HashSet<String>,
     ) -> Env<'a, AwsReads<'a, KubeSecrets>, AwsWrites<'a>> {
         Env::aws(&self.aws, &self.account_cache, secrets, claimed)
+    }
+
+    /// How long until `obj` is resynced: the configured period, lengthened so that resyncing every
+    /// pool of its region spends at most a share of the region's `UserPoolRead` budget.
+    fn resync_period(&self, obj: &CognitoSmsConfig) -> Duration {
+        let region = crate::regions::pool_region(&obj.spec.user_pool_id).unwrap_or_default();
+        let budget = self.aws.limits.budget("cognito-idp", "UserPoolRead");
+        schedule::resync_period(self.settings.resync, self.index.pools_in(region), budget)
     }
 
     /// Failed attempts so far for `obj`.
@@ -289,7 +332,9 @@ fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
 /// Reconcile one object: the finalizer first, then Apply or Cleanup. Counted and timed.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_inner(obj, ctx.clone()).await;
+    ctx.schedule.started(&obj);
+    let result = reconcile_inner(obj.clone(), ctx.clone()).await;
+    ctx.schedule.finished(&obj);
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     let outcome = match &result {
         Ok((_, true)) => ReconcileOutcome::Ready,
@@ -328,56 +373,89 @@ fn secrets_of(ctx: &Context, obj: &CognitoSmsConfig) -> KubeSecrets {
 }
 
 async fn apply(
-    obj: Arc<CognitoSmsConfig>,
+    stored: Arc<CognitoSmsConfig>,
     api: &Api<CognitoSmsConfig>,
     ctx: &Context,
 ) -> Result<(Action, bool), Error> {
-    let obj = ctx.known.latest(obj);
+    let obj = ctx.known.latest(stored.clone());
     let secrets = secrets_of(ctx, &obj);
-    let claimed = index::claimed_by_others(&ctx.stores.all(), &obj);
+    let claimed = ctx.index.claimed_by_others(&obj);
     let env = ctx.env(&secrets, &claimed);
     let deadline = ctx.settings.reconcile_timeout;
     let report = reconcile::sync_within(&env, &obj, Mode::Apply, Timestamp::now(), deadline).await;
+    let unchanged = stored.status.as_ref() == Some(&report.status);
     // What AWS now looks like is known whether or not the status write below succeeds.
-    ctx.known.remember(&obj, &report.status);
-    for change in &report.changes {
-        tracing::info!(change = %change, "changed AWS");
-        ctx.publish(&obj, EventType::Normal, change.event_reason(), change.to_string())
-            .await;
+    if unchanged {
+        ctx.known.forget(&obj);
+    } else {
+        ctx.known.remember(&obj, &report.status);
     }
-    if let Some(problem) = report
-        .problem()
-        .filter(|c| ConditionStatus::of(c) == ConditionStatus::False)
-    {
-        tracing::warn!(reason = %problem.reason, message = %problem.message, "not ready");
-        ctx.publish(&obj, EventType::Warning, &problem.reason, problem.message.clone())
-            .await;
+    publish_report(ctx, &obj, &report).await;
+    // A resync that finds nothing new writes nothing: no status patch wakes every watcher.
+    if !unchanged {
+        let patch = json!({
+            "apiVersion": CognitoSmsConfig::api_version(&()),
+            "kind": CognitoSmsConfig::kind(&()),
+            "status": report.status,
+        });
+        api.patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
     }
-    let patch = json!({
-        "apiVersion": CognitoSmsConfig::api_version(&()),
-        "kind": CognitoSmsConfig::kind(&()),
-        "status": report.status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
     let ready = report.problem().is_none();
     let action = match report.requeue {
         Requeue::Resync => {
             ctx.clear_failures(&obj);
-            Action::requeue(ctx.settings.resync)
+            let after = jittered(ctx.resync_period(&obj));
+            ctx.schedule.synced(&obj, after);
+            Action::requeue(after)
         }
-        Requeue::Backoff => Action::requeue(ctx.settings.backoff.delay(ctx.next_failure(&obj))),
+        Requeue::Backoff => {
+            let after = ctx.settings.backoff.delay(ctx.next_failure(&obj));
+            ctx.schedule.retry(&obj, after);
+            Action::requeue(after)
+        }
     };
     Ok((action, ready))
 }
 
+/// Events for what the reconcile changed in AWS, and a Warning when the resource is newly not
+/// Ready (or not Ready for a new reason): a resync that finds the same problem says nothing new.
+async fn publish_report(ctx: &Context, obj: &CognitoSmsConfig, report: &reconcile::SyncReport) {
+    for change in &report.changes {
+        tracing::info!(change = %change, "changed AWS");
+        ctx.publish(obj, EventType::Normal, change.event_reason(), change.to_string())
+            .await;
+    }
+    let Some(problem) = report
+        .problem()
+        .filter(|c| ConditionStatus::of(c) == ConditionStatus::False)
+    else {
+        return;
+    };
+    let before = obj.condition(&problem.type_);
+    if before.is_some_and(|b| b.status == problem.status && b.reason == problem.reason && b.message == problem.message)
+    {
+        tracing::debug!(reason = %problem.reason, "still not ready");
+        return;
+    }
+    tracing::warn!(reason = %problem.reason, message = %problem.message, "not ready");
+    ctx.publish(obj, EventType::Warning, &problem.reason, problem.message.clone())
+        .await;
+}
+
+/// `period`, give or take a tenth, so that resources created together do not all come due in the
+/// same second.
+fn jittered(period: Duration) -> Duration {
+    period.mul_f64(0.9 + 0.2 * rand::random::<f64>())
+}
+
 async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
     let secrets = secrets_of(ctx, &obj);
-    let claimed = index::claimed_by_others(&ctx.stores.all(), &obj);
+    let claimed = ctx.index.claimed_by_others(&obj);
     let deadline = ctx.settings.reconcile_timeout;
     let env = ctx.env(&secrets, &claimed);
     let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, &obj, Mode::Apply));
@@ -402,6 +480,7 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
             }
             ctx.clear_failures(&obj);
             ctx.known.forget(&obj);
+            ctx.schedule.forget(&obj);
             Ok(Action::await_change())
         }
         // `error_policy` counts this failure; give up on the last of CLEANUP_ATTEMPTS.
@@ -424,6 +503,7 @@ pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>
         .get_or_create(&ErrorLabels { category })
         .inc();
     tracing::warn!(category, error = %error, attempt, retry_in = ?delay, "reconcile failed");
+    ctx.schedule.retry(&obj, delay);
     Action::requeue(delay)
 }
 

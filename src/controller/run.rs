@@ -9,14 +9,15 @@ use std::future::Future;
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 
+use super::index::Index;
 use super::secrets::SecretWatches;
-use super::{Context, Settings, error_policy, index, reconcile, reconcile_worthy};
+use super::{Context, Settings, error_policy, reconcile, reconcile_worthy};
 use crate::aws::Aws;
 use crate::crd::CognitoSmsConfig;
 use crate::leader::{Elector, LeaseSettings};
@@ -172,19 +173,23 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     };
     let mut controllers = vec![];
     let mut readers = vec![];
-    for ns in scopes {
+    for (scope, ns) in scopes.into_iter().enumerate() {
         let (reader, writer) = reflector::store();
         let (secret_watches, secret_changes) = SecretWatches::new(client.clone());
-        let followed = reader.clone();
+        let indexed = ctx.clone();
         let stream = watcher(
             api_in::<CognitoSmsConfig>(&client, ns.as_deref()),
             watcher::Config::default().any_semantic(),
         )
         .default_backoff()
+        .modify(trim)
         .reflect(writer)
+        .inspect_ok(move |event| {
+            indexed.index.apply(scope, event);
+            follow_secrets(&secret_watches, &indexed.index, event);
+        })
         .applied_objects()
-        .predicate_filter(reconcile_worthy, Default::default())
-        .inspect_ok(move |obj| secret_watches.follow(obj, &followed));
+        .predicate_filter(reconcile_worthy, Default::default());
         readers.push(reader.clone());
         controllers.push(control(&ctx, &stop, reader, stream, secret_changes));
     }
@@ -202,6 +207,27 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         _ = established => {}
     }
     all.await;
+}
+
+/// Keep in the cache only what reconciles read: the reflector holds every resource for the life of
+/// the process, and managed fields and kubectl's last-applied copy of the spec are most of an
+/// object's size.
+fn trim(obj: &mut CognitoSmsConfig) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/// Watch Secrets in the namespace of a resource that changed while a resource there needs codes.
+fn follow_secrets(watches: &SecretWatches, index: &Index, event: &watcher::Event<CognitoSmsConfig>) {
+    match event {
+        watcher::Event::Apply(obj) | watcher::Event::Delete(obj) | watcher::Event::InitApply(obj) => {
+            let ns = obj.namespace().unwrap_or_default();
+            watches.follow(&ns, index.needs_codes(&ns));
+        }
+        watcher::Event::InitDone => watches.retain(|ns| index.needs_codes(ns)),
+        watcher::Event::Init => {}
+    }
 }
 
 /// The API of `K` in namespace `ns`, or in all namespaces.
@@ -229,11 +255,15 @@ where
     S: Stream<Item = Result<CognitoSmsConfig, watcher::Error>> + Send + 'static,
     T: Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
 {
-    let index = reader.clone();
+    let indexed = ctx.clone();
     let mut stop = stop.clone();
+    let config = controller::Config::default().concurrency(ctx.settings.max_concurrent_reconciles);
     Controller::for_stream(resources, reader)
+        .with_config(config)
         .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
-            index::referencing(&index, &secret)
+            indexed
+                .index
+                .reading(&secret.namespace().unwrap_or_default(), &secret.name_any())
         })
         .graceful_shutdown_on(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -9,13 +9,11 @@ use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
 use crate::account::Code;
-use crate::crd::CognitoSmsConfig;
 use crate::reconcile::{SecretCode, SecretSource};
 
 /// Who the operator is, to name in the command that grants it a namespace's Secrets.
@@ -125,32 +123,38 @@ impl SecretWatches {
         (watches, seen)
     }
 
-    /// Watch `obj`'s namespace if it verifies sandbox numbers; stop watching a namespace where no
-    /// resource in `store` does any more.
-    pub(super) fn follow(&self, obj: &CognitoSmsConfig, store: &Store<CognitoSmsConfig>) {
-        let Some(ns) = obj.namespace() else { return };
+    /// Watch `namespace` while `wanted` (a resource there verifies sandbox numbers), stop
+    /// watching it when not.
+    pub(super) fn follow(&self, namespace: &str, wanted: bool) {
         let mut watching = self.watching.lock().unwrap_or_else(|p| p.into_inner());
-        // A resource being deleted needs no more codes: its cleanup only removes numbers.
-        let needs_codes =
-            |r: &CognitoSmsConfig| r.metadata.deletion_timestamp.is_none() && !r.spec.sandbox_phone_numbers.is_empty();
-        let wanted = needs_codes(obj)
-            || (watching.contains_key(&ns)
-                && store
-                    .state()
-                    .iter()
-                    .any(|r| r.namespace().as_deref() == Some(&ns) && needs_codes(r)));
-        match (wanted, watching.contains_key(&ns)) {
+        match (wanted, watching.contains_key(namespace)) {
             (true, false) => {
-                let task = tokio::spawn(watch_namespace(self.client.clone(), ns.clone(), self.changes.clone()));
-                watching.insert(ns, task.abort_handle());
+                let task = tokio::spawn(watch_namespace(
+                    self.client.clone(),
+                    namespace.to_string(),
+                    self.changes.clone(),
+                ));
+                watching.insert(namespace.to_string(), task.abort_handle());
             }
             (false, true) => {
-                if let Some(task) = watching.remove(&ns) {
+                if let Some(task) = watching.remove(namespace) {
                     task.abort();
                 }
             }
             _ => {}
         }
+    }
+
+    /// Stop watching every namespace no longer `wanted`.
+    pub(super) fn retain(&self, wanted: impl Fn(&str) -> bool) {
+        let mut watching = self.watching.lock().unwrap_or_else(|p| p.into_inner());
+        watching.retain(|ns, task| {
+            let keep = wanted(ns);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
     }
 
     /// The namespaces watched now.
@@ -197,8 +201,6 @@ async fn watch_namespace(client: Client, ns: String, mut changes: mpsc::Sender<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{ResourceFixture, resource};
-    use kube::runtime::reflector;
     use serde_json::json;
 
     #[test]
@@ -252,45 +254,16 @@ mod tests {
         assert!(why.contains("403 Forbidden"), "{why}");
     }
 
-    fn with_numbers(ns: &str, name: &str, numbers: bool) -> CognitoSmsConfig {
-        let numbers: Vec<_> = if numbers {
-            vec![json!({"phoneNumber": "+14255550100", "verificationCodeRef": {"name": "codes", "key": "k"}})]
-        } else {
-            vec![]
-        };
-        resource(
-            name,
-            json!({"userPoolId": "us-east-1_Abc", "sandboxPhoneNumbers": numbers}),
-        )
-        .in_namespace(ns)
-    }
-
     #[tokio::test]
-    async fn only_namespaces_that_verify_numbers_are_watched() {
+    async fn namespaces_are_watched_while_wanted() {
         let (watches, _seen) = SecretWatches::new(client().0);
-        let (store, mut writer) = reflector::store();
-        let a = with_numbers("team-a", "app", true);
-        let b = with_numbers("team-b", "app", false);
-        for obj in [&a, &b] {
-            writer.apply_watcher_event(&watcher::Event::Apply(obj.clone()));
-            watches.follow(obj, &store);
-        }
-        assert_eq!(watches.namespaces(), ["team-a"]);
-
-        let other = with_numbers("team-a", "other", true);
-        writer.apply_watcher_event(&watcher::Event::Apply(other.clone()));
-        let done = with_numbers("team-a", "app", false);
-        writer.apply_watcher_event(&watcher::Event::Apply(done.clone()));
-        watches.follow(&done, &store);
-        assert_eq!(
-            watches.namespaces(),
-            ["team-a"],
-            "another resource there still needs codes"
-        );
-
-        let other_done = with_numbers("team-a", "other", false);
-        writer.apply_watcher_event(&watcher::Event::Apply(other_done.clone()));
-        watches.follow(&other_done, &store);
+        watches.follow("team-a", true);
+        watches.follow("team-b", false);
+        watches.follow("team-c", true);
+        assert_eq!(watches.namespaces(), ["team-a", "team-c"]);
+        watches.follow("team-a", false);
+        assert_eq!(watches.namespaces(), ["team-c"]);
+        watches.retain(|ns| ns != "team-c");
         assert!(watches.namespaces().is_empty());
     }
 }

@@ -35,9 +35,6 @@ pub struct CognitoSmsConfigStatus {
     /// The value of the `cognitosms.io/resend-verification-codes` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resend_codes_request: Option<String>,
-    /// When the operator last compared AWS with the spec.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_time: Option<String>,
     /// Whether the account is in the SMS sandbox of the region the pool sends from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxState>,
@@ -61,8 +58,6 @@ pub struct CognitoSmsConfigStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SandboxState {
     pub in_sandbox: bool,
-    /// When SNS was last asked.
-    pub checked_at: String,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]

@@ -251,6 +251,36 @@ impl Emulator {
             })
             .unwrap_or_default()
     }
+
+    /// Throttle as AWS does at these rates, in requests per second, in every account and region:
+    /// keys "service:name", e.g. `json!({"cognito-idp:UserPoolRead": 15, "iam:*": 15})` (see
+    /// tests/emulator/server.py). Replaces the rates set before.
+    pub fn throttle(&self, rates: Value) {
+        self.control("POST", "/throttle", Some(json!({ "rates": rates })));
+    }
+
+    /// The calls throttling refused so far, by "service:Action" (e.g. "cognito-idp:DescribeUserPool").
+    pub fn throttled(&self) -> std::collections::BTreeMap<String, u64> {
+        let view = self.control("GET", "/throttle", None);
+        view["throttled"]
+            .as_object()
+            .expect("throttled calls")
+            .iter()
+            .map(|(call, count)| (call.clone(), count.as_u64().expect("a count")))
+            .collect()
+    }
+
+    /// `count` user pools with default settings in `region`, created in the emulator's state
+    /// directly (no AWS call, no throttling); their ids.
+    pub fn create_pools(&self, region: &str, count: usize) -> Vec<String> {
+        let body = json!({"account": ACCOUNT, "region": region, "count": count});
+        self.control("POST", "/cognito/pools", Some(body))["userPoolIds"]
+            .as_array()
+            .expect("user pool ids")
+            .iter()
+            .map(|id| id.as_str().expect("a user pool id").to_string())
+            .collect()
+    }
 }
 
 impl Drop for Emulator {

@@ -2,8 +2,6 @@
 //! go through: sandbox, spend limit, origination identities, and this resource's sandbox
 //! destination numbers.
 
-use k8s_openapi::jiff::Unit;
-
 use super::numbers::{self, NumberPlan};
 use super::{Draft, Inputs, Tally, Target};
 use crate::account::{self, Identity, numbers::numbers_finding};
@@ -42,10 +40,8 @@ pub(super) fn plan(
             return AccountPlan::Settled(SmsFindings::unknown(reasons::NOT_CHECKED, "the account was not read"));
         }
     };
-    let checked_at = account.checked_at.unwrap_or(inputs.now);
     draft.status.sandbox = Some(SandboxState {
         in_sandbox: account.in_sandbox,
-        checked_at: checked_at.round(Unit::Second).unwrap_or(checked_at).to_string(),
     });
     draft.status.monthly_spend_limit_usd = account.monthly_spend_limit.clone();
     draft.status.origination_identities = account::identities(account);

@@ -423,6 +423,12 @@ fn test_failed(e: &AwsError, m: &TestMessage) -> Finding {
 /// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), in the condition it
 /// explains: a condition that passed fails with Cognito's word; one that failed says it too.
 pub(super) fn apply_cognito_diagnosis(failure: &str, findings: &mut Findings, sms: &mut SmsFindings) {
+    let sandboxed = sms.sandbox.status == crate::conditions::ConditionStatus::False;
+    if failure.contains("Sandbox") && sandboxed {
+        // Cognito agrees with the sandbox condition; it says so only once the pool sends through
+        // the account, so repeating it would change the status on the resync after every write.
+        return;
+    }
     let (finding, hint) = if failure.contains("Sandbox") {
         (
             &mut sms.sandbox,

@@ -10,7 +10,7 @@ mod role;
 use std::collections::HashSet;
 use std::ops::Range;
 
-use k8s_openapi::jiff::{Timestamp, Unit};
+use k8s_openapi::jiff::Timestamp;
 
 use super::execute::Applied;
 use super::observe::{Observed, Read};
@@ -345,7 +345,6 @@ fn finish(
     let previous = res.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let generation = res.metadata.generation;
     status.observed_generation = generation;
-    status.last_sync_time = Some(now.round(Unit::Second).unwrap_or(now).to_string());
     status.conditions = conditions::conditions(findings, sms, previous, generation, now);
     SyncReport {
         status,

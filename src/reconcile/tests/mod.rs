@@ -89,7 +89,6 @@ impl World {
         let state = State {
             pool: Some(UserPoolType::builder().id(POOL).arn(pool_arn()).name("app").build()),
             account: Some(AccountSms {
-                checked_at: None,
                 in_sandbox: true,
                 monthly_spend_limit: Some("1".into()),
                 identities: vec![],
