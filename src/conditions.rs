@@ -289,7 +289,7 @@ pub fn to_condition(
         .iter()
         .find(|c| c.type_ == type_ && c.status == status)
         .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
+        .unwrap_or_else(|| Time(whole_seconds(now)));
     Condition {
         type_: type_.to_string(),
         status: status.to_string(),
@@ -298,6 +298,12 @@ pub fn to_condition(
         last_transition_time,
         observed_generation: generation,
     }
+}
+
+/// `now` without its fraction of a second: the API keeps condition times to the second, and a
+/// status must read back exactly as it was written, or the next resync would find it changed.
+fn whole_seconds(now: Timestamp) -> Timestamp {
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
 /// Condition messages are one line of at most 32 KiB, as the API requires.
@@ -427,5 +433,14 @@ mod tests {
     fn messages_are_one_line() {
         let f = Finding::failed(reasons::AWS_ERROR, "line one\n  line two");
         assert_eq!(to_condition("X", &f, &[], None, t(1)).message, "line one line two");
+    }
+
+    #[test]
+    fn a_new_condition_reads_back_exactly_as_it_was_written() {
+        let now: Timestamp = "2026-11-26T22:39:40.123456789Z".parse().unwrap();
+        let c = to_condition(types::READY, &Finding::ok(reasons::READY, "ok"), &[], Some(1), now);
+        let read_back: Condition = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(read_back, c);
+        assert_eq!(c.last_transition_time.0.to_string(), "2026-11-26T22:39:40Z");
     }
 }

@@ -345,6 +345,25 @@ async fn a_problem_already_reported_is_not_announced_again() {
     assert!(server.await.unwrap().is_empty());
 }
 
+/// The leader that wrote a status resyncs the resource as the watch shows it (read back through
+/// JSON, times to the second) and writes nothing.
+#[tokio::test]
+async fn the_writer_of_a_status_finds_it_unchanged_when_it_reads_it_back() {
+    let obj = resource(
+        "app",
+        json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
+    )
+    .finalized();
+    let (ctx, handle) = context(unreachable_aws().await).await;
+    let server = serve(handle, obj.clone(), 2);
+    run(&obj, ctx.clone()).await.unwrap();
+    let written = server.await.unwrap().pop().unwrap().body["status"].clone();
+    let read_back = obj.with_status(serde_json::from_value(written).unwrap());
+
+    // The mock API server has answered its two requests; any other request now fails.
+    run(&read_back, ctx).await.expect("no status write, no Event");
+}
+
 #[tokio::test]
 async fn deletion_with_retain_only_releases_the_finalizer() {
     let obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).deleting();
