@@ -49,6 +49,19 @@ impl KnownStatuses {
         known.insert(ObjectRef::from_obj(obj), (uid, status.clone()));
     }
 
+    /// The watch delivered `obj`: once it shows the status kept for it, the status is forgotten,
+    /// so that only statuses the cluster does not show yet take memory.
+    pub(super) fn seen(&self, obj: &CognitoSmsConfig) {
+        let key = ObjectRef::from_obj(obj);
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known
+            .get(&key)
+            .is_some_and(|(_, status)| obj.status.as_ref() == Some(status))
+        {
+            known.remove(&key);
+        }
+    }
+
     pub(super) fn forget(&self, obj: &CognitoSmsConfig) {
         let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
         known.remove(&ObjectRef::from_obj(obj));
@@ -107,5 +120,22 @@ mod tests {
         known.remember(&current, current.status.as_ref().unwrap());
         assert_eq!(last_sync(&known.latest(current)), "new");
         assert_eq!(known.len(), 0, "the cache caught up");
+    }
+
+    #[test]
+    fn a_status_is_forgotten_once_the_watch_shows_it() {
+        let known = KnownStatuses::default();
+        let obj = obj("u1", "old");
+        let computed = CognitoSmsConfigStatus {
+            external_id: Some("new".into()),
+            ..Default::default()
+        };
+        known.remember(&obj, &computed);
+        known.seen(&obj);
+        assert_eq!(known.len(), 1, "the watch still shows the old status");
+        let mut caught_up = (*obj).clone();
+        caught_up.status = Some(computed);
+        known.seen(&caught_up);
+        assert_eq!(known.len(), 0);
     }
 }

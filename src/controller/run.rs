@@ -186,6 +186,9 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         .reflect(writer)
         .inspect_ok(move |event| {
             indexed.index.apply(scope, event);
+            if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = event {
+                indexed.known.seen(obj);
+            }
             follow_secrets(&secret_watches, &indexed.index, event);
         })
         .applied_objects()
