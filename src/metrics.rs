@@ -26,6 +26,10 @@ pub enum ReconcileOutcome {
     NotReady,
     /// The reconcile itself failed (Kubernetes API, finalizer) and will be retried.
     Error,
+    /// The finalizer was added to a new resource, which is reconciled again at once.
+    FinalizerAdded,
+    /// The resource is being deleted and its deletion policy was applied.
+    CleanedUp,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

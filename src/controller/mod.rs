@@ -1,6 +1,7 @@
 //! The Kubernetes driver: watch `CognitoSmsConfig` resources, run the shared reconcile under a
 //! finalizer, write status, publish Events, and decide when to look again.
 
+mod events;
 mod index;
 mod known;
 mod run;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -218,7 +219,7 @@ pub struct Context {
     pub client: Client,
     pub aws: Aws,
     pub account_cache: Arc<AccountCache>,
-    pub recorder: Recorder,
+    events: events::Events,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     /// Every watched resource, for the readiness metrics.
@@ -235,10 +236,6 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: Client, aws: Aws, settings: Settings) -> Self {
-        let reporter = Reporter {
-            controller: MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         let account_cache = Arc::new(AccountCache::new(settings.sns_cache_ttl));
         let stores = Stores::default();
         let schedule = Arc::new(Schedule::default());
@@ -252,7 +249,7 @@ impl Context {
             }),
         }));
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: events::Events::new(client.clone(), MANAGER, std::env::var("POD_NAME").ok()),
             client,
             aws,
             account_cache,
@@ -305,14 +302,7 @@ impl Context {
     }
 
     async fn publish(&self, obj: &CognitoSmsConfig, type_: EventType, reason: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(e) = self.events.publish(obj.object_ref(&()), type_, reason, note).await {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
     }
@@ -337,31 +327,47 @@ pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<
     ctx.schedule.finished(&obj);
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     let outcome = match &result {
-        Ok((_, true)) => ReconcileOutcome::Ready,
-        Ok((_, false)) => ReconcileOutcome::NotReady,
+        Ok((_, Ran::Apply { ready: true })) => ReconcileOutcome::Ready,
+        Ok((_, Ran::Apply { ready: false })) => ReconcileOutcome::NotReady,
+        Ok((_, Ran::Cleanup)) => ReconcileOutcome::CleanedUp,
+        Ok((_, Ran::FinalizerAdded)) => ReconcileOutcome::FinalizerAdded,
         Err(_) => ReconcileOutcome::Error,
     };
     ctx.metrics.reconciles.get_or_create(&OutcomeLabels { outcome }).inc();
     result.map(|(action, _)| action)
 }
 
-/// The action, and whether the resource is Ready after it.
-async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<(Action, bool), Error> {
+/// What one reconcile did.
+#[derive(Debug, Clone, Copy)]
+enum Ran {
+    Apply {
+        ready: bool,
+    },
+    Cleanup,
+    /// Only added the finalizer; the patch brings the resource back at once.
+    FinalizerAdded,
+}
+
+/// The action, and what ran.
+async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<(Action, Ran), Error> {
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<CognitoSmsConfig> = Api::namespaced(ctx.client.clone(), &ns);
-    let ready = std::sync::atomic::AtomicBool::new(false);
+    let ran = Mutex::new(Ran::FinalizerAdded);
     let action = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => {
-                let (action, is_ready) = apply(obj, &api, &ctx).await?;
-                ready.store(is_ready, std::sync::atomic::Ordering::Relaxed);
+                let (action, ready) = apply(obj, &api, &ctx).await?;
+                *ran.lock().unwrap_or_else(|p| p.into_inner()) = Ran::Apply { ready };
                 Ok(action)
             }
-            Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
+            Finalizer::Cleanup(obj) => {
+                *ran.lock().unwrap_or_else(|p| p.into_inner()) = Ran::Cleanup;
+                cleanup(obj, &ctx).await
+            }
         }
     })
     .await?;
-    Ok((action, ready.load(std::sync::atomic::Ordering::Relaxed)))
+    Ok((action, ran.into_inner().unwrap_or_else(|p| p.into_inner())))
 }
 
 fn secrets_of(ctx: &Context, obj: &CognitoSmsConfig) -> KubeSecrets {
