@@ -1,0 +1,392 @@
+"""The fleet benchmark behind scripts/bench: N user pools and N CognitoSmsConfig resources, the
+operator's release binary in cluster mode on the Kubernetes API stand-in, and the AWS emulator
+throttling every quota category at AWS's default rate (15 requests per second per account and
+region for each Cognito category; 15 per second per API for IAM, STS, SNS and End User Messaging).
+
+Phases, for each N:
+  1. idle: the operator leads on an empty cluster for a few seconds (its resident memory);
+  2. convergence: N pools and resources exist, then the operator starts; until the API shows
+     every resource Ready;
+  3. steady: the leader's periodic resyncs, until every resource has been resynced
+     `--steady-passes` more times;
+  4. failover: a standby replica waits on the Lease; the leader is stopped (SIGTERM), the standby
+     takes over and reconciles everything once (a restart, as a new leader sees it).
+Then one table row per N, and the details as JSON with --json.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GROUP, VERSION, PLURAL = "cognitosms.io", "v1alpha1", "cognitosmsconfigs"
+NAMESPACE, REGION = "fleet", "us-east-1"
+AWS_DEFAULT_RATES = {"cognito-idp:*": 15, "iam:*": 15, "sts:*": 15, "sns:*": 15, "sms-voice:*": 15}
+READ_PREFIXES = ("Get", "Describe", "List")
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+READY = 'cognito_sms_resources{ready="true"}'
+
+
+def http(method, url, body=None, timeout=120):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        raw = r.read()
+    return json.loads(raw) if raw and raw[:1] in (b"{", b"[") else raw.decode()
+
+
+class Process:
+    """A child process whose output goes to a file, announcing itself with a line."""
+
+    def __init__(self, name, argv, workdir, env=None, stdin=None, announce=None):
+        self.name = name
+        self.log = open(os.path.join(workdir, f"{name}.log"), "w+")
+        self.out = os.path.join(workdir, f"{name}.out")
+        with open(self.out, "w") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=self.log, stdin=stdin,
+                                         env={**os.environ, **(env or {})}, cwd=ROOT)
+        self.announced = self.await_line(announce) if announce else None
+
+    def await_line(self, pattern, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.out) as f:
+                for line in f:
+                    m = re.search(pattern, line)
+                    if m:
+                        return m.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.log.seek(0)
+        sys.exit(f"{self.name} did not announce {pattern!r}:\n{self.log.read()[-4000:]}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def memory_kib(self, field):
+        for line in open(f"/proc/{self.pid}/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class RssSampler(threading.Thread):
+    """The largest resident set seen since the last reset, sampled every 100 ms."""
+
+    def __init__(self, process):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.running = process, 0, True
+        self.start()
+
+    def run(self):
+        while self.running and self.process.proc.poll() is None:
+            try:
+                self.peak = max(self.peak, self.process.memory_kib("VmRSS"))
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.1)
+
+    def reset(self):
+        self.peak = self.process.memory_kib("VmRSS")
+
+
+def metrics(port):
+    """The operator's /metrics as {name{labels}: value}."""
+    out = {}
+    for line in http("GET", f"http://127.0.0.1:{port}/metrics").splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def total(m, name):
+    return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
+
+
+class Bench:
+    def __init__(self, args, n, workdir):
+        self.args, self.n, self.workdir = args, n, workdir
+        self.emulator = Process("emulator", [os.path.join(ROOT, ".venv/bin/python"), "tests/emulator/server.py",
+                                             "--port", "0"], workdir, stdin=subprocess.PIPE,
+                                announce=r"^listening on (\S+)")
+        self.aws = self.emulator.announced
+        self.kubeconfig = os.path.join(workdir, "kubeconfig")
+        crd = os.path.join(ROOT, "crds", "cognitosmsconfigs.cognitosms.io.yaml")
+        self.standin = Process("standin", [args.standin, "--kubeconfig", self.kubeconfig, crd], workdir,
+                               announce=r"^listening on (\S+)")
+        self.kube = self.standin.announced
+        self.ports = iter(range(args.port, args.port + 100))
+        self.operators = []
+
+    def close(self):
+        for p in self.operators + [self.standin]:
+            p.stop(signal.SIGKILL)
+        self.emulator.proc.stdin.close()
+        self.emulator.stop()
+
+    # -- AWS emulator ----------------------------------------------------------------------------
+    def calls(self):
+        return http("GET", f"{self.aws}/_emulator/calls")
+
+    def throttled(self):
+        return http("GET", f"{self.aws}/_emulator/throttle")["throttled"]
+
+    def clear_aws(self):
+        http("DELETE", f"{self.aws}/_emulator/calls")
+
+    # -- Kubernetes stand-in ---------------------------------------------------------------------
+    def resources_url(self):
+        return f"{self.kube}/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
+
+    def create_resources(self, pools):
+        def create(i_pool):
+            i, pool = i_pool
+            http("POST", self.resources_url(), {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "CognitoSmsConfig",
+                "metadata": {"name": f"pool-{i:05d}", "namespace": NAMESPACE},
+                "spec": {"userPoolId": pool, "role": {"managed": {}}},
+            })
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            list(ex.map(create, enumerate(pools)))
+
+    def ready_in_api(self):
+        items = http("GET", self.resources_url())["items"]
+        ready = sum(1 for o in items for c in o.get("status", {}).get("conditions", [])
+                    if c["type"] == "Ready" and c["status"] == "True")
+        return ready, len(items)
+
+    def kube_writes(self):
+        """Successful writes by resource since the last clear, the Lease's renewals apart."""
+        out = {}
+        for c in http("GET", f"{self.kube}/_standin/counts")["counts"]:
+            if c["verb"] in WRITE_VERBS and c["code"] < 300 and "leases" not in c["resource"]:
+                key = f"{c['verb']} {c['resource']}"
+                out[key] = out.get(key, 0) + c["count"]
+        return out
+
+    def clear_kube(self):
+        http("DELETE", f"{self.kube}/_standin/requests")
+
+    # -- the operator ----------------------------------------------------------------------------
+    def start_operator(self, identity):
+        port = next(self.ports)
+        env = {"KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.aws, "AWS_ACCESS_KEY_ID": "bench",
+               "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+        argv = [self.args.operator, "run", "--http-addr", f"127.0.0.1:{port}", "--leader-election",
+                "--identity", identity, "--resync-period", self.args.resync, "--log-format", "json",
+                "--log-level", "warn"]
+        p = Process(identity, argv, self.workdir, env=env)
+        p.port = port
+        self.operators.append(p)
+        self.await_metrics(p)
+        return p
+
+    def await_metrics(self, p, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return metrics(p.port)
+            except OSError:
+                time.sleep(0.1)
+        sys.exit(f"{p.name} serves no metrics; see {p.log.name}")
+
+    def await_leader(self, p, timeout=60):
+        deadline = time.monotonic() + timeout
+        while metrics(p.port).get("cognito_sms_leader", 0) != 1:
+            if time.monotonic() > deadline:
+                sys.exit(f"{p.name} did not become leader")
+            time.sleep(0.1)
+
+    def await_reconciles(self, p, count, what):
+        """Until `p` has finished `count` reconciles and none waits; the time it took."""
+        started = time.monotonic()
+        while True:
+            m = metrics(p.port)
+            done = total(m, "cognito_sms_reconciles_total")
+            if done >= count and m.get("cognito_sms_reconcile_queue_depth", 0) == 0 \
+                    and m.get("cognito_sms_reconciles_in_flight", 0) == 0:
+                return time.monotonic() - started, m
+            if p.proc.poll() is not None:
+                sys.exit(f"{p.name} exited during {what}; see {p.log.name}")
+            if time.monotonic() - started > self.args.timeout:
+                sys.exit(f"{what}: {done:.0f} of {count} reconciles after {self.args.timeout}s")
+            time.sleep(0.5)
+
+    # -- the phases ------------------------------------------------------------------------------
+    def run(self):
+        n, row = self.n, {"pools": self.n}
+        http("POST", f"{self.aws}/_emulator/throttle", {"rates": AWS_DEFAULT_RATES})
+
+        leader = self.start_operator("replica-a")
+        self.await_leader(leader)
+        time.sleep(5)
+        row["idle_rss_mib"] = leader.memory_kib("VmRSS") / 1024
+        leader.stop()
+        self.operators.remove(leader)
+
+        pools = http("POST", f"{self.aws}/_emulator/cognito/pools", {"region": REGION, "count": n})["userPoolIds"]
+        self.create_resources(pools)
+        self.clear_aws()
+        self.clear_kube()
+
+        # Convergence.
+        started = time.monotonic()
+        leader = self.start_operator("replica-b")
+        rss = RssSampler(leader)
+        cpu0 = leader.cpu_seconds()
+        while True:
+            ready = metrics(leader.port).get(READY, 0)
+            if ready >= n:
+                break
+            if leader.proc.poll() is not None or time.monotonic() - started > self.args.timeout:
+                sys.exit(f"convergence: {ready:.0f} of {n} Ready; see {leader.log.name}")
+            time.sleep(0.2)
+        row["ready_s"] = time.monotonic() - started
+        ready, listed = self.ready_in_api()
+        if ready != n or listed != n:
+            sys.exit(f"the metrics said all Ready, the API says {ready} of {listed}")
+        row["quota_floor_s"] = n / 15
+        row["ratio"] = row["ready_s"] / row["quota_floor_s"]
+        _, m = self.await_reconciles(leader, n, "convergence")
+        reconciles = total(m, "cognito_sms_reconciles_total")
+        row["converge_reconciles"] = reconciles
+        row["cpu_ms_per_reconcile"] = (leader.cpu_seconds() - cpu0) * 1000 / reconciles
+        row["peak_rss_mib"] = rss.peak / 1024
+        calls = self.calls()
+        row["aws_calls_per_resource"] = len(calls) / n
+        row["aws_calls"] = count_by_action(calls)
+        row["throttled"] = self.throttled()
+        row["reconciles_by_outcome"] = {k: v for k, v in m.items() if k.startswith("cognito_sms_reconciles_total")}
+
+        # Steady: the leader's own periodic resyncs of what it converged.
+        self.clear_aws()
+        self.clear_kube()
+        rss.reset()
+        throttled0 = sum(self.throttled().values())
+        cpu0, done0 = leader.cpu_seconds(), total(m, "cognito_sms_reconciles_total")
+        started = time.monotonic()
+        passes = self.args.steady_passes
+        _, m = self.await_reconciles(leader, done0 + passes * n, "steady resyncs")
+        row["steady_passes"] = passes
+        row["steady_s"] = time.monotonic() - started
+        steady = total(m, "cognito_sms_reconciles_total") - done0
+        row["steady_cpu_ms_per_reconcile"] = (leader.cpu_seconds() - cpu0) * 1000 / steady
+        row["steady_rss_mib"] = rss.peak / 1024
+        calls = self.calls()
+        row["steady_aws_reads_per_resync"] = sum(1 for c in calls if is_read(c)) / steady
+        row["steady_aws_writes"] = count_by_action([c for c in calls if not is_read(c)])
+        row["steady_kube_writes"] = self.kube_writes()
+        row["steady_throttled"] = sum(self.throttled().values()) - throttled0
+
+        # Failover: a standby takes over from the leader and reconciles everything once.
+        standby = self.start_operator("replica-c")
+        time.sleep(3)
+        row["standby_rss_mib"] = standby.memory_kib("VmRSS") / 1024
+        self.clear_aws()
+        self.clear_kube()
+        throttled0 = sum(self.throttled().values())
+        started = time.monotonic()
+        leader.stop()
+        self.await_leader(standby)
+        rss = RssSampler(standby)
+        self.await_reconciles(standby, n, "failover")
+        row["failover_s"] = time.monotonic() - started
+        row["failover_rss_mib"] = rss.peak / 1024
+        row["failover_throttled"] = sum(self.throttled().values()) - throttled0
+        calls = self.calls()
+        row["failover_aws_reads_per_resource"] = sum(1 for c in calls if is_read(c)) / n
+        row["failover_aws_writes"] = count_by_action([c for c in calls if not is_read(c)])
+        row["failover_kube_writes"] = self.kube_writes()
+        return row
+
+
+def is_read(call):
+    return call["action"].startswith(READ_PREFIXES)
+
+
+def count_by_action(calls):
+    out = {}
+    for c in calls:
+        key = f"{c['service']}:{c['action']}" + (" (throttled)" if c.get("throttled") else "")
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def table(rows):
+    header = ("| pools | all Ready | quota floor N/15 | ratio | throttled calls | AWS calls per resource "
+              "| peak RSS | CPU per reconcile | failover: time, throttled, writes | steady RSS "
+              "| writes over steady resyncs (AWS / Kubernetes) | idle RSS |")
+    lines = [header, "|" + "---|" * 12]
+    for r in rows:
+        throttled = sum(r["throttled"].values())
+        by_op = ", ".join(f"{k} {v}" for k, v in r["throttled"].items()) or "none"
+        failover_writes = sum(r["failover_aws_writes"].values()) + sum(r["failover_kube_writes"].values())
+        lines.append(
+            f"| {r['pools']:,} | {r['ready_s']:.1f} s | {r['quota_floor_s']:.1f} s | {r['ratio']:.2f} "
+            f"| {throttled} ({by_op}) | {r['aws_calls_per_resource']:.2f} | {r['peak_rss_mib']:.1f} MiB "
+            f"| {r['cpu_ms_per_reconcile']:.2f} ms | {r['failover_s']:.0f} s, {r['failover_throttled']}, "
+            f"{failover_writes} | {r['steady_rss_mib']:.1f} MiB "
+            f"| {sum(r['steady_aws_writes'].values())} / {sum(r['steady_kube_writes'].values())} "
+            f"({r['steady_passes']} passes) | {r['idle_rss_mib']:.1f} MiB |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pools", type=int, action="append", help="N (repeat); default 100 and 1000")
+    parser.add_argument("--resync", default="60s", help="--resync-period of the operator (default 60s)")
+    parser.add_argument("--steady-passes", type=int, default=2)
+    parser.add_argument("--operator", default=os.path.join(ROOT, "target/release/cognito-sms-operator"))
+    parser.add_argument("--standin", default=os.path.join(ROOT, "target/release/kube-standin"))
+    parser.add_argument("--port", type=int, default=18080, help="first port for the operators' /metrics")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds any phase may take")
+    parser.add_argument("--json", help="write every measurement to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the logs of the last run")
+    args = parser.parse_args()
+    rows = []
+    for n in args.pools or [100, 1000]:
+        workdir = tempfile.mkdtemp(prefix=f"fleet-bench-{n}-")
+        print(f"==> {n} pools (logs in {workdir})", file=sys.stderr)
+        bench = Bench(args, n, workdir)
+        try:
+            row = bench.run()
+        finally:
+            bench.close()
+        print(json.dumps(row), file=sys.stderr)
+        rows.append(row)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
+        if not args.keep:
+            subprocess.run(["rm", "-rf", workdir], check=False)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
