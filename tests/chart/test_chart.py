@@ -26,6 +26,8 @@ COMBINATIONS = {
     "crd-skipped": {"crds": {"install": False}},
     "irsa": {"aws": {"roleArn": "arn:aws:iam::123456789012:role/cognito-sms-operator", "region": "eu-west-1"}},
     "single-replica": {"replicaCount": 1, "leaderElection": {"enabled": False}},
+    "shared-quotas": {"aws": {"rateLimits": {"cognito-idp:UserPoolRead": 5, "iam:*": 2.5}},
+                      "maxConcurrentReconciles": 4},
 }
 
 
@@ -209,10 +211,26 @@ def test_service_monitor():
     {"image": {"repository": "x", "tagg": "1"}},
     {"leaderElection": {"leaseDuration": 15}},
     {"aws": {"region": "Frankfurt"}},
+    {"aws": {"rateLimits": {"cognito-idp:UserPoolRead": 0}}},
+    {"aws": {"rateLimits": {"UserPoolRead": 5}}},
+    {"aws": {"rateLimits": {"cognito-idp:UserPoolRead": "fast"}}},
+    {"maxConcurrentReconciles": 0},
 ])
 def test_schema_rejects_unknown_keys_and_wrong_types(bad):
     with pytest.raises(Exception):
         Chart.load(str(CHART)).validate_schema(bad)
+
+
+def test_rate_limits_and_concurrency_become_flags():
+    (dep,) = by_kind(render(COMBINATIONS["shared-quotas"]), "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--max-concurrent-reconciles=4" in args
+    assert {a for a in args if a.startswith("--aws-rate-limit=")} == {
+        "--aws-rate-limit=cognito-idp:UserPoolRead=5", "--aws-rate-limit=iam:*=2.5"}
+    (dep,) = by_kind(render(), "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--max-concurrent-reconciles=10" in args
+    assert not [a for a in args if a.startswith("--aws-rate-limit")], "the defaults are the operator's"
 
 
 def test_several_replicas_need_leader_election():
