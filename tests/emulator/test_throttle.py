@@ -10,40 +10,21 @@ Run: .venv/bin/python -m pytest -q -p no:cacheprovider tests/emulator
 """
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
-import urllib.request
 from functools import cache
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest import http
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 import model_validation
 import throttle
 
-SERVER = Path(__file__).with_name("server.py")
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="module")
-def url():
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    assert line.startswith("listening on "), line
-    yield line.removeprefix("listening on ")
-    proc.stdin.close()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(autouse=True)
@@ -56,13 +37,6 @@ def fresh(url):
 
 # --- helpers --------------------------------------------------------------------------------
 
-def http(url: str, method: str, path: str, body: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method,
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        text = response.read()
-    return json.loads(text) if text.strip() else None
 
 
 def refused(url: str, path: str, body: dict) -> str:
