@@ -340,9 +340,9 @@ def count_by_action(calls):
 
 def table(rows):
     header = ("| pools | all Ready | quota floor N/15 | ratio | throttled calls | AWS calls per resource "
-              "| peak RSS | CPU per reconcile | failover: time, throttled, writes | steady RSS "
-              "| writes over steady resyncs (AWS / Kubernetes) | idle RSS |")
-    lines = [header, "|" + "---|" * 12]
+              "| peak RSS | CPU per reconcile | steady RSS | CPU per steady resync "
+              "| writes over steady resyncs (AWS / Kubernetes) | failover: time, throttled, writes | idle RSS |")
+    lines = [header, "|" + "---|" * 13]
     for r in rows:
         throttled = sum(r["throttled"].values())
         by_op = ", ".join(f"{k} {v}" for k, v in r["throttled"].items()) or "none"
@@ -350,10 +350,11 @@ def table(rows):
         lines.append(
             f"| {r['pools']:,} | {r['ready_s']:.1f} s | {r['quota_floor_s']:.1f} s | {r['ratio']:.2f} "
             f"| {throttled} ({by_op}) | {r['aws_calls_per_resource']:.2f} | {r['peak_rss_mib']:.1f} MiB "
-            f"| {r['cpu_ms_per_reconcile']:.2f} ms | {r['failover_s']:.0f} s, {r['failover_throttled']}, "
-            f"{failover_writes} | {r['steady_rss_mib']:.1f} MiB "
+            f"| {r['cpu_ms_per_reconcile']:.2f} ms | {r['steady_rss_mib']:.1f} MiB "
+            f"| {r['steady_cpu_ms_per_reconcile']:.2f} ms "
             f"| {sum(r['steady_aws_writes'].values())} / {sum(r['steady_kube_writes'].values())} "
-            f"({r['steady_passes']} passes) | {r['idle_rss_mib']:.1f} MiB |")
+            f"({r['steady_passes']} pass{'' if r['steady_passes'] == 1 else 'es'}) | {r['failover_s']:.0f} s, {r['failover_throttled']}, "
+            f"{failover_writes} | {r['idle_rss_mib']:.1f} MiB |")
     return "\n".join(lines)
 
 
@@ -367,8 +368,13 @@ def main():
     parser.add_argument("--port", type=int, default=18080, help="first port for the operators' /metrics")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds any phase may take")
     parser.add_argument("--json", help="write every measurement to this file")
+    parser.add_argument("--table", help="print the table of the measurements in this --json file, and run nothing")
     parser.add_argument("--keep", action="store_true", help="keep the logs of the last run")
     args = parser.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print(table(json.load(f)))
+        return
     rows = []
     for n in args.pools or [100, 1000]:
         workdir = tempfile.mkdtemp(prefix=f"fleet-bench-{n}-")
