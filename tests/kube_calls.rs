@@ -189,7 +189,13 @@ async fn the_finalizer_is_added_first_and_nothing_else_happens() {
     let (ctx, handle) = context(aws.clone()).await;
     let server = serve(handle, obj.clone(), 1);
 
-    let action = run(&obj, ctx).await.unwrap();
+    let action = run(&obj, ctx.clone()).await.unwrap();
+    let metrics = ctx.metrics.render();
+    assert!(
+        metrics.contains("cognito_sms_reconciles_total{outcome=\"FinalizerAdded\"} 1"),
+        "counted as adding the finalizer, not as NotReady: {metrics}"
+    );
+    assert!(!metrics.contains("outcome=\"NotReady\""), "{metrics}");
 
     let seen = server.await.unwrap();
     assert_eq!(seen[0].method, Method::PATCH);
