@@ -103,13 +103,12 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
-    MotoRequestHandler,
     create_backend_app,
 )
 from moto.sns.models import sns_backends
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+from waitress.server import create_server
 
 import cognito_pools
 import cognito_sms
@@ -390,12 +389,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    server = make_server(args.host, args.port, App(), threaded=True, request_handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+    # Waitress keeps HTTP/1.1 connections open between requests, as AWS's endpoints do (werkzeug's
+    # server closes every one, so clients would pay a connection per call that AWS does not cost).
+    server = create_server(App(), host=args.host, port=args.port, threads=16, connection_limit=1000,
+                           asyncore_use_poll=True, ident=None)
+    threading.Thread(target=server.run, daemon=True).start()
+    print(f"listening on http://{args.host}:{server.effective_port}", flush=True)
     # Block until the parent closes our stdin (or dies), then stop.
     sys.stdin.read()
-    server.shutdown()
+    server.close()
 
 
 if __name__ == "__main__":
