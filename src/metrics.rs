@@ -30,6 +30,8 @@ pub enum ReconcileOutcome {
     FinalizerAdded,
     /// The resource is being deleted and its deletion policy was applied.
     CleanedUp,
+    /// The resource was gone (or recreated under its name) by the time it was read: nothing to do.
+    Gone,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -53,8 +53,13 @@ fn serve(
             assert_permitted(&method, &uri);
             let bytes = request.into_body().collect_bytes().await.unwrap();
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let response = if uri.starts_with(EVENTS) {
-                body.clone()
+            let response = if uri.starts_with(EVENTS) || method == Method::GET {
+                // An Event as created, or the resource as it is now.
+                if method == Method::GET {
+                    current.clone()
+                } else {
+                    body.clone()
+                }
             } else if uri.contains("/status?") {
                 current["status"] = body["status"].clone();
                 current.clone()
@@ -126,6 +131,11 @@ fn assert_permitted(method: &Method, uri: &str) {
         ok,
         "{verb} {group}/{resource} ({method} {uri}) is not in the operator's permissions"
     );
+}
+
+/// A reconcile starts by reading the whole resource: the watch cache holds it without status.
+fn assert_read_whole(seen: &Seen) {
+    assert_eq!((&seen.method, seen.uri.as_str()), (&Method::GET, BASE));
 }
 
 fn settings() -> Settings {
@@ -222,11 +232,13 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
     .finalized();
     let aws = unreachable_aws().await;
     let (ctx, handle) = context(aws.clone()).await;
-    let server = serve(handle, obj.clone(), 2);
+    let server = serve(handle, obj.clone(), 3);
 
     let action = run(&obj, ctx).await.unwrap();
 
     let seen = server.await.unwrap();
+    assert_read_whole(&seen[0]);
+    let seen = &seen[1..];
     assert_eq!((seen[0].method.clone(), seen[0].uri.as_str()), (Method::POST, EVENTS));
     assert_eq!(seen[0].body["type"], "Warning");
     assert_eq!(seen[0].body["reason"], "SnsRegionNotAllowed");
@@ -265,11 +277,13 @@ async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status()
     let pool = create_pool(&emu, "us-east-1", "app").await;
     let obj = resource("app", json!({"userPoolId": pool})).finalized();
     let (ctx, handle) = context(emu.aws().await).await;
-    let server = serve(handle, obj.clone(), 4);
+    let server = serve(handle, obj.clone(), 5);
 
     let action = run(&obj, ctx).await.unwrap();
 
     let seen = server.await.unwrap();
+    assert_read_whole(&seen[0]);
+    let seen = &seen[1..];
     let events: Vec<_> = seen[..3]
         .iter()
         .map(|s| {
@@ -321,10 +335,10 @@ async fn a_resync_that_finds_nothing_new_writes_nothing() {
 
     emu.clear_calls();
     let (ctx, handle) = context(emu.aws().await).await;
-    // The mock API server answers nothing: any request would fail the reconcile.
-    let server = serve(handle, synced.clone(), 0);
-    let action = run(&synced, ctx).await.expect("no request to the API server");
-    assert!(server.await.unwrap().is_empty());
+    // The mock API server answers one read: any other request would fail the reconcile.
+    let server = serve(handle, synced.clone(), 1);
+    let action = run(&synced, ctx).await.expect("no write to the API server");
+    assert_read_whole(&server.await.unwrap()[0]);
     assert_resync(&action);
     assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
     let reads: Vec<String> = emu.calls().into_iter().map(|(_, a)| a).collect();
@@ -340,19 +354,19 @@ async fn a_problem_already_reported_is_not_announced_again() {
     )
     .finalized();
     let (ctx, handle) = context(unreachable_aws().await).await;
-    let server = serve(handle, obj.clone(), 2);
+    let server = serve(handle, obj.clone(), 3);
     run(&obj, ctx).await.unwrap();
     let written = server.await.unwrap().pop().unwrap().body["status"].clone();
     let reported = obj.with_status(serde_json::from_value(written).unwrap());
 
     let (ctx, handle) = context(unreachable_aws().await).await;
-    let server = serve(handle, reported.clone(), 0);
+    let server = serve(handle, reported.clone(), 1);
     run(&reported, ctx).await.expect("no Warning again, no status write");
-    assert!(server.await.unwrap().is_empty());
+    assert_read_whole(&server.await.unwrap()[0]);
 }
 
-/// The leader that wrote a status resyncs the resource as the watch shows it (read back through
-/// JSON, times to the second) and writes nothing.
+/// The leader that wrote a status resyncs the resource as the API server has it (read back
+/// through JSON, times to the second) and writes nothing.
 #[tokio::test]
 async fn the_writer_of_a_status_finds_it_unchanged_when_it_reads_it_back() {
     let obj = resource(
@@ -361,13 +375,13 @@ async fn the_writer_of_a_status_finds_it_unchanged_when_it_reads_it_back() {
     )
     .finalized();
     let (ctx, handle) = context(unreachable_aws().await).await;
-    let server = serve(handle, obj.clone(), 2);
+    // Read, Warning and status write; then the resync's read, of the status as written.
+    let server = serve(handle, obj.clone(), 4);
     run(&obj, ctx.clone()).await.unwrap();
-    let written = server.await.unwrap().pop().unwrap().body["status"].clone();
-    let read_back = obj.with_status(serde_json::from_value(written).unwrap());
-
-    // The mock API server has answered its two requests; any other request now fails.
-    run(&read_back, ctx).await.expect("no status write, no Event");
+    run(&obj, ctx).await.expect("no status write, no Event");
+    let seen = server.await.unwrap();
+    assert!(seen[2].uri.starts_with(&format!("{BASE}/status?")));
+    assert_read_whole(&seen[3]);
 }
 
 #[tokio::test]
@@ -375,15 +389,16 @@ async fn deletion_with_retain_only_releases_the_finalizer() {
     let obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).deleting();
     let aws = unreachable_aws().await;
     let (ctx, handle) = context(aws.clone()).await;
-    let server = serve(handle, obj.clone(), 1);
+    let server = serve(handle, obj.clone(), 2);
 
     run(&obj, ctx).await.unwrap();
 
     let seen = server.await.unwrap();
-    assert_eq!(seen[0].method, Method::PATCH);
-    assert_eq!(seen[0].uri, format!("{BASE}?"));
+    assert_read_whole(&seen[0]);
+    assert_eq!(seen[1].method, Method::PATCH);
+    assert_eq!(seen[1].uri, format!("{BASE}?"));
     assert_eq!(
-        seen[0].body[1],
+        seen[1].body[1],
         json!({"op": "remove", "path": "/metadata/finalizers/0"})
     );
     assert!(aws.calls.snapshot().is_empty());
@@ -398,11 +413,13 @@ async fn deletion_keeps_a_role_the_pool_still_uses_and_says_so() {
     Harness::new(&emu).await.reconcile(&mut applied).await;
     let obj = applied.deleting();
     let (ctx, handle) = context(emu.aws().await).await;
-    let server = serve(handle, obj.clone(), 2);
+    let server = serve(handle, obj.clone(), 3);
 
     run(&obj, ctx).await.unwrap();
 
     let seen = server.await.unwrap();
+    assert_read_whole(&seen[0]);
+    let seen = &seen[1..];
     assert_eq!(seen[0].uri, EVENTS);
     assert_eq!(
         (seen[0].body["type"].as_str(), seen[0].body["reason"].as_str()),
@@ -440,8 +457,10 @@ async fn a_failing_cleanup_is_tried_cleanup_attempts_times_then_released() {
             .await,
     );
     let (ctx, handle) = context(aws.clone()).await;
-    // Only the last attempt talks to Kubernetes: a Warning, then the finalizer's removal.
-    let server = serve(handle, obj.clone(), 2);
+    // Every attempt reads the resource; only the last writes: a Warning, then the finalizer's
+    // removal.
+    let attempts_total = controller::CLEANUP_ATTEMPTS as usize;
+    let server = serve(handle, obj.clone(), attempts_total + 2);
     let mut attempts = 0;
     while let Err(e) = run(&obj, ctx.clone()).await {
         attempts += 1;
@@ -451,6 +470,8 @@ async fn a_failing_cleanup_is_tried_cleanup_attempts_times_then_released() {
     }
     assert_eq!(attempts + 1, controller::CLEANUP_ATTEMPTS);
     let seen = server.await.unwrap();
+    let (reads, seen): (Vec<_>, Vec<_>) = seen.into_iter().partition(|s| s.method == Method::GET);
+    assert_eq!(reads.len(), attempts_total);
     assert_eq!(seen[0].body["reason"].as_str(), Some("CleanupFailed"));
     assert_eq!(
         seen[1].body[1],
@@ -477,7 +498,7 @@ async fn metrics_are_scraped_after_a_reconcile_with_bounded_labels() {
     let pool = create_pool(&emu, "us-east-1", "app").await;
     let obj = resource("app", json!({"userPoolId": pool})).finalized();
     let (ctx, handle) = context(emu.aws().await).await;
-    let server = serve(handle, obj.clone(), 4);
+    let server = serve(handle, obj.clone(), 5);
     run(&obj, ctx.clone()).await.unwrap();
     server.await.unwrap();
 

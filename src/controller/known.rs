@@ -1,9 +1,10 @@
 //! The status this leader last computed for each resource. The operator decides from a
 //! resource's previous status (whether it texted a number a code, added it, acted on a request
-//! for new codes), so it must never decide from an older one. The watch cache can lag behind the
-//! operator's own status write, and a status write can fail after AWS was changed; in both cases
-//! the status computed last is the truth, and it is kept here until the next one. Only the
-//! leader writes status, and each leadership term starts afresh from the cluster.
+//! for new codes), so it must never decide from an older one. Each reconcile reads the resource
+//! from the API server, but a status write can fail after AWS was changed, and then the status
+//! computed last is the truth: it is kept here until the cluster shows it (the watch delivers it)
+//! or the next one replaces it. Only the leader writes status, and each leadership term starts
+//! afresh from the cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ pub(super) struct KnownStatuses(Mutex<HashMap<ObjectRef<CognitoSmsConfig>, (Stri
 impl KnownStatuses {
     /// `obj` with the status computed last for it in this term, if any (and if `obj` is the same
     /// object, not one recreated under its name). Once the cluster shows that status, it is
-    /// forgotten here: the cache has caught up.
+    /// forgotten here.
     pub(super) fn latest(&self, obj: Arc<CognitoSmsConfig>) -> Arc<CognitoSmsConfig> {
         let key = ObjectRef::from_obj(obj.as_ref());
         let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());

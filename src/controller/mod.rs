@@ -331,6 +331,7 @@ pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<
         Ok((_, Ran::Apply { ready: false })) => ReconcileOutcome::NotReady,
         Ok((_, Ran::Cleanup)) => ReconcileOutcome::CleanedUp,
         Ok((_, Ran::FinalizerAdded)) => ReconcileOutcome::FinalizerAdded,
+        Ok((_, Ran::Gone)) => ReconcileOutcome::Gone,
         Err(_) => ReconcileOutcome::Error,
     };
     ctx.metrics.reconciles.get_or_create(&OutcomeLabels { outcome }).inc();
@@ -346,6 +347,8 @@ enum Ran {
     Cleanup,
     /// Only added the finalizer; the patch brings the resource back at once.
     FinalizerAdded,
+    /// The resource was gone, or recreated under its name, when it was read.
+    Gone,
 }
 
 /// The action, and what ran.
@@ -353,21 +356,41 @@ async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Resul
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<CognitoSmsConfig> = Api::namespaced(ctx.client.clone(), &ns);
     let ran = Mutex::new(Ran::FinalizerAdded);
+    let record = |what: Ran| *ran.lock().unwrap_or_else(|p| p.into_inner()) = what;
     let action = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(obj) => {
+            Finalizer::Apply(cached) => {
+                let Some(obj) = current(&api, &cached).await? else {
+                    record(Ran::Gone);
+                    return Ok(Action::await_change());
+                };
                 let (action, ready) = apply(obj, &api, &ctx).await?;
-                *ran.lock().unwrap_or_else(|p| p.into_inner()) = Ran::Apply { ready };
+                record(Ran::Apply { ready });
                 Ok(action)
             }
-            Finalizer::Cleanup(obj) => {
-                *ran.lock().unwrap_or_else(|p| p.into_inner()) = Ran::Cleanup;
-                cleanup(obj, &ctx).await
+            Finalizer::Cleanup(cached) => {
+                let Some(obj) = current(&api, &cached).await? else {
+                    record(Ran::Gone);
+                    return Ok(Action::await_change());
+                };
+                record(Ran::Cleanup);
+                cleanup(ctx.known.latest(obj), &ctx).await
             }
         }
     })
     .await?;
     Ok((action, ran.into_inner().unwrap_or_else(|p| p.into_inner())))
+}
+
+/// The resource as the API server has it now, status included (the watch cache keeps only what
+/// scheduling needs, see `run::trim`); `None` when it is gone or was recreated under its name,
+/// which the watch brings as a resource of its own.
+async fn current(
+    api: &Api<CognitoSmsConfig>,
+    cached: &CognitoSmsConfig,
+) -> Result<Option<Arc<CognitoSmsConfig>>, Error> {
+    let obj = api.get_opt(&cached.name_any()).await?;
+    Ok(obj.filter(|o| o.uid() == cached.uid()).map(Arc::new))
 }
 
 fn secrets_of(ctx: &Context, obj: &CognitoSmsConfig) -> KubeSecrets {
@@ -378,6 +401,8 @@ fn secrets_of(ctx: &Context, obj: &CognitoSmsConfig) -> KubeSecrets {
     )
 }
 
+/// Bring AWS in line with `stored` (as the API server has it) and write the status if it differs
+/// from the stored one. Decisions start from the status this leader computed last.
 async fn apply(
     stored: Arc<CognitoSmsConfig>,
     api: &Api<CognitoSmsConfig>,

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
@@ -19,7 +20,8 @@ use super::index::Index;
 use super::secrets::SecretWatches;
 use super::{Context, Settings, error_policy, reconcile, reconcile_worthy};
 use crate::aws::Aws;
-use crate::crd::CognitoSmsConfig;
+use crate::conditions::types;
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
 use crate::leader::{Elector, LeaseSettings};
 use crate::server::{self, Health};
 
@@ -177,18 +179,21 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         let (reader, writer) = reflector::store();
         let (secret_watches, secret_changes) = SecretWatches::new(client.clone());
         let indexed = ctx.clone();
+        let known = ctx.clone();
         let stream = watcher(
             api_in::<CognitoSmsConfig>(&client, ns.as_deref()),
             watcher::Config::default().any_semantic(),
         )
         .default_backoff()
-        .modify(trim)
+        .modify(move |obj| {
+            // A status computed earlier is forgotten once the cluster shows it, before the
+            // cache drops status.
+            known.known.seen(obj);
+            trim(obj);
+        })
         .reflect(writer)
         .inspect_ok(move |event| {
             indexed.index.apply(scope, event);
-            if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = event {
-                indexed.known.seen(obj);
-            }
             follow_secrets(&secret_watches, &indexed.index, event);
         })
         .applied_objects()
@@ -212,13 +217,28 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     all.await;
 }
 
-/// Keep in the cache only what reconciles read: the reflector holds every resource for the life of
-/// the process, and managed fields and kubectl's last-applied copy of the spec are most of an
-/// object's size.
+/// Keep in the cache only what scheduling and the readiness metrics read: the reflector holds
+/// every resource for the life of the process. Managed fields, kubectl's last-applied copy of the
+/// spec and the status (its conditions' messages above all) are most of an object's size; of the
+/// status only the `Ready` condition's status and reason are kept. A reconcile reads the whole
+/// resource from the API server.
 fn trim(obj: &mut CognitoSmsConfig) {
     obj.managed_fields_mut().clear();
     obj.annotations_mut()
         .remove("kubectl.kubernetes.io/last-applied-configuration");
+    if let Some(status) = obj.status.take() {
+        let ready = status.conditions.into_iter().find(|c| c.type_ == types::READY);
+        obj.status = Some(CognitoSmsConfigStatus {
+            conditions: ready
+                .map(|c| Condition {
+                    message: String::new(),
+                    ..c
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        });
+    }
 }
 
 /// Watch Secrets in the namespace of a resource that changed while a resource there needs codes.
@@ -278,4 +298,51 @@ where
                 Err(e) => tracing::debug!(error = %e, "reconcile did not complete"),
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conditions::ConditionStatus;
+    use crate::testing::{ResourceFixture, resource};
+    use serde_json::json;
+
+    #[test]
+    fn the_cache_keeps_of_the_status_only_whether_the_resource_is_ready() {
+        let status: CognitoSmsConfigStatus = serde_json::from_value(json!({
+            "externalId": "e",
+            "roleArn": "arn:aws:iam::123456789012:role/r",
+            "conditions": [
+                {"type": "SandboxExited", "status": "False", "reason": "InSandbox", "message": "long text",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "Ready", "status": "False", "reason": "WaitingForRole", "message": "more text",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1},
+            ],
+        }))
+        .unwrap();
+        let mut obj = resource("app", json!({"userPoolId": "us-east-1_Abc"})).with_status(status);
+        obj.annotations_mut()
+            .insert("kubectl.kubernetes.io/last-applied-configuration".into(), "{}".into());
+        obj.annotations_mut().insert("team".into(), "a".into());
+        trim(&mut obj);
+
+        let kept = obj.status.as_ref().unwrap();
+        assert_eq!(kept.external_id, None);
+        assert_eq!(kept.role_arn, None);
+        assert_eq!(kept.conditions.len(), 1);
+        assert_eq!(
+            (
+                obj.ready(),
+                kept.conditions[0].reason.as_str(),
+                kept.conditions[0].message.as_str()
+            ),
+            (ConditionStatus::False, "WaitingForRole", "")
+        );
+        assert_eq!(obj.annotations().len(), 1, "{:?}", obj.annotations());
+        assert_eq!(obj.spec.user_pool_id, "us-east-1_Abc");
+
+        let mut new = resource("new", json!({"userPoolId": "us-east-1_Abc"}));
+        trim(&mut new);
+        assert_eq!(new.status, None, "a resource without status stays without");
+    }
 }
