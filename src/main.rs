@@ -73,7 +73,9 @@ struct RunArgs {
     lease: LeaseSettings,
 }
 
-#[tokio::main]
+// One thread: the operator waits on the network almost all the time, and a second worker thread
+// only adds wake-ups, CPU and memory (a thread stack and an allocator arena).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, &cli.log_level);
