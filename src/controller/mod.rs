@@ -206,12 +206,8 @@ impl ControllerState for Watched {
     }
 
     fn queue(&self) -> Queue {
-        let stores = self.stores.all();
-        let refs = stores
-            .iter()
-            .flat_map(|s| s.state())
-            .map(|o| ObjectRef::from_obj(o.as_ref()));
-        self.schedule.queue(refs)
+        let watched: Vec<_> = self.stores.all().iter().flat_map(|s| s.state()).collect();
+        self.schedule.queue(watched.iter().map(AsRef::as_ref))
     }
 }
 

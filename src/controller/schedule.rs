@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kube::runtime::reflector::ObjectRef;
-
 use crate::crd::CognitoSmsConfig;
 
-type Ref = ObjectRef<CognitoSmsConfig>;
+/// A resource's key in the schedule: its uid, so that a scrape looks resources up without
+/// allocating, and a resource recreated under the same name starts afresh.
+fn key(obj: &CognitoSmsConfig) -> &str {
+    obj.metadata.uid.as_deref().unwrap_or_default()
+}
 
 /// The share of a region's `UserPoolRead` budget that resyncs may spend when nothing changes,
 /// leaving the rest for changes, retries and the account's other clients.
@@ -46,33 +48,33 @@ pub struct Queue {
 }
 
 #[derive(Debug, Default)]
-pub struct Schedule(Mutex<HashMap<Ref, (Due, Option<Instant>)>>);
+pub struct Schedule(Mutex<HashMap<String, (Due, Option<Instant>)>>);
 
 impl Schedule {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<Ref, (Due, Option<Instant>)>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Due, Option<Instant>)>) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub(super) fn started(&self, obj: &CognitoSmsConfig) {
-        self.with(|m| m.entry(ObjectRef::from_obj(obj)).or_insert((Due::Idle, None)).0 = Due::Running);
+        self.with(|m| m.entry(key(obj).to_owned()).or_insert((Due::Idle, None)).0 = Due::Running);
     }
 
     /// The reconcile synced the resource; it is due again in `after`.
     pub(super) fn synced(&self, obj: &CognitoSmsConfig, after: Duration) {
         let now = Instant::now();
-        self.with(|m| m.insert(ObjectRef::from_obj(obj), (Due::At(now + after), Some(now))));
+        self.with(|m| m.insert(key(obj).to_owned(), (Due::At(now + after), Some(now))));
     }
 
     /// The reconcile failed; it is tried again in `after`.
     pub(super) fn retry(&self, obj: &CognitoSmsConfig, after: Duration) {
         let due = Due::At(Instant::now() + after);
-        self.with(|m| m.entry(ObjectRef::from_obj(obj)).or_insert((due, None)).0 = due);
+        self.with(|m| m.entry(key(obj).to_owned()).or_insert((due, None)).0 = due);
     }
 
     /// The reconcile ended: a resource still marked running waits for a change.
     pub(super) fn finished(&self, obj: &CognitoSmsConfig) {
         self.with(|m| {
-            if let Some(entry) = m.get_mut(&ObjectRef::from_obj(obj))
+            if let Some(entry) = m.get_mut(key(obj))
                 && entry.0 == Due::Running
             {
                 entry.0 = Due::Idle;
@@ -81,16 +83,16 @@ impl Schedule {
     }
 
     pub(super) fn forget(&self, obj: &CognitoSmsConfig) {
-        self.with(|m| m.remove(&ObjectRef::from_obj(obj)));
+        self.with(|m| m.remove(key(obj)));
     }
 
     /// The queue of `resources`, the ones watched now.
-    pub fn queue(&self, resources: impl Iterator<Item = Ref>) -> Queue {
+    pub fn queue<'a>(&self, resources: impl Iterator<Item = &'a CognitoSmsConfig>) -> Queue {
         let now = Instant::now();
         self.with(|m| {
             let mut q = Queue::default();
             for r in resources {
-                let (due, synced) = m.get(&r).copied().unwrap_or((Due::At(now), None));
+                let (due, synced) = m.get(key(r)).copied().unwrap_or((Due::At(now), None));
                 match due {
                     Due::Running => q.running += 1,
                     Due::At(at) if at <= now => q.waiting += 1,
@@ -122,8 +124,8 @@ mod tests {
         s.started(&a);
         s.synced(&b, Duration::from_secs(600));
         s.retry(&c, Duration::ZERO);
-        let all = [&a, &b, &c, &d].map(ObjectRef::from_obj);
-        let q = s.queue(all.clone().into_iter());
+        let all = [&a, &b, &c, &d];
+        let q = s.queue(all.into_iter());
         assert_eq!((q.running, q.waiting), (1, 2), "c is due, d never ran");
         assert!(q.oldest_sync_age < 1.0);
         s.finished(&a);
