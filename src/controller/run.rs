@@ -179,7 +179,7 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         let (reader, writer) = reflector::store();
         let (secret_watches, secret_changes) = SecretWatches::new(client.clone());
         let indexed = ctx.clone();
-        let known = ctx.clone();
+        let caching = ctx.clone();
         let stream = watcher(
             api_in::<CognitoSmsConfig>(&client, ns.as_deref()),
             watcher::Config::default().any_semantic(),
@@ -188,7 +188,7 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         .modify(move |obj| {
             // A status computed earlier is forgotten once the cluster shows it, before the
             // cache drops status.
-            known.known.seen(obj);
+            caching.known.seen(obj);
             trim(obj);
         })
         .reflect(writer)
