@@ -361,11 +361,19 @@ def table(rows):
     return "\n".join(lines)
 
 
+def positive(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return n
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=int, action="append", help="N (repeat); default 100 and 1000")
     parser.add_argument("--resync", default="60s", help="--resync-period of the operator (default 60s)")
-    parser.add_argument("--steady-passes", type=int, default=2)
+    parser.add_argument("--steady-passes", type=positive, default=2,
+                        help="resyncs of every resource to measure in steady state (at least 1)")
     parser.add_argument("--operator", default=os.path.join(ROOT, "target/release/cognito-sms-operator"))
     parser.add_argument("--standin", default=os.path.join(ROOT, "target/release/kube-standin"))
     parser.add_argument("--port", type=int, default=18080, help="first port for the operators' /metrics")
