@@ -280,7 +280,9 @@ impl Scene {
 /// `fault` on every call through the proxy for a while; the operator must have said so with
 /// `reason`.
 async fn proxy_fault(name: &str, fault: Fault, reason: &str) {
-    let s = scene(&[]).await;
+    // One retry: the SDK's backoff before a second retry (up to 2 s) could outlast the 2 s call
+    // timeout, and the call would then report a timeout instead of the fault it met.
+    let s = scene(&["--aws-max-attempts", "2"]).await;
     // Long enough for a reconcile whose every call is retried, then runs into its timeout, to end
     // and report.
     let window = Duration::from_secs(8);
