@@ -10,7 +10,10 @@ RUN apt-get update \
 WORKDIR /src
 COPY rust-toolchain.toml ./
 RUN rustup target add x86_64-unknown-linux-musl
+# The workspace's test kit is a (dev-)dependency: cargo needs its manifest and sources to resolve
+# the workspace, though nothing of it is built into the binary.
 COPY Cargo.toml Cargo.lock ./
+COPY testkit testkit
 COPY src src
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin cognito-sms-operator \
  && cp target/x86_64-unknown-linux-musl/release/cognito-sms-operator /cognito-sms-operator
