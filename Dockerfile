@@ -10,9 +10,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY rust-toolchain.toml ./
 RUN rustup target add x86_64-unknown-linux-musl
-# The workspace's test kit is a (dev-)dependency: cargo needs its manifest and sources to resolve
-# the workspace, though nothing of it is built into the binary.
 COPY Cargo.toml Cargo.lock ./
+# The test kit is a dev-dependency and a workspace member: cargo reads it to resolve the workspace,
+# though nothing of it goes into the binary.
 COPY testkit testkit
 COPY src src
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin cognito-sms-operator \
