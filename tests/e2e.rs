@@ -244,6 +244,7 @@ async fn deletion_with_retain_and_with_delete() {
     for n in ["kept", "moved", "inuse"] {
         wait_ready(&c, &op, n).await;
     }
+    gauges_settle(&op, 3).await;
     // The team moves one pool to another role; the operator is not told (resync is far away).
     c.emu
         .point_pool_at("us-east-1", &moved_pool, "arn:aws:iam::123456789012:role/other")
@@ -263,6 +264,7 @@ async fn deletion_with_retain_and_with_delete() {
         }
     })
     .await;
+    gauges_settle(&op, 0).await;
 
     let role_exists = |pool: String| {
         let iam = c.emu.iam();
@@ -299,6 +301,29 @@ async fn deletion_with_retain_and_with_delete() {
         warnings[0].regarding.as_ref().and_then(|r| r.name.as_deref()),
         Some("inuse")
     );
+}
+
+/// The readiness and queue gauges, which the metrics keep up to date from the watch, settle on
+/// `ready` Ready resources, none of them waiting or running.
+async fn gauges_settle(op: &Operator, ready: u32) {
+    let want = [
+        ("cognito_sms_resources{ready=\"true\"}", ready),
+        ("cognito_sms_resources{ready=\"false\"}", 0),
+        ("cognito_sms_resources{ready=\"unknown\"}", 0),
+        ("cognito_sms_reconcile_queue_depth", 0),
+        ("cognito_sms_reconciles_in_flight", 0),
+    ];
+    eventually(op, Duration::from_secs(10), "the gauges settle", || async {
+        let text = op.metrics().await;
+        let value = |series: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok())
+        };
+        want.iter()
+            .all(|(series, n)| value(series) == Some(f64::from(*n)))
+            .then_some(())
+    })
+    .await;
 }
 
 /// 6. Killed between creating the role and updating the pool, then restarted: it converges,

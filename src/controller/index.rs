@@ -1,6 +1,7 @@
-//! Lookups across the watched resources, kept up to date from the watch events so that no
-//! reconcile scans every resource: which resources read a Secret, which sandbox numbers other
-//! resources in the same SMS region list, and which namespaces verify sandbox numbers at all.
+//! Lookups across the watched resources, kept up to date from the watch events so that neither a
+//! reconcile nor a scrape scans every resource: which resources read a Secret, which sandbox
+//! numbers other resources in the same SMS region list, which namespaces verify sandbox numbers
+//! at all, and how many resources are Ready.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::RwLock;
@@ -9,6 +10,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
 
+use crate::conditions::ConditionStatus;
 use crate::crd::CognitoSmsConfig;
 use crate::reconcile;
 
@@ -19,6 +21,8 @@ type Ref = ObjectRef<CognitoSmsConfig>;
 struct Entry {
     /// Which watch scope saw it, so that a scope's relist forgets only its own resources.
     scope: usize,
+    uid: String,
+    ready: ConditionStatus,
     namespace: String,
     /// The region of the user pool, whose `UserPoolRead` quota each resync spends.
     pool_region: Option<String>,
@@ -34,6 +38,8 @@ impl Entry {
         let numbers = &obj.spec.sandbox_phone_numbers;
         Entry {
             scope,
+            uid: obj.uid().unwrap_or_default(),
+            ready: obj.ready(),
             namespace: obj.namespace().unwrap_or_default(),
             pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(str::to_string),
             region: reconcile::sms_region_of(obj),
@@ -57,11 +63,46 @@ struct Inner {
     pools: HashMap<String, usize>,
     /// Per scope relisting now: the resources seen so far in the new list.
     relisting: HashMap<usize, HashSet<Ref>>,
+    /// How many resources are Ready, not Ready, and of unknown readiness.
+    readiness: Readiness,
+}
+
+/// Resources by their `Ready` condition.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Readiness {
+    pub(super) ready: i64,
+    pub(super) not_ready: i64,
+    pub(super) unknown: i64,
+}
+
+impl Readiness {
+    fn count(&mut self, status: ConditionStatus, by: i64) {
+        match status {
+            ConditionStatus::True => self.ready += by,
+            ConditionStatus::False => self.not_ready += by,
+            ConditionStatus::Unknown => self.unknown += by,
+        }
+    }
+}
+
+/// How one watch event changed which resources are watched, by uid.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Membership {
+    pub(super) added: Vec<String>,
+    pub(super) removed: Vec<String>,
 }
 
 impl Inner {
-    fn insert(&mut self, key: Ref, entry: Entry) {
-        self.remove(&key);
+    fn insert(&mut self, key: Ref, entry: Entry, changed: &mut Membership) {
+        match self.remove(&key) {
+            Some(old) if old.uid == entry.uid => {}
+            Some(old) => {
+                changed.removed.push(old.uid);
+                changed.added.push(entry.uid.clone());
+            }
+            None => changed.added.push(entry.uid.clone()),
+        }
+        self.readiness.count(entry.ready, 1);
         if let Some(region) = &entry.region {
             let listed = self.numbers.entry(region.clone()).or_default();
             for n in &entry.numbers {
@@ -81,8 +122,9 @@ impl Inner {
         self.entries.insert(key, entry);
     }
 
-    fn remove(&mut self, key: &Ref) {
-        let Some(entry) = self.entries.remove(key) else { return };
+    fn remove(&mut self, key: &Ref) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.readiness.count(entry.ready, -1);
         if let Some(listed) = entry.region.as_ref().and_then(|r| self.numbers.get_mut(r)) {
             for n in &entry.numbers {
                 if let Some(refs) = listed.get_mut(n) {
@@ -116,6 +158,7 @@ impl Inner {
                 self.pools.remove(entry.pool_region.as_deref().unwrap_or_default());
             }
         }
+        Some(entry)
     }
 }
 
@@ -123,19 +166,25 @@ impl Inner {
 pub(super) struct Index(RwLock<Inner>);
 
 impl Index {
-    /// Follow one event of watch scope `scope`, as a reflector does.
-    pub(super) fn apply(&self, scope: usize, event: &Event<CognitoSmsConfig>) {
+    /// Follow one event of watch scope `scope`, as a reflector does; say which resources it
+    /// started or stopped watching.
+    pub(super) fn apply(&self, scope: usize, event: &Event<CognitoSmsConfig>) -> Membership {
         let mut inner = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut changed = Membership::default();
         match event {
-            Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj)),
-            Event::Delete(obj) => inner.remove(&ObjectRef::from_obj(obj)),
+            Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj), &mut changed),
+            Event::Delete(obj) => {
+                if let Some(gone) = inner.remove(&ObjectRef::from_obj(obj)) {
+                    changed.removed.push(gone.uid);
+                }
+            }
             Event::Init => {
                 inner.relisting.insert(scope, HashSet::new());
             }
             Event::InitApply(obj) => {
                 let key = ObjectRef::from_obj(obj);
                 inner.relisting.entry(scope).or_default().insert(key.clone());
-                inner.insert(key, Entry::of(scope, obj));
+                inner.insert(key, Entry::of(scope, obj), &mut changed);
             }
             Event::InitDone => {
                 let seen = inner.relisting.remove(&scope).unwrap_or_default();
@@ -146,10 +195,18 @@ impl Index {
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in gone {
-                    inner.remove(&k);
+                    if let Some(e) = inner.remove(&k) {
+                        changed.removed.push(e.uid);
+                    }
                 }
             }
         }
+        changed
+    }
+
+    /// The watched resources by their `Ready` condition.
+    pub(super) fn readiness(&self) -> Readiness {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).readiness
     }
 
     /// Sandbox numbers listed by the other resources that use the same SMS region (the operator
@@ -295,5 +352,65 @@ mod tests {
         assert_eq!((index.pools_in("us-east-1"), index.pools_in("eu-west-1")), (1, 2));
         index.apply(0, &Event::Delete(a));
         assert_eq!(index.pools_in("us-east-1"), 0);
+    }
+
+    fn with_ready(obj: CognitoSmsConfig, status: &str) -> CognitoSmsConfig {
+        let status = serde_json::from_value(json!({"conditions": [{
+            "type": "Ready", "status": status, "reason": "R", "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}))
+        .unwrap();
+        obj.with_status(status)
+    }
+
+    #[test]
+    fn readiness_is_counted_as_resources_change_and_go() {
+        let a = obj("apps", "a", "us-east-1_A", &[]);
+        let b = obj("apps", "b", "us-east-1_B", &[]);
+        let index = index_of(&[a.clone(), b.clone()]);
+        let counts = |i: &Index| {
+            let r = i.readiness();
+            (r.ready, r.not_ready, r.unknown)
+        };
+        assert_eq!(counts(&index), (0, 0, 2), "no status yet");
+        index.apply(0, &Event::Apply(with_ready(a.clone(), "True")));
+        index.apply(0, &Event::Apply(with_ready(b.clone(), "False")));
+        assert_eq!(counts(&index), (1, 1, 0));
+        index.apply(0, &Event::Apply(with_ready(b.clone(), "True")));
+        assert_eq!(counts(&index), (2, 0, 0), "a change replaces what was counted");
+        index.apply(0, &Event::Delete(a.clone()));
+        assert_eq!(counts(&index), (1, 0, 0));
+        index.apply(0, &Event::Init);
+        index.apply(0, &Event::InitDone);
+        assert_eq!(counts(&index), (0, 0, 0), "a relist without b forgets it");
+    }
+
+    #[test]
+    fn membership_follows_uids_through_changes_deletions_relists_and_recreation() {
+        let a = obj("apps", "a", "us-east-1_A", &[]);
+        let b = obj("apps", "b", "us-east-1_B", &[]);
+        let index = Index::default();
+        let m = index.apply(0, &Event::Apply(a.clone()));
+        assert_eq!((m.added, m.removed), (vec!["uid-a".to_string()], vec![]));
+        assert_eq!(
+            index.apply(0, &Event::Apply(a.clone())),
+            Membership::default(),
+            "a change"
+        );
+        index.apply(0, &Event::Apply(b.clone()));
+        let mut recreated = a.clone();
+        recreated.metadata.uid = Some("uid-a2".into());
+        let m = index.apply(0, &Event::Apply(recreated.clone()));
+        assert_eq!(
+            (m.added, m.removed),
+            (vec!["uid-a2".to_string()], vec!["uid-a".to_string()])
+        );
+        index.apply(0, &Event::Init);
+        let m = index.apply(0, &Event::InitApply(recreated.clone()));
+        assert_eq!(m, Membership::default(), "relisted as it was");
+        let m = index.apply(0, &Event::InitDone);
+        assert_eq!(m.removed, vec!["uid-b".to_string()], "gone while the watch was down");
+        let m = index.apply(0, &Event::Delete(recreated));
+        assert_eq!(m.removed, vec!["uid-a2".to_string()]);
+        assert_eq!(index.apply(0, &Event::Delete(b)), Membership::default(), "already gone");
     }
 }

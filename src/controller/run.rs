@@ -193,7 +193,13 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         })
         .reflect(writer)
         .inspect_ok(move |event| {
-            indexed.index.apply(scope, event);
+            let changed = indexed.index.apply(scope, event);
+            for uid in &changed.removed {
+                indexed.schedule.unwatch(uid);
+            }
+            for uid in &changed.added {
+                indexed.schedule.watch(uid);
+            }
             follow_secrets(&secret_watches, &indexed.index, event);
         })
         .applied_objects()
@@ -201,7 +207,6 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         readers.push(reader.clone());
         controllers.push(control(&ctx, &stop, reader, stream, secret_changes));
     }
-    ctx.stores.replace(readers.clone());
     let established = async move {
         for r in readers {
             let _ = r.wait_until_ready().await;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::crd::CognitoSmsConfig;
 
-/// A resource's key in the schedule: its uid, so that a scrape looks resources up without
-/// allocating, and a resource recreated under the same name starts afresh.
+/// A resource's key in the schedule: its uid, so that a resource recreated under the same name
+/// starts afresh.
 fn key(obj: &CognitoSmsConfig) -> &str {
     obj.metadata.uid.as_deref().unwrap_or_default()
 }
@@ -31,77 +31,115 @@ pub fn resync_period(configured: Duration, pools: usize, read_budget: f64) -> Du
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Due {
+    /// Not reconciled since the operator started: waiting for its first turn.
+    New,
     Running,
     At(Instant),
     /// Until something changes.
     Idle,
 }
 
+/// One watched resource's place in the schedule.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    due: Due,
+    /// When it was last compared with AWS to the end.
+    synced: Option<Instant>,
+}
+
 /// The queue as the metrics show it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Queue {
     pub running: i64,
-    /// Resources due (or never reconciled in this term) and not running: waiting for a slot.
+    /// Resources due (or never reconciled yet) and not running: waiting for a slot.
     pub waiting: i64,
     /// Seconds since the least recently synced resource was synced (0 when none was yet).
     pub oldest_sync_age: f64,
 }
 
+/// Every watched resource, by uid, and when it is due. The watch adds and removes resources;
+/// reconciles only move the ones it holds, so a reconcile that ends after its resource is gone
+/// leaves nothing behind. A scrape reads the slots alone, never the watched objects.
 #[derive(Debug, Default)]
-pub struct Schedule(Mutex<HashMap<String, (Due, Option<Instant>)>>);
+pub struct Schedule(Mutex<HashMap<String, Slot>>);
 
 impl Schedule {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Due, Option<Instant>)>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Slot>) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    fn update(&self, obj: &CognitoSmsConfig, f: impl FnOnce(&mut Slot)) {
+        self.with(|m| m.get_mut(key(obj)).map(f));
+    }
+
+    /// The watch sees the resource with this uid; one it already held keeps its place.
+    pub(super) fn watch(&self, uid: &str) {
+        self.with(|m| {
+            if !m.contains_key(uid) {
+                m.insert(
+                    uid.to_owned(),
+                    Slot {
+                        due: Due::New,
+                        synced: None,
+                    },
+                );
+            }
+        });
+    }
+
+    /// The watch no longer sees the resource with this uid.
+    pub(super) fn unwatch(&self, uid: &str) {
+        self.with(|m| m.remove(uid));
+    }
+
     pub(super) fn started(&self, obj: &CognitoSmsConfig) {
-        self.with(|m| m.entry(key(obj).to_owned()).or_insert((Due::Idle, None)).0 = Due::Running);
+        self.update(obj, |s| s.due = Due::Running);
     }
 
     /// The reconcile synced the resource; it is due again in `after`.
     pub(super) fn synced(&self, obj: &CognitoSmsConfig, after: Duration) {
         let now = Instant::now();
-        self.with(|m| m.insert(key(obj).to_owned(), (Due::At(now + after), Some(now))));
+        self.update(obj, |s| {
+            *s = Slot {
+                due: Due::At(now + after),
+                synced: Some(now),
+            }
+        });
     }
 
     /// The reconcile failed; it is tried again in `after`.
     pub(super) fn retry(&self, obj: &CognitoSmsConfig, after: Duration) {
         let due = Due::At(Instant::now() + after);
-        self.with(|m| m.entry(key(obj).to_owned()).or_insert((due, None)).0 = due);
+        self.update(obj, |s| s.due = due);
     }
 
     /// The reconcile ended: a resource still marked running waits for a change.
     pub(super) fn finished(&self, obj: &CognitoSmsConfig) {
-        self.with(|m| {
-            if let Some(entry) = m.get_mut(key(obj))
-                && entry.0 == Due::Running
-            {
-                entry.0 = Due::Idle;
+        self.update(obj, |s| {
+            if s.due == Due::Running {
+                s.due = Due::Idle;
             }
         });
     }
 
-    pub(super) fn forget(&self, obj: &CognitoSmsConfig) {
-        self.with(|m| m.remove(key(obj)));
-    }
-
-    /// The queue of `resources`, the ones watched now.
-    pub fn queue<'a>(&self, resources: impl Iterator<Item = &'a CognitoSmsConfig>) -> Queue {
+    /// The queue now: one pass over the slots, whatever the number of resources.
+    pub fn queue(&self) -> Queue {
         let now = Instant::now();
         self.with(|m| {
             let mut q = Queue::default();
-            for r in resources {
-                let (due, synced) = m.get(key(r)).copied().unwrap_or((Due::At(now), None));
-                match due {
+            let mut oldest: Option<Instant> = None;
+            for slot in m.values() {
+                match slot.due {
                     Due::Running => q.running += 1,
+                    Due::New => q.waiting += 1,
                     Due::At(at) if at <= now => q.waiting += 1,
                     Due::At(_) | Due::Idle => {}
                 }
-                if let Some(at) = synced {
-                    q.oldest_sync_age = q.oldest_sync_age.max(now.duration_since(at).as_secs_f64());
+                if let Some(at) = slot.synced {
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
                 }
             }
+            q.oldest_sync_age = oldest.map_or(0.0, |at| now.duration_since(at).as_secs_f64());
             q
         })
     }
@@ -117,21 +155,69 @@ mod tests {
         resource(name, json!({"userPoolId": "us-east-1_Abc"})).in_namespace("apps")
     }
 
+    fn watched(s: &Schedule, objs: &[&CognitoSmsConfig]) {
+        for o in objs {
+            s.watch(key(o));
+        }
+    }
+
     #[test]
     fn counts_running_waiting_and_the_oldest_sync() {
         let s = Schedule::default();
         let (a, b, c, d) = (obj("a"), obj("b"), obj("c"), obj("d"));
+        watched(&s, &[&a, &b, &c, &d]);
         s.started(&a);
         s.synced(&b, Duration::from_secs(600));
         s.retry(&c, Duration::ZERO);
-        let all = [&a, &b, &c, &d];
-        let q = s.queue(all.into_iter());
+        let q = s.queue();
         assert_eq!((q.running, q.waiting), (1, 2), "c is due, d never ran");
         assert!(q.oldest_sync_age < 1.0);
         s.finished(&a);
         s.finished(&b);
-        let q = s.queue(all.into_iter());
+        let q = s.queue();
         assert_eq!((q.running, q.waiting), (0, 2), "a waits for a change, b for its resync");
+    }
+
+    #[test]
+    fn a_resource_the_watch_no_longer_sees_leaves_the_queue_even_mid_reconcile() {
+        let s = Schedule::default();
+        let (a, b) = (obj("a"), obj("b"));
+        watched(&s, &[&a, &b]);
+        s.started(&a);
+        s.unwatch(key(&a));
+        s.retry(&a, Duration::ZERO);
+        s.finished(&a);
+        assert_eq!(
+            (s.queue().running, s.queue().waiting),
+            (0, 1),
+            "only b, never reconciled"
+        );
+        s.synced(&b, Duration::from_secs(600));
+        watched(&s, &[&b]);
+        assert_eq!(s.queue().waiting, 0, "seeing b again keeps its place");
+        s.unwatch(key(&b));
+        assert_eq!(s.queue(), Queue::default());
+    }
+
+    #[test]
+    fn the_oldest_sync_is_the_least_recent_one() {
+        let s = Schedule::default();
+        let (a, b) = (obj("a"), obj("b"));
+        watched(&s, &[&a, &b]);
+        s.synced(&a, Duration::from_secs(600));
+        let gap = Duration::from_millis(20);
+        std::thread::sleep(gap);
+        s.synced(&b, Duration::from_secs(600));
+        let between = Instant::now();
+        let with_a = s.queue().oldest_sync_age;
+        assert!(with_a >= gap.as_secs_f64(), "{with_a}");
+        s.unwatch(key(&a));
+        let only_b = s.queue().oldest_sync_age;
+        // b was synced at least `gap` after a; the clock moved on by `between.elapsed()`.
+        assert!(
+            only_b <= with_a - gap.as_secs_f64() + between.elapsed().as_secs_f64(),
+            "{only_b} against {with_a}"
+        );
     }
 
     #[test]
