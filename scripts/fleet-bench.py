@@ -35,8 +35,8 @@ READ_PREFIXES = ("Get", "Describe", "List")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 READY = 'cognito_sms_resources{ready="true"}'
-# Seconds between the benchmark's scrapes of /metrics while it waits. A scrape walks every resource,
-# and its CPU counts in the operator's; Prometheus usually scrapes every 15 to 60 s.
+# Seconds between the benchmark's scrapes of /metrics while it waits. A scrape's CPU counts in the
+# operator's; Prometheus usually scrapes every 15 to 60 s.
 SCRAPE_EVERY = 1.0
 
 
