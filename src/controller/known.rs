@@ -1,7 +1,8 @@
 //! The status this leader last computed for each resource. The operator decides from a
 //! resource's previous status (whether it texted a number a code, added it, acted on a request
 //! for new codes), so it must never decide from an older one. Each reconcile reads the resource
-//! from the API server, but a status write can fail after AWS was changed, and then the status
+//! from the API server (a new one, with no status at all, comes whole from the watch), but a
+//! status write can fail after AWS was changed, and then the status
 //! computed last is the truth: it is kept here until the cluster shows it (the watch delivers it)
 //! or the next one replaces it. Only the leader writes status, and each leadership term starts
 //! afresh from the cluster.
@@ -42,6 +43,15 @@ impl KnownStatuses {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether a status computed for `obj` (this object, not one recreated under its name) is
+    /// kept here, not yet shown by the cluster.
+    pub(super) fn holds(&self, obj: &CognitoSmsConfig) -> bool {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(&ObjectRef::from_obj(obj))
+            .is_some_and(|(uid, _)| obj.uid().as_ref() == Some(uid))
     }
 
     pub(super) fn remember(&self, obj: &CognitoSmsConfig, status: &CognitoSmsConfigStatus) {
@@ -112,6 +122,18 @@ mod tests {
         );
         known.clear();
         assert_eq!(last_sync(&known.latest(stale.clone())), "old");
+    }
+
+    #[test]
+    fn a_status_is_held_for_the_object_it_was_computed_for() {
+        let known = KnownStatuses::default();
+        let first = obj("u1", "old");
+        assert!(!known.holds(&first));
+        known.remember(&first, obj("u1", "new").status.as_ref().unwrap());
+        assert!(known.holds(&first));
+        assert!(!known.holds(&obj("u2", "old")), "not for one recreated under its name");
+        known.forget(&first);
+        assert!(!known.holds(&first));
     }
 
     #[test]

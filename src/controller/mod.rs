@@ -332,7 +332,11 @@ async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Resul
     let action = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(cached) => {
-                let Some(obj) = current(&api, &cached).await? else {
+                let obj = if never_given_status(&ctx, &cached) {
+                    cached
+                } else if let Some(obj) = current(&api, &cached).await? {
+                    obj
+                } else {
                     record(Ran::Gone);
                     return Ok(Action::await_change());
                 };
@@ -352,6 +356,14 @@ async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Resul
     })
     .await?;
     Ok((action, ran.into_inner().unwrap_or_else(|p| p.into_inner())))
+}
+
+/// Whether the watch shows `cached` without any status, and this leader has computed none for it:
+/// a new resource. The cache then holds everything a reconcile reads (`run::trim` drops only
+/// managed fields, the last-applied annotation and status), so there is nothing to read back.
+/// A new fleet's first reconciles save a request each.
+fn never_given_status(ctx: &Context, cached: &CognitoSmsConfig) -> bool {
+    cached.status.is_none() && !ctx.known.holds(cached)
 }
 
 /// The resource as the API server has it now, status included (the watch cache keeps only what
