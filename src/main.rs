@@ -10,6 +10,9 @@ use cognito_sms_operator::reconcile::Mode;
 use cognito_sms_operator::telemetry::{self, LogFormat};
 use cognito_sms_operator::{crd, oneshot};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keeps the IAM role, SNS region and SMS configuration of Amazon Cognito user pools in the
 /// shape CognitoSmsConfig resources ask for, and reports the account's SNS SMS state.
 #[derive(Parser)]
