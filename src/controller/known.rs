@@ -2,10 +2,9 @@
 //! resource's previous status (whether it texted a number a code, added it, acted on a request
 //! for new codes), so it must never decide from an older one. Each reconcile reads the resource
 //! from the API server (a new one, with no status at all, comes whole from the watch), but a
-//! status write can fail after AWS was changed, and then the status
-//! computed last is the truth: it is kept here until the cluster shows it (the watch delivers it)
-//! or the next one replaces it. Only the leader writes status, and each leadership term starts
-//! afresh from the cluster.
+//! status write can fail after AWS was changed, and then the status computed last is the truth:
+//! it is kept here until the cluster shows it (the watch delivers it) or the next one replaces it.
+//! Only the leader writes status, and each leadership term starts afresh from the cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
