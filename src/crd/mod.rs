@@ -116,8 +116,9 @@ pub struct CognitoSmsConfigSpec {
     /// Countries where the pool's users are, as ISO 3166-1 alpha-2 codes (e.g. `US`, `JP`).
     /// Listing `US` makes a US origination identity (short code, 10DLC or toll-free number)
     /// a requirement for `ProductionReady`: US carriers refuse SMS without one.
+    // Each code's length is bounded so that the API server can bound the CEL rule's cost.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 250))]
+    #[schemars(length(max = 250), inner(length(max = 2)))]
     #[x_kube(validation = kube::core::cel::Rule::new("self.all(c, c.matches('^[A-Z]{2}$'))")
         .message("destinationCountries are ISO 3166-1 alpha-2 codes in capitals, e.g. US"))]
     pub destination_countries: Vec<String>,
@@ -183,7 +184,8 @@ pub struct IndiaDlt {
 #[serde(rename_all = "camelCase")]
 pub struct SandboxPhoneNumber {
     /// The number in E.164 format, e.g. `+14255550100`.
-    #[schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
+    // The length bound lets the API server bound the cost of the list's uniqueness rule.
+    #[schemars(length(max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
     pub phone_number: String,
     /// Language of the SMS carrying the code. Defaults to SNS's `en-US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,9 +303,11 @@ pub struct ManagedRole {
     #[serde(default)]
     pub source_arn_scope: SourceArnScope,
 
-    /// Extra tags for the role. The operator adds its ownership tags (`cognitosms.io/*`) itself.
+    /// Extra tags for the role, at most 40. The operator adds its ownership tags
+    /// (`cognitosms.io/*`) itself.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = kube::core::cel::Rule::new("size(self) <= 40").message("at most 40 tags"))]
+    // A bound the API server knows, so that it can bound the cost of the reserved-keys rule.
+    #[schemars(extend("maxProperties" = 40))]
     pub tags: BTreeMap<String, String>,
 }
 
