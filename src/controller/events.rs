@@ -14,6 +14,23 @@ use kube::api::PostParams;
 use kube::runtime::events::EventType;
 use kube::{Api, Client};
 
+/// The longest note the API server accepts on an Event, in bytes.
+pub const MAX_NOTE_BYTES: usize = 1024;
+
+/// `message` as an Event's note: whole when it fits in [`MAX_NOTE_BYTES`], else cut at a
+/// character boundary and ended with an ellipsis. Conditions keep the whole message.
+pub fn note(message: &str) -> String {
+    const ELLIPSIS: &str = "…";
+    if message.len() <= MAX_NOTE_BYTES {
+        return message.to_string();
+    }
+    let mut cut = MAX_NOTE_BYTES - ELLIPSIS.len();
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ELLIPSIS}", message[..cut].trim_end())
+}
+
 #[derive(Clone)]
 pub struct Events {
     client: Client,
@@ -31,7 +48,8 @@ impl Events {
         }
     }
 
-    /// Create an Event about `regarding` in its namespace.
+    /// Create an Event about `regarding` in its namespace, its note cut to what the API server
+    /// accepts.
     pub async fn publish(
         &self,
         regarding: ObjectReference,
@@ -49,7 +67,7 @@ impl Events {
         let event = Event {
             action: Some("Reconcile".into()),
             reason: Some(reason.into()),
-            note: Some(note),
+            note: Some(self::note(&note)),
             event_time: Some(MicroTime(now)),
             metadata: ObjectMeta {
                 name: Some(name),
@@ -70,5 +88,37 @@ impl Events {
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         api.create(&PostParams::default(), &event).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_that_fits_is_kept_whole() {
+        let exact = "x".repeat(MAX_NOTE_BYTES);
+        assert_eq!(note(&exact), exact);
+        assert_eq!(note("short"), "short");
+    }
+
+    #[test]
+    fn a_longer_note_is_cut_within_the_limit_with_an_ellipsis() {
+        let long = "word ".repeat(2000);
+        let cut = note(&long);
+        assert!(cut.len() <= MAX_NOTE_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…'), "{cut}");
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_character() {
+        // Four-byte characters put every possible cut inside one.
+        for offset in 0..4 {
+            let long = format!("{}{}", "a".repeat(offset), "😀".repeat(400));
+            let cut = note(&long);
+            assert!(cut.len() <= MAX_NOTE_BYTES);
+            assert!(cut.ends_with('…'));
+        }
     }
 }
