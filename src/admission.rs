@@ -40,7 +40,18 @@ impl Violation {
             message: message.into(),
         }
     }
+
+    /// A field the schema does not declare, which strict field validation refuses.
+    fn unknown_field(path: impl Into<String>, name: &str) -> Self {
+        Violation::new(path, format!("{UNKNOWN_FIELD}`{name}`"))
+    }
+
+    fn is_unknown_field(&self) -> bool {
+        self.message.starts_with(UNKNOWN_FIELD)
+    }
 }
+
+const UNKNOWN_FIELD: &str = "unknown field ";
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,6 +89,15 @@ pub struct Admitted {
     pub index: usize,
     pub kind: Kind,
     pub object: Value,
+}
+
+/// The documents of a file that the API server would accept: those of the kinds the one-shot
+/// reads, and what the reader should know about the rest.
+#[derive(Debug, Default)]
+pub struct Reviewed {
+    pub documents: Vec<Admitted>,
+    /// Documents of other kinds, left unread, and statuses ignored, one line each.
+    pub notes: Vec<String>,
 }
 
 /// Why one document of a file would be refused.
@@ -142,44 +162,74 @@ impl Refusal {
 }
 
 /// Review a multi-document YAML file as the API server would review each of its objects, and
-/// return them all, or every reason to refuse the file. Empty documents are skipped.
-pub fn review(input: &[u8]) -> Result<Vec<Admitted>, Refusal> {
+/// return them all, or every reason to refuse the file. Empty documents are skipped, and so are
+/// documents of kinds outside this operator's group other than Secrets, with a note: the one-shot
+/// neither reads nor checks them.
+pub fn review(input: &[u8]) -> Result<Reviewed, Refusal> {
     let documents = yaml::documents(input)?;
-    let mut admitted = vec![];
+    let mut reviewed = Reviewed::default();
     let mut errors = vec![];
     for (i, document) in documents.into_iter().enumerate() {
         let index = i + 1;
         let outcome = document
             .map_err(|reason| DocumentError::Yaml { index, reason })
-            .and_then(|object| review_object(index, object));
+            .and_then(|object| review_object(index, object, &mut reviewed.notes));
         match outcome {
-            Ok(Some(doc)) => admitted.push(doc),
+            Ok(Some(doc)) => reviewed.documents.push(doc),
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
-        Ok(admitted)
+        Ok(reviewed)
     } else {
         Err(Refusal::Documents(errors))
     }
 }
 
-/// Review document `index`; `None` for an empty document.
-fn review_object(index: usize, mut object: Value) -> Result<Option<Admitted>, DocumentError> {
+/// Review document `index`; `None` for an empty document or one of a kind left unread (with a
+/// note about it).
+fn review_object(index: usize, mut object: Value, notes: &mut Vec<String>) -> Result<Option<Admitted>, DocumentError> {
     if object.is_null() {
         return Ok(None);
     }
     let text = |object: &Value, field: &str| object[field].as_str().unwrap_or("(none)").to_string();
     let Some(kind) = Kind::of(&object) else {
+        let (api_version, kind) = (text(&object, "apiVersion"), text(&object, "kind"));
+        if outside_reach(&object) {
+            notes.push(format!(
+                "document {index}: {api_version}/{kind} left unread and unchecked: reconcile -f reads CognitoSmsConfig and Secret documents only"
+            ));
+            return Ok(None);
+        }
         return Err(DocumentError::UnsupportedKind {
             index,
-            api_version: text(&object, "apiVersion"),
-            kind: text(&object, "kind"),
+            api_version,
+            kind,
         });
     };
-    let mut violations = schema::review(kind, &mut object);
-    violations.extend(metadata::review(kind, &object));
+    // A resource is created without its status, which is written through its own subresource:
+    // the API server ignores the status a new object carries. Checked apart, below.
+    let status = match kind {
+        Kind::CognitoSmsConfig => object.as_object_mut().and_then(|o| o.remove("status")),
+        Kind::Secret => None,
+    };
+    let schema = schema::review(kind, &mut object);
+    let metadata = metadata::review(kind, &object);
+    let mut violations = schema.violations;
+    violations.extend(metadata.violations);
+    violations.extend(schema::review_rules(
+        kind,
+        &object,
+        schema.blocks_cel || metadata.blocks_cel,
+    ));
+    if let Some(status) = status {
+        match with_status(index, kind, object.clone(), status, notes) {
+            Ok(whole) if violations.is_empty() => object = whole,
+            Ok(_) => {}
+            Err(unknown) => violations.extend(unknown),
+        }
+    }
     if violations.is_empty() {
         return Ok(Some(Admitted { index, kind, object }));
     }
@@ -190,6 +240,50 @@ fn review_object(index: usize, mut object: Value) -> Result<Option<Admitted>, Do
         name: name.map_or_else(|| "(unnamed)".into(), |n| clipped(n.to_string())),
         violations,
     })
+}
+
+/// Whether a document without a supported kind is of a kind the one-shot leaves to the cluster:
+/// one that names an apiVersion and a kind outside this operator's group. (The API server serves
+/// no other kind in the group, and refuses a document that names no kind.)
+fn outside_reach(object: &Value) -> bool {
+    let (Some(api_version), Some(kind)) = (object["apiVersion"].as_str(), object["kind"].as_str()) else {
+        return false;
+    };
+    let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    let ours = <crate::crd::CognitoSmsConfig as kube::Resource>::group(&());
+    !api_version.is_empty() && !kind.is_empty() && group != ours
+}
+
+/// Review the `status` that came with `object`. The API server resets the status of an object
+/// it creates before validating it, but its strict decoding refuses unknown fields there first:
+/// those are violations. Otherwise `object` comes back with `status` when the operator could have
+/// written that status, else without it and with a note saying why, so that the one-shot starts
+/// from a status only when it is one.
+fn with_status(
+    index: usize,
+    kind: Kind,
+    object: Value,
+    status: Value,
+    notes: &mut Vec<String>,
+) -> Result<Value, Vec<Violation>> {
+    let mut whole = object.clone();
+    whole["status"] = status;
+    let (unknown, problems): (Vec<Violation>, Vec<Violation>) = schema::review(kind, &mut whole)
+        .violations
+        .into_iter()
+        .filter(|v| v.path == "status" || v.path.starts_with("status.") || v.path.starts_with("status["))
+        .partition(Violation::is_unknown_field);
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    if problems.is_empty() {
+        return Ok(whole);
+    }
+    notes.push(format!(
+        "document {index}: status ignored, as the API server ignores it on creation: {}",
+        list(&problems)
+    ));
+    Ok(object)
 }
 
 /// A value as JSON, cut short past 64 characters.

@@ -136,6 +136,9 @@ async fn reconcile_file(
             return ExitCode::from(2);
         }
     };
+    for note in &input.notes {
+        eprintln!("note: {}: {note}", file.display());
+    }
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
     let aws = Aws::from_env_with(settings).await;
     let results = oneshot::reconcile_all(&aws, input, mode, deadline).await;

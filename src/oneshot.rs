@@ -35,14 +35,20 @@ pub struct Input {
     pub resources: Vec<CognitoSmsConfig>,
     /// Secrets the resources reference, as a cluster would hold them.
     pub secrets: Vec<Secret>,
+    /// What the reader of the file should know: documents left unread, statuses ignored.
+    pub notes: Vec<String>,
 }
 
 /// Parse a multi-document YAML file and admit its objects as the API server would (see
 /// [`admission`]: size, YAML, kinds, schema, CEL rules, metadata). Every document is checked
 /// before any is returned, so a file with one bad document yields nothing but the reasons.
 pub fn parse(input: impl AsRef<[u8]>) -> Result<Input, InputError> {
-    let mut parsed = Input::default();
-    for document in admission::review(input.as_ref())? {
+    let reviewed = admission::review(input.as_ref())?;
+    let mut parsed = Input {
+        notes: reviewed.notes,
+        ..Input::default()
+    };
+    for document in reviewed.documents {
         match document.kind {
             Kind::CognitoSmsConfig => {
                 let mut res: CognitoSmsConfig = typed(document)?;
@@ -203,7 +209,11 @@ stringData: {qa-phone: "123456"}
     #[test]
     fn bad_input_is_refused_with_the_reason() {
         let cases = [
-            ("kind: Pod\napiVersion: v1\n", "unsupported kind v1/Pod"),
+            ("kind: Pod\napiVersion: v1\n", "no CognitoSmsConfig"),
+            (
+                "kind: Widget\napiVersion: cognitosms.io/v1alpha1\n",
+                "unsupported kind cognitosms.io/v1alpha1/Widget",
+            ),
             (
                 "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {name: a}\nspec: {}\n",
                 "missing field `userPoolId`",

@@ -1,10 +1,11 @@
-//! The inputs the API server would refuse, one rule each, in `tests/corpus/invalid/`: shared by
-//! the unit tests of `admission` and the binary's tests in `tests/oneshot.rs`, which includes
-//! this file by path.
+//! The inputs the API server would refuse, one rule each, in `tests/corpus/invalid/`, and inputs
+//! that look wrong but that it accepts, in `tests/corpus/valid/`: shared by the unit tests of
+//! `admission`, the binary's tests in `tests/oneshot.rs` and the comparison with the real API
+//! server in `tests/admission_parity.rs`, which include this file by path.
 //!
-//! Each file starts with comment lines: `# rule:` says which rule it breaks, `# path:` (when the
-//! refusal names a field) the field path the refusal must name, and `# expect:` a fragment the
-//! message must contain.
+//! Each file starts with comment lines: `# rule:` says which rule it breaks (or what is accepted),
+//! `# path:` (when the refusal names a field) the field path the refusal must name, and
+//! `# expect:` a fragment the message (or, for an accepted input, a note) must contain.
 
 /// One refused input.
 pub struct Entry {
@@ -16,9 +17,17 @@ pub struct Entry {
     pub input: Vec<u8>,
 }
 
-/// Every entry of the corpus, in file name order.
+/// Every refused entry of the corpus, in file name order.
 pub fn invalid() -> Vec<Entry> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/invalid");
+    entries(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/invalid"))
+}
+
+/// Every accepted entry of the corpus, in file name order.
+pub fn valid() -> Vec<Entry> {
+    entries(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/valid"))
+}
+
+fn entries(dir: &str) -> Vec<Entry> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("the corpus folder exists")
         .map(|e| e.expect("the corpus folder is readable").path())

@@ -9,11 +9,24 @@ use super::{Kind, Violation, child, shown};
 /// The most bytes all annotations of an object may take, keys and values together.
 const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 
-/// Check the metadata of `object`, and the keys and values of a Secret's data.
-pub(super) fn review(kind: Kind, object: &Value) -> Vec<Violation> {
-    let mut violations = vec![];
+/// What the metadata check found.
+#[derive(Debug, Default)]
+pub(super) struct Review {
+    pub violations: Vec<Violation>,
+    /// Whether a violation is one that keeps the API server from running the CRD's CEL rules: a
+    /// missing name, or annotations too large.
+    pub blocks_cel: bool,
+}
+
+/// Check the metadata of `object`, and the keys and values of a Secret's data. Paths are the
+/// API server's: a label, annotation or finalizer is reported at the map or list that holds it,
+/// and a key of `stringData` at `data`, which it is merged into before validation.
+pub(super) fn review(kind: Kind, object: &Value) -> Review {
+    let mut review = Review::default();
     let mut check = |path: String, problem: Option<String>| {
-        violations.extend(problem.map(|message| Violation::new(path, message)));
+        review
+            .violations
+            .extend(problem.map(|message| Violation::new(path, message)));
     };
     let meta = &object["metadata"];
     match meta.get("name") {
@@ -25,32 +38,38 @@ pub(super) fn review(kind: Kind, object: &Value) -> Vec<Violation> {
         check("metadata.namespace".into(), dns1123_label(namespace));
     }
     for (key, value) in entries(meta, "labels") {
-        let path = child("metadata.labels", key);
-        check(path.clone(), qualified_name(key));
-        check(path, value.as_str().and_then(label_value));
+        check("metadata.labels".into(), qualified_name(key));
+        let value = value.as_str().and_then(label_value);
+        check("metadata.labels".into(), value.map(|v| format!("label {key}: {v}")));
     }
     for (key, _) in entries(meta, "annotations") {
-        check(child("metadata.annotations", key), qualified_name(&key.to_lowercase()));
+        check("metadata.annotations".into(), qualified_name(&key.to_lowercase()));
     }
-    check("metadata.annotations".into(), annotations_size(meta));
-    for (i, finalizer) in meta["finalizers"].as_array().into_iter().flatten().enumerate() {
+    let oversized = annotations_size(meta);
+    let blocks_cel = meta.get("name").is_none() || oversized.is_some();
+    check("metadata.annotations".into(), oversized);
+    for finalizer in meta["finalizers"].as_array().into_iter().flatten() {
         check(
-            format!("metadata.finalizers[{i}]"),
+            "metadata.finalizers".into(),
             finalizer.as_str().and_then(qualified_name),
         );
     }
     if kind == Kind::Secret {
         for field in ["data", "stringData"] {
             for (key, value) in entries(object, field) {
-                let path = child(field, key);
-                check(path.clone(), config_map_key(key));
+                let path = child("data", key);
+                let problem = config_map_key(key);
                 if field == "data" {
+                    check(path.clone(), problem);
                     check(path, base64(value));
+                } else {
+                    check(path, problem.map(|p| format!("{p} (in stringData)")));
                 }
             }
         }
     }
-    violations
+    review.blocks_cel = blocks_cel;
+    review
 }
 
 /// The fields of the object at `object[field]`, if it is one.

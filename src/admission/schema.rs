@@ -142,26 +142,45 @@ fn allow_null(schema: &mut serde_json::Map<String, Value>) {
     }
 }
 
-/// Check `object` of `kind` against its schema and, when it has them, its CEL rules, after
-/// dropping the nulls the API server drops.
-pub(super) fn review(kind: Kind, object: &mut Value) -> Vec<Violation> {
-    let compiled = match kind {
-        Kind::CognitoSmsConfig => &*RESOURCE,
-        Kind::Secret => &*SECRET,
-    };
+/// What the schema check found.
+pub(super) struct Review {
+    pub violations: Vec<Violation>,
+    /// Whether a violation keeps the API server from running the CRD's CEL rules.
+    pub blocks_cel: bool,
+}
+
+/// Check `object` of `kind` against its schema, after dropping the nulls the API server drops.
+pub(super) fn review(kind: Kind, object: &mut Value) -> Review {
+    let compiled = compiled(kind);
     prune_nulls(&compiled.openapi, object);
     let mut violations = vec![];
-    let mut blocking = false;
+    let mut blocks = false;
     for error in compiled.validator.iter_errors(object) {
-        blocking |= blocks_cel(error.kind());
+        blocks |= blocks_cel(error.kind());
         violations.extend(describe(&error));
     }
-    match &compiled.cel {
-        Some(_) if blocking => violations.push(Violation::new("", CEL_SKIPPED)),
-        Some(rules) => violations.extend(cel(rules, object)),
-        None => {}
+    Review {
+        violations,
+        blocks_cel: blocks,
     }
-    violations
+}
+
+/// Check `object` of `kind` against the CEL rules of its schema, if it has any: run them, or,
+/// when `blocked` by the object's other violations, say that they were not run, as the API server
+/// does.
+pub(super) fn review_rules(kind: Kind, object: &Value, blocked: bool) -> Vec<Violation> {
+    match &compiled(kind).cel {
+        Some(_) if blocked => vec![Violation::new("", CEL_SKIPPED)],
+        Some(rules) => cel(rules, object),
+        None => vec![],
+    }
+}
+
+fn compiled(kind: Kind) -> &'static Compiled {
+    match kind {
+        Kind::CognitoSmsConfig => &RESOURCE,
+        Kind::Secret => &SECRET,
+    }
 }
 
 /// The failures of the CEL rules, as the API server reports them.
@@ -227,7 +246,7 @@ fn describe(error: &ValidationError) -> Vec<Violation> {
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
-            .map(|name| Violation::new(child(&path, name), format!("unknown field `{name}`")))
+            .map(|name| Violation::unknown_field(child(&path, name), name))
             .collect(),
         kind => vec![Violation::new(path, message(kind, error))],
     }

@@ -45,13 +45,50 @@ fn every_corpus_entry_is_refused_with_its_field_path() {
 }
 
 #[test]
+fn every_valid_corpus_entry_is_admitted_with_its_note() {
+    let entries = corpus::valid();
+    assert!(!entries.is_empty());
+    for entry in entries {
+        let input = oneshot::parse(&entry.input).unwrap_or_else(|e| panic!("{}: {e}", entry.file));
+        if entry.expect.is_empty() {
+            assert_eq!(input.notes, Vec::<String>::new(), "{}", entry.file);
+            continue;
+        }
+        assert!(
+            input.notes.iter().any(|n| n.contains(&entry.expect)),
+            "{} ({}): expected {:?} in {:?}",
+            entry.file,
+            entry.rule,
+            entry.expect,
+            input.notes
+        );
+    }
+}
+
+#[test]
+fn a_tagged_value_is_read_as_the_value() {
+    let input = oneshot::parse(
+        b"apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {name: app}
+spec: {userPoolId: !pool eu-west-1_Abc, destinationCountries: !list [US]}
+",
+    )
+    .unwrap();
+    let spec = &input.resources[0].spec;
+    assert_eq!(spec.user_pool_id, "eu-west-1_Abc");
+    assert_eq!(spec.destination_countries, ["US"]);
+}
+
+#[test]
 fn the_examples_are_admitted() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let mut all = vec![];
     for file in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
         let text = std::fs::read(&file).unwrap();
-        let admitted = review(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert_eq!(admitted.len(), 1, "{}", file.display());
+        let reviewed = review(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(reviewed.documents.len(), 1, "{}", file.display());
+        assert_eq!(reviewed.notes, Vec::<String>::new(), "{}", file.display());
         all.extend(text);
         all.extend(b"\n---\n");
     }
@@ -88,7 +125,8 @@ data: {qa.phone: MTIzNDU2}
 stringData: {other_key: "654321"}
 "#,
     )
-    .unwrap();
+    .unwrap()
+    .documents;
     assert_eq!(admitted.len(), 2);
     assert_eq!((admitted[0].index, admitted[1].index), (1, 3));
     let spec = &admitted[0].object["spec"];
@@ -124,8 +162,8 @@ data: {a: '!'}
             "spec.snsRegion",
             "spec.userPoolId",
             "spec.extra",
-            "spec.snsRegion",
             "metadata.name",
+            "spec.snsRegion",
             "data.a"
         ],
         "the pattern and the CEL rule both fail for snsRegion, as in the cluster"
@@ -207,4 +245,62 @@ fn the_size_limit_is_inclusive() {
         review(&input),
         Err(Refusal::Input(InputProblem::TooLarge { .. }))
     ));
+}
+
+#[test]
+fn documents_of_other_kinds_are_left_unread_with_a_note() {
+    let reviewed = review(
+        b"apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {name: app}
+spec: {userPoolId: eu-west-1_Abc}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: anything, labels: {bad key: x}}
+",
+    )
+    .unwrap();
+    assert_eq!(reviewed.documents.len(), 1);
+    assert_eq!(
+        reviewed.notes,
+        [
+            "document 2: apps/v1/Deployment left unread and unchecked: reconcile -f reads CognitoSmsConfig and Secret documents only"
+        ]
+    );
+    // Another kind of this operator's group is one the API server does not serve.
+    let refusal = refusal(
+        b"apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsPolicy
+metadata: {name: app}
+",
+    );
+    assert!(refusal.to_string().contains("unsupported kind"), "{refusal}");
+}
+
+#[test]
+fn a_status_the_operator_could_not_have_written_is_ignored_with_a_note() {
+    let resource = |status: &str| {
+        format!(
+            "apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {{name: app}}
+spec: {{userPoolId: eu-west-1_Abc}}
+status: {status}
+"
+        )
+    };
+    let kept = review(resource("{externalId: kept-id}").as_bytes()).unwrap();
+    assert_eq!(kept.documents[0].object["status"]["externalId"], json!("kept-id"));
+    assert!(kept.notes.is_empty());
+
+    let ignored = review(resource("{deliveryPath: Carrier pigeon, externalId: kept-id}").as_bytes()).unwrap();
+    assert!(ignored.documents[0].object.get("status").is_none());
+    assert_eq!(ignored.notes.len(), 1);
+    assert!(
+        ignored.notes[0]
+            .starts_with("document 1: status ignored, as the API server ignores it on creation: status.deliveryPath"),
+        "{}",
+        ignored.notes[0]
+    );
 }

@@ -22,7 +22,7 @@
 use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// The largest file `reconcile -f` reads: 1 MiB. The API server takes requests up to 3 MiB and
@@ -217,9 +217,11 @@ impl<'de> Visitor<'de> for Node<'_> {
         Ok(Value::Object(object))
     }
 
+    /// A value with an application's tag (`!pool eu-west-1_Abc`): the API server reads it as the
+    /// value itself.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
-        let (tag, _) = data.variant::<String>()?;
-        Err(self.0.refuse(format!("unsupported YAML tag !{tag}")))
+        let (_tag, value) = data.variant::<String>()?;
+        value.newtype_variant_seed(Node(self.0))
     }
 }
 
