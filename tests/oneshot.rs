@@ -172,6 +172,23 @@ async fn every_invalid_corpus_entry_exits_2_naming_the_field_before_any_aws_call
 }
 
 #[tokio::test]
+async fn every_valid_corpus_entry_is_reconciled_with_its_note() {
+    let emu = Emulator::start();
+    for entry in corpus::valid() {
+        let out = oneshot(&emu, &entry.input, &["--dry-run"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let what = format!("{} ({})", entry.file, entry.rule);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&entry.expect),
+            "{what}: expected {:?} in {stderr}",
+            entry.expect
+        );
+        assert_eq!(parse_output(&out).len(), 1, "{what}");
+    }
+}
+
+#[tokio::test]
 async fn input_past_the_size_limit_is_refused_without_reading_it_all() {
     let emu = Emulator::start();
     let over = vec![b'#'; MAX_INPUT_BYTES + 1];
