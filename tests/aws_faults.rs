@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::cluster::*;
@@ -148,10 +148,7 @@ async fn verify_number(c: &Cluster, op: &Operator) -> String {
     let code = text.rsplit(' ').next().unwrap().to_string();
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "codes"}, "stringData": {"qa": code}})).unwrap();
-    Api::<Secret>::namespaced(c.client.clone(), "apps")
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    c.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
     let api = c.csms();
     eventually(op, Duration::from_secs(20), "the number verified", || {
         let api = api.clone();

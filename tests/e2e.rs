@@ -1,11 +1,13 @@
-//! End to end: the real `cognito-sms-operator run` process, the Kubernetes API stand-in and the
-//! AWS emulator, driven only through the Kubernetes API, as a user would.
+//! End to end: the real `cognito-sms-operator run` process, a real Kubernetes control plane (with
+//! the chart installed by Helm and the operator running as its ServiceAccount) and the AWS
+//! emulator, driven only through the Kubernetes API, as a user would.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use cognito_sms_operator::policy;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -14,11 +16,7 @@ use support::cluster::*;
 use support::*;
 
 async fn events(c: &Cluster) -> Vec<k8s_openapi::api::events::v1::Event> {
-    Api::namespaced(c.client.clone(), "apps")
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
+    c.api().list(&ListParams::default()).await.unwrap().items
 }
 
 /// 1. A new resource becomes Ready and AWS is exactly as specified.
@@ -113,10 +111,7 @@ async fn sandbox_flow(extra: Value) {
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "sms-codes"}, "stringData": {"qa": code}})).unwrap();
     let started = Instant::now();
-    Api::<Secret>::namespaced(c.client.clone(), "apps")
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    c.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
 
     eventually(&op, Duration::from_secs(5), "number Verified after the Secret", || {
         let api = api.clone();
@@ -410,10 +405,9 @@ async fn two_replicas_one_leader_and_a_handover() {
     let c = Cluster::start().await;
     let pool_a = create_pool(&c.emu, "us-east-1", "a").await;
     let pool_b = create_pool(&c.emu, "us-east-1", "b").await;
-    let election = [
-        "--leader-election",
-        "--lease-namespace",
-        "ops",
+    let lease = c.lease().await;
+    let mut election = lease.args();
+    election.extend([
         "--lease-duration",
         "3s",
         "--renew-deadline",
@@ -422,7 +416,7 @@ async fn two_replicas_one_leader_and_a_handover() {
         "500ms",
         "--resync-period",
         "10m",
-    ];
+    ]);
     let mut first = c.operator(&[&election[..], &["--identity", "first"]].concat());
     eventually(&first, Duration::from_secs(10), "first leads", || async {
         first.leads().await.then_some(())
@@ -460,11 +454,11 @@ async fn two_replicas_one_leader_and_a_handover() {
     );
     c.create("b", json!({"userPoolId": pool_b})).await;
     wait_ready(&c, &second, "b").await;
-    let lease = c
-        .standin
-        .object("coordination.k8s.io/leases", "ops", "cognito-sms-operator")
+    let held: Lease = Api::namespaced(c.client.clone(), lease.namespace)
+        .get(lease.name)
+        .await
         .unwrap();
-    assert_eq!(lease["spec"]["holderIdentity"], "second");
+    assert_eq!(held.spec.unwrap().holder_identity.as_deref(), Some("second"));
 }
 
 /// 8. Invalid resources are rejected at admission with the schema's message.
@@ -662,4 +656,225 @@ async fn the_direct_path_from_creation_to_switching_back_and_forth() {
         ["cognito-sms-send-text"],
         "nothing of the SNS path left"
     );
+}
+
+/// A namespace that has not let the operator read its Secrets: the API server refuses with a
+/// real 403 (RBAC), the number's condition gives the exact command that grants access, the
+/// operator does not storm the API server, and a grant is picked up without being asked again.
+#[tokio::test]
+async fn a_namespace_without_secret_access_is_told_how_to_grant_it() {
+    let c = Cluster::start_without_secret_access().await;
+    c.emu.sns_account(
+        "us-east-1",
+        json!({"originationNumbers": [{"phoneNumber": "+18885550199", "type": "TOLL_FREE"}]}),
+    );
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let op = c.operator(&["--resync-period", "1s"]);
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "codes"}, "stringData": {"qa": "000000"}})).unwrap();
+    c.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
+    let from = c.plane().audit().len();
+    let started = Instant::now();
+    c.create(
+        "app",
+        json!({"userPoolId": pool, "sandboxPhoneNumbers": [
+            {"phoneNumber": "+14255550100", "verificationCodeRef": {"name": "codes", "key": "qa"}}]}),
+    )
+    .await;
+    let command = c.secret_grant().command(&c.ns);
+    let api = c.csms();
+    let message = eventually(&op, Duration::from_secs(20), "SecretUnreadable", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            let c = r.condition("PhoneNumbersVerified")?;
+            (c.reason == "SecretUnreadable").then(|| c.message.clone())
+        }
+    })
+    .await;
+    assert!(message.contains(&command), "{message}");
+    assert!(message.contains("403 Forbidden"), "{message}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let secret_requests: Vec<_> = c
+        .operator_requests(from)
+        .into_iter()
+        .filter(|r| r.resource == "secrets")
+        .collect();
+    assert!(
+        secret_requests.iter().all(|r| r.code == 403),
+        "every Secret request refused: {secret_requests:?}"
+    );
+    let rate = secret_requests.len() as f64 / started.elapsed().as_secs_f64();
+    assert!(
+        rate < 5.0,
+        "{} Secret requests in {:?}",
+        secret_requests.len(),
+        started.elapsed()
+    );
+
+    // The team runs the command; the operator reads the code without being asked again.
+    c.grant_secret_access();
+    eventually(&op, Duration::from_secs(20), "the code read", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            let reason = r.condition("PhoneNumbersVerified")?.reason.clone();
+            (reason != "SecretUnreadable").then_some(())
+        }
+    })
+    .await;
+    println!(
+        "| Secrets forbidden (403) in the namespace | {} Secret requests | {rate:.1} | | hold |",
+        secret_requests.len()
+    );
+}
+
+/// The Lease taken over while a reconcile waits on AWS: once the operator sees it lost the Lease
+/// it writes nothing more, to Kubernetes or AWS, and it leads and reconciles again when the
+/// Lease is free.
+#[tokio::test]
+async fn a_leader_that_loses_the_lease_mid_reconcile_stops_writing() {
+    let c = Cluster::start().await;
+    let pool = create_customised_pool(&c.emu, "us-east-1").await;
+    let retry = Duration::from_millis(500);
+    let lease = c.lease().await;
+    let mut election = lease.args();
+    election.extend([
+        "--identity",
+        "leader",
+        "--lease-duration",
+        "3s",
+        "--renew-deadline",
+        "2s",
+        "--retry-period",
+        "500ms",
+    ]);
+    let op = c.operator(&election);
+    eventually(&op, Duration::from_secs(20), "leads", || async {
+        op.leads().await.then_some(())
+    })
+    .await;
+    // The reconcile creates the role, then waits on AWS for its next call.
+    c.emu.hold_after("CreateRole", true);
+    c.create("app", json!({"userPoolId": pool})).await;
+    eventually(&op, Duration::from_secs(20), "the reconcile waits on AWS", || async {
+        c.emu.hold_triggered().then_some(())
+    })
+    .await;
+
+    // Another replica takes the Lease over.
+    let leases: Api<Lease> = Api::namespaced(c.client.clone(), lease.namespace);
+    let mut held = leases.get(lease.name).await.unwrap();
+    let spec = held.spec.as_mut().unwrap();
+    spec.holder_identity = Some("usurper".into());
+    spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    leases.replace(lease.name, &PostParams::default(), &held).await.unwrap();
+    let lost = Instant::now();
+    eventually(&op, Duration::from_secs(20), "the leader steps down", || async {
+        (!op.leads().await).then_some(())
+    })
+    .await;
+    let noticed = lost.elapsed();
+    assert!(noticed <= retry * 3, "noticed within a retry period or so: {noticed:?}");
+    let from = c.plane().audit().len();
+    let aws_calls = c.emu.calls().len();
+    c.emu.release_hold();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let writes: Vec<String> = c
+        .operator_requests(from)
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.verb, r.resource))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "Kubernetes writes after losing the Lease: {writes:?}"
+    );
+    let after: Vec<String> = c.emu.calls()[aws_calls..].iter().map(|(_, a)| a.clone()).collect();
+    assert!(
+        after.len() <= 1,
+        "only the AWS call already sent when the Lease was lost may be served: {after:?}"
+    );
+
+    // The usurper never renews: the operator takes the Lease back and finishes.
+    wait_ready(&c, &op, "app").await;
+    assert_eq!(
+        c.emu.calls().iter().filter(|(_, a)| a == "CreateRole").count(),
+        1,
+        "one role"
+    );
+    println!(
+        "| Lease taken over mid-reconcile | noticed after {noticed:?}; {} Kubernetes writes and {} AWS calls after | | {:.1} s | hold |",
+        writes.len(),
+        after.len(),
+        lost.elapsed().as_secs_f64()
+    );
+}
+
+/// Status goes through the status subresource by server-side apply, owned by the operator's
+/// field manager alone; a message longer than an Event may carry reaches the Event cut to 1 KiB
+/// with an ellipsis, and the condition whole.
+#[tokio::test]
+async fn status_is_applied_by_its_own_manager_and_long_messages_fit_events() {
+    let c = Cluster::start().await;
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let op = c.operator(&["--resync-period", "1s"]);
+    c.create("app", json!({"userPoolId": pool})).await;
+    wait_ready(&c, &op, "app").await;
+
+    let res = c.csms().get("app").await.unwrap();
+    let managers = res.metadata.managed_fields.unwrap_or_default();
+    let status: Vec<_> = managers
+        .iter()
+        .filter(|m| m.subresource.as_deref() == Some("status"))
+        .collect();
+    assert_eq!(status.len(), 1, "{managers:?}");
+    assert_eq!(status[0].manager.as_deref(), Some("cognito-sms-operator"));
+    assert_eq!(status[0].operation.as_deref(), Some("Apply"));
+    let spec_owned_by_operator = managers.iter().any(|m| {
+        m.manager.as_deref() == Some("cognito-sms-operator")
+            && m.fields_v1.as_ref().is_some_and(|f| f.0.get("f:spec").is_some())
+    });
+    assert!(!spec_owned_by_operator, "the spec is the user's: {managers:?}");
+
+    // Cognito's own diagnosis of the pool, far longer than an Event's note may be.
+    let diagnosis = format!(
+        "InvalidSmsRoleAccessPolicyException: {}",
+        "the role cannot publish. ".repeat(200)
+    );
+    c.emu
+        .set_sms_configuration_failure("us-east-1", &pool, Some(&diagnosis));
+    let api = c.csms();
+    let (role, ready) = eventually(&op, Duration::from_secs(20), "Cognito's diagnosis", || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            let role = r.condition("RoleReady")?;
+            let ready = r.condition("Ready")?;
+            (role.reason == "CognitoReportsSmsConfigurationFailure")
+                .then(|| (role.message.clone(), ready.message.clone()))
+        }
+    })
+    .await;
+    assert!(
+        role.len() > 4096,
+        "the condition keeps the whole message: {}",
+        role.len()
+    );
+    assert!(role.contains(diagnosis.trim()), "{role}");
+    let warning = eventually(&op, Duration::from_secs(20), "the Warning", || async {
+        events(&c)
+            .await
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("CognitoReportsSmsConfigurationFailure"))
+    })
+    .await;
+    let note = warning.note.unwrap();
+    assert!(note.len() <= 1024, "{}", note.len());
+    assert!(note.ends_with('…'), "{note}");
+    assert!(ready.len() > 1024, "{ready}");
+    assert!(ready.starts_with(note.trim_end_matches('…')), "{note}\n{ready}");
 }

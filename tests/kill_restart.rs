@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::cluster::*;
@@ -74,10 +74,7 @@ fn codes_texted(emu: &Emulator) -> Vec<String> {
 async fn put_code(c: &Cluster, code: &str) {
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "codes"}, "stringData": {"qa": code}})).unwrap();
-    Api::<Secret>::namespaced(c.client.clone(), "apps")
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    c.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
 }
 
 /// Wait for the code texted to the number and put it in the Secret.

@@ -20,6 +20,7 @@ pub use cognito_sms_operator::testing::resource;
 use serde_json::{Value, json};
 
 pub mod cluster;
+pub mod control_plane;
 pub mod proxy;
 
 pub const ACCOUNT: &str = "123456789012";
