@@ -1,5 +1,5 @@
 //! Admission of custom resources, as the API server does it for a CRD: the Secret `stringData`
-//! fold for Secrets, then for types with a schema: defaults, pruning (or, with
+//! fold for Secrets, the length limit of an Event's note, then for types with a schema: defaults, pruning (or, with
 //! `fieldValidation=Strict`, rejection) of unknown fields, the schema's structural constraints,
 //! and its CEL rules (`x-kubernetes-validations`). Rejections answer `422 Invalid` with the API
 //! server's `Status` body.
@@ -11,6 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::resource::{ResourceType, Served};
 use crate::response::status_body;
+
+/// The longest note the API server accepts on an `events.k8s.io` Event.
+const MAX_EVENT_NOTE_BYTES: usize = 1024;
 
 /// A rejected field: its path (empty for a CEL rule's message) and what is wrong with it.
 type Cause = (String, String);
@@ -24,6 +27,13 @@ thread_local! {
 pub(crate) fn admit(rt: &Served, obj: &mut Value, old: Option<&Value>, strict: bool) -> Result<(), Response> {
     if rt.kind == "Secret" && rt.group.is_empty() {
         fold_string_data(obj);
+    }
+    if rt.kind == "Event" && rt.group == "events.k8s.io" {
+        let note = obj["note"].as_str().unwrap_or_default();
+        if note.len() > MAX_EVENT_NOTE_BYTES {
+            let cause = ("note".to_string(), format!("Too long: may not be more than {MAX_EVENT_NOTE_BYTES} bytes"));
+            return Err(invalid(rt, obj["metadata"]["name"].as_str().unwrap_or(""), &[cause]));
+        }
     }
     let Some(schema) = &rt.schema else { return Ok(()) };
     let mut checker = Checker { causes: vec![], strict };

@@ -463,3 +463,33 @@ async fn events_are_visible_as_core_events() {
         .unwrap();
     assert!(none.items.is_empty());
 }
+
+/// An Event's note is at most 1 KiB, as the API server enforces it.
+#[tokio::test]
+async fn an_event_note_longer_than_1_kib_is_refused() {
+    let (_s, client) = standin().await;
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "apps");
+    let event = |name: &str, note: String| {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "test",
+            "reportingInstance": "test",
+            "action": "Test",
+            "reason": "Test",
+            "type": "Normal",
+            "note": note,
+        }))
+        .unwrap()
+    };
+    api.create(&PostParams::default(), &event("fits", "x".repeat(1024)))
+        .await
+        .unwrap();
+    let err = api_error(
+        api.create(&PostParams::default(), &event("long", "x".repeat(1025)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    assert!(err.message.contains("note: Too long"), "{}", err.message);
+}

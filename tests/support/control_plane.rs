@@ -255,7 +255,9 @@ pub async fn client(kubeconfig: &Path) -> Client {
     Client::try_from(config).unwrap()
 }
 
-/// A namespace of one test's own, deleted (in the background) when dropped.
+/// A namespace of one test's own, deleted (in the background) when dropped. Its resources lose
+/// their finalizers first: the test's operator is gone, and the namespace would otherwise never
+/// finish terminating, with the namespace controller retrying it for as long as the cluster runs.
 pub struct TestNamespace {
     pub name: String,
 }
@@ -270,9 +272,20 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        if let Some(plane) = PLANE.get() {
-            let _ = plane.kubectl_output(&["delete", "namespace", &self.name, "--wait=false"]);
+        let Some(plane) = PLANE.get() else { return };
+        let names = plane.kubectl_output(&["get", "cognitosmsconfigs", "-n", &self.name, "-o", "name"]);
+        for name in String::from_utf8_lossy(&names.stdout).lines() {
+            let _ = plane.kubectl_output(&[
+                "patch",
+                "-n",
+                &self.name,
+                name,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ]);
         }
+        let _ = plane.kubectl_output(&["delete", "namespace", &self.name, "--wait=false"]);
     }
 }
 
