@@ -31,7 +31,10 @@ pub(crate) fn admit(rt: &Served, obj: &mut Value, old: Option<&Value>, strict: b
     if rt.kind == "Event" && rt.group == "events.k8s.io" {
         let note = obj["note"].as_str().unwrap_or_default();
         if note.len() > MAX_EVENT_NOTE_BYTES {
-            let cause = ("note".to_string(), format!("Too long: may not be more than {MAX_EVENT_NOTE_BYTES} bytes"));
+            let cause = (
+                "note".to_string(),
+                format!("Too long: may not be more than {MAX_EVENT_NOTE_BYTES} bytes"),
+            );
             return Err(invalid(rt, obj["metadata"]["name"].as_str().unwrap_or(""), &[cause]));
         }
     }
