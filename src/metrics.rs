@@ -26,8 +26,6 @@ pub enum ReconcileOutcome {
     NotReady,
     /// The reconcile itself failed (Kubernetes API, finalizer) and will be retried.
     Error,
-    /// The finalizer was added to a new resource, which is reconciled again at once.
-    FinalizerAdded,
     /// The resource is being deleted and its deletion policy was applied.
     CleanedUp,
     /// The resource was gone (or recreated under its name) by the time it was read: nothing to do.

@@ -54,7 +54,11 @@ async fn a_created_resource_becomes_ready_with_aws_as_specified() {
         .metadata
         .finalizers
         .unwrap_or_default();
-    assert_eq!(finalizers, ["cognitosms.io/cleanup"]);
+    assert_eq!(
+        finalizers,
+        Vec::<String>::new(),
+        "deleting it would change nothing in AWS (Retain): no finalizer"
+    );
     let reasons: Vec<String> = events(&c).await.iter().filter_map(|e| e.reason.clone()).collect();
     for r in ["RoleCreated", "PermissionsPolicyUpdated", "SmsConfigurationUpdated"] {
         assert!(reasons.iter().any(|x| x == r), "event {r} in {reasons:?}");
@@ -238,6 +242,14 @@ async fn deletion_with_retain_and_with_delete() {
     .unwrap();
     for n in ["kept", "moved", "inuse"] {
         wait_ready(&c, &op, n).await;
+    }
+    for (n, finalizers) in [
+        ("kept", vec![]),
+        ("moved", vec!["cognitosms.io/cleanup"]),
+        ("inuse", vec!["cognitosms.io/cleanup"]),
+    ] {
+        let held = api.get(n).await.unwrap().metadata.finalizers.unwrap_or_default();
+        assert_eq!(held, finalizers, "{n}");
     }
     gauges_settle(&op, 3).await;
     // The team moves one pool to another role; the operator is not told (resync is far away).

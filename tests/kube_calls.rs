@@ -192,35 +192,81 @@ fn assert_resync(action: &Action) {
     assert!((540.0..=660.0).contains(&secs), "{text}");
 }
 
+/// With `deletionPolicy: Delete`, the finalizer is in place before the first change in AWS, and
+/// the reconcile goes on in the same pass: no reconcile only adds it.
 #[tokio::test]
-async fn the_finalizer_is_added_first_and_nothing_else_happens() {
-    let obj = resource("app", json!({"userPoolId": "us-east-1_Abc"}));
-    let aws = unreachable_aws().await;
-    let (ctx, handle) = context(aws.clone()).await;
-    let server = serve(handle, obj.clone(), 1);
+async fn with_delete_the_finalizer_is_in_place_before_the_first_call_to_aws() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let obj = resource("app", json!({"userPoolId": pool, "deletionPolicy": "Delete"}));
+    let aws = emu.aws().await;
+    let (ctx, mut handle) = context(aws.clone()).await;
+    emu.clear_calls();
+    let reconcile = tokio::spawn({
+        let (obj, ctx) = (obj.clone(), ctx.clone());
+        async move { run(&obj, ctx).await }
+    });
 
-    let action = run(&obj, ctx.clone()).await.unwrap();
-    let metrics = ctx.metrics.render();
-    assert!(
-        metrics.contains("cognito_sms_reconciles_total{outcome=\"FinalizerAdded\"} 1"),
-        "counted as adding the finalizer, not as NotReady: {metrics}"
-    );
-    assert!(!metrics.contains("outcome=\"NotReady\""), "{metrics}");
-
-    let seen = server.await.unwrap();
-    assert_eq!(seen[0].method, Method::PATCH);
-    assert_eq!(seen[0].uri, format!("{BASE}?"));
-    assert_eq!(seen[0].content_type, "application/json-patch+json");
+    // The finalizer patch, held unanswered: nothing has been asked of AWS.
+    let (request, send) = handle.next_request().await.expect("the finalizer patch");
     assert_eq!(
-        seen[0].body,
+        (request.method(), request.uri().to_string()),
+        (&Method::PATCH, format!("{BASE}?"))
+    );
+    let body: Value = serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        body,
         json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
                {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}])
     );
-    assert_eq!(action, Action::await_change());
-    assert!(
-        aws.calls.snapshot().is_empty(),
-        "no AWS call before the finalizer is in place"
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(emu.calls(), vec![], "no AWS call before the finalizer is in place");
+    let finalized = obj.clone().finalized();
+    send.send_response(
+        Response::builder()
+            .body(Body::from(serde_json::to_vec(&finalized).unwrap()))
+            .unwrap(),
     );
+
+    // Then the same reconcile: three Events and the status.
+    let seen = serve(handle, finalized, 4).await.unwrap();
+    let action = reconcile.await.unwrap().unwrap();
+    assert!(seen[3].uri.starts_with(&format!("{BASE}/status?")), "{seen:?}");
+    assert_resync(&action);
+    assert!(emu.write_calls().iter().any(|(_, a)| a == "CreateRole"));
+    assert!(
+        ctx.metrics
+            .render()
+            .contains("cognito_sms_reconciles_total{outcome=\"Ready\"} 1")
+    );
+}
+
+/// A resource whose deletion changes nothing in AWS (`Retain`, the default) carries no finalizer:
+/// one it still has (its policy changed, or an earlier version added it) is released first.
+#[tokio::test]
+async fn a_finalizer_that_deletion_does_not_need_is_released() {
+    let obj = resource(
+        "app",
+        json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
+    )
+    .finalized();
+    let (ctx, handle) = context(unreachable_aws().await).await;
+    let server = serve(handle, obj.clone(), 3);
+
+    run(&obj, ctx).await.unwrap();
+
+    let seen = server.await.unwrap();
+    assert_eq!(
+        (seen[0].method.clone(), seen[0].uri.clone()),
+        (Method::PATCH, format!("{BASE}?"))
+    );
+    assert_eq!(
+        seen[0].body,
+        json!([{"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
+               {"op": "remove", "path": "/metadata/finalizers/0"}])
+    );
+    assert_eq!(seen[1].uri, EVENTS);
+    assert!(seen[2].uri.starts_with(&format!("{BASE}/status?")));
 }
 
 #[tokio::test]
@@ -228,11 +274,11 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
     let obj = resource(
         "app",
         json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
-    )
-    .finalized();
+    );
     let aws = unreachable_aws().await;
     let (ctx, handle) = context(aws.clone()).await;
-    // A new resource comes whole from the watch: no read, a Warning and a status write.
+    // A new resource comes whole from the watch: no read, no finalizer (deleting it would change
+    // nothing in AWS), a Warning and a status write.
     let server = serve(handle, obj.clone(), 2);
 
     let action = run(&obj, ctx).await.unwrap();
@@ -274,7 +320,7 @@ async fn an_invalid_resource_gets_a_warning_and_a_status_without_touching_aws() 
 async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let obj = resource("app", json!({"userPoolId": pool})).finalized();
+    let obj = resource("app", json!({"userPoolId": pool}));
     let (ctx, handle) = context(emu.aws().await).await;
     let server = serve(handle, obj.clone(), 4);
 
@@ -328,7 +374,7 @@ async fn a_reconcile_that_changes_aws_announces_each_change_then_writes_status()
 async fn a_resync_that_finds_nothing_new_writes_nothing() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let mut synced = resource("app", json!({"userPoolId": pool})).finalized();
+    let mut synced = resource("app", json!({"userPoolId": pool}));
     // Converged: the second reconcile also sees what Cognito reports once the pool sends SMS.
     let harness = Harness::new(&emu).await;
     harness.reconcile(&mut synced).await;
@@ -352,8 +398,7 @@ async fn a_problem_already_reported_is_not_announced_again() {
     let obj = resource(
         "app",
         json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
-    )
-    .finalized();
+    );
     let (ctx, handle) = context(unreachable_aws().await).await;
     let server = serve(handle, obj.clone(), 2);
     run(&obj, ctx).await.unwrap();
@@ -373,8 +418,7 @@ async fn the_writer_of_a_status_finds_it_unchanged_when_it_reads_it_back() {
     let obj = resource(
         "app",
         json!({"userPoolId": "ap-northeast-2_Abc", "snsRegion": "ap-northeast-2"}),
-    )
-    .finalized();
+    );
     let (ctx, handle) = context(unreachable_aws().await).await;
     // Warning and status write; then the resync's read, of the status as written: the watch
     // that delivered the resync shows no status yet, but this leader has written one.
@@ -498,7 +542,7 @@ async fn a_failing_cleanup_is_tried_cleanup_attempts_times_then_released() {
 async fn metrics_are_scraped_after_a_reconcile_with_bounded_labels() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    let obj = resource("app", json!({"userPoolId": pool})).finalized();
+    let obj = resource("app", json!({"userPoolId": pool}));
     let (ctx, handle) = context(emu.aws().await).await;
     let server = serve(handle, obj.clone(), 4);
     run(&obj, ctx.clone()).await.unwrap();

@@ -1,7 +1,9 @@
-//! The Kubernetes driver: watch `CognitoSmsConfig` resources, run the shared reconcile under a
-//! finalizer, write status, publish Events, and decide when to look again.
+//! The Kubernetes driver: watch `CognitoSmsConfig` resources, run the shared reconcile (under a
+//! finalizer when deleting the resource has something to do in AWS), write status, publish
+//! Events, and decide when to look again.
 
 mod events;
+mod finalizer;
 mod index;
 mod known;
 mod run;
@@ -17,7 +19,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -29,7 +30,7 @@ pub use secrets::{KubeSecrets, SecretGrant};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
-use crate::crd::{CognitoSmsConfig, FINALIZER, RESEND_CODES_ANNOTATION};
+use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, ReconcileOutcome, Sources};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
@@ -51,8 +52,6 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("invalid object: {0}")]
-    InvalidObject(&'static str),
     #[error("cleanup in AWS: {0}")]
     Cleanup(#[source] AwsError),
 }
@@ -61,25 +60,9 @@ impl Error {
     /// Bounded label for logs and metrics.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::MissingNamespace | Error::InvalidObject(_) => "invalid_object",
+            Error::MissingNamespace => "invalid_object",
             Error::Kube(_) | Error::Finalizer { .. } => "kubernetes",
             Error::Cleanup(_) => "aws_cleanup",
-        }
-    }
-}
-
-/// The finalizer helper wraps what went wrong; the cause is what logs and metrics need.
-impl From<finalizer::Error<Error>> for Error {
-    fn from(err: finalizer::Error<Error>) -> Self {
-        match err {
-            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-            finalizer::Error::AddFinalizer(source) => Error::Finalizer { action: "add", source },
-            finalizer::Error::RemoveFinalizer(source) => Error::Finalizer {
-                action: "remove",
-                source,
-            },
-            finalizer::Error::UnnamedObject => Error::InvalidObject("object has no name"),
-            finalizer::Error::InvalidFinalizer => Error::InvalidObject("invalid finalizer"),
         }
     }
 }
@@ -281,17 +264,18 @@ impl Context {
 }
 
 /// What makes a resource worth reconciling again: its spec (generation), a request for new
-/// verification codes, its deletion and its finalizers. The operator's own status writes do not qualify, so they never loop.
+/// verification codes, and its deletion. The operator's own writes (status, its finalizer) do
+/// not qualify, so they never loop; a finalizer someone else removed is put back on the next
+/// resync.
 fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
     let mut h = DefaultHasher::new();
     obj.metadata.generation.hash(&mut h);
     obj.annotations().get(RESEND_CODES_ANNOTATION).hash(&mut h);
     obj.metadata.deletion_timestamp.is_some().hash(&mut h);
-    obj.finalizers().hash(&mut h);
     Some(h.finish())
 }
 
-/// Reconcile one object: the finalizer first, then Apply or Cleanup. Counted and timed.
+/// Reconcile one object: Apply, or Cleanup when it is being deleted. Counted and timed.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     ctx.schedule.started(&obj);
@@ -302,7 +286,6 @@ pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<
         Ok((_, Ran::Apply { ready: true })) => ReconcileOutcome::Ready,
         Ok((_, Ran::Apply { ready: false })) => ReconcileOutcome::NotReady,
         Ok((_, Ran::Cleanup)) => ReconcileOutcome::CleanedUp,
-        Ok((_, Ran::FinalizerAdded)) => ReconcileOutcome::FinalizerAdded,
         Ok((_, Ran::Gone)) => ReconcileOutcome::Gone,
         Err(_) => ReconcileOutcome::Error,
     };
@@ -317,45 +300,60 @@ enum Ran {
         ready: bool,
     },
     Cleanup,
-    /// Only added the finalizer; the patch brings the resource back at once.
-    FinalizerAdded,
-    /// The resource was gone, or recreated under its name, when it was read.
+    /// The resource was gone, or recreated under its name, when it was read; or it is being
+    /// deleted and holds nothing of the operator's.
     Gone,
 }
 
 /// The action, and what ran.
-async fn reconcile_inner(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<(Action, Ran), Error> {
-    let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
+async fn reconcile_inner(cached: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<(Action, Ran), Error> {
+    let ns = cached.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<CognitoSmsConfig> = Api::namespaced(ctx.client.clone(), &ns);
-    let ran = Mutex::new(Ran::FinalizerAdded);
-    let record = |what: Ran| *ran.lock().unwrap_or_else(|p| p.into_inner()) = what;
-    let action = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(cached) => {
-                let obj = if never_given_status(&ctx, &cached) {
-                    cached
-                } else if let Some(obj) = current(&api, &cached).await? {
-                    obj
-                } else {
-                    record(Ran::Gone);
-                    return Ok(Action::await_change());
-                };
-                let (action, ready) = apply(obj, &api, &ctx).await?;
-                record(Ran::Apply { ready });
-                Ok(action)
-            }
-            Finalizer::Cleanup(cached) => {
-                let Some(obj) = current(&api, &cached).await? else {
-                    record(Ran::Gone);
-                    return Ok(Action::await_change());
-                };
-                record(Ran::Cleanup);
-                cleanup(ctx.known.latest(obj), &ctx).await
-            }
+    let gone = Ok((Action::await_change(), Ran::Gone));
+    if cached.metadata.deletion_timestamp.is_some() {
+        if finalizer::position(&cached).is_none() {
+            return gone;
         }
-    })
-    .await?;
-    Ok((action, ran.into_inner().unwrap_or_else(|p| p.into_inner())))
+        let Some(obj) = current(&api, &cached).await? else {
+            return gone;
+        };
+        let action = cleanup(ctx.known.latest(obj.clone()), &ctx).await?;
+        if let Some(at) = finalizer::position(&obj) {
+            finalizer::remove(&api, &obj, at)
+                .await
+                .map_err(|source| Error::Finalizer {
+                    action: "remove",
+                    source,
+                })?;
+        }
+        return Ok((action, Ran::Cleanup));
+    }
+    let obj = if never_given_status(&ctx, &cached) {
+        cached
+    } else if let Some(obj) = current(&api, &cached).await? {
+        obj
+    } else {
+        return gone;
+    };
+    // The finalizer goes on before the first change in AWS, in the same reconcile.
+    let obj = match (finalizer::wanted(&obj), finalizer::position(&obj)) {
+        (true, None) => Arc::new(
+            finalizer::add(&api, &obj)
+                .await
+                .map_err(|source| Error::Finalizer { action: "add", source })?,
+        ),
+        (false, Some(at)) => Arc::new(
+            finalizer::remove(&api, &obj, at)
+                .await
+                .map_err(|source| Error::Finalizer {
+                    action: "remove",
+                    source,
+                })?,
+        ),
+        _ => obj,
+    };
+    let (action, ready) = apply(obj, &api, &ctx).await?;
+    Ok((action, Ran::Apply { ready }))
 }
 
 /// Whether the watch shows `cached` without any status, and this leader has computed none for it:
@@ -554,6 +552,13 @@ mod tests {
         let mut newer = obj.clone();
         newer.metadata.generation = Some(2);
         assert_ne!(reconcile_worthy(&obj), reconcile_worthy(&newer));
+        let mut finalized = obj.clone();
+        finalized.metadata.finalizers = Some(vec![crate::crd::FINALIZER.into()]);
+        assert_eq!(
+            reconcile_worthy(&obj),
+            reconcile_worthy(&finalized),
+            "adding the finalizer does not come back as a reconcile"
+        );
         let mut deleting = obj.clone();
         deleting.metadata.deletion_timestamp =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
@@ -561,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn finalizer_errors_are_reported_by_their_cause() {
+    fn errors_are_reported_by_their_cause() {
         let aws = AwsError::new(
             "iam",
             "DeleteRole",
@@ -569,19 +574,20 @@ mod tests {
             "ServiceUnavailable",
             "try later",
         );
-        let cleanup: Error = finalizer::Error::CleanupFailed(Error::Cleanup(aws)).into();
+        let cleanup = Error::Cleanup(aws);
         assert_eq!(cleanup.category(), "aws_cleanup");
         assert!(
             cleanup.to_string().starts_with("cleanup in AWS: iam DeleteRole failed"),
             "{cleanup}"
         );
-        let apply: Error =
-            finalizer::Error::ApplyFailed(Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded)).into();
+        let apply = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
         assert_eq!(apply.category(), "kubernetes");
-        let add: Error = finalizer::Error::<Error>::AddFinalizer(kube::Error::LinesCodecMaxLineLengthExceeded).into();
+        let add = Error::Finalizer {
+            action: "add",
+            source: kube::Error::LinesCodecMaxLineLengthExceeded,
+        };
         assert_eq!(add.category(), "kubernetes");
         assert!(add.to_string().starts_with("cannot add the finalizer"), "{add}");
-        let unnamed: Error = finalizer::Error::<Error>::UnnamedObject.into();
-        assert_eq!(unnamed.category(), "invalid_object");
+        assert_eq!(Error::MissingNamespace.category(), "invalid_object");
     }
 }

@@ -12,7 +12,8 @@ use crate::conditions::{ConditionStatus, types};
 mod status;
 pub use status::*;
 
-/// Finalizer that lets the operator apply the deletion policy before the resource goes away.
+/// Finalizer that lets the operator apply the `Delete` deletion policy before the resource goes
+/// away; a resource that retains AWS as it is carries none.
 pub const FINALIZER: &str = "cognitosms.io/cleanup";
 
 /// Annotation asking for new verification codes: set it to a new value (e.g. the time) and the
@@ -96,9 +97,11 @@ pub struct CognitoSmsConfigSpec {
     pub external_id: Option<String>,
 
     /// What happens in AWS when this resource is deleted. `Retain` (default) leaves the role and
-    /// the pool as they are. `Delete` deletes the managed role once the pool no longer uses it;
-    /// while the pool still references it, the role is kept and a Warning event says so. The
-    /// pool's settings are never changed on deletion, and an existing role is never deleted.
+    /// the pool as they are, and the resource is deleted at once. `Delete` deletes the managed
+    /// role once the pool no longer uses it; while the pool still references it, the role is
+    /// kept and a Warning event says so. With `Delete` the resource carries the finalizer
+    /// `cognitosms.io/cleanup` until the policy is applied. The pool's settings are never changed
+    /// on deletion, and an existing role is never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
