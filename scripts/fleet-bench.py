@@ -1,12 +1,16 @@
 """The fleet benchmark behind scripts/bench: N user pools and N CognitoSmsConfig resources, the
-operator's release binary in cluster mode on the Kubernetes API stand-in, and the AWS emulator
-throttling every quota category at AWS's default rate (15 requests per second per account and
-region for each Cognito category; 15 per second per API for IAM, STS, SNS and End User Messaging).
+operator's release binary in cluster mode, and the AWS emulator throttling every quota category
+at AWS's default rate (15 requests per second per account and region for each Cognito category;
+15 per second per API for IAM, STS, SNS and End User Messaging). The Kubernetes API is the
+project's stand-in, or with --real-cluster a real control plane (scripts/cluster, a cluster of
+its own for the run), with the chart installed by Helm and the operator running as the chart's
+ServiceAccount.
 
 Phases, for each N:
   1. idle: the operator leads on an empty cluster for a few seconds (its resident memory);
   2. convergence: N pools and resources exist, then the operator starts; until the API shows
-     every resource Ready;
+     every resource Ready (the operator's whole CPU time since it started, divided by N, is what
+     a fleet's first convergence costs);
   3. steady: the leader's periodic resyncs, until every resource has been resynced
      `--steady-passes` more times;
   4. failover: a standby replica waits on the Lease; the leader is stopped (SIGTERM), the standby
@@ -16,10 +20,12 @@ Then one table row per N, and the details as JSON with --json.
 
 import argparse
 import concurrent.futures
+from http.client import HTTPSConnection
 import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -132,6 +138,129 @@ def total(m, name):
     return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
 
 
+class StandIn:
+    """The project's Kubernetes API stand-in, which counts the requests it serves."""
+
+    def __init__(self, args, workdir):
+        self.kubeconfig = os.path.join(workdir, "kubeconfig")
+        self.operator_kubeconfig = self.kubeconfig
+        crd = os.path.join(ROOT, "crds", "cognitosmsconfigs.cognitosms.io.yaml")
+        self.process = Process("standin", [args.standin, "--kubeconfig", self.kubeconfig, crd], workdir,
+                               announce=r"^listening on (\S+)")
+        self.url = self.process.announced
+        self.lease = []
+
+    def request(self, method, path, body=None):
+        return http(method, self.url + path, body)
+
+    def writes(self):
+        """Successful writes by resource since the last clear, the Lease's renewals apart."""
+        out = {}
+        for c in http("GET", f"{self.url}/_standin/counts")["counts"]:
+            if c["verb"] in WRITE_VERBS and c["code"] < 300 and "leases" not in c["resource"]:
+                key = f"{c['verb']} {c['resource']}"
+                out[key] = out.get(key, 0) + c["count"]
+        return out
+
+    def clear(self):
+        http("DELETE", f"{self.url}/_standin/requests")
+
+    def server_usage(self):
+        return {"standin": (self.process.cpu_seconds(), self.process.memory_kib("VmRSS"))}
+
+    def close(self):
+        self.process.stop(signal.SIGKILL)
+
+
+class RealCluster:
+    """A real control plane of its own (scripts/cluster --name bench), with the CRD applied by
+    kubectl, the chart installed by Helm, and the operator running as the chart's ServiceAccount.
+    The operator's writes are read from the API server's audit log."""
+
+    RELEASE = "cognito-sms-operator"
+
+    def __init__(self, args, workdir):
+        cluster = [os.path.join(ROOT, "scripts/cluster")]
+        self.down = cluster + ["down", "--name", "bench"] + (["--kube", args.kube] if args.kube else [])
+        subprocess.run(self.down, check=True)
+        up = cluster + ["up", "--name", "bench"] + (["--kube", args.kube] if args.kube else [])
+        self.state = subprocess.run(up, check=True, capture_output=True, text=True).stdout.split()[-1]
+        self.kubeconfig = os.path.join(self.state, "kubeconfig")
+        self.bin = open(os.path.join(self.state, "bin")).read().strip()
+        self.url = f"127.0.0.1:{open(os.path.join(self.state, 'apiserver.port')).read().strip()}"
+        self.tls = ssl.create_default_context(cafile=os.path.join(self.state, "pki/ca.crt"))
+        self.tls.load_cert_chain(os.path.join(self.state, "pki/admin.crt"), os.path.join(self.state, "pki/admin.key"))
+        self.local = threading.local()
+        self.tool("kubectl", "apply", "--server-side", "-f", os.path.join(ROOT, "crds"))
+        self.tool("kubectl", "wait", "--for=condition=Established", "crd/cognitosmsconfigs.cognitosms.io")
+        self.tool("helm", "install", self.RELEASE, os.path.join(ROOT, "charts/cognito-sms-operator"),
+                  "--namespace", self.RELEASE, "--create-namespace", "--set", "crds.install=false")
+        self.tool("kubectl", "create", "namespace", NAMESPACE)
+        token = self.tool("kubectl", "create", "token", self.RELEASE, "-n", self.RELEASE, "--duration=24h").strip()
+        self.operator_kubeconfig = os.path.join(workdir, "operator.kubeconfig")
+        with open(self.operator_kubeconfig, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config",
+                       "clusters": [{"name": "bench", "cluster": {
+                           "server": f"https://{self.url}",
+                           "certificate-authority": os.path.join(self.state, "pki/ca.crt")}}],
+                       "users": [{"name": "operator", "user": {"token": token}}],
+                       "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "operator"}}],
+                       "current-context": "bench"}, f)
+        self.lease = ["--lease-namespace", self.RELEASE, "--lease-name", self.RELEASE]
+        self.audited = 0
+        self.pids = {name: int(open(os.path.join(self.state, f"{name}.pid")).read())
+                     for name in ("etcd", "kube-apiserver", "kube-controller-manager")}
+
+    def tool(self, name, *args):
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig,
+               "KUBECACHEDIR": os.path.join(self.state, "kubectl-cache"),
+               "HELM_CONFIG_HOME": os.path.join(self.state, "helm")}
+        return subprocess.run([os.path.join(self.bin, name), *args], check=True, capture_output=True,
+                              text=True, env=env).stdout
+
+    def request(self, method, path, body=None):
+        """One request as the cluster's administrator, on a connection kept per thread."""
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = HTTPSConnection(self.url, context=self.tls, timeout=120)
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        raw = response.read()
+        if response.status >= 300:
+            sys.exit(f"{method} {path}: {response.status} {raw[:500]!r}")
+        return json.loads(raw)
+
+    def audit(self):
+        with open(os.path.join(self.state, "audit.log")) as f:
+            return [json.loads(line) for line in f]
+
+    def writes(self):
+        """The operator's successful writes by resource since the last clear, the Lease's apart."""
+        out = {}
+        for e in self.audit()[self.audited:]:
+            ref, code = e.get("objectRef", {}), e.get("responseStatus", {}).get("code", 0)
+            if e["verb"] in WRITE_VERBS and code < 300 and ref.get("resource") != "leases":
+                key = f"{e['verb']} {ref.get('resource')}" + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+                out[key] = out.get(key, 0) + 1
+        return out
+
+    def clear(self):
+        self.audited = len(self.audit())
+
+    def server_usage(self):
+        """CPU seconds and resident KiB of each of the control plane's processes."""
+        out = {}
+        for name, pid in self.pids.items():
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
+            out[name] = ((int(fields[11]) + int(fields[12])) / CLK_TCK, rss)
+        return out
+
+    def close(self):
+        subprocess.run(self.down, check=False)
+
+
 class Bench:
     def __init__(self, args, n, workdir):
         self.args, self.n, self.workdir = args, n, workdir
@@ -139,17 +268,14 @@ class Bench:
                                              "--port", "0"], workdir, stdin=subprocess.PIPE,
                                 announce=r"^listening on (\S+)")
         self.aws = self.emulator.announced
-        self.kubeconfig = os.path.join(workdir, "kubeconfig")
-        crd = os.path.join(ROOT, "crds", "cognitosmsconfigs.cognitosms.io.yaml")
-        self.standin = Process("standin", [args.standin, "--kubeconfig", self.kubeconfig, crd], workdir,
-                               announce=r"^listening on (\S+)")
-        self.kube = self.standin.announced
+        self.kube = RealCluster(args, workdir) if args.real_cluster else StandIn(args, workdir)
         self.ports = iter(range(args.port, args.port + 100))
         self.operators = []
 
     def close(self):
-        for p in self.operators + [self.standin]:
+        for p in self.operators:
             p.stop(signal.SIGKILL)
+        self.kube.close()
         self.emulator.proc.stdin.close()
         self.emulator.stop()
 
@@ -163,14 +289,14 @@ class Bench:
     def clear_aws(self):
         http("DELETE", f"{self.aws}/_emulator/calls")
 
-    # -- Kubernetes stand-in ---------------------------------------------------------------------
-    def resources_url(self):
-        return f"{self.kube}/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
+    # -- Kubernetes ------------------------------------------------------------------------------
+    def resources_path(self):
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
 
     def create_resources(self, pools):
         def create(i_pool):
             i, pool = i_pool
-            http("POST", self.resources_url(), {
+            self.kube.request("POST", self.resources_path(), {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "CognitoSmsConfig",
                 "metadata": {"name": f"pool-{i:05d}", "namespace": NAMESPACE},
                 "spec": {"userPoolId": pool, "role": {"managed": {}}},
@@ -179,31 +305,20 @@ class Bench:
             list(ex.map(create, enumerate(pools)))
 
     def ready_in_api(self):
-        items = http("GET", self.resources_url())["items"]
+        items = self.kube.request("GET", self.resources_path())["items"]
         ready = sum(1 for o in items for c in o.get("status", {}).get("conditions", [])
                     if c["type"] == "Ready" and c["status"] == "True")
         return ready, len(items)
 
-    def kube_writes(self):
-        """Successful writes by resource since the last clear, the Lease's renewals apart."""
-        out = {}
-        for c in http("GET", f"{self.kube}/_standin/counts")["counts"]:
-            if c["verb"] in WRITE_VERBS and c["code"] < 300 and "leases" not in c["resource"]:
-                key = f"{c['verb']} {c['resource']}"
-                out[key] = out.get(key, 0) + c["count"]
-        return out
-
-    def clear_kube(self):
-        http("DELETE", f"{self.kube}/_standin/requests")
-
     # -- the operator ----------------------------------------------------------------------------
     def start_operator(self, identity):
         port = next(self.ports)
-        env = {"KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.aws, "AWS_ACCESS_KEY_ID": "bench",
-               "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+        env = {"KUBECONFIG": self.kube.operator_kubeconfig, "AWS_ENDPOINT_URL": self.aws,
+               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION,
+               "AWS_EC2_METADATA_DISABLED": "true"}
         argv = [self.args.operator, "run", "--http-addr", f"127.0.0.1:{port}", "--leader-election",
                 "--identity", identity, "--resync-period", self.args.resync, "--log-format", "json",
-                "--log-level", "warn"]
+                "--log-level", "warn", *self.kube.lease]
         p = Process(identity, argv, self.workdir, env=env)
         p.port = port
         self.operators.append(p)
@@ -256,21 +371,31 @@ class Bench:
         pools = http("POST", f"{self.aws}/_emulator/cognito/pools", {"region": REGION, "count": n})["userPoolIds"]
         self.create_resources(pools)
         self.clear_aws()
-        self.clear_kube()
+        self.kube.clear()
 
         # Convergence.
+        server0 = self.kube.server_usage()
+        server_peak = {}
         started = time.monotonic()
         leader = self.start_operator("replica-b")
         rss = RssSampler(leader)
         cpu0 = leader.cpu_seconds()
         while True:
             ready = metrics(leader.port).get(READY, 0)
+            for name, (_, kib) in self.kube.server_usage().items():
+                server_peak[name] = max(server_peak.get(name, 0), kib)
             if ready >= n:
                 break
             if leader.proc.poll() is not None or time.monotonic() - started > self.args.timeout:
                 sys.exit(f"convergence: {ready:.0f} of {n} Ready; see {leader.log.name}")
             time.sleep(SCRAPE_EVERY)
         row["ready_s"] = time.monotonic() - started
+        # Everything the process did from its start to the fleet's being Ready: start-up, the
+        # watches, every reconcile, status write, Event and Lease renewal.
+        row["cpu_ms_per_pool_to_ready"] = leader.cpu_seconds() * 1000 / n
+        server = self.kube.server_usage()
+        row["server"] = {name: {"cpu_s": cpu - server0[name][0], "peak_rss_mib": server_peak[name] / 1024}
+                         for name, (cpu, _) in server.items()}
         ready, listed = self.ready_in_api()
         if ready != n or listed != n:
             sys.exit(f"the metrics said all Ready, the API says {ready} of {listed}")
@@ -289,7 +414,7 @@ class Bench:
 
         # Steady: the leader's own periodic resyncs of what it converged.
         self.clear_aws()
-        self.clear_kube()
+        self.kube.clear()
         rss.reset()
         throttled0 = sum(self.throttled().values())
         cpu0, done0 = leader.cpu_seconds(), total(m, "cognito_sms_reconciles_total")
@@ -304,7 +429,7 @@ class Bench:
         calls = self.calls()
         row["steady_aws_reads_per_resync"] = sum(1 for c in calls if is_read(c)) / steady
         row["steady_aws_writes"] = count_by_action([c for c in calls if not is_read(c)])
-        row["steady_kube_writes"] = self.kube_writes()
+        row["steady_kube_writes"] = self.kube.writes()
         row["steady_throttled"] = sum(self.throttled().values()) - throttled0
 
         # Failover: a standby takes over from the leader and reconciles everything once.
@@ -312,7 +437,7 @@ class Bench:
         time.sleep(3)
         row["standby_rss_mib"] = standby.memory_kib("VmRSS") / 1024
         self.clear_aws()
-        self.clear_kube()
+        self.kube.clear()
         throttled0 = sum(self.throttled().values())
         started = time.monotonic()
         leader.stop()
@@ -325,7 +450,7 @@ class Bench:
         calls = self.calls()
         row["failover_aws_reads_per_resource"] = sum(1 for c in calls if is_read(c)) / n
         row["failover_aws_writes"] = count_by_action([c for c in calls if not is_read(c)])
-        row["failover_kube_writes"] = self.kube_writes()
+        row["failover_kube_writes"] = self.kube.writes()
         return row
 
 
@@ -343,9 +468,9 @@ def count_by_action(calls):
 
 def table(rows):
     header = ("| pools | all Ready | quota floor N/15 | ratio | throttled calls | AWS calls per resource "
-              "| peak RSS | CPU per reconcile | steady RSS | CPU per steady resync "
+              "| peak RSS | CPU per reconcile | CPU per pool, start to all Ready | steady RSS | CPU per steady resync "
               "| writes over steady resyncs (AWS / Kubernetes) | failover: time, throttled, writes | idle RSS |")
-    lines = [header, "|" + "---|" * 13]
+    lines = [header, "|" + "---|" * 14]
     for r in rows:
         throttled = sum(r["throttled"].values())
         by_op = ", ".join(f"{k} {v}" for k, v in r["throttled"].items()) or "none"
@@ -353,11 +478,18 @@ def table(rows):
         lines.append(
             f"| {r['pools']:,} | {r['ready_s']:.1f} s | {r['quota_floor_s']:.1f} s | {r['ratio']:.2f} "
             f"| {throttled} ({by_op}) | {r['aws_calls_per_resource']:.2f} | {r['peak_rss_mib']:.1f} MiB "
-            f"| {r['cpu_ms_per_reconcile']:.2f} ms | {r['steady_rss_mib']:.1f} MiB "
+            f"| {r['cpu_ms_per_reconcile']:.2f} ms | {r['cpu_ms_per_pool_to_ready']:.2f} ms "
+            f"| {r['steady_rss_mib']:.1f} MiB "
             f"| {r['steady_cpu_ms_per_reconcile']:.2f} ms "
             f"| {sum(r['steady_aws_writes'].values())} / {sum(r['steady_kube_writes'].values())} "
             f"({r['steady_passes']} pass{'' if r['steady_passes'] == 1 else 'es'}) | {r['failover_s']:.0f} s, {r['failover_throttled']}, "
             f"{failover_writes} | {r['idle_rss_mib']:.1f} MiB |")
+    servers = [r for r in rows if r.get("server")]
+    if servers:
+        lines += ["", "| pools | the API server's side while converging: CPU, peak RSS |", "|---|---|"]
+        for r in servers:
+            usage = ", ".join(f"{name} {u['cpu_s']:.1f} s, {u['peak_rss_mib']:.0f} MiB" for name, u in r["server"].items())
+            lines.append(f"| {r['pools']:,} | {usage} |")
     return "\n".join(lines)
 
 
@@ -376,6 +508,9 @@ def main():
                         help="resyncs of every resource to measure in steady state (at least 1)")
     parser.add_argument("--operator", default=os.path.join(ROOT, "target/release/cognito-sms-operator"))
     parser.add_argument("--standin", default=os.path.join(ROOT, "target/release/kube-standin"))
+    parser.add_argument("--real-cluster", action="store_true",
+                        help="run on a real control plane (scripts/cluster) instead of the stand-in")
+    parser.add_argument("--kube", help="with --real-cluster: the Kubernetes version (default: the newest built)")
     parser.add_argument("--port", type=int, default=18080, help="first port for the operators' /metrics")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds any phase may take")
     parser.add_argument("--json", help="write every measurement to this file")
