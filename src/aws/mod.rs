@@ -80,14 +80,22 @@ impl Default for AwsSettings {
 impl AwsSettings {
     /// The SDK configuration loader with these timeouts and retries.
     pub fn apply(&self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        // No read timeout: the attempt timeout already bounds a silent connection, and a read
+        // timeout re-arms a timer on every read of every response.
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.attempt_timeout)
             .operation_attempt_timeout(self.attempt_timeout)
             .operation_timeout(self.call_timeout)
             .build();
         let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts.max(1));
-        loader.timeout_config(timeouts).retry_config(retries)
+        // The attempt and read timeouts above already end a stalled response; the SDK's own
+        // stalled-stream protection would only add a throughput monitor and its timer to every
+        // call, which the operator's small requests and responses pay for in CPU.
+        let stalled = aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled();
+        loader
+            .timeout_config(timeouts)
+            .retry_config(retries)
+            .stalled_stream_protection(stalled)
     }
 
     /// The rate-limit budgets: the defaults with the flags' overrides.
