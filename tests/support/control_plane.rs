@@ -69,6 +69,8 @@ impl ControlPlane {
     /// chart's CRD with Helm, which the shared cluster's CRD would clash with). `down` stops it.
     pub fn separate(name: &str) -> ControlPlane {
         let version = Self::get().version();
+        // One left running by a test run that was cut short would hold that run's state.
+        run(Command::new(repo().join("scripts/cluster")).args(["down", "--kube", &version, "--name", name]));
         let state = start("up", &["--kube", &version, "--name", name]);
         ControlPlane {
             bin: PathBuf::from(read(&state.join("bin")).trim()),
