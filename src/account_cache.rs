@@ -94,7 +94,7 @@ impl AccountCache {
 /// The account's SMS state in `region`, from End User Messaging, with what SNS says beside it.
 async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
     let eum = aws.sms_voice(region);
-    let in_sandbox = eum.in_sandbox().await?;
+    let tier = eum.account_tier().await?;
     let monthly_spend_limit = eum.text_spend_limit().await?;
     let mut identities = eum.phone_numbers().await?;
     identities.extend(eum.sender_ids().await?);
@@ -109,7 +109,8 @@ async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
         monthly_spend_limit: sns.monthly_spend_limit().await.ok().flatten(),
     };
     Ok(AccountSms {
-        in_sandbox,
+        in_sandbox: AccountSms::tier_in_sandbox(tier.as_deref()),
+        tier,
         monthly_spend_limit,
         identities,
         configuration_sets,

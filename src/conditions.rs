@@ -78,6 +78,8 @@ pub mod reasons {
     pub const CHANGES_PENDING: &str = "ChangesPending";
     // Any check that failed on an AWS error
     pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// AWS refused the operator's credentials themselves (expired, unknown, signed wrong).
+    pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
     pub const THROTTLED: &str = "Throttled";
     pub const AWS_UNAVAILABLE: &str = "AwsUnavailable";
     pub const AWS_TIMED_OUT: &str = "AwsTimedOut";

@@ -22,10 +22,20 @@ pub fn sandbox_finding(account: &AccountSms, path: DeliveryPath, region: &str) -
         _ => String::new(),
     };
     if account.in_sandbox {
+        let tier = match &account.tier {
+            Some(tier) if tier == "SANDBOXED" => "End User Messaging ACCOUNT_TIER SANDBOXED".to_string(),
+            Some(tier) => format!(
+                "End User Messaging ACCOUNT_TIER is {tier:?}, which is not PRODUCTION; only PRODUCTION is taken as out \
+                 of the sandbox"
+            ),
+            None => {
+                "End User Messaging reports no ACCOUNT_TIER; only PRODUCTION is taken as out of the sandbox".to_string()
+            }
+        };
         Finding::failed(
             reasons::IN_SANDBOX,
             format!(
-                "the account is in the SMS sandbox in {region} (End User Messaging ACCOUNT_TIER SANDBOXED): Cognito \
+                "the account is in the SMS sandbox in {region} ({tier}): Cognito \
                  cannot send SMS to users' phone numbers, only to up to 10 verified destination numbers; request \
                  production access in the AWS End User Messaging SMS console, which opens an AWS Support case{disagreement}"
             ),
@@ -234,6 +244,27 @@ mod tests {
         );
         a.in_sandbox = false;
         assert_eq!(sandbox_finding(&a, DeliveryPath::Sns, "us-east-1").status, Status::True);
+    }
+
+    #[test]
+    fn only_production_is_out_of_the_sandbox_and_any_other_tier_is_quoted() {
+        for tier in [Some("SANDBOXED"), Some("SANDBOX"), Some("production"), Some(""), None] {
+            assert!(AccountSms::tier_in_sandbox(tier), "{tier:?}");
+        }
+        assert!(!AccountSms::tier_in_sandbox(Some("PRODUCTION")));
+        let mut a = account(vec![]);
+        a.tier = Some("SANDBOX".into());
+        let f = sandbox_finding(&a, DeliveryPath::EndUserMessaging, "us-east-1");
+        assert_eq!(f.status, Status::False);
+        assert!(
+            f.message
+                .contains(r#"ACCOUNT_TIER is "SANDBOX", which is not PRODUCTION"#),
+            "{}",
+            f.message
+        );
+        a.tier = None;
+        let f = sandbox_finding(&a, DeliveryPath::EndUserMessaging, "us-east-1");
+        assert!(f.message.contains("reports no ACCOUNT_TIER"), "{}", f.message);
     }
 
     #[test]

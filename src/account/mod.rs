@@ -161,8 +161,11 @@ pub struct SnsView {
 /// The account's SMS state in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSms {
-    /// The End User Messaging account tier is `SANDBOXED`.
+    /// The account is in the SMS sandbox: its End User Messaging tier is anything but
+    /// `PRODUCTION` (see `tier_in_sandbox`).
     pub in_sandbox: bool,
+    /// End User Messaging's `ACCOUNT_TIER`, as reported (`None` when it reports none).
+    pub tier: Option<String>,
     /// The text message monthly spend limit, US dollars.
     pub monthly_spend_limit: Option<String>,
     pub identities: Vec<Identity>,
@@ -172,16 +175,26 @@ pub struct AccountSms {
     pub sns: SnsView,
 }
 
+impl AccountSms {
+    /// Whether End User Messaging's `ACCOUNT_TIER` leaves the account in the sandbox. Only
+    /// `PRODUCTION` takes it out: a value this operator does not know, or none, is taken for the
+    /// sandbox, so that numbers are still verified and nobody is told Cognito can text anyone.
+    pub fn tier_in_sandbox(tier: Option<&str>) -> bool {
+        tier != Some("PRODUCTION")
+    }
+}
+
 /// A verification code read from a Secret. It never prints, so it cannot reach a log, an event
 /// or a status by accident.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Code(String);
 
 impl Code {
-    /// `None` for an empty value.
+    /// The code as typed, without the spaces and dashes people put in to read it more easily
+    /// (`482 916`, `482-916`); `None` for an empty value.
     pub fn new(raw: &str) -> Option<Self> {
-        let trimmed = raw.trim();
-        (!trimmed.is_empty()).then(|| Code(trimmed.to_string()))
+        let code: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        (!code.is_empty()).then_some(Code(code))
     }
 
     /// The code itself, for the one AWS call that needs it.
@@ -260,6 +273,7 @@ pub(crate) mod tests {
     pub(crate) fn account(identities: Vec<Identity>) -> AccountSms {
         AccountSms {
             in_sandbox: true,
+            tier: Some("SANDBOXED".into()),
             monthly_spend_limit: Some("1".into()),
             identities,
             configuration_sets: BTreeSet::new(),
@@ -282,6 +296,14 @@ pub(crate) mod tests {
         assert_eq!(c.reveal(), "123456");
         assert_eq!(format!("{c:?}"), "Code(redacted)");
         assert!(Code::new("  ").is_none());
+    }
+
+    #[test]
+    fn codes_are_sent_without_the_spaces_and_dashes_people_type() {
+        for typed in ["482 916", "482-916", " 48 29 16 \n", "482\u{a0}916"] {
+            assert_eq!(Code::new(typed).unwrap().reveal(), "482916", "{typed:?}");
+        }
+        assert!(Code::new(" - ").is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -15,6 +16,9 @@ pub enum ErrorKind {
     Throttled,
     /// The operator's credentials may not do this.
     AccessDenied,
+    /// The operator's credentials were refused as credentials: expired, unknown or signed wrong.
+    /// Credentials are refreshed (a projected token, an instance role), so this passes.
+    Credentials,
     /// AWS rejected the request as invalid; retrying the same request will not help.
     InvalidRequest,
     /// Cognito cannot yet use a role that was just created or changed.
@@ -45,6 +49,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Throttled => "throttled",
             ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::Credentials => "credentials",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::IamPropagation => "iam_propagation",
             ErrorKind::Unavailable => "unavailable",
@@ -58,22 +63,20 @@ impl ErrorKind {
             "NoSuchEntity" | "ResourceNotFoundException" | "ResourceNotFound" | "NotFound" | "UserPoolNotFound" => {
                 ErrorKind::NotFound
             }
-            "Throttling"
-            | "ThrottlingException"
-            | "TooManyRequestsException"
-            | "Throttled"
-            | "RequestLimitExceeded"
-            | "LimitExceededException" => ErrorKind::Throttled,
+            // Throttling is what the SDK's retry classifier takes for it, which also paces the
+            // client-side rate limiter.
+            code if THROTTLING_ERRORS.contains(&code) => ErrorKind::Throttled,
             "AccessDenied"
             | "AccessDeniedException"
             | "NotAuthorizedException"
             | "AuthorizationError"
-            | "UnauthorizedOperation"
-            | "InvalidClientTokenId"
+            | "UnauthorizedOperation" => ErrorKind::AccessDenied,
+            "InvalidClientTokenId"
             | "ExpiredToken"
             | "ExpiredTokenException"
             | "UnrecognizedClientException"
-            | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
+            | "SignatureDoesNotMatch"
+            | "RequestExpired" => ErrorKind::Credentials,
             "InvalidSmsRoleTrustRelationshipException" | "InvalidSmsRoleAccessPolicyException" => {
                 ErrorKind::IamPropagation
             }
@@ -270,5 +273,23 @@ mod tests {
         assert!(!ErrorKind::from_code("SomethingNew").is_terminal());
         assert_eq!(ErrorKind::from_status(503), ErrorKind::Unavailable);
         assert_eq!(ErrorKind::from_status(429), ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn refused_credentials_pass_and_throttling_is_the_sdks_call() {
+        for code in [
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+        ] {
+            let kind = ErrorKind::from_code(code);
+            assert_eq!(kind, ErrorKind::Credentials, "{code}");
+            assert!(!kind.is_terminal(), "{code} is retried with backoff");
+        }
+        for code in THROTTLING_ERRORS {
+            assert_eq!(ErrorKind::from_code(code), ErrorKind::Throttled, "{code}");
+        }
+        assert_eq!(ErrorKind::from_code("RequestThrottledException"), ErrorKind::Throttled);
     }
 }

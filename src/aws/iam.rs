@@ -225,11 +225,11 @@ impl Iam<'_> {
     /// Managed policies attached by someone else make IAM refuse (DeleteConflict): that is
     /// reported, not forced.
     pub async fn delete_role(&self, role: &str) -> Result<(), AwsError> {
-        let req = self.client.list_role_policies().role_name(role).send();
-        let Some(out) = optional(self.aws.call("iam", "ListRolePolicies", req).await)? else {
+        let pages = self.client.list_role_policies().role_name(role).into_paginator().send();
+        let Some(pages) = optional(self.aws.pages("iam", "ListRolePolicies", pages).await)? else {
             return Ok(());
         };
-        for name in out.policy_names() {
+        for name in pages.iter().flat_map(|p| p.policy_names()) {
             self.delete_role_policy(role, name).await?;
         }
         optional(

@@ -30,9 +30,19 @@ fn language(code: &str) -> LanguageCode {
     }
 }
 
+/// The limit AWS holds the account to: the one set (`EnforcedLimit`) only when `Overridden`,
+/// otherwise the account's maximum (`MaxLimit`).
+fn limit_in_force(limit: &aws_sdk_pinpointsmsvoicev2::types::SpendLimit) -> i64 {
+    if limit.overridden() {
+        limit.enforced_limit()
+    } else {
+        limit.max_limit()
+    }
+}
+
 impl SmsVoice<'_> {
-    /// Whether the account's tier is `SANDBOXED`.
-    pub async fn in_sandbox(&self) -> Result<bool, AwsError> {
+    /// The account's tier (`ACCOUNT_TIER`) as End User Messaging reports it, if it does.
+    pub async fn account_tier(&self) -> Result<Option<String>, AwsError> {
         let pages = self.client.describe_account_attributes().into_paginator().send();
         let pages = self
             .aws
@@ -41,10 +51,11 @@ impl SmsVoice<'_> {
         Ok(pages
             .iter()
             .flat_map(|p| p.account_attributes())
-            .any(|a| *a.name() == AccountAttributeName::AccountTier && a.value().eq_ignore_ascii_case("SANDBOXED")))
+            .find(|a| *a.name() == AccountAttributeName::AccountTier)
+            .map(|a| a.value().to_string()))
     }
 
-    /// The text message monthly spend limit in US dollars.
+    /// The text message monthly spend limit in force, in US dollars.
     pub async fn text_spend_limit(&self) -> Result<Option<String>, AwsError> {
         let pages = self.client.describe_spend_limits().into_paginator().send();
         let pages = self
@@ -55,7 +66,7 @@ impl SmsVoice<'_> {
             .iter()
             .flat_map(|p| p.spend_limits())
             .find(|l| *l.name() == SpendLimitName::TextMessageMonthlySpendLimit)
-            .map(|l| l.enforced_limit().to_string()))
+            .map(|l| limit_in_force(l).to_string()))
     }
 
     pub async fn phone_numbers(&self) -> Result<Vec<Identity>, AwsError> {
@@ -275,5 +286,26 @@ impl SmsVoice<'_> {
             .call_in(&self.region, "sms-voice", "SendTextMessage", req.send())
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_pinpointsmsvoicev2::types::{SpendLimit, SpendLimitName};
+
+    fn limit(enforced: i64, max: i64, overridden: bool) -> SpendLimit {
+        SpendLimit::builder()
+            .name(SpendLimitName::TextMessageMonthlySpendLimit)
+            .enforced_limit(enforced)
+            .max_limit(max)
+            .overridden(overridden)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_limit_set_counts_only_when_it_overrides_the_maximum() {
+        assert_eq!(super::limit_in_force(&limit(10, 100, true)), 10);
+        assert_eq!(super::limit_in_force(&limit(10, 100, false)), 100);
     }
 }

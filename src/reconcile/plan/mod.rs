@@ -126,6 +126,7 @@ impl Tally {
 fn failure(err: &AwsError) -> Finding {
     let reason = match err.kind {
         ErrorKind::AccessDenied => reasons::ACCESS_DENIED,
+        ErrorKind::Credentials => reasons::CREDENTIALS_REJECTED,
         ErrorKind::Throttled => reasons::THROTTLED,
         ErrorKind::Unavailable => reasons::AWS_UNAVAILABLE,
         ErrorKind::TimedOut => reasons::AWS_TIMED_OUT,
@@ -135,6 +136,15 @@ fn failure(err: &AwsError) -> Finding {
     };
     if err.kind == ErrorKind::IamPropagation {
         Finding::unknown(reason, err.to_string())
+    } else if err.kind == ErrorKind::Credentials {
+        Finding::failed(
+            reason,
+            format!(
+                "{err}; AWS refused the operator's credentials, which are retried with backoff as they are \
+                 renewed: if this lasts, check the operator's AWS credentials (its IAM role for service accounts or \
+                 Pod Identity association, or its access keys)"
+            ),
+        )
     } else {
         Finding::failed(reason, err.to_string())
     }

@@ -324,8 +324,17 @@ async fn no_account_no_further_reads() {
     let mut res = app(json!({}));
     let report = w.sync(&mut res, Mode::Apply).await;
     assert_eq!(w.reads(), ["GetCallerIdentity"]);
+    assert_eq!(ready(&res).1, reasons::CREDENTIALS_REJECTED);
+    assert_eq!(
+        report.requeue,
+        Requeue::Backoff,
+        "credentials are renewed: retried soon, not after a resync period"
+    );
+
+    w.account_error = Some(aws_error("AccessDenied"));
+    let report = w.sync(&mut res, Mode::Apply).await;
     assert_eq!(ready(&res).1, reasons::ACCESS_DENIED);
-    assert_eq!(report.requeue, Requeue::Resync, "expired credentials need a person");
+    assert_eq!(report.requeue, Requeue::Resync, "a missing permission needs a person");
 }
 
 #[tokio::test]
