@@ -36,7 +36,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP, VERSION, PLURAL = "cognitosms.io", "v1alpha1", "cognitosmsconfigs"
 NAMESPACE, REGION = "fleet", "us-east-1"
-AWS_DEFAULT_RATES = {"cognito-idp:*": 15, "iam:*": 15, "sts:*": 15, "sns:*": 15, "sms-voice:*": 15}
+# Cognito's categories allow 15 requests a second; TagResource and UntagResource, 5 an account.
+AWS_DEFAULT_RATES = {"cognito-idp:*": 15, "cognito-idp:TagResource": 5, "cognito-idp:UntagResource": 5,
+                     "iam:*": 15, "sts:*": 15, "sns:*": 15, "sms-voice:*": 15}
 READ_PREFIXES = ("Get", "Describe", "List")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")

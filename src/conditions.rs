@@ -20,6 +20,10 @@ pub mod reasons {
     // Summary
     pub const READY: &str = "Ready";
     pub const RECONCILING: &str = "Reconciling";
+    /// Another resource of this installation, the oldest naming the pool, manages it.
+    pub const POOL_CLAIMED: &str = "PoolClaimed";
+    /// The pool's tags say another installation of the operator manages it.
+    pub const POOL_OWNED_ELSEWHERE: &str = "PoolOwnedElsewhere";
     // SnsRegionValid
     pub const SNS_REGION_ALLOWED: &str = "SnsRegionAllowed";
     pub const SNS_REGION_NOT_ALLOWED: &str = "SnsRegionNotAllowed";

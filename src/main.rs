@@ -54,6 +54,11 @@ enum Command {
         /// `ReconcileTimedOut`.
         #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, env = "RECONCILE_TIMEOUT")]
         reconcile_timeout: std::time::Duration,
+        /// The installation this run acts as: it records this name on the user pools it manages
+        /// and leaves alone the pools another installation (such as a cluster's operator)
+        /// manages.
+        #[arg(long, value_name = "NAME", default_value = oneshot::INSTALLATION, env = "INSTALLATION")]
+        installation: String,
         #[command(flatten)]
         aws: AwsSettings,
     },
@@ -102,9 +107,10 @@ async fn main() -> ExitCode {
             file,
             dry_run,
             reconcile_timeout,
+            installation,
             aws,
             // Both drivers' futures are boxed: they are deep, and main's own would nest them.
-        } => Box::pin(reconcile_file(file, dry_run, reconcile_timeout, &aws)).await,
+        } => Box::pin(reconcile_file(file, dry_run, reconcile_timeout, &installation, &aws)).await,
         Command::Run(args) => Box::pin(run(*args)).await,
     }
 }
@@ -113,6 +119,7 @@ async fn reconcile_file(
     file: PathBuf,
     dry_run: bool,
     deadline: std::time::Duration,
+    installation: &str,
     settings: &AwsSettings,
 ) -> ExitCode {
     use std::io::Read as _;
@@ -141,7 +148,7 @@ async fn reconcile_file(
     }
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
     let aws = Aws::from_env_with(settings).await;
-    let results = oneshot::reconcile_all(&aws, input, mode, deadline).await;
+    let results = oneshot::reconcile_all(&aws, input, mode, deadline, installation).await;
     print!("{}", oneshot::render(&results, mode));
     ExitCode::SUCCESS
 }

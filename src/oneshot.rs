@@ -14,7 +14,7 @@ use crate::aws::Aws;
 use crate::conditions::ConditionStatus;
 use crate::crd::CognitoSmsConfig;
 use crate::desired::Change;
-use crate::reconcile::{self, Env, Mode, SecretCode, SecretSource};
+use crate::reconcile::{self, Env, Mode, SecretCode, SecretError, SecretSource};
 
 /// Why a file cannot be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ pub struct FileSecrets<'a> {
 }
 
 impl SecretSource for FileSecrets<'_> {
-    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, SecretError> {
         let secret = self.secrets.iter().find(|s| {
             s.metadata.name.as_deref() == Some(name)
                 && s.metadata.namespace.as_deref().unwrap_or("default") == self.namespace
@@ -120,13 +120,28 @@ impl SecretSource for FileSecrets<'_> {
     }
 }
 
-/// Reconcile every resource in the file once, each within `deadline` (past it the resource
-/// reports `ReconcileTimedOut`). Resources sharing an SNS region share one read of the account's
-/// SNS state, as in the controller.
-pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode, deadline: std::time::Duration) -> Vec<Reconciled> {
+/// The installation a one-shot run records on the pools it manages unless told otherwise: the
+/// pools a cluster manages are then left to the cluster.
+pub const INSTALLATION: &str = "reconcile-f";
+
+/// Reconcile every resource in the file once, as `installation`, each within `deadline` (past it
+/// the resource reports `ReconcileTimedOut`). Resources sharing an SNS region share one read of
+/// the account's SNS state, as in the controller. Of the resources naming one user pool, the
+/// first in the file manages it; the others report `PoolClaimed` and change nothing.
+pub async fn reconcile_all(
+    aws: &Aws,
+    input: Input,
+    mode: Mode,
+    deadline: std::time::Duration,
+    installation: &str,
+) -> Vec<Reconciled> {
     let cache = AccountCache::new(std::time::Duration::from_secs(3600));
     let mut out = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
+        let manager = input.resources[..i]
+            .iter()
+            .find(|other| other.spec.user_pool_id == resource.spec.user_pool_id)
+            .map(|other| crate::desired::Owner::of(other).to_string());
         let region = reconcile::sms_region_of(resource);
         let claimed: HashSet<String> = input
             .resources
@@ -139,7 +154,7 @@ pub async fn reconcile_all(aws: &Aws, input: Input, mode: Mode, deadline: std::t
             secrets: &input.secrets,
             namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
         };
-        let env = Env::aws(aws, &cache, &secrets, &claimed);
+        let env = Env::aws(aws, &cache, &secrets, &claimed, installation).with_pool_managed_by(manager);
         let report = reconcile::sync_within(&env, resource, mode, Timestamp::now(), deadline).await;
         let mut resource = resource.clone();
         resource.status = Some(report.status);

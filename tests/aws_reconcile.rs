@@ -5,7 +5,7 @@ mod support;
 use aws_sdk_cognitoidentityprovider::types::*;
 use cognito_sms_operator::conditions::{reasons, types};
 use cognito_sms_operator::crd::CognitoSmsConfig;
-use cognito_sms_operator::desired::{Change, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID};
+use cognito_sms_operator::desired::{self, Change, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID};
 use cognito_sms_operator::policy;
 use cognito_sms_operator::reconcile::{self, Mode, Requeue, SyncReport};
 use serde_json::json;
@@ -254,8 +254,10 @@ async fn a_foreign_role_with_the_same_name_is_never_touched() {
 async fn a_role_managed_for_another_resource_is_a_conflict() {
     let emu = Emulator::start();
     let pool = create_pool(&emu, "us-east-1", "app").await;
-    reconcile_once(&emu, &mut resource("first", json!({"userPoolId": pool}))).await;
-    let mut second = resource("second", json!({"userPoolId": pool}));
+    let other_pool = create_pool(&emu, "us-east-1", "other").await;
+    let role = json!({"managed": {"name": "cognito-sms-shared"}});
+    reconcile_once(&emu, &mut resource("first", json!({"userPoolId": pool, "role": role}))).await;
+    let mut second = resource("second", json!({"userPoolId": other_pool, "role": role}));
 
     emu.clear_calls();
     reconcile_once(&emu, &mut second).await;
@@ -326,7 +328,13 @@ async fn every_other_pool_setting_survives_the_update() {
         before.deletion_protection(),
         "deletion protection"
     );
-    assert_eq!(after.user_pool_tags(), before.user_pool_tags(), "tags");
+    let mut tags = before.user_pool_tags().cloned().unwrap_or_default();
+    tags.extend(desired::pool_tags(INSTALLATION, &desired::Owner::of(&res)));
+    assert_eq!(
+        after.user_pool_tags(),
+        Some(&tags),
+        "the pool's tags, and the record of who manages it"
+    );
     assert_eq!(after.lambda_config(), before.lambda_config(), "Lambda triggers");
     assert_eq!(
         after.account_recovery_setting(),
@@ -557,16 +565,46 @@ async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
     let role_name = format!("cognito-sms-{pool}");
 
     let kept = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
-    assert!(kept.changes.is_empty());
+    assert!(
+        kept.changes.is_empty(),
+        "the pool still sends with the role, so both stay recorded as this resource's: {:?}",
+        kept.changes
+    );
     assert_eq!(kept.kept[0].0, reconcile::ROLE_RETAINED);
     assert!(kept.kept[0].1.contains("still sends SMS with it"), "{:?}", kept.kept);
     assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_ok());
 
-    emu.point_pool_at("us-east-1", &pool, "arn:aws:iam::123456789012:role/new")
-        .await;
+    // Someone points the pool at another role, sending the pool's tags back.
+    let tags = pool_but_sms(&emu, "us-east-1", &pool).await.user_pool_tags;
+    let sms = SmsConfigurationType::builder()
+        .sns_caller_arn("arn:aws:iam::123456789012:role/new")
+        .build();
+    emu.cognito("us-east-1")
+        .await
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .sms_configuration(sms)
+        .set_user_pool_tags(tags)
+        .send()
+        .await
+        .unwrap();
     let done = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
-    assert!(matches!(done.changes[..], [Change::DeleteRole { .. }]));
+    assert!(
+        matches!(
+            done.changes[..],
+            [Change::DeleteRole { .. }, Change::UntagUserPool { .. }]
+        ),
+        "the role is deleted, then the pool released: {:?}",
+        done.changes
+    );
     assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_err());
+    let tags = pool_but_sms(&emu, "us-east-1", &pool).await.user_pool_tags;
+    assert!(
+        tags.unwrap_or_default()
+            .keys()
+            .all(|k| !k.starts_with("cognitosms.io/")),
+        "no ownership record left on the pool"
+    );
 
     let again = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
     assert!(again.changes.is_empty() && again.kept.is_empty(), "idempotent");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cognito_sms_operator::conditions::{reasons, types};
 use cognito_sms_operator::crd::{CognitoSmsConfig, DeliveryPath, SandboxNumberState};
-use cognito_sms_operator::desired::{PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME};
+use cognito_sms_operator::desired::{self, PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME};
 use cognito_sms_operator::policy;
 use serde_json::{Value, json};
 use support::*;
@@ -213,11 +213,14 @@ async fn switching_paths_both_ways_loses_nothing() {
     let emu = Emulator::start();
     shape_account(&emu, "PRODUCTION");
     let pool = create_customised_pool(&emu, "us-east-1").await;
-    let before = pool_but_sms(&emu, "us-east-1", &pool).await;
+    let mut before = pool_but_sms(&emu, "us-east-1", &pool).await;
     let h = Harness::with_ttl(&emu, Duration::ZERO).await;
     let role = format!("cognito-sms-{pool}");
     let mut res = direct(&pool, US_SENDER, with_user(US_USER, &["US"]));
     let direct_path = res.spec.end_user_messaging.take();
+    // The first update also records who manages the pool, beside the pool's own tags.
+    let tags = before.user_pool_tags.get_or_insert_default();
+    tags.extend(desired::pool_tags(INSTALLATION, &desired::Owner::of(&res)));
 
     h.reconcile(&mut res).await;
     assert_eq!(condition(&res, types::READY).0, "True", "SNS: {:?}", res.status);
@@ -409,5 +412,15 @@ async fn an_existing_role_is_checked_against_the_identity_and_a_direct_pool_is_a
     emu.clear_calls();
     h.reconcile(&mut res).await;
     assert_eq!(condition(&res, types::READY).0, "True", "{:?}", res.status);
-    assert_eq!(emu.write_calls(), vec![], "adopted as it is, not rewritten");
+    assert_eq!(
+        emu.write_calls(),
+        vec![("cognito-idp".to_string(), "TagResource".to_string())],
+        "adopted as it is, not rewritten: only the record of who manages it is added"
+    );
+    let pool_now = pool_but_sms(&emu, "us-east-1", &pool).await;
+    let expected = desired::pool_tags(INSTALLATION, &desired::Owner::of(&res));
+    assert_eq!(
+        pool_now.user_pool_tags().cloned().unwrap_or_default(),
+        expected.into_iter().collect()
+    );
 }

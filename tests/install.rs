@@ -243,8 +243,9 @@ fn rule(resource: &str, names: &str, verbs: &str) -> Rule {
 
 /// The chart's ServiceAccount, minus what every ServiceAccount may do (discovery, reviews of its
 /// own access), may do exactly this: in any namespace, watch and patch the resources, write their
-/// status and finalizers and publish Events; read Secrets only where a namespace granted it; hold
-/// its one Lease in its own namespace. A chart change that widens it fails here.
+/// status and finalizers and publish Events, and read the kube-system namespace (which names the
+/// installation); read Secrets only where a namespace granted it; hold its one Lease in its own
+/// namespace. A chart change that widens it fails here.
 #[test]
 fn the_service_account_may_do_exactly_what_the_operator_needs() {
     let plane = ControlPlane::get();
@@ -271,6 +272,7 @@ fn the_service_account_may_do_exactly_what_the_operator_needs() {
         rule("cognitosmsconfigs.cognitosms.io/status", "", "patch"),
         rule("cognitosmsconfigs.cognitosms.io/finalizers", "", "update"),
         rule("events.events.k8s.io", "", "create patch"),
+        rule("namespaces", "kube-system", "get"),
     ];
     let secrets = rule("secrets", "", "get list watch");
     let lease = [

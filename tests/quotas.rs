@@ -32,7 +32,7 @@ async fn converge(emu: &Emulator, aws: &Aws, pools: &[String]) -> Fleet {
     let cache = AccountCache::new(Duration::from_secs(300));
     let secrets = TestSecrets::default();
     let claimed = HashSet::new();
-    let env = Env::aws(aws, &cache, &secrets, &claimed);
+    let env = Env::aws(aws, &cache, &secrets, &claimed, "cluster-a");
     let resources: Vec<_> = pools
         .iter()
         .enumerate()

@@ -6,6 +6,8 @@ use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, EumsSmsConfigurationType, SmsConfigurationType, UserPoolType,
 };
 
+use std::collections::BTreeMap;
+
 use super::{Aws, AwsError, optional};
 use crate::desired::SmsConfig;
 
@@ -102,6 +104,34 @@ impl Cognito<'_> {
                 .await,
         )?
         .and_then(|o| o.user_pool))
+    }
+
+    /// Add `tags` to the pool (`TagResource`; the pool's other tags stay).
+    pub async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send();
+        self.aws
+            .call_in(&self.region, "cognito-idp", "TagResource", req)
+            .await
+            .map(drop)
+    }
+
+    /// Remove the tags with `keys` from the pool.
+    pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send();
+        self.aws
+            .call_in(&self.region, "cognito-idp", "UntagResource", req)
+            .await
+            .map(drop)
     }
 
     /// Point the pool's SMS at `desired`, sending every other setting back unchanged.

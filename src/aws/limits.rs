@@ -44,11 +44,13 @@ pub fn category(service: &str, operation: &'static str) -> &'static str {
 
 /// Default budgets in requests per second, below AWS's default quotas so that the account's other
 /// clients keep some room: Cognito allows 15 per second for `UserPoolRead` and `UserPoolUpdate`
-/// in each region; IAM and STS do not publish their rates; SNS's and End User Messaging's
+/// in each region, and `TagResource` and `UntagResource` 5 per second per account; IAM and STS do not publish their rates; SNS's and End User Messaging's
 /// account-state reads are made once per region per cache period.
 const DEFAULT_BUDGETS: &[(&str, f64)] = &[
     ("cognito-idp:UserPoolRead", 13.0),
     ("cognito-idp:UserPoolUpdate", 13.0),
+    ("cognito-idp:TagResource", 4.0),
+    ("cognito-idp:UntagResource", 4.0),
     ("cognito-idp:*", 5.0),
     ("iam:*", 13.0),
     ("sts:*", 5.0),

@@ -109,6 +109,8 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sts", "GetCallerIdentity"),
     ("cognito-idp", "DescribeUserPool"),
     ("cognito-idp", "UpdateUserPool"),
+    ("cognito-idp", "TagResource"),
+    ("cognito-idp", "UntagResource"),
     ("iam", "GetRole"),
     ("iam", "GetRolePolicy"),
     ("iam", "ListRolePolicies"),

@@ -1,11 +1,12 @@
 //! Lookups across the watched resources, kept up to date from the watch events so that neither a
-//! reconcile nor a scrape scans every resource: which resources read a Secret, which sandbox
-//! numbers other resources in the same SMS region list, which namespaces verify sandbox numbers
-//! at all, and how many resources are Ready.
+//! reconcile nor a scrape scans every resource: which resource manages each user pool, which
+//! resources read a Secret, which sandbox numbers other resources in the same SMS region list,
+//! which namespaces verify sandbox numbers at all, and how many resources are Ready.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::RwLock;
 
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
@@ -16,6 +17,28 @@ use crate::reconcile;
 
 type Ref = ObjectRef<CognitoSmsConfig>;
 
+/// The order in which the resources naming one user pool may manage it, first first: the one
+/// whose status says it manages the pool, then the oldest (by creation, then uid). So the
+/// oldest takes a pool nobody manages yet, and a resource that manages one keeps it when an
+/// older resource is later pointed at the same pool.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    not_managing: bool,
+    created: Option<Timestamp>,
+    uid: String,
+}
+
+impl Rank {
+    fn of(obj: &CognitoSmsConfig) -> Self {
+        let pool = &obj.spec.user_pool_id;
+        Rank {
+            not_managing: obj.status.as_ref().and_then(|s| s.managed_user_pool_id.as_ref()) != Some(pool),
+            created: obj.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            uid: obj.uid().unwrap_or_default(),
+        }
+    }
+}
+
 /// What the index keeps of one resource.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
@@ -24,6 +47,9 @@ struct Entry {
     uid: String,
     ready: ConditionStatus,
     namespace: String,
+    /// The user pool it names, and its place among the resources naming that pool.
+    pool: String,
+    rank: Rank,
     /// The region of the user pool, whose `UserPoolRead` quota each resync spends.
     pool_region: Option<String>,
     region: Option<String>,
@@ -41,6 +67,8 @@ impl Entry {
             uid: obj.uid().unwrap_or_default(),
             ready: obj.ready(),
             namespace: obj.namespace().unwrap_or_default(),
+            pool: obj.spec.user_pool_id.clone(),
+            rank: Rank::of(obj),
             pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(str::to_string),
             region: reconcile::sms_region_of(obj),
             numbers: numbers.iter().map(|n| n.phone_number.clone()).collect(),
@@ -53,6 +81,8 @@ impl Entry {
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<Ref, Entry>,
+    /// User pool ID → the resources naming it, in the order they may manage it.
+    claimants: HashMap<String, BTreeMap<Rank, Ref>>,
     /// SMS region → number → the resources listing it.
     numbers: HashMap<String, BTreeMap<String, HashSet<Ref>>>,
     /// (namespace, Secret name) → the resources reading codes from it.
@@ -85,16 +115,48 @@ impl Readiness {
     }
 }
 
-/// How one watch event changed which resources are watched, by uid.
+/// How one watch event changed which resources are watched, by uid, and which manage a pool.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Membership {
     pub(super) added: Vec<String>,
     pub(super) removed: Vec<String>,
+    /// Resources that now manage a pool another one managed before (or that nobody did), with
+    /// their watch scope: they take it over on their next reconcile, which is due now.
+    pub(super) new_managers: Vec<(usize, Ref)>,
+    /// The first claimant of each pool the event touched, before it.
+    managers_before: HashMap<String, Option<Ref>>,
 }
 
 impl Inner {
+    /// The resource that manages `pool`.
+    fn manager(&self, pool: &str) -> Option<&Ref> {
+        self.claimants.get(pool).and_then(|c| c.values().next())
+    }
+
+    /// Note who managed `pool` before the event changes it.
+    fn touch(&self, pool: &str, changed: &mut Membership) {
+        if !changed.managers_before.contains_key(pool) {
+            changed
+                .managers_before
+                .insert(pool.to_string(), self.manager(pool).cloned());
+        }
+    }
+
+    /// After the event: the resources that now manage a pool the event touched.
+    fn settle(&self, changed: &mut Membership) {
+        for (pool, before) in std::mem::take(&mut changed.managers_before) {
+            let after = self.manager(&pool);
+            if let Some(after) = after.filter(|a| Some(*a) != before.as_ref())
+                && let Some(entry) = self.entries.get(after)
+            {
+                changed.new_managers.push((entry.scope, after.clone()));
+            }
+        }
+    }
+
     fn insert(&mut self, key: Ref, entry: Entry, changed: &mut Membership) {
-        match self.remove(&key) {
+        self.touch(&entry.pool, changed);
+        match self.remove_noting(&key, changed) {
             Some(old) if old.uid == entry.uid => {}
             Some(old) => {
                 changed.removed.push(old.uid);
@@ -119,11 +181,27 @@ impl Inner {
         if let Some(region) = &entry.pool_region {
             *self.pools.entry(region.clone()).or_default() += 1;
         }
+        let claimants = self.claimants.entry(entry.pool.clone()).or_default();
+        claimants.insert(entry.rank.clone(), key.clone());
         self.entries.insert(key, entry);
+    }
+
+    fn remove_noting(&mut self, key: &Ref, changed: &mut Membership) -> Option<Entry> {
+        if let Some(entry) = self.entries.get(key) {
+            let pool = entry.pool.clone();
+            self.touch(&pool, changed);
+        }
+        self.remove(key)
     }
 
     fn remove(&mut self, key: &Ref) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
+        if let Some(claimants) = self.claimants.get_mut(&entry.pool) {
+            claimants.remove(&entry.rank);
+            if claimants.is_empty() {
+                self.claimants.remove(&entry.pool);
+            }
+        }
         self.readiness.count(entry.ready, -1);
         if let Some(listed) = entry.region.as_ref().and_then(|r| self.numbers.get_mut(r)) {
             for n in &entry.numbers {
@@ -174,7 +252,7 @@ impl Index {
         match event {
             Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj), &mut changed),
             Event::Delete(obj) => {
-                if let Some(gone) = inner.remove(&ObjectRef::from_obj(obj)) {
+                if let Some(gone) = inner.remove_noting(&ObjectRef::from_obj(obj), &mut changed) {
                     changed.removed.push(gone.uid);
                 }
             }
@@ -195,13 +273,27 @@ impl Index {
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in gone {
-                    if let Some(e) = inner.remove(&k) {
+                    if let Some(e) = inner.remove_noting(&k, &mut changed) {
                         changed.removed.push(e.uid);
                     }
                 }
             }
         }
+        inner.settle(&mut changed);
         changed
+    }
+
+    /// The resource (`namespace/name`) that manages the pool `obj` names, when it is not `obj`:
+    /// the first of the pool's claimants in [`Rank`] order, `obj` ranked as the API server
+    /// has it now.
+    pub(super) fn pool_manager(&self, obj: &CognitoSmsConfig) -> Option<String> {
+        let me = ObjectRef::from_obj(obj);
+        let rank = Rank::of(obj);
+        let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let claimants = inner.claimants.get(&obj.spec.user_pool_id)?;
+        let (_, first) = claimants.iter().find(|(_, r)| **r != me)?;
+        let first_rank = &inner.entries.get(first)?.rank;
+        (*first_rank < rank).then(|| format!("{}/{}", first.namespace.as_deref().unwrap_or_default(), first.name))
     }
 
     /// The watched resources by their `Ready` condition.
@@ -412,5 +504,74 @@ mod tests {
         let m = index.apply(0, &Event::Delete(recreated));
         assert_eq!(m.removed, vec!["uid-a2".to_string()]);
         assert_eq!(index.apply(0, &Event::Delete(b)), Membership::default(), "already gone");
+    }
+
+    fn created(obj: CognitoSmsConfig, uid: &str, second: i64) -> CognitoSmsConfig {
+        let mut obj = obj;
+        obj.metadata.uid = Some(uid.into());
+        obj.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Timestamp::from_second(1_800_000_000 + second).unwrap(),
+        ));
+        obj
+    }
+
+    fn managing(obj: CognitoSmsConfig) -> CognitoSmsConfig {
+        let pool = obj.spec.user_pool_id.clone();
+        obj.with_status(crate::crd::CognitoSmsConfigStatus {
+            managed_user_pool_id: Some(pool),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn the_oldest_resource_naming_a_pool_manages_it_and_the_next_takes_over() {
+        let old = created(obj("team-a", "sms", "us-east-1_P", &[]), "u-1", 10);
+        let new = created(obj("team-b", "sms", "us-east-1_P", &[]), "u-2", 20);
+        let tie = created(obj("team-c", "sms", "us-east-1_P", &[]), "u-0", 20);
+        let elsewhere = created(obj("team-d", "sms", "us-east-1_Q", &[]), "u-3", 0);
+        let index = index_of(&[new.clone(), old.clone(), tie.clone(), elsewhere.clone()]);
+        assert_eq!(index.pool_manager(&old), None);
+        assert_eq!(index.pool_manager(&new).as_deref(), Some("team-a/sms"));
+        assert_eq!(index.pool_manager(&elsewhere), None);
+        let changed = index.apply(0, &Event::Delete(old));
+        assert_eq!(
+            changed.new_managers,
+            vec![(0, ObjectRef::from_obj(&tie))],
+            "created in the same second: the lower uid is next, and is woken"
+        );
+        assert_eq!(index.pool_manager(&new).as_deref(), Some("team-c/sms"));
+        assert_eq!(index.pool_manager(&tie), None);
+    }
+
+    #[test]
+    fn a_resource_managing_a_pool_keeps_it_when_an_older_one_names_the_same_pool() {
+        let holder = managing(created(obj("team-b", "sms", "us-east-1_P", &[]), "u-2", 20));
+        let index = index_of(std::slice::from_ref(&holder));
+        let older = created(obj("team-a", "sms", "us-east-1_Q", &[]), "u-1", 10);
+        index.apply(0, &Event::Apply(older.clone()));
+        let repointed = created(obj("team-a", "sms", "us-east-1_P", &[]), "u-1", 10);
+        let changed = index.apply(0, &Event::Apply(repointed.clone()));
+        assert!(changed.new_managers.is_empty(), "{changed:?}");
+        assert_eq!(index.pool_manager(&repointed).as_deref(), Some("team-b/sms"));
+        assert_eq!(index.pool_manager(&holder), None);
+        let changed = index.apply(0, &Event::Apply(older.clone()));
+        assert_eq!(
+            changed.new_managers,
+            vec![(0, ObjectRef::from_obj(&older))],
+            "pointed back at Q, which it manages again; P stays with its holder"
+        );
+        assert_eq!(index.pool_manager(&holder), None);
+    }
+
+    #[test]
+    fn a_relist_that_drops_the_manager_wakes_the_next_resource_in_its_own_scope() {
+        let old = created(obj("team-a", "sms", "us-east-1_P", &[]), "u-1", 10);
+        let new = created(obj("team-b", "sms", "us-east-1_P", &[]), "u-2", 20);
+        let index = Index::default();
+        index.apply(0, &Event::Apply(old));
+        index.apply(1, &Event::Apply(new.clone()));
+        index.apply(0, &Event::Init);
+        let changed = index.apply(0, &Event::InitDone);
+        assert_eq!(changed.new_managers, vec![(1, ObjectRef::from_obj(&new))]);
     }
 }

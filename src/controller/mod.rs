@@ -37,8 +37,16 @@ use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 /// Field manager for every write the operator makes.
 pub const MANAGER: &str = "cognito-sms-operator";
 /// Give up retrying a cleanup that keeps failing on a recoverable AWS error after this many
-/// attempts, so that deleting a resource never hangs on AWS.
+/// attempts, so that deleting a resource never hangs on AWS. They are counted from the moment
+/// deletion starts: failures of the resource before it was deleted do not use them up.
 pub const CLEANUP_ATTEMPTS: u32 = 5;
+
+/// Which kind of work an attempt was: failures of each are counted on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Phase {
+    Apply,
+    Cleanup,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -121,6 +129,12 @@ pub struct Settings {
     pub max_concurrent_reconciles: u16,
     #[command(flatten)]
     pub secret_grant: SecretGrant,
+    /// The name this installation of the operator records on each user pool it manages (tag
+    /// `cognitosms.io/installation`), so that two installations never manage the same pool. By
+    /// default the cluster's identity (the uid of its `kube-system` namespace) and the operator's
+    /// namespace. Set it to take over the pools of a cluster this one replaces.
+    #[arg(long, value_name = "NAME", env = "INSTALLATION")]
+    pub installation: Option<String>,
 }
 
 /// Kubernetes API access the operator needs in every namespace it watches, as (API group,
@@ -144,14 +158,22 @@ pub const KUBE_PERMISSIONS: &[(&str, &str, &[&str])] = &[
 /// at once, and read a Secret when a number waits for its code.
 pub const SECRET_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["get", "list", "watch"])];
 
-/// Both lists of permissions, as `cognito-sms-operator permissions` prints them.
+/// Kubernetes API access the operator needs to name its installation when `--installation` is
+/// not given: the `kube-system` namespace, whose uid is the cluster's identity.
+pub const INSTALLATION_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "namespaces", &["get"])];
+
+/// The lists of permissions, as `cognito-sms-operator permissions` prints them.
 pub fn permissions() -> serde_json::Value {
     let rules = |list: &[(&str, &str, &[&str])]| -> Vec<serde_json::Value> {
         list.iter()
             .map(|(group, resource, verbs)| json!({"apiGroup": group, "resource": resource, "verbs": verbs}))
             .collect()
     };
-    json!({"kubernetes": rules(KUBE_PERMISSIONS), "verificationCodes": rules(SECRET_PERMISSIONS)})
+    json!({
+        "kubernetes": rules(KUBE_PERMISSIONS),
+        "verificationCodes": rules(SECRET_PERMISSIONS),
+        "installation": rules(INSTALLATION_PERMISSIONS),
+    })
 }
 
 /// The watched resources and their schedule, as the metrics read them: kept up to date as the
@@ -184,7 +206,8 @@ pub struct Context {
     index: Arc<index::Index>,
     /// When each resource is due again.
     schedule: Arc<Schedule>,
-    failures: Mutex<HashMap<ObjectRef<CognitoSmsConfig>, u32>>,
+    /// Failed attempts in a row, per resource and phase.
+    failures: Mutex<HashMap<(ObjectRef<CognitoSmsConfig>, Phase), u32>>,
     /// The status computed last for each resource in this leadership term.
     known: known::KnownStatuses,
     secret_grant: Arc<SecretGrant>,
@@ -219,12 +242,16 @@ impl Context {
         }
     }
 
+    /// What a reconcile of `obj` works with.
     fn env<'a>(
         &'a self,
+        obj: &CognitoSmsConfig,
         secrets: &'a KubeSecrets,
         claimed: &'a std::collections::HashSet<String>,
     ) -> Env<'a, AwsReads<'a, KubeSecrets>, AwsWrites<'a>> {
-        Env::aws(&self.aws, &self.account_cache, secrets, claimed)
+        let installation = self.settings.installation.as_deref().unwrap_or_default();
+        Env::aws(&self.aws, &self.account_cache, secrets, claimed, installation)
+            .with_pool_managed_by(self.index.pool_manager(obj))
     }
 
     /// How long until `obj` is resynced: the configured period, lengthened so that resyncing every
@@ -235,25 +262,26 @@ impl Context {
         schedule::resync_period(self.settings.resync, self.index.pools_in(region), budget)
     }
 
-    /// Failed attempts so far for `obj`.
-    fn failures(&self, obj: &CognitoSmsConfig) -> u32 {
+    /// Failed attempts of `phase` so far for `obj`.
+    fn failures(&self, obj: &CognitoSmsConfig, phase: Phase) -> u32 {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.get(&ObjectRef::from_obj(obj)).copied().unwrap_or(0)
+        failures.get(&(ObjectRef::from_obj(obj), phase)).copied().unwrap_or(0)
     }
 
-    /// Count one more failed attempt for `obj`; the count so far.
-    fn next_failure(&self, obj: &CognitoSmsConfig) -> u32 {
+    /// Count one more failed attempt of `phase` for `obj`; the count so far.
+    fn next_failure(&self, obj: &CognitoSmsConfig, phase: Phase) -> u32 {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let n = failures.entry(ObjectRef::from_obj(obj)).or_default();
+        let n = failures.entry((ObjectRef::from_obj(obj), phase)).or_default();
         *n += 1;
         *n
     }
 
     fn clear_failures(&self, obj: &CognitoSmsConfig) {
+        let key = ObjectRef::from_obj(obj);
         self.failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&ObjectRef::from_obj(obj));
+            .retain(|(o, _), _| *o != key);
     }
 
     async fn publish(&self, obj: &CognitoSmsConfig, type_: EventType, reason: &str, note: String) {
@@ -393,7 +421,7 @@ async fn apply(
     let obj = ctx.known.latest(stored.clone());
     let secrets = secrets_of(ctx, &obj);
     let claimed = ctx.index.claimed_by_others(&obj);
-    let env = ctx.env(&secrets, &claimed);
+    let env = ctx.env(&obj, &secrets, &claimed);
     let deadline = ctx.settings.reconcile_timeout;
     let report = reconcile::sync_within(&env, &obj, Mode::Apply, Timestamp::now(), deadline).await;
     let unchanged = stored.status.as_ref() == Some(&report.status);
@@ -427,7 +455,7 @@ async fn apply(
             Action::requeue(after)
         }
         Requeue::Backoff => {
-            let after = ctx.settings.backoff.delay(ctx.next_failure(&obj));
+            let after = ctx.settings.backoff.delay(ctx.next_failure(&obj, Phase::Apply));
             ctx.schedule.retry(&obj, after);
             Action::requeue(after)
         }
@@ -470,7 +498,7 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
     let secrets = secrets_of(ctx, &obj);
     let claimed = ctx.index.claimed_by_others(&obj);
     let deadline = ctx.settings.reconcile_timeout;
-    let env = ctx.env(&secrets, &claimed);
+    let env = ctx.env(&obj, &secrets, &claimed);
     let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, &obj, Mode::Apply));
     let result = cleanup.await.unwrap_or_else(|_| {
         let why = format!("did not finish within {}", humantime::format_duration(deadline));
@@ -496,7 +524,9 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
             Ok(Action::await_change())
         }
         // `error_policy` counts this failure; give up on the last of CLEANUP_ATTEMPTS.
-        Err(e) if !e.kind.is_terminal() && ctx.failures(&obj) + 1 < CLEANUP_ATTEMPTS => Err(Error::Cleanup(e)),
+        Err(e) if !e.kind.is_terminal() && ctx.failures(&obj, Phase::Cleanup) + 1 < CLEANUP_ATTEMPTS => {
+            Err(Error::Cleanup(e))
+        }
         Err(e) => {
             ctx.clear_failures(&obj);
             let note = format!("deletion policy not applied, AWS left as it is: {e}");
@@ -507,7 +537,11 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
 }
 
 pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>) -> Action {
-    let attempt = ctx.next_failure(&obj);
+    let phase = match error {
+        Error::Cleanup(_) => Phase::Cleanup,
+        _ => Phase::Apply,
+    };
+    let attempt = ctx.next_failure(&obj, phase);
     let delay = ctx.settings.backoff.delay(attempt);
     let category = error.category();
     ctx.metrics

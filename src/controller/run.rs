@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::future::Future;
 
 use futures::{Stream, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
@@ -60,6 +60,18 @@ pub async fn run_until(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    let mut settings = settings;
+    if settings.installation.is_none() {
+        let mut stopping = stop.clone();
+        tokio::select! {
+            name = installation_name(&client) => settings.installation = Some(name),
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+    }
+    tracing::info!(
+        installation = settings.installation.as_deref().unwrap_or_default(),
+        "recording this installation on the user pools it manages"
+    );
     let ctx = Arc::new(Context::new(client.clone(), aws, settings));
     let health = Arc::new(Health::default());
     let http = tokio::spawn(server::serve(
@@ -73,6 +85,31 @@ pub async fn run_until(
     campaign.stop().await;
     let _ = http.await;
     tracing::info!("stopped");
+}
+
+/// This installation's default name: the cluster's identity (the uid of its `kube-system`
+/// namespace, which lives as long as the cluster) and the operator's namespace. Asked until the
+/// API server answers.
+async fn installation_name(client: &Client) -> String {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let own = std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty());
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match namespaces.get("kube-system").await {
+            Ok(ns) => {
+                let cluster = ns.uid().unwrap_or_default();
+                return match own {
+                    Some(own) => format!("{cluster}/{own}"),
+                    None => cluster,
+                };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot read namespace kube-system, which names this installation; set --installation to name it yourself");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(60));
+            }
+        }
+    }
 }
 
 /// Leader election, or its absence: the channel says whether this replica leads.
@@ -175,7 +212,11 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     };
     let mut controllers = vec![];
     let mut readers = vec![];
-    for (scope, ns) in scopes.into_iter().enumerate() {
+    // Wakes the resource that takes over a pool, in the controller of its own watch scope.
+    let (wake, woken): (Vec<_>, Vec<_>) = scopes.iter().map(|_| futures::channel::mpsc::unbounded()).unzip();
+    let wake = Arc::new(wake);
+    for ((scope, ns), woken) in scopes.into_iter().enumerate().zip(woken) {
+        let waking = wake.clone();
         let (reader, writer) = reflector::store();
         let (secret_watches, secret_changes) = SecretWatches::new(client.clone());
         let indexed = ctx.clone();
@@ -200,12 +241,17 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
             for uid in &changed.added {
                 indexed.schedule.watch(uid);
             }
+            for (scope, manager) in changed.new_managers {
+                if let Some(wake) = waking.get(scope) {
+                    let _ = wake.unbounded_send(manager);
+                }
+            }
             follow_secrets(&secret_watches, &indexed.index, event);
         })
         .applied_objects()
         .predicate_filter(reconcile_worthy, Default::default());
         readers.push(reader.clone());
-        controllers.push(control(&ctx, &stop, reader, stream, secret_changes));
+        controllers.push(control(&ctx, &stop, reader, stream, secret_changes, woken));
     }
     let established = async move {
         for r in readers {
@@ -222,10 +268,11 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     all.await;
 }
 
-/// Keep in the cache only what scheduling and the readiness metrics read: the reflector holds
-/// every resource for the life of the process. Managed fields, kubectl's last-applied copy of the
-/// spec and the status (its conditions' messages above all) are most of an object's size; of the
-/// status only the `Ready` condition's status and reason are kept. A reconcile reads the whole
+/// Keep in the cache only what scheduling, the index and the readiness metrics read: the
+/// reflector holds every resource for the life of the process. Managed fields, kubectl's
+/// last-applied copy of the spec and the status (its conditions' messages above all) are most of
+/// an object's size; of the status only the `Ready` condition's status and reason and the pool
+/// the resource manages are kept. A reconcile reads the whole
 /// resource from the API server.
 fn trim(obj: &mut CognitoSmsConfig) {
     obj.managed_fields_mut().clear();
@@ -241,6 +288,7 @@ fn trim(obj: &mut CognitoSmsConfig) {
                 })
                 .into_iter()
                 .collect(),
+            managed_user_pool_id: status.managed_user_pool_id,
             ..Default::default()
         });
     }
@@ -270,18 +318,21 @@ where
     }
 }
 
-/// The controller of one watch scope: reconciles its resources, and those reading a Secret
-/// whenever the Secret changes, until `stop` (then drains in-flight reconciles).
-fn control<S, T>(
+/// The controller of one watch scope: reconciles its resources, those reading a Secret whenever
+/// the Secret changes, and those `woken` (a pool they name lost its manager), until `stop`
+/// (then drains in-flight reconciles).
+fn control<S, T, W>(
     ctx: &Arc<Context>,
     stop: &watch::Receiver<bool>,
     reader: Store<CognitoSmsConfig>,
     resources: S,
     secret_changes: T,
-) -> impl Future<Output = ()> + use<S, T>
+    woken: W,
+) -> impl Future<Output = ()> + use<S, T, W>
 where
     S: Stream<Item = Result<CognitoSmsConfig, watcher::Error>> + Send + 'static,
     T: Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+    W: Stream<Item = kube::runtime::reflector::ObjectRef<CognitoSmsConfig>> + Send + 'static,
 {
     let indexed = ctx.clone();
     let mut stop = stop.clone();
@@ -293,6 +344,7 @@ where
                 .index
                 .reading(&secret.namespace().unwrap_or_default(), &secret.name_any())
         })
+        .reconcile_on(woken)
         .graceful_shutdown_on(async move {
             let _ = stop.wait_for(|s| *s).await;
         })

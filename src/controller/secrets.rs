@@ -14,7 +14,7 @@ use kube::{Api, Client};
 use tokio::task::AbortHandle;
 
 use crate::account::Code;
-use crate::reconcile::{SecretCode, SecretSource};
+use crate::reconcile::{SecretCode, SecretError, SecretSource};
 
 /// Who the operator is, to name in the command that grants it a namespace's Secrets.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,17 +74,20 @@ impl KubeSecrets {
 }
 
 impl SecretSource for KubeSecrets {
-    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, SecretError> {
         let secret = self.api.get_opt(name).await.map_err(|e| match e {
-            kube::Error::Api(s) if s.code == 403 => format!(
-                "the operator may not read Secrets in namespace {ns} ({} {}); grant it: {}",
-                s.code,
-                s.reason,
-                self.grant.command(&self.namespace),
-                ns = self.namespace,
-            ),
-            kube::Error::Api(s) => format!("{} ({})", s.reason, s.code),
-            other => other.to_string(),
+            kube::Error::Api(s) if s.code == 403 => SecretError {
+                message: format!(
+                    "the operator may not read Secrets in namespace {ns} ({} {}); grant it: {}",
+                    s.code,
+                    s.reason,
+                    self.grant.command(&self.namespace),
+                    ns = self.namespace,
+                ),
+                forbidden: true,
+            },
+            kube::Error::Api(s) => format!("{} ({})", s.reason, s.code).into(),
+            other => other.to_string().into(),
         })?;
         let Some(secret) = secret else { return Ok(None) };
         let value = secret
@@ -250,8 +253,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(served.await.unwrap(), "/api/v1/namespaces/team-a/secrets/codes");
-        assert!(why.contains(&grant.command("team-a")), "{why}");
-        assert!(why.contains("403 Forbidden"), "{why}");
+        assert!(why.message.contains(&grant.command("team-a")), "{why}");
+        assert!(why.message.contains("403 Forbidden"), "{why}");
+        assert!(why.forbidden, "a refusal needs a person");
     }
 
     #[tokio::test]

@@ -105,9 +105,9 @@ pub struct CognitoSmsConfigSpec {
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
-    /// Destination numbers to verify with SNS while the account is in the SMS sandbox of the SNS
-    /// region (at most 10, SNS's limit). For each, the operator asks SNS to text a one-time code
-    /// to the number and reports it Pending; put the code you receive into the named Secret key
+    /// Destination numbers to verify while the account is in the SMS sandbox of the region the
+    /// pool sends from (at most 10, AWS's limit). On both delivery paths, the operator has AWS End
+    /// User Messaging SMS text a one-time code to each number and reports it Pending; put the code you receive into the named Secret key
     /// and the operator completes the verification. Numbers removed from this list are removed
     /// from the sandbox too, if this operator added them and no other resource lists them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -126,9 +126,10 @@ pub struct CognitoSmsConfigSpec {
         .message("destinationCountries are ISO 3166-1 alpha-2 codes in capitals, e.g. US"))]
     pub destination_countries: Vec<String>,
 
-    /// The monthly SMS spend limit, in US dollars, you expect SNS to allow in the SNS region,
-    /// e.g. "50" or "12.50". `SpendLimitSufficient` is False while the account's limit is lower.
-    /// When unset, anything above the USD 1.00 that SNS gives every new account counts as raised.
+    /// The monthly SMS spend limit, in US dollars, you expect AWS End User Messaging SMS to allow
+    /// in the region the pool sends from (the SNS region on the SNS path), e.g. "50" or "12.50".
+    /// `SpendLimitSufficient` is False while the account's limit is lower. When unset, anything
+    /// above the USD 1.00 that AWS gives every new account counts as raised.
     /// The operator only reads the limit; raising it is a request to AWS Support.
     #[serde(
         default,
@@ -190,10 +191,10 @@ pub struct SandboxPhoneNumber {
     // The length bound lets the API server bound the cost of the list's uniqueness rule.
     #[schemars(length(max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
     pub phone_number: String,
-    /// Language of the SMS carrying the code. Defaults to SNS's `en-US`.
+    /// Language of the SMS carrying the code. Defaults to `en-US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<LanguageCode>,
-    /// The Secret key, in this resource's namespace, where you put the code SNS texted to the
+    /// The Secret key, in this resource's namespace, where you put the code AWS texted to the
     /// number. The operator reads it only to verify the number and never logs, echoes or keeps it.
     pub verification_code_ref: SecretKeyRef,
 }
@@ -209,7 +210,7 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// Languages SNS can send the verification SMS in.
+/// Languages AWS End User Messaging SMS can send the verification SMS in.
 #[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LanguageCode {
     #[serde(rename = "en-US")]

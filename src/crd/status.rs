@@ -17,6 +17,11 @@ pub struct CognitoSmsConfigStatus {
     /// ARN of the user pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_pool_arn: Option<String>,
+    /// The user pool this resource manages. Empty while another resource (or another
+    /// installation of the operator) manages the pool `spec.userPoolId` names. A resource that
+    /// manages its pool keeps it when an older resource later names the same pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_user_pool_id: Option<String>,
     /// ARN of the role Cognito assumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
@@ -75,7 +80,7 @@ pub struct SandboxNumberStatus {
     /// This operator added the number to the sandbox (and may remove it).
     #[serde(default)]
     pub added_by_operator: bool,
-    /// Version of the Secret whose code SNS refused; the code is not tried again until the
+    /// Version of the Secret whose code AWS refused; the code is not tried again until the
     /// Secret changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_secret_version: Option<String>,
@@ -83,10 +88,10 @@ pub struct SandboxNumberStatus {
 
 #[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SandboxNumberState {
-    /// SNS sent a code; waiting for it in the Secret.
+    /// AWS texted a code; waiting for it in the Secret.
     Pending,
     Verified,
-    /// SNS refused the request or the code.
+    /// AWS refused the request or the code.
     Failed,
     /// Dropped from the spec; being removed from the sandbox.
     Removing,

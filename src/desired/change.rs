@@ -40,6 +40,19 @@ pub enum Change {
         role_name: String,
         tags: BTreeMap<String, String>,
     },
+    /// Record on the pool which installation and resource manage its SMS (`TagResource`), when
+    /// no update of the pool is due to carry the record.
+    TagUserPool {
+        user_pool_id: String,
+        arn: String,
+        tags: BTreeMap<String, String>,
+    },
+    /// Remove the operator's ownership record from the pool (`UntagResource`).
+    UntagUserPool {
+        user_pool_id: String,
+        arn: String,
+        keys: Vec<String>,
+    },
     UpdateSmsConfiguration {
         user_pool_id: String,
         from: Option<SmsConfig>,
@@ -95,6 +108,8 @@ pub struct TestMessage {
 /// What a change is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concern {
+    /// The ownership record on the pool.
+    Ownership,
     Role,
     Pool,
     SandboxNumber,
@@ -112,6 +127,8 @@ impl Change {
                 "PermissionsBoundaryUpdated"
             }
             Change::TagRole { .. } => "RoleTagged",
+            Change::TagUserPool { .. } => "UserPoolClaimed",
+            Change::UntagUserPool { .. } => "UserPoolReleased",
             Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
             Change::TestSendText(_) => "TestMessageSent",
@@ -138,6 +155,7 @@ impl Change {
             | Change::DeletePermissionsBoundary { .. }
             | Change::TagRole { .. }
             | Change::DeleteRole { .. } => Concern::Role,
+            Change::TagUserPool { .. } | Change::UntagUserPool { .. } => Concern::Ownership,
             Change::UpdateSmsConfiguration { .. } | Change::TestSendText(_) => Concern::Pool,
             Change::AddSandboxNumber { .. }
             | Change::SendVerificationCode { .. }
@@ -170,6 +188,16 @@ impl fmt::Display for Change {
                 format!("remove the permissions boundary of IAM role {role_name}")
             }
             Change::TagRole { role_name, tags } => tag_text(role_name, tags),
+            Change::TagUserPool { user_pool_id, tags, .. } => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "record on user pool {user_pool_id} who manages its SMS: tag it with {}",
+                    tags.join(", ")
+                )
+            }
+            Change::UntagUserPool { user_pool_id, .. } => {
+                format!("release user pool {user_pool_id}: remove the operator's ownership tags")
+            }
             Change::UpdateSmsConfiguration {
                 user_pool_id, from, to, ..
             } => format!(

@@ -2,9 +2,14 @@
 //! that get there are in `change`). Pure: no clients, no clocks, no randomness.
 
 mod change;
+mod pool_owner;
 mod sms;
 
 pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
+pub use pool_owner::{
+    POOL_TAG_KEYS, PoolOwnership, TAG_INSTALLATION, claimed_message, owned_elsewhere_message, pool_ownership,
+    pool_tags, predecessor,
+};
 pub use sms::{DirectSms, SmsConfig};
 
 use std::collections::BTreeMap;
@@ -92,6 +97,19 @@ pub fn ownership(tags: &BTreeMap<String, String>, owner: &Owner) -> Ownership {
         Ownership::Ours
     } else {
         Ownership::OtherResource(format!("{ns}/{name}"))
+    }
+}
+
+/// Who a role belongs to for `owner`, which is taking its pool over from `predecessor` (see
+/// [`predecessor`]): the predecessor's role is `owner`'s now.
+pub fn ownership_after_handover(
+    tags: &BTreeMap<String, String>,
+    owner: &Owner,
+    predecessor: Option<&str>,
+) -> Ownership {
+    match ownership(tags, owner) {
+        Ownership::OtherResource(other) if Some(other.as_str()) == predecessor => Ownership::Ours,
+        other => other,
     }
 }
 

@@ -6,7 +6,9 @@ use crate::account::mask;
 use crate::account::number_id;
 use crate::aws::AwsError;
 use crate::crd::{CognitoSmsConfig, DeletionPolicy};
-use crate::desired::{self, Change, Owner, Ownership, SmsConfig};
+use aws_sdk_cognitoidentityprovider::types::UserPoolType;
+
+use crate::desired::{self, Change, Owner, Ownership, POOL_TAG_KEYS, PoolOwnership, SmsConfig};
 use crate::regions;
 
 /// Warning reasons for what deleting a resource deliberately left in AWS.
@@ -22,7 +24,9 @@ pub struct CleanupReport {
 }
 
 /// Apply the deletion policy. With `Delete`: the sandbox numbers this resource added that no other
-/// resource lists, and the managed role once the pool no longer uses it.
+/// resource lists; and when the resource manages its pool, the managed role once the pool no
+/// longer uses it, and then the ownership record on the pool (so that any installation may take
+/// it over).
 pub async fn cleanup<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
@@ -33,8 +37,36 @@ pub async fn cleanup<R: Reads, W: Writes>(
         return Ok(out);
     }
     remove_added_numbers(env, res, mode, &mut out).await?;
-    if res.spec.role.existing.is_none() {
-        delete_managed_role(env, res, mode, &mut out).await?;
+    if env.pool_managed_by.is_some() {
+        return Ok(out);
+    }
+    let pool = match regions::pool_region(&res.spec.user_pool_id) {
+        Some(region) => env.reads.user_pool(region, &res.spec.user_pool_id).await?,
+        None => None,
+    };
+    let owner = Owner::of(res);
+    let ownership = pool
+        .as_ref()
+        .map(|p| desired::pool_ownership(p.user_pool_tags(), env.installation, &owner));
+    if matches!(ownership, Some(PoolOwnership::OtherInstallation { .. })) {
+        return Ok(out);
+    }
+    let role_kept_for_pool = match res.spec.role.existing {
+        None => delete_managed_role(env, res, pool.as_ref(), mode, &mut out).await?,
+        Some(_) => false,
+    };
+    // A pool that still sends with the managed role stays recorded as this resource's, like the
+    // role: a resource of this installation that names the pool next takes over both.
+    if let Some(pool) = pool.filter(|_| ownership == Some(PoolOwnership::Ours) && !role_kept_for_pool) {
+        let change = Change::UntagUserPool {
+            user_pool_id: res.spec.user_pool_id.clone(),
+            arn: pool.arn().unwrap_or_default().to_string(),
+            keys: POOL_TAG_KEYS.iter().map(|k| k.to_string()).collect(),
+        };
+        if mode == Mode::Apply {
+            env.writes.apply(&change).await?;
+        }
+        out.changes.push(change);
     }
     Ok(out)
 }
@@ -102,43 +134,41 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
     Ok(())
 }
 
+/// Delete the managed role unless the pool still sends with it; whether it was kept for the pool.
 async fn delete_managed_role<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
+    pool: Option<&UserPoolType>,
     mode: Mode,
     out: &mut CleanupReport,
-) -> Result<(), AwsError> {
+) -> Result<bool, AwsError> {
     let spec = &res.spec;
     let managed = spec.role.managed.clone().unwrap_or_default();
     let name = desired::role_name(&managed, &spec.user_pool_id);
     let Some(role) = env.reads.role(&name).await? else {
-        return Ok(());
+        return Ok(false);
     };
     if desired::ownership(&role.tags, &Owner::of(res)) != Ownership::Ours {
         let note = format!("IAM role {name} is not owned by this resource and was left in place");
         out.kept.push((ROLE_RETAINED, note));
-        return Ok(());
+        return Ok(false);
     }
-    if let Some(pool_region) = regions::pool_region(&spec.user_pool_id) {
-        let pool = env.reads.user_pool(pool_region, &spec.user_pool_id).await?;
-        if pool
-            .as_ref()
-            .and_then(SmsConfig::of_pool)
-            .is_some_and(|c| c.caller_arn == role.arn)
-        {
-            let note = format!(
-                "IAM role {} was kept: user pool {} still sends SMS with it; point the pool at another role, then \
-                 delete the role",
-                role.arn, spec.user_pool_id
-            );
-            out.kept.push((ROLE_RETAINED, note));
-            return Ok(());
-        }
+    if pool
+        .and_then(SmsConfig::of_pool)
+        .is_some_and(|c| c.caller_arn == role.arn)
+    {
+        let note = format!(
+            "IAM role {} was kept: user pool {} still sends SMS with it; point the pool at another role, then \
+             delete the role",
+            role.arn, spec.user_pool_id
+        );
+        out.kept.push((ROLE_RETAINED, note));
+        return Ok(true);
     }
     let change = Change::DeleteRole { role_name: name };
     if mode == Mode::Apply {
         env.writes.apply(&change).await?;
     }
     out.changes.push(change);
-    Ok(())
+    Ok(false)
 }

@@ -1,4 +1,5 @@
 //! Execute: make the planned changes in AWS, in order, through the [`Writes`] trait. A failed
+//! ownership record on the pool stops the role and pool changes after it; a failed
 //! role change stops the role changes after it and the pool changes that depend on the role; a
 //! failed dry-run send stops the pool change it tests; sandbox number changes are independent
 //! of each other and of the role.
@@ -44,6 +45,22 @@ impl Writes for AwsWrites<'_> {
             Change::DeletePermissionsBoundary { role_name } => iam.delete_permissions_boundary(role_name).await,
             Change::TagRole { role_name, tags } => iam.tag_role(role_name, tags).await,
             Change::DeleteRole { role_name } => iam.delete_role(role_name).await,
+            Change::TagUserPool {
+                user_pool_id,
+                arn,
+                tags,
+            } => {
+                let region = crate::regions::pool_region(user_pool_id).unwrap_or_default();
+                self.aws.cognito(region).tag_resource(arn, tags).await
+            }
+            Change::UntagUserPool {
+                user_pool_id,
+                arn,
+                keys,
+            } => {
+                let region = crate::regions::pool_region(user_pool_id).unwrap_or_default();
+                self.aws.cognito(region).untag_resource(arn, keys).await
+            }
             Change::UpdateSmsConfiguration {
                 user_pool_id,
                 latest,
@@ -95,12 +112,13 @@ impl Applied {
 
 /// Make `changes` in order; one [`Applied`] per change, in the same order.
 pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> {
-    let (mut role_failed, mut pool_failed) = (false, false);
+    let (mut owner_failed, mut role_failed, mut pool_failed) = (false, false, false);
     let mut out = Vec::with_capacity(changes.len());
     for change in changes {
         let blocked = match change.concern() {
-            Concern::Role => role_failed,
-            Concern::Pool => role_failed || pool_failed,
+            Concern::Ownership => false,
+            Concern::Role => owner_failed || role_failed,
+            Concern::Pool => owner_failed || role_failed || pool_failed,
             Concern::SandboxNumber => false,
         };
         if blocked {
@@ -113,6 +131,7 @@ pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> 
             Err(e) => Applied::Failed(e),
         };
         if let Applied::Failed(_) = applied {
+            owner_failed |= change.concern() == Concern::Ownership;
             role_failed |= change.concern() == Concern::Role;
             pool_failed |= change.concern() == Concern::Pool;
         }
@@ -158,6 +177,8 @@ mod tests {
             Change::DeletePermissionsBoundary { .. } => ("iam", "DeleteRolePermissionsBoundary"),
             Change::TagRole { .. } => ("iam", "TagRole"),
             Change::DeleteRole { .. } => ("iam", "ListRolePolicies"),
+            Change::TagUserPool { .. } => ("cognito-idp", "TagResource"),
+            Change::UntagUserPool { .. } => ("cognito-idp", "UntagResource"),
             Change::UpdateSmsConfiguration { .. } => ("cognito-idp", "UpdateUserPool"),
             Change::TestSendText(_) => ("sms-voice", "SendTextMessage"),
             Change::AddSandboxNumber { .. } => ("sms-voice", "CreateVerifiedDestinationNumber"),
@@ -223,7 +244,18 @@ mod tests {
         };
         let code = Code::new("123456").unwrap();
         let mut all = role_changes_of_each_kind();
+        let arn = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Abc".to_string();
         all.extend([
+            Change::TagUserPool {
+                user_pool_id: "us-east-1_Abc".into(),
+                arn: arn.clone(),
+                tags: BTreeMap::from([("k".to_string(), "v".to_string())]),
+            },
+            Change::UntagUserPool {
+                user_pool_id: "us-east-1_Abc".into(),
+                arn,
+                keys: vec!["k".into()],
+            },
             Change::UpdateSmsConfiguration {
                 user_pool_id: "us-east-1_Abc".into(),
                 from: None,

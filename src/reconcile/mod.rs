@@ -16,7 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use cleanup::{CleanupReport, NUMBER_RETAINED, ROLE_RETAINED, cleanup};
 pub use execute::{AwsWrites, Writes};
-pub use observe::{AwsReads, Reads, SecretCode, SecretSource};
+pub use observe::{AwsReads, Reads, SecretCode, SecretError, SecretSource};
 
 use crate::account_cache::AccountCache;
 use crate::aws::Aws;
@@ -69,15 +69,38 @@ pub struct Env<'a, R, W> {
     pub writes: W,
     /// Sandbox numbers that other resources using the same SNS region list.
     pub claimed_elsewhere: &'a HashSet<String>,
+    /// Which installation of the operator this is, as recorded on the pools it manages.
+    pub installation: &'a str,
+    /// The resource (`namespace/name`) of this installation that manages the pool, when it is
+    /// not this one: then nothing is read or written in AWS.
+    pub pool_managed_by: Option<String>,
 }
 
 impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
     /// The running operator's: AWS, the shared account cache and a source of Secrets.
-    pub fn aws(aws: &'a Aws, cache: &'a AccountCache, secrets: &'a S, claimed_elsewhere: &'a HashSet<String>) -> Self {
+    pub fn aws(
+        aws: &'a Aws,
+        cache: &'a AccountCache,
+        secrets: &'a S,
+        claimed_elsewhere: &'a HashSet<String>,
+        installation: &'a str,
+    ) -> Self {
         Env {
             reads: AwsReads { aws, cache, secrets },
             writes: AwsWrites { aws },
             claimed_elsewhere,
+            installation,
+            pool_managed_by: None,
+        }
+    }
+}
+
+impl<R, W> Env<'_, R, W> {
+    /// The same, for a resource whose pool `owner` (`namespace/name`) manages.
+    pub fn with_pool_managed_by(self, owner: Option<String>) -> Self {
+        Env {
+            pool_managed_by: owner,
+            ..self
         }
     }
 }
@@ -125,11 +148,20 @@ pub async fn sync<R: Reads, W: Writes>(
         Ok(t) => t,
         Err(invalid) => return plan::invalid(res, &invalid, now),
     };
-    let observed = observe::observe(&env.reads, res, &target).await;
+    if let Some(owner) = &env.pool_managed_by {
+        return plan::claimed(res, owner, now);
+    }
+    let observed = observe::observe(&env.reads, res, &target, env.installation).await;
+    if let Ok(observed) = &observed
+        && let Some(report) = plan::owned_elsewhere(res, &target, observed, env.installation, now)
+    {
+        return report;
+    }
     let inputs = plan::Inputs {
         now,
         fresh_external_id: generate_external_id(),
         claimed_elsewhere: env.claimed_elsewhere,
+        installation: env.installation,
     };
     let plan = plan::plan(res, &target, observed, &inputs);
     let applied = match mode {

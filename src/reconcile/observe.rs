@@ -25,11 +25,41 @@ pub struct SecretCode {
     pub version: Option<String>,
 }
 
+/// Why a Secret could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretError {
+    pub message: String,
+    /// The operator may not read it: only a person can change that (by granting access), so it
+    /// is not retried with backoff.
+    pub forbidden: bool,
+}
+
+impl From<String> for SecretError {
+    fn from(message: String) -> Self {
+        SecretError {
+            message,
+            forbidden: false,
+        }
+    }
+}
+
+impl From<&str> for SecretError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Where verification codes come from: the cluster's Secrets, or those in a one-shot file.
 pub trait SecretSource: Sync {
     /// The code at `key` of Secret `name` in the resource's namespace; `None` while the Secret or
     /// the key does not exist or is empty; `Err` with a reason when it cannot be read.
-    fn code(&self, name: &str, key: &str) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send;
+    fn code(&self, name: &str, key: &str) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send;
 }
 
 /// Every read a reconcile makes. [`AwsReads`] asks AWS (the account's SMS state through the shared
@@ -47,7 +77,7 @@ pub trait Reads: Sync {
         account: &str,
         region: &str,
     ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send;
-    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send;
+    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send;
     /// Forget what is known of the account's SMS state in `region`, after a write changed it.
     fn forget_account_sms(&self, account: &str, region: &str);
 }
@@ -75,7 +105,7 @@ impl<T: Reads> Reads for &T {
     ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send {
         (*self).account_sms(account, region)
     }
-    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, String>> + Send {
+    fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send {
         (*self).code(secret)
     }
     fn forget_account_sms(&self, account: &str, region: &str) {
@@ -109,7 +139,7 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     async fn account_sms(&self, account: &str, region: &str) -> Result<Arc<AccountSms>, AwsError> {
         self.cache.get(self.aws, account, region).await
     }
-    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, String> {
+    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, SecretError> {
         self.secrets.code(&secret.name, &secret.key).await
     }
     fn forget_account_sms(&self, account: &str, region: &str) {
@@ -165,14 +195,30 @@ pub struct Observed {
     pub role: RoleReads,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number SNS lists as pending verification, by number.
-    pub codes: BTreeMap<String, Result<Option<SecretCode>, String>>,
+    pub codes: BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
 }
 
 /// Read what reconciling `res` towards `target` needs. Fails only when the account cannot be
 /// identified; every other failed read is kept in [`Observed`] for the plan to report.
-pub async fn observe<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Target) -> Result<Observed, AwsError> {
+///
+/// A pool another installation of the operator manages is read, and nothing else.
+pub async fn observe<R: Reads>(
+    reads: &R,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    installation: &str,
+) -> Result<Observed, AwsError> {
     let account_id = reads.account_id().await?;
-    let (pool, role) = observe_pool_and_role(reads, res, target, &account_id).await;
+    let (pool, role) = observe_pool_and_role(reads, res, target, &account_id, installation).await;
+    if pool_owned_elsewhere(&pool, installation, res) {
+        return Ok(Observed {
+            account_id,
+            pool,
+            role,
+            account_sms: Read::Skipped,
+            codes: BTreeMap::new(),
+        });
+    }
     let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sms_region).await.into();
     let codes = match &account_sms {
         Read::Found(account) => pending_codes(reads, res, account).await,
@@ -187,11 +233,18 @@ pub async fn observe<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Targe
     })
 }
 
+/// Whether the pool as read is tagged for another installation of the operator.
+pub fn pool_owned_elsewhere(pool: &Read<UserPoolType>, installation: &str, res: &CognitoSmsConfig) -> bool {
+    matches!(pool, Read::Found(p)
+        if !desired::pool_ownership(p.user_pool_tags(), installation, &Owner::of(res)).is_ours_to_manage())
+}
+
 async fn observe_pool_and_role<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
     target: &Target,
     account_id: &str,
+    installation: &str,
 ) -> (Read<UserPoolType>, RoleReads) {
     let skipped = RoleReads {
         role: Read::Skipped,
@@ -203,7 +256,7 @@ async fn observe_pool_and_role<R: Reads>(
         return (Read::Skipped, skipped);
     }
     let pool: Read<UserPoolType> = reads.user_pool(&target.pool_region, &spec.user_pool_id).await.into();
-    if !matches!(pool, Read::Found(_)) {
+    if !matches!(pool, Read::Found(_)) || pool_owned_elsewhere(&pool, installation, res) {
         return (pool, skipped);
     }
     let role = match &spec.role.existing {
@@ -211,19 +264,32 @@ async fn observe_pool_and_role<R: Reads>(
             Ok(name) => observe_existing_role(reads, name, &existing.role_arn).await,
             Err(_) => skipped,
         },
-        None => observe_managed_role(reads, res, target).await,
+        None => {
+            let predecessor = match &pool {
+                Read::Found(p) => desired::predecessor(p.user_pool_tags(), installation, &Owner::of(res)),
+                _ => None,
+            };
+            observe_managed_role(reads, res, target, predecessor.as_deref()).await
+        }
     };
     (pool, role)
 }
 
-/// The managed role, and its inline policies when the role is this resource's and where the
-/// spec wants it: the one for the path in use and, after a change of path, the other one.
-async fn observe_managed_role<R: Reads>(reads: &R, res: &CognitoSmsConfig, target: &Target) -> RoleReads {
+/// The managed role, and its inline policies when the role is this resource's (or comes with the
+/// pool from `predecessor`) and where the spec wants it: the one for the path in use and, after a
+/// change of path, the other one.
+async fn observe_managed_role<R: Reads>(
+    reads: &R,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    predecessor: Option<&str>,
+) -> RoleReads {
     let managed = res.spec.role.managed.clone().unwrap_or_default();
     let name = desired::role_name(&managed, &res.spec.user_pool_id);
     let role: Read<ObservedRole> = reads.role(&name).await.into();
     let ours = matches!(&role, Read::Found(r)
-        if desired::ownership(&r.tags, &Owner::of(res)) == Ownership::Ours && r.path == desired::role_path(&managed));
+        if desired::ownership_after_handover(&r.tags, &Owner::of(res), predecessor) == Ownership::Ours
+            && r.path == desired::role_path(&managed));
     if !ours {
         return RoleReads {
             role,
@@ -271,7 +337,7 @@ async fn pending_codes<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
     account: &AccountSms,
-) -> BTreeMap<String, Result<Option<SecretCode>, String>> {
+) -> BTreeMap<String, Result<Option<SecretCode>, SecretError>> {
     let mut codes = BTreeMap::new();
     for n in &res.spec.sandbox_phone_numbers {
         if account

@@ -143,6 +143,21 @@ impl Shared {
             history: VecDeque::new(),
             events,
         };
+        let mut inner = inner;
+        // The namespaces every cluster has from the start.
+        if let Some(ns) = types.iter().find(|t| t.group.is_empty() && t.plural == "namespaces") {
+            for name in ["default", "kube-system"] {
+                let uid = inner.next_uid();
+                let object = json!({
+                    "apiVersion": ns.api_version(),
+                    "kind": ns.kind,
+                    "metadata": {"name": name, "uid": uid, "creationTimestamp": crate::object::now()},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                });
+                inner.commit(&ns.store_prefix(), (String::new(), name.into()), Change::Added, object);
+            }
+        }
         Self {
             types: types.into_iter().map(Served::new).collect(),
             inner: Mutex::new(inner),

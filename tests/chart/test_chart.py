@@ -26,6 +26,7 @@ COMBINATIONS = {
     "crd-skipped": {"crds": {"install": False}},
     "irsa": {"aws": {"roleArn": "arn:aws:iam::123456789012:role/cognito-sms-operator", "region": "eu-west-1"}},
     "single-replica": {"replicaCount": 1, "leaderElection": {"enabled": False}},
+    "named-installation": {"installation": "cluster-a/operators"},
     "shared-quotas": {"aws": {"rateLimits": {"cognito-idp:UserPoolRead": 5, "iam:*": 2.5}},
                       "maxConcurrentReconciles": 4},
 }
@@ -64,7 +65,8 @@ def test_renders_lints_and_validates(combo):
 def test_default_resources():
     kinds = sorted(d["kind"] for d in render())
     assert kinds == sorted([
-        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+        "CustomResourceDefinition", "Deployment",
         "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
     ])
 
@@ -93,9 +95,10 @@ def test_deployment_is_hardened_and_highly_available():
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
-def permissions(kind=("kubernetes", "verificationCodes")):
-    """What the operator says it calls: in the namespaces it watches ("kubernetes") and, for
-    verification codes, in namespaces that grant it ("verificationCodes")."""
+def permissions(kind=("kubernetes", "verificationCodes", "installation")):
+    """What the operator says it calls: in the namespaces it watches ("kubernetes"), for
+    verification codes in namespaces that grant it ("verificationCodes"), and to name its
+    installation ("installation": the kube-system namespace)."""
     out = json.loads(subprocess.run([str(BINARY), "permissions"], check=True, capture_output=True, text=True).stdout)
     kinds = (kind,) if isinstance(kind, str) else kind
     return {(p["apiGroup"], p["resource"]): set(p["verbs"]) for k in kinds for p in out[k]}
@@ -111,10 +114,12 @@ def granted(rule_docs):
     return rules
 
 
-@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac", "verification-codes"])
+@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac", "verification-codes", "named-installation"])
 def test_rbac_is_exactly_what_the_code_calls(combo):
-    docs = render(COMBINATIONS[combo])
-    needed = permissions()
+    values = COMBINATIONS[combo]
+    docs = render(values)
+    needed = permissions(("kubernetes", "verificationCodes") if "installation" in values else
+                         ("kubernetes", "verificationCodes", "installation"))
     roles = by_kind(docs, "ClusterRole") + by_kind(docs, "Role")
     assert granted(roles) == needed
     for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
@@ -122,9 +127,20 @@ def test_rbac_is_exactly_what_the_code_calls(combo):
                                         "namespace": "operators"}]
 
 
+def test_the_installation_is_named_by_the_cluster_or_by_the_values():
+    (role,) = [r for r in by_kind(render(), "ClusterRole") if r["metadata"]["name"].endswith("-installation")]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"],
+                              "verbs": ["get"]}]
+    docs = render(COMBINATIONS["named-installation"])
+    assert not [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-installation")]
+    (dep,) = by_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["INSTALLATION"] == "cluster-a/operators"
+
+
 def test_namespaced_rbac_reads_secrets_only_in_watched_namespaces():
     docs = render(COMBINATIONS["namespaced-rbac"])
-    assert by_kind(docs, "ClusterRole") == []
+    assert [r["metadata"]["name"] for r in by_kind(docs, "ClusterRole")] == ["cso-cognito-sms-operator-installation"]
     secret_namespaces = {
         r["metadata"]["namespace"] for r in by_kind(docs, "Role")
         if any("secrets" in rule["resources"] for rule in r["rules"])

@@ -14,7 +14,9 @@ use cognito_sms_operator::account::Code;
 use cognito_sms_operator::account_cache::AccountCache;
 use cognito_sms_operator::aws::{Aws, AwsSettings};
 use cognito_sms_operator::crd::CognitoSmsConfig;
-use cognito_sms_operator::reconcile::{self, AwsReads, AwsWrites, Env, Mode, SecretCode, SecretSource, SyncReport};
+use cognito_sms_operator::reconcile::{
+    self, AwsReads, AwsWrites, Env, Mode, SecretCode, SecretError, SecretSource, SyncReport,
+};
 #[allow(unused_imports)] // not every test binary builds resources
 pub use cognito_sms_operator::testing::resource;
 use serde_json::{Value, json};
@@ -24,6 +26,8 @@ pub mod control_plane;
 pub mod proxy;
 
 pub const ACCOUNT: &str = "123456789012";
+/// The installation of the operator the emulator tests reconcile as.
+pub const INSTALLATION: &str = "cluster-a/operators";
 
 /// The AWS emulator as a child process. It exits when this value is dropped or when the test
 /// process dies (it watches its stdin).
@@ -293,6 +297,18 @@ impl Drop for Emulator {
 
 impl Emulator {
     /// A role's trust policy, parsed.
+    /// The tags of IAM role `role`; none when there is no such role.
+    pub async fn role_tags(&self, role: &str) -> std::collections::HashMap<String, String> {
+        match self.iam().await.list_role_tags().role_name(role).send().await {
+            Ok(out) => out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            Err(_) => Default::default(),
+        }
+    }
+
     pub async fn trust_policy(&self, role: &str) -> Value {
         let out = self
             .iam()
@@ -377,7 +393,7 @@ impl TestSecrets {
 }
 
 impl SecretSource for TestSecrets {
-    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, String> {
+    async fn code(&self, name: &str, key: &str) -> Result<Option<SecretCode>, SecretError> {
         let map = self.0.lock().unwrap();
         Ok(map
             .get(&(name.to_string(), key.to_string()))
@@ -414,7 +430,7 @@ impl Harness {
     }
 
     pub fn env(&self) -> Env<'_, AwsReads<'_, TestSecrets>, AwsWrites<'_>> {
-        Env::aws(&self.aws, &self.cache, &self.secrets, &self.claimed)
+        Env::aws(&self.aws, &self.cache, &self.secrets, &self.claimed, INSTALLATION)
     }
 
     /// Reconcile once and keep the new status on the resource, as the API server would.

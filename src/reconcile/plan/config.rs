@@ -71,12 +71,14 @@ pub(super) fn plan(
         Err(why) => return waiting_for_identity(why),
     };
     let permission = send_permission(res, target, &pool_arn, &observed.account_id, identity);
+    let predecessor = desired::predecessor(pool.user_pool_tags(), inputs.installation, &desired::Owner::of(res));
     let RolePlan { external_id, state } = role::plan(
         res,
         &observed.account_id,
         &pool_arn,
         &observed.role,
         &permission,
+        predecessor.as_deref(),
         inputs,
     );
     draft.status.external_id = external_id;
@@ -102,7 +104,7 @@ pub(super) fn plan(
 }
 
 /// The pool's ARN as Cognito reports it, or as it would be.
-fn pool_arn(pool: &UserPoolType, target: &Target, account_id: &str) -> String {
+pub(super) fn pool_arn(pool: &UserPoolType, target: &Target, account_id: &str) -> String {
     pool.arn().map(String::from).unwrap_or_else(|| {
         format!(
             "arn:aws:cognito-idp:{}:{account_id}:userpool/{}",

@@ -19,7 +19,7 @@ use crate::account::{self as sms_account, Identity};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
-use crate::desired::Change;
+use crate::desired::{self, Change};
 use crate::regions::{self, RegionError};
 
 use account::AccountPlan;
@@ -60,6 +60,8 @@ pub struct Inputs<'a> {
     pub fresh_external_id: String,
     /// Sandbox numbers that other resources using the same region list.
     pub claimed_elsewhere: &'a HashSet<String>,
+    /// Which installation of the operator this is, as recorded on the pools it manages.
+    pub installation: &'a str,
 }
 
 /// What one reconcile means to do, and how each outcome will be reported.
@@ -75,6 +77,9 @@ pub struct Plan {
     requeue: Requeue,
     /// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), when it applies.
     cognito_diagnosis: Option<String>,
+    /// The change that records on the pool that this resource manages it, when it is not yet
+    /// recorded and no update of the pool carries the record.
+    claim: Option<usize>,
 }
 
 /// Collects whether anything calls for a retry with backoff.
@@ -182,18 +187,27 @@ pub fn invalid(res: &CognitoSmsConfig, err: &RegionError, now: Timestamp) -> Syn
     };
     let sms = SmsFindings::unknown(reasons::NOT_CHECKED, "fix the spec first");
     let previous = res.status.clone().unwrap_or_default();
-    let status = CognitoSmsConfigStatus {
-        external_id: previous.external_id.clone(),
-        ..Default::default()
-    };
+    let status = remembered(previous);
     finish(res, status, &findings, &sms, vec![], Requeue::Resync, now)
+}
+
+/// What a status remembers that AWS does not say again on the next read, and that must survive
+/// any reconcile that reads nothing: the external ID, the numbers this operator added and the
+/// codes refused, the last resend request acknowledged, the pool managed.
+fn remembered(previous: CognitoSmsConfigStatus) -> CognitoSmsConfigStatus {
+    CognitoSmsConfigStatus {
+        external_id: previous.external_id,
+        sandbox_phone_numbers: previous.sandbox_phone_numbers,
+        resend_codes_request: previous.resend_codes_request,
+        managed_user_pool_id: previous.managed_user_pool_id,
+        ..Default::default()
+    }
 }
 
 /// The report of a reconcile that did not finish within `deadline`: the conditions as they were,
 /// but `Ready`, which says why, and a retry with backoff. What the reconcile changed before the
 /// deadline is seen by the next one.
 pub fn timed_out(res: &CognitoSmsConfig, deadline: std::time::Duration, now: Timestamp) -> SyncReport {
-    let mut status = res.status.clone().unwrap_or_default();
     let finding = Finding::unknown(
         reasons::RECONCILE_TIMED_OUT,
         format!(
@@ -201,14 +215,77 @@ pub fn timed_out(res: &CognitoSmsConfig, deadline: std::time::Duration, now: Tim
             humantime::format_duration(deadline)
         ),
     );
+    only_ready(
+        res,
+        res.status.clone().unwrap_or_default(),
+        &finding,
+        Requeue::Backoff,
+        now,
+    )
+}
+
+/// The report for a resource whose pool `owner` (`namespace/name`), another resource of this
+/// installation, manages: nothing was read or written; everything the status remembers stays.
+pub fn claimed(res: &CognitoSmsConfig, owner: &str, now: Timestamp) -> SyncReport {
+    let finding = Finding::failed(
+        reasons::POOL_CLAIMED,
+        desired::claimed_message(&res.spec.user_pool_id, owner),
+    );
+    let status = CognitoSmsConfigStatus {
+        managed_user_pool_id: None,
+        ..res.status.clone().unwrap_or_default()
+    };
+    only_ready(res, status, &finding, Requeue::Resync, now)
+}
+
+/// The report for a resource whose pool, as `observed`, another installation of the operator
+/// manages; `None` when it does not. Nothing is written, and the status keeps what it remembers.
+pub fn owned_elsewhere(
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &Observed,
+    installation: &str,
+    now: Timestamp,
+) -> Option<SyncReport> {
+    let Read::Found(pool) = &observed.pool else {
+        return None;
+    };
+    let owner = desired::Owner::of(res);
+    let desired::PoolOwnership::OtherInstallation {
+        installation: theirs,
+        resource,
+    } = desired::pool_ownership(pool.user_pool_tags(), installation, &owner)
+    else {
+        return None;
+    };
+    let arn = config::pool_arn(pool, target, &observed.account_id);
+    let message = desired::owned_elsewhere_message(&res.spec.user_pool_id, &arn, &theirs, resource.as_deref());
+    let finding = Finding::failed(reasons::POOL_OWNED_ELSEWHERE, message);
+    let status = CognitoSmsConfigStatus {
+        managed_user_pool_id: None,
+        user_pool_arn: Some(arn),
+        account_id: Some(observed.account_id.clone()),
+        ..res.status.clone().unwrap_or_default()
+    };
+    Some(only_ready(res, status, &finding, Requeue::Resync, now))
+}
+
+/// `status` with its `Ready` condition replaced by `finding`; no change made.
+fn only_ready(
+    res: &CognitoSmsConfig,
+    mut status: CognitoSmsConfigStatus,
+    finding: &Finding,
+    requeue: Requeue,
+    now: Timestamp,
+) -> SyncReport {
     let generation = res.metadata.generation;
-    let ready = conditions::to_condition(conditions::types::READY, &finding, &status.conditions, generation, now);
+    let ready = conditions::to_condition(conditions::types::READY, finding, &status.conditions, generation, now);
     status.conditions.retain(|c| c.type_ != conditions::types::READY);
     status.conditions.insert(0, ready);
     SyncReport {
         status,
         changes: vec![],
-        requeue: Requeue::Backoff,
+        requeue,
     }
 }
 
@@ -253,15 +330,15 @@ fn named_identity<'a>(
 pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, AwsError>, inputs: &Inputs) -> Plan {
     let previous = res.status.clone().unwrap_or_default();
     let mut draft = Draft {
+        // What status remembers stays until a read of the account replaces the numbers' part.
         status: CognitoSmsConfigStatus {
-            external_id: previous.external_id,
-            resend_codes_request: previous.resend_codes_request,
             delivery_path: Some(target.path),
             sns_region: (target.path == DeliveryPath::Sns).then(|| target.sms_region.clone()),
-            ..Default::default()
+            ..remembered(previous)
         },
         ..Default::default()
     };
+    let mut claim = None;
     let (config, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
@@ -270,10 +347,13 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
                 draft.status.origination_identity_arn = Some(i.arn.clone());
             }
             let config = config::plan(&mut draft, res, target, &observed, identity.clone(), inputs);
-            (
-                config,
-                account::plan(&mut draft, res, target, &observed, identity, inputs),
-            )
+            let account = account::plan(&mut draft, res, target, &observed, identity, inputs);
+            if matches!(config, ConfigPlan::Changes { .. }) {
+                claim = claim_pool(&mut draft, res, target, &observed, inputs.installation);
+            } else {
+                draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
+            }
+            (config, account)
         }
         Err(e) => {
             let f = draft.tally.fail(&e);
@@ -292,7 +372,56 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
         changes: draft.changes,
         requeue: draft.tally.requeue,
         cognito_diagnosis: draft.cognito_diagnosis,
+        claim,
     }
+}
+
+/// The pool this resource manages, as far as the read of the pool tells: none when it is gone.
+fn manager_of(
+    res: &CognitoSmsConfig,
+    pool: &Read<aws_sdk_cognitoidentityprovider::types::UserPoolType>,
+) -> Option<String> {
+    match pool {
+        Read::Absent => None,
+        _ => Some(res.spec.user_pool_id.clone()),
+    }
+}
+
+/// Record on the pool, when it is not yet recorded, that this resource of this installation
+/// manages it (once its role can be used: a resource blocked on its role writes nothing). An update of the pool that is due anyway carries the record (it sends back every
+/// tag as read, with these added), so a new pool costs no call of its own; otherwise a
+/// `TagResource` of the operator's tags only. The index of that change, if one is needed.
+fn claim_pool(
+    draft: &mut Draft,
+    res: &CognitoSmsConfig,
+    target: &Target,
+    observed: &Observed,
+    installation: &str,
+) -> Option<usize> {
+    draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
+    let Read::Found(pool) = &observed.pool else {
+        return None;
+    };
+    let owner = desired::Owner::of(res);
+    if desired::pool_ownership(pool.user_pool_tags(), installation, &owner) == desired::PoolOwnership::Ours {
+        return None;
+    }
+    let tags = desired::pool_tags(installation, &owner);
+    let update = draft.changes.iter_mut().find_map(|c| match c {
+        Change::UpdateSmsConfiguration { latest, .. } => Some(latest),
+        _ => None,
+    });
+    if let Some(latest) = update {
+        let all = latest.user_pool_tags.get_or_insert_default();
+        all.extend(tags);
+        return None;
+    }
+    let change = Change::TagUserPool {
+        user_pool_id: res.spec.user_pool_id.clone(),
+        arn: config::pool_arn(pool, target, &observed.account_id),
+        tags,
+    };
+    Some(draft.add([change]).start)
 }
 
 impl Plan {
@@ -330,6 +459,22 @@ impl Plan {
         let mut sms = self.account.conclude(applied, &mut status, &mut tally);
         if let Some(failure) = &self.cognito_diagnosis {
             config::apply_cognito_diagnosis(failure, &mut findings, &mut sms);
+        }
+        if let Some(Applied::Failed(e)) = self.claim.and_then(|i| applied.get(i)) {
+            tally.note(e);
+            let unrecorded = failure(e);
+            let message = format!(
+                "cannot record on user pool {} that this resource manages it: {}{}",
+                res.spec.user_pool_id,
+                unrecorded.message,
+                if e.kind == ErrorKind::AccessDenied {
+                    "; allow the operator cognito-idp:TagResource on user pools (docs/iam-policy.json)"
+                } else {
+                    ""
+                }
+            );
+            let unrecorded = Finding { message, ..unrecorded };
+            findings.user_pool = unrecorded;
         }
         let made = self
             .changes

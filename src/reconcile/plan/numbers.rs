@@ -13,7 +13,7 @@ use crate::crd::{
 };
 use crate::desired::Change;
 use crate::reconcile::execute::Applied;
-use crate::reconcile::observe::SecretCode;
+use crate::reconcile::observe::{SecretCode, SecretError};
 use kube::ResourceExt;
 
 use SandboxNumberState::{Failed, Pending, Removing, Verified};
@@ -54,7 +54,7 @@ struct Numbers<'a> {
     namespace: &'a str,
     name: &'a str,
     previous: &'a [SandboxNumberStatus],
-    codes: &'a BTreeMap<String, Result<Option<SecretCode>, String>>,
+    codes: &'a BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
 }
 
 /// The plan of every number the spec lists or dropped.
@@ -63,7 +63,7 @@ pub(super) fn plan(
     res: &CognitoSmsConfig,
     region: &str,
     account: &AccountSms,
-    codes: &BTreeMap<String, Result<Option<SecretCode>, String>>,
+    codes: &BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
     claimed_elsewhere: &HashSet<String>,
 ) -> Vec<NumberPlan> {
     let previous = res
@@ -190,7 +190,11 @@ impl Numbers<'_> {
                 return settled(NumberReport::new(number, Pending, reasons::AWAITING_CODE, msg));
             }
             Some(Err(why)) => {
-                draft.tally.retry();
+                // A refusal waits for a person to grant access (the Secret watch, or the resync,
+                // tries again); anything else may pass.
+                if !why.forbidden {
+                    draft.tally.retry();
+                }
                 let msg = format!("cannot read {secret}: {why}");
                 return settled(NumberReport::new(number, Failed, reasons::SECRET_UNREADABLE, msg));
             }

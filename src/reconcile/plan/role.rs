@@ -36,6 +36,9 @@ struct Scope<'a> {
     account_id: &'a str,
     pool_arn: &'a str,
     permission: &'a SendPermission,
+    /// The resource of this installation that managed the pool before this one took it over
+    /// (`namespace/name`, from the pool's tags): its role goes with the pool.
+    predecessor: Option<&'a str>,
 }
 
 pub(super) fn plan(
@@ -44,12 +47,14 @@ pub(super) fn plan(
     pool_arn: &str,
     reads: &RoleReads,
     permission: &SendPermission,
+    predecessor: Option<&str>,
     inputs: &Inputs,
 ) -> RolePlan {
     let scope = Scope {
         account_id,
         pool_arn,
         permission,
+        predecessor,
     };
     match &res.spec.role.existing {
         Some(existing) => RolePlan {
@@ -94,7 +99,7 @@ fn plan_managed(
         Read::Skipped => return keep(read_failed(&not_read("GetRole"))),
     };
     if let Some(role) = observed
-        && let Some(conflict) = conflict(role, managed, &owner, &name)
+        && let Some(conflict) = conflict(role, managed, &owner, &name, scope.predecessor)
     {
         return keep(conflict);
     }
@@ -161,9 +166,16 @@ fn role_policies<'a>(role: Option<&ObservedRole>, reads: &'a RoleReads) -> Resul
     Ok(RolePolicies { current, stale_present })
 }
 
-/// Why an existing role of the managed role's name cannot be managed for this resource.
-fn conflict(role: &ObservedRole, managed: &ManagedRole, owner: &Owner, name: &str) -> Option<RoleState> {
-    match desired::ownership(&role.tags, owner) {
+/// Why an existing role of the managed role's name cannot be managed for this resource. The role
+/// of the resource this one took the pool over from is this one's now (its tags are rewritten).
+fn conflict(
+    role: &ObservedRole,
+    managed: &ManagedRole,
+    owner: &Owner,
+    name: &str,
+    predecessor: Option<&str>,
+) -> Option<RoleState> {
+    match desired::ownership_after_handover(&role.tags, owner, predecessor) {
         Ownership::Ours => {}
         Ownership::OtherResource(other) => {
             return Some(blocked(

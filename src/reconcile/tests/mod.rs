@@ -4,7 +4,9 @@
 
 mod direct;
 mod numbers;
+mod owner;
 mod pool;
+mod remember;
 mod role;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -14,18 +16,20 @@ use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, UserPoolType}
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{Env, Mode, Reads, SecretCode, SyncReport, Writes, sync};
+use super::{Env, Mode, Reads, SecretCode, SecretError, SyncReport, Writes, sync};
 use crate::account::{AccountSms, Code, Destination, Listed, SnsView};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
 use crate::desired::{Change, ObservedRole, PUBLISH_POLICY_NAME};
 use crate::policy;
-use crate::testing::resource;
+use crate::testing::{ResourceFixture, resource};
 
 pub(super) const ACCOUNT: &str = "123456789012";
 pub(super) const POOL: &str = "eu-west-1_Abc";
 pub(super) const ROLE: &str = "cognito-sms-eu-west-1_Abc";
+/// The installation of the operator the tests reconcile as.
+pub(super) const INSTALLATION: &str = "cluster-a/operators";
 
 pub(super) fn pool_arn() -> String {
     format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{POOL}")
@@ -61,7 +65,7 @@ pub(super) struct World {
     /// Policy documents of existing roles, by role name.
     pub documents: HashMap<String, Vec<Value>>,
     /// The Secret holding each number's code, by Secret name.
-    pub codes: HashMap<String, Result<SecretCode, String>>,
+    pub codes: HashMap<String, Result<SecretCode, SecretError>>,
     /// Reads that fail, by operation: "DescribeUserPool", "GetRole", "GetRolePolicy", ...
     pub failing_reads: HashMap<&'static str, AwsError>,
     /// Writes that fail, by the change's event reason.
@@ -84,12 +88,17 @@ pub(super) struct State {
 }
 
 impl World {
-    /// A pool with default settings, the account in the sandbox with the new-account spend limit.
+    /// A pool with default settings that `apps/app` of this installation manages, the account in
+    /// the sandbox with the new-account spend limit.
     pub fn new() -> Self {
+        let owner = crate::desired::Owner::of(&app(json!({})));
+        let tags = crate::desired::pool_tags(INSTALLATION, &owner);
+        let pool = UserPoolType::builder().id(POOL).arn(pool_arn()).name("app");
         let state = State {
-            pool: Some(UserPoolType::builder().id(POOL).arn(pool_arn()).name("app").build()),
+            pool: Some(pool.set_user_pool_tags(Some(tags.into_iter().collect())).build()),
             account: Some(AccountSms {
                 in_sandbox: true,
+                tier: Some("SANDBOXED".into()),
                 monthly_spend_limit: Some("1".into()),
                 identities: vec![],
                 configuration_sets: Default::default(),
@@ -143,10 +152,25 @@ impl World {
     }
 
     pub async fn sync_claimed(&self, res: &mut CognitoSmsConfig, mode: Mode, claimed: &HashSet<String>) -> SyncReport {
+        self.sync_as(res, mode, claimed, INSTALLATION, None).await
+    }
+
+    /// Reconcile as `installation`, for a resource whose pool `managed_by` manages (when not
+    /// `None`).
+    pub async fn sync_as(
+        &self,
+        res: &mut CognitoSmsConfig,
+        mode: Mode,
+        claimed: &HashSet<String>,
+        installation: &str,
+        managed_by: Option<&str>,
+    ) -> SyncReport {
         let env = Env {
             reads: self,
             writes: self,
             claimed_elsewhere: claimed,
+            installation,
+            pool_managed_by: managed_by.map(String::from),
         };
         let report = sync(&env, res, mode, Timestamp::from_second(1_800_000_000).unwrap()).await;
         res.status = Some(report.status.clone());
@@ -190,7 +214,7 @@ impl Reads for World {
             .expect("the world has an account");
         self.read("AccountSms", Arc::new(account))
     }
-    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, String> {
+    async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, SecretError> {
         self.log.lock().unwrap().push(format!("Secret/{}", secret.name));
         self.codes.get(&secret.name).cloned().transpose()
     }
@@ -234,6 +258,16 @@ impl State {
             Change::TagRole { role_name, tags } => self.role(role_name).tags.extend(tags.clone()),
             Change::DeleteRole { role_name } => {
                 self.roles.remove(role_name);
+            }
+            Change::TagUserPool { tags, .. } => {
+                let pool = self.pool.as_mut().expect("the pool exists");
+                let all = pool.user_pool_tags.get_or_insert_default();
+                all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Change::UntagUserPool { keys, .. } => {
+                if let Some(all) = self.pool.as_mut().and_then(|p| p.user_pool_tags.as_mut()) {
+                    all.retain(|k, _| !keys.contains(k));
+                }
             }
             Change::UpdateSmsConfiguration { latest, to, .. } => {
                 let mut pool = (**latest).clone();
@@ -326,7 +360,7 @@ pub(super) fn reasons(report: &SyncReport) -> Vec<&'static str> {
     report.changes.iter().map(Change::event_reason).collect()
 }
 
-pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, String> {
+pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, SecretError> {
     Ok(SecretCode {
         code: Code::new(code).unwrap(),
         version: Some(version.into()),

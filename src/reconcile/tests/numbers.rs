@@ -99,11 +99,28 @@ async fn a_refused_code_is_not_tried_again_until_the_secret_changes() {
 }
 
 #[tokio::test]
-async fn an_unreadable_secret_is_retried_with_backoff() {
+async fn an_unreadable_secret_is_retried_with_backoff_but_a_refused_one_waits_for_a_person() {
     let mut w = converged();
     listed(&mut w, NUMBER, Listed::Pending);
-    w.codes.insert("codes".into(), Err("Forbidden (403)".into()));
+    w.codes.insert(
+        "codes".into(),
+        Err(SecretError {
+            message: "the operator may not read Secrets in namespace apps (403 Forbidden); grant it: kubectl ..."
+                .into(),
+            forbidden: true,
+        }),
+    );
     let mut res = with_number();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        report.requeue,
+        Requeue::Resync,
+        "no retry loop: only a person can grant access"
+    );
+    let message = &res.status.as_ref().unwrap().sandbox_phone_numbers[0].message;
+    assert!(message.contains("grant it: kubectl"), "{message}");
+
+    w.codes.insert("codes".into(), Err("connection reset".into()));
     let report = w.sync(&mut res, Mode::Apply).await;
     assert_eq!(report.requeue, Requeue::Backoff);
     assert_eq!(

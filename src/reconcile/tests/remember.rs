@@ -1,0 +1,45 @@
+//! What status remembers (the numbers this operator added, the codes refused, the external ID)
+//! survives every reconcile that cannot read AWS, and every invalid spec: it is the only record of
+//! what to remove later and of what not to submit again.
+
+use serde_json::json;
+
+use super::owner::remembering;
+use super::*;
+
+fn numbers_kept(res: &CognitoSmsConfig) {
+    let status = res.status.as_ref().unwrap();
+    assert_eq!(status.sandbox_phone_numbers, remembering().sandbox_phone_numbers);
+    assert_eq!(status.external_id.as_deref(), Some("ext"));
+}
+
+#[tokio::test]
+async fn a_failed_read_of_the_account_forgets_nothing() {
+    for code in ["ThrottlingException", "ServiceUnavailable", "AccessDeniedException"] {
+        let mut w = converged();
+        w.failing_reads.insert("AccountSms", aws_error(code));
+        let mut res = app(json!({})).with_status(remembering());
+        w.sync(&mut res, Mode::Apply).await;
+        numbers_kept(&res);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_identity_check_forgets_nothing() {
+    let mut w = converged();
+    w.account_error = Some(aws_error("ExpiredTokenException"));
+    let mut res = app(json!({})).with_status(remembering());
+    w.sync(&mut res, Mode::Apply).await;
+    numbers_kept(&res);
+    assert_eq!(ready(&res).0, ConditionStatus::False);
+}
+
+#[tokio::test]
+async fn an_invalid_spec_forgets_nothing() {
+    let w = converged();
+    let mut res = app(json!({"snsRegion": "ap-northeast-3"})).with_status(remembering());
+    w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(ready(&res).0, ConditionStatus::False);
+    numbers_kept(&res);
+    assert_eq!(res.status.as_ref().unwrap().managed_user_pool_id.as_deref(), Some(POOL));
+}
