@@ -123,11 +123,16 @@ async fn check_converged(
 ) {
     let res = wait_ready(c, op, "app").await;
     assert_eq!(managed_roles(&c.emu).await.len(), 1, "one managed role");
+    let mut after = pool_but_sms(&c.emu, "us-east-1", pool).await;
+    let tags = after.user_pool_tags.get_or_insert_default();
+    let name = tags.get("cognitosms.io/name").cloned();
     assert_eq!(
-        &pool_but_sms(&c.emu, "us-east-1", pool).await,
-        before,
-        "no other pool setting changed"
+        name.as_deref(),
+        Some("app"),
+        "the pool records who manages it: {tags:?}"
     );
+    tags.retain(|k, _| !k.starts_with("cognitosms.io/"));
+    assert_eq!(&after, before, "no other pool setting changed");
     let role_arn = res
         .status
         .as_ref()

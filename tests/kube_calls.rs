@@ -181,6 +181,51 @@ async fn run(obj: &CognitoSmsConfig, ctx: Arc<Context>) -> Result<Action, contro
     .expect("reconcile finished: it made no request beyond those expected")
 }
 
+/// `--max-concurrent-reconciles` bounds the whole process: resources of two namespaces (each with
+/// a controller of its own) take turns when the limit is 1.
+#[tokio::test]
+async fn the_concurrency_limit_holds_across_namespaces() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let one = Settings {
+        max_concurrent_reconciles: 1,
+        ..settings()
+    };
+    let ctx = Arc::new(Context::new(client, unreachable_aws().await, one));
+    // With a status, a reconcile starts by reading the resource.
+    let mut a = resource("app", json!({"userPoolId": "us-east-1_Abc"})).with_status(Default::default());
+    a.metadata.namespace = Some("team-a".into());
+    let mut b = a.clone();
+    b.metadata.namespace = Some("team-b".into());
+    let runs = [a, b].map(|obj| tokio::spawn(run_owned(obj, ctx.clone())));
+    let gone = || {
+        let status =
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+        Response::builder()
+            .status(404)
+            .body(Body::from(serde_json::to_vec(&status).unwrap()))
+            .unwrap()
+    };
+    let (first, send) = handle.next_request().await.expect("one reconcile reads its resource");
+    let waiting = tokio::time::timeout(Duration::from_millis(500), handle.next_request()).await;
+    assert!(waiting.is_err(), "the other reconcile waits for the one slot");
+    send.send_response(gone());
+    let (second, send) = handle.next_request().await.expect("then the other runs");
+    send.send_response(gone());
+    let namespaces: std::collections::BTreeSet<_> = [&first, &second]
+        .iter()
+        .map(|r| r.uri().path().split('/').nth(5).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(namespaces.len(), 2, "{} then {}", first.uri(), second.uri());
+    for done in runs {
+        let _gone_either_way = done.await.expect("both reconciles finish");
+    }
+}
+
+async fn run_owned(obj: CognitoSmsConfig, ctx: Arc<Context>) -> Result<Action, controller::Error> {
+    run(&obj, ctx).await
+}
+
 /// A requeue after the resync period (600 s), give or take its tenth of jitter.
 fn assert_resync(action: &Action) {
     let text = format!("{action:?}");

@@ -133,15 +133,9 @@ async fn two_installations_sharing_an_account_never_fight_over_a_pool() {
     wait_ready(&c, &first, "app").await;
     let installation = pool_tags(&c.emu, &pool).await[TAG_INSTALLATION].clone();
 
-    let second = c.operator_with(
-        &[
-            "--resync-period",
-            "2s",
-            "--installation",
-            "cluster-b",
-            "--namespace",
-            &other.name,
-        ],
+    let second = c.operator_in(
+        &other.name,
+        &["--resync-period", "2s", "--installation", "cluster-b"],
         &[],
         &[],
     );

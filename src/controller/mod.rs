@@ -206,6 +206,9 @@ pub struct Context {
     index: Arc<index::Index>,
     /// When each resource is due again.
     schedule: Arc<Schedule>,
+    /// Reconciles allowed to run at once across every namespace watched (each namespace's
+    /// controller also bounds its own).
+    slots: Arc<tokio::sync::Semaphore>,
     /// Failed attempts in a row, per resource and phase.
     failures: Mutex<HashMap<(ObjectRef<CognitoSmsConfig>, Phase), u32>>,
     /// The status computed last for each resource in this leadership term.
@@ -234,6 +237,9 @@ impl Context {
             account_cache,
             metrics,
             failures: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(usize::from(
+                settings.max_concurrent_reconciles,
+            ))),
             known: Default::default(),
             index,
             schedule,
@@ -305,6 +311,8 @@ fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
 
 /// Reconcile one object: Apply, or Cleanup when it is being deleted. Counted and timed.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // The semaphore is never closed, so a permit always comes.
+    let _slot = ctx.slots.clone().acquire_owned().await;
     let started = std::time::Instant::now();
     ctx.schedule.started(&obj);
     let result = reconcile_inner(obj.clone(), ctx.clone()).await;

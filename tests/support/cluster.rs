@@ -174,6 +174,11 @@ impl Cluster {
     /// The operator with `args`, its environment changed by `env` (set) and `unset`. On the real
     /// cluster it watches the test's namespace only, as the chart's ServiceAccount.
     pub fn operator_with(&self, args: &[&str], env: &[(&str, String)], unset: &[&str]) -> Operator {
+        self.operator_in(&self.ns, args, env, unset)
+    }
+
+    /// The operator as `operator_with` runs it, watching `namespace` on the real cluster.
+    pub fn operator_in(&self, namespace: &str, args: &[&str], env: &[(&str, String)], unset: &[&str]) -> Operator {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_cognito-sms-operator"));
@@ -199,7 +204,7 @@ impl Cluster {
             Kube::Real { plane, .. } => {
                 let grant = self.secret_grant();
                 command
-                    .args(["--namespace", &self.ns])
+                    .args(["--namespace", namespace])
                     .env("KUBECONFIG", &plane.operator_kubeconfig)
                     .env("SERVICE_ACCOUNT", grant.service_account.unwrap())
                     .env("SECRET_READER_CLUSTER_ROLE", grant.cluster_role);
