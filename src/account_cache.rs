@@ -1,6 +1,9 @@
 //! The account's SMS state per (account, region), shared by every resource: one fetch per TTL
 //! however many resources use the region, concurrent readers wait for the one fetch in flight
-//! (single-flight), and a write to the verified destination numbers invalidates the entry.
+//! (single-flight), and a write to the verified destination numbers invalidates the entry. A
+//! failed fetch is kept too, for `FAILURE_TTL`: the readers waiting on it, and those of the next
+//! seconds, get its error instead of each asking AWS again (seven calls) while AWS throttles or
+//! fails.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,10 +21,20 @@ struct Slot {
     epoch: AtomicU64,
 }
 
+/// How long a failed fetch is answered from the cache (at most the TTL).
+pub const FAILURE_TTL: Duration = Duration::from_secs(5);
+
 struct Cached {
     at: Instant,
     epoch: u64,
-    value: Arc<AccountSms>,
+    value: Result<Arc<AccountSms>, AwsError>,
+}
+
+impl Cached {
+    fn fresh(&self, epoch: u64, ttl: Duration) -> bool {
+        let ttl = if self.value.is_ok() { ttl } else { ttl.min(FAILURE_TTL) };
+        self.epoch == epoch && self.at.elapsed() < ttl
+    }
 }
 
 impl std::fmt::Debug for AccountCache {
@@ -63,21 +76,18 @@ impl AccountCache {
         let slot = self.slot(account, region);
         let mut cached = slot.cached.lock().await;
         let epoch = slot.epoch.load(Ordering::SeqCst);
-        if let Some(c) = cached
-            .as_ref()
-            .filter(|c| c.epoch == epoch && c.at.elapsed() < self.ttl)
-        {
+        if let Some(c) = cached.as_ref().filter(|c| c.fresh(epoch, self.ttl)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(c.value.clone());
+            return c.value.clone();
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let value = Arc::new(fetch(aws, region).await?);
+        let value = fetch(aws, region).await.map(Arc::new);
         *cached = Some(Cached {
             at: Instant::now(),
             epoch,
             value: value.clone(),
         });
-        Ok(value)
+        value
     }
 
     /// Forget what is cached for the account and region; the next `get` asks SNS again.

@@ -87,3 +87,43 @@ async fn budgets_above_the_quota_are_throttled_and_back_off_without_failing() {
     // are retried by the controller; none is refused for good.
     assert!(fleet.ready >= 30, "{} of 40 ready", fleet.ready);
 }
+
+/// A failed read of the account's SMS state is shared like a successful one: the reconciles
+/// waiting on it, and those of the next seconds, do not each ask AWS again.
+#[tokio::test]
+async fn a_failed_account_read_is_made_once_for_everyone_waiting() {
+    let emu = Emulator::start();
+    let pools = emu.create_pools("us-east-1", 5);
+    emu.inject_fault("sms-voice", "DescribeAccountAttributes", "ServiceUnavailable", 1);
+    let aws = emu.aws().await;
+    let cache = AccountCache::new(Duration::from_secs(300));
+    let secrets = TestSecrets::default();
+    let claimed = HashSet::new();
+    let env = Env::aws(&aws, &cache, &secrets, &claimed, "cluster-a");
+    let resources: Vec<_> = pools
+        .iter()
+        .enumerate()
+        .map(|(i, pool)| resource(&format!("app-{i}"), json!({"userPoolId": pool})))
+        .collect();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let reports = join_all(resources.iter().map(|res| reconcile::sync(&env, res, Mode::Apply, now))).await;
+    let reads = emu
+        .calls()
+        .iter()
+        .filter(|(_, a)| a == "DescribeAccountAttributes")
+        .count();
+    assert_eq!(reads, 1, "one read for the five resources, failed");
+    for report in &reports {
+        let sandbox = report.status.conditions.iter().find(|c| c.type_ == "SandboxExited").unwrap();
+        assert_eq!(sandbox.reason, "AwsUnavailable", "{sandbox:?}");
+    }
+
+    tokio::time::sleep(cognito_sms_operator::account_cache::FAILURE_TTL).await;
+    reconcile::sync(&env, &resources[0], Mode::Apply, now).await;
+    let reads = emu
+        .calls()
+        .iter()
+        .filter(|(_, a)| a == "DescribeAccountAttributes")
+        .count();
+    assert_eq!(reads, 2, "asked again once the failure is a few seconds old");
+}
