@@ -665,3 +665,55 @@ async fn pools_in_malaysia_hong_kong_and_thailand_send_through_another_region() 
         assert_eq!(res.status.as_ref().unwrap().sns_region.as_deref(), Some(sns));
     }
 }
+
+/// A setting changed after the reconcile read the pool (a console or Terraform edit while it
+/// wrote IAM, tested the configuration or waited for the rate limiter) is not reverted by the
+/// update planned on the earlier read.
+#[tokio::test]
+async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
+    use cognito_sms_operator::reconcile::{AwsWrites, Writes};
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let cognito = emu.cognito("us-east-1").await;
+    let read = |id: String| {
+        let cognito = cognito.clone();
+        async move {
+            let out = cognito.describe_user_pool().user_pool_id(id).send().await.unwrap();
+            out.user_pool.unwrap()
+        }
+    };
+    let as_read = read(pool.clone()).await;
+
+    let mut edited = read(pool.clone()).await;
+    edited.sms_authentication_message = Some("Your sign-in code is {####}".into());
+    let keep_sms = edited
+        .sms_configuration
+        .clone()
+        .unwrap_or_else(|| SmsConfigurationType::builder().build());
+    cognito_sms_operator::aws::cognito::with_every_setting_of(cognito.update_user_pool(), &edited, keep_sms)
+        .send()
+        .await
+        .unwrap();
+
+    let to = desired::SmsConfig {
+        caller_arn: format!("arn:aws:iam::{ACCOUNT}:role/service-role/cognito-sms-{pool}"),
+        external_id: Some("ext".into()),
+        region: Some("us-east-1".into()),
+        direct: None,
+    };
+    let update = Change::UpdateSmsConfiguration {
+        user_pool_id: pool.clone(),
+        from: None,
+        to,
+        latest: Box::new(as_read),
+    };
+    AwsWrites { aws: &emu.aws().await }.apply(&update).await.unwrap();
+
+    let after = read(pool.clone()).await;
+    assert_eq!(
+        after.sms_authentication_message(),
+        Some("Your sign-in code is {####}"),
+        "the later edit stays"
+    );
+    assert_eq!(after.sms_configuration().unwrap().external_id(), Some("ext"));
+}

@@ -114,7 +114,12 @@ async fn a_failed_account_read_is_made_once_for_everyone_waiting() {
         .count();
     assert_eq!(reads, 1, "one read for the five resources, failed");
     for report in &reports {
-        let sandbox = report.status.conditions.iter().find(|c| c.type_ == "SandboxExited").unwrap();
+        let sandbox = report
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "SandboxExited")
+            .unwrap();
         assert_eq!(sandbox.reason, "AwsUnavailable", "{sandbox:?}");
     }
 

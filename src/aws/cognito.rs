@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use std::collections::BTreeMap;
 
 use super::{Aws, AwsError, optional};
-use crate::desired::SmsConfig;
+use crate::desired::{self, SmsConfig};
 
 pub struct Cognito<'a> {
     pub(super) aws: &'a Aws,
@@ -135,8 +135,18 @@ impl Cognito<'_> {
     }
 
     /// Point the pool's SMS at `desired`, sending every other setting back unchanged.
-    pub async fn update_sms_configuration(&self, pool: &UserPoolType, desired: &SmsConfig) -> Result<(), AwsError> {
-        let req = with_every_setting_of(self.client.update_user_pool(), pool, sms_configuration(desired));
+    ///
+    /// `planned` is the pool as the reconcile read it, with the operator's ownership tags added.
+    /// The pool is read again just before the write: settings changed since (a console or
+    /// Terraform edit while the reconcile wrote IAM, tested the configuration or waited for the
+    /// rate limiter) are sent back as they are now, not reverted to what was read.
+    pub async fn update_sms_configuration(&self, planned: &UserPoolType, desired: &SmsConfig) -> Result<(), AwsError> {
+        let id = planned.id().unwrap_or_default();
+        let pool = match self.describe_user_pool(id).await? {
+            Some(now) => desired::rebase_pool_update(now, planned),
+            None => planned.clone(),
+        };
+        let req = with_every_setting_of(self.client.update_user_pool(), &pool, sms_configuration(desired));
         self.aws
             .call_in(&self.region, "cognito-idp", "UpdateUserPool", req.send())
             .await

@@ -8,7 +8,7 @@ mod sms;
 pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
 pub use pool_owner::{
     POOL_TAG_KEYS, PoolOwnership, TAG_INSTALLATION, claimed_message, owned_elsewhere_message, pool_ownership,
-    pool_tags, predecessor,
+    pool_tags, predecessor, rebase_pool_update,
 };
 pub use sms::{DirectSms, SmsConfig};
 

@@ -24,6 +24,25 @@ pub fn pool_tags(installation: &str, owner: &Owner) -> BTreeMap<String, String> 
     ])
 }
 
+/// The pool as read `now`, for an update planned on an earlier read (`planned`): every setting as
+/// it is now, plus the ownership tags the plan added. Pure.
+pub fn rebase_pool_update(
+    mut now: aws_sdk_cognitoidentityprovider::types::UserPoolType,
+    planned: &aws_sdk_cognitoidentityprovider::types::UserPoolType,
+) -> aws_sdk_cognitoidentityprovider::types::UserPoolType {
+    let ours = planned
+        .user_pool_tags()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| POOL_TAG_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()));
+    let ours: Vec<_> = ours.collect();
+    if !ours.is_empty() {
+        now.user_pool_tags.get_or_insert_default().extend(ours);
+    }
+    now
+}
+
 /// Whose a user pool is, judged by its tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolOwnership {

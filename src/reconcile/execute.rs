@@ -179,7 +179,8 @@ mod tests {
             Change::DeleteRole { .. } => ("iam", "ListRolePolicies"),
             Change::TagUserPool { .. } => ("cognito-idp", "TagResource"),
             Change::UntagUserPool { .. } => ("cognito-idp", "UntagResource"),
-            Change::UpdateSmsConfiguration { .. } => ("cognito-idp", "UpdateUserPool"),
+            // The pool is read again just before the update.
+            Change::UpdateSmsConfiguration { .. } => ("cognito-idp", "DescribeUserPool"),
             Change::TestSendText(_) => ("sms-voice", "SendTextMessage"),
             Change::AddSandboxNumber { .. } => ("sms-voice", "CreateVerifiedDestinationNumber"),
             Change::SendVerificationCode { .. } => ("sms-voice", "SendDestinationNumberVerificationCode"),
