@@ -111,7 +111,7 @@ impl Applied {
 }
 
 /// Make `changes` in order; one [`Applied`] per change, in the same order.
-pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> {
+pub async fn execute<W: Writes>(writes: &W, changes: &[Change], mut record: impl FnMut(&Applied)) -> Vec<Applied> {
     let (mut owner_failed, mut role_failed, mut pool_failed) = (false, false, false);
     let mut out = Vec::with_capacity(changes.len());
     for change in changes {
@@ -122,6 +122,7 @@ pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> 
             Concern::SandboxNumber => false,
         };
         if blocked {
+            record(&Applied::NotAttempted);
             out.push(Applied::NotAttempted);
             continue;
         }
@@ -135,6 +136,7 @@ pub async fn execute<W: Writes>(writes: &W, changes: &[Change]) -> Vec<Applied> 
             role_failed |= change.concern() == Concern::Role;
             pool_failed |= change.concern() == Concern::Pool;
         }
+        record(&applied);
         out.push(applied);
     }
     out

@@ -19,7 +19,7 @@ pub use execute::{AwsWrites, Writes};
 pub use observe::{AwsReads, Reads, SecretCode, SecretError, SecretSource};
 
 use crate::account_cache::AccountCache;
-use crate::aws::Aws;
+use crate::aws::{self as aws, Aws, AwsError};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
 use crate::desired::Change;
@@ -131,9 +131,54 @@ pub async fn sync_within<R: Reads, W: Writes>(
     now: Timestamp,
     deadline: std::time::Duration,
 ) -> SyncReport {
-    match tokio::time::timeout(deadline, sync(env, res, mode, now)).await {
+    let progress = Progress::default();
+    match tokio::time::timeout(deadline, sync_recording(env, res, mode, now, Some(&progress))).await {
         Ok(report) => report,
-        Err(_) => plan::timed_out(res, deadline, now),
+        Err(_) => {
+            let (planned, applied) = progress.take();
+            let Some(planned) = planned else {
+                return plan::timed_out(res, deadline, now);
+            };
+            // The writes that completed are reported (and remembered in status) as in any
+            // reconcile; the one cut off may have taken effect, the rest were not tried.
+            let mut applied = applied;
+            if applied.len() < planned.changes().len() {
+                applied.push(execute::Applied::Failed(AwsError::new(
+                    "operator",
+                    "Reconcile",
+                    aws::ErrorKind::TimedOut,
+                    "Timeout",
+                    format!(
+                        "cut off by the reconcile's deadline ({})",
+                        humantime::format_duration(deadline)
+                    ),
+                )));
+            }
+            applied.resize_with(planned.changes().len(), || execute::Applied::NotAttempted);
+            if execute::changed_sandbox_list(planned.changes(), &applied)
+                && let Some((account, region)) = planned.account_region()
+            {
+                env.reads.forget_account_sms(account, region);
+            }
+            let report = planned.conclude(res, &applied, now);
+            plan::cut_off(res, report, deadline, now)
+        }
+    }
+}
+
+/// What a reconcile has planned and done so far, kept outside it: a reconcile cut off by its
+/// deadline still reports, and status remembers, each write it completed.
+#[derive(Default)]
+struct Progress {
+    plan: std::sync::Mutex<Option<plan::Plan>>,
+    applied: std::sync::Mutex<Vec<execute::Applied>>,
+}
+
+impl Progress {
+    fn take(&self) -> (Option<plan::Plan>, Vec<execute::Applied>) {
+        let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let applied = std::mem::take(&mut *self.applied.lock().unwrap_or_else(|p| p.into_inner()));
+        (plan, applied)
     }
 }
 
@@ -143,6 +188,17 @@ pub async fn sync<R: Reads, W: Writes>(
     res: &CognitoSmsConfig,
     mode: Mode,
     now: Timestamp,
+) -> SyncReport {
+    sync_recording(env, res, mode, now, None).await
+}
+
+/// [`sync`], recording the plan and each write's outcome in `progress` as it completes.
+async fn sync_recording<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    now: Timestamp,
+    progress: Option<&Progress>,
 ) -> SyncReport {
     let target = match plan::target(res) {
         Ok(t) => t,
@@ -165,7 +221,21 @@ pub async fn sync<R: Reads, W: Writes>(
     };
     let plan = plan::plan(res, &target, observed, &inputs);
     let applied = match mode {
-        Mode::Apply => execute::execute(&env.writes, plan.changes()).await,
+        Mode::Apply => {
+            if let Some(progress) = progress {
+                *progress.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan.clone());
+            }
+            let record = |applied: &execute::Applied| {
+                if let Some(progress) = progress {
+                    progress
+                        .applied
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(applied.clone());
+                }
+            };
+            execute::execute(&env.writes, plan.changes(), record).await
+        }
         Mode::DryRun => execute::dry_run(plan.changes()),
     };
     if execute::changed_sandbox_list(plan.changes(), &applied)

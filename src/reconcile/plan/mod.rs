@@ -224,6 +224,30 @@ pub fn timed_out(res: &CognitoSmsConfig, deadline: std::time::Duration, now: Tim
     )
 }
 
+/// The report of a reconcile cut off by `deadline` after it planned: `report` concludes what it
+/// completed (so status remembers those writes), and `Ready` says it was cut off, with a retry
+/// with backoff.
+pub fn cut_off(
+    res: &CognitoSmsConfig,
+    report: SyncReport,
+    deadline: std::time::Duration,
+    now: Timestamp,
+) -> SyncReport {
+    let finding = Finding::unknown(
+        reasons::RECONCILE_TIMED_OUT,
+        format!(
+            "the reconcile did not finish within {}; the changes it completed are recorded, the rest will be \
+             retried",
+            humantime::format_duration(deadline)
+        ),
+    );
+    let SyncReport { status, changes, .. } = report;
+    SyncReport {
+        changes,
+        ..only_ready(res, status, &finding, Requeue::Backoff, now)
+    }
+}
+
 /// The report for a resource whose pool `owner` (`namespace/name`), another resource of this
 /// installation, manages: nothing was read or written; everything the status remembers stays.
 pub fn claimed(res: &CognitoSmsConfig, owner: &str, now: Timestamp) -> SyncReport {

@@ -70,6 +70,8 @@ pub(super) struct World {
     pub failing_reads: HashMap<&'static str, AwsError>,
     /// Writes that fail, by the change's event reason.
     pub failing_writes: HashMap<&'static str, AwsError>,
+    /// Writes that never answer.
+    pub hanging_writes: Option<Box<dyn Fn(&Change) -> bool + Send + Sync>>,
     /// What writes change.
     pub state: Mutex<State>,
     log: Mutex<Vec<String>>,
@@ -227,6 +229,9 @@ impl Writes for World {
     async fn apply(&self, change: &Change) -> Result<(), AwsError> {
         if let Some(e) = self.failing_writes.get(change.event_reason()) {
             return Err(e.clone());
+        }
+        if self.hanging_writes.as_ref().is_some_and(|hangs| hangs(change)) {
+            std::future::pending::<()>().await;
         }
         let mut state = self.state.lock().unwrap();
         state.apply(change);

@@ -43,3 +43,46 @@ async fn an_invalid_spec_forgets_nothing() {
     numbers_kept(&res);
     assert_eq!(res.status.as_ref().unwrap().managed_user_pool_id.as_deref(), Some(POOL));
 }
+
+/// A reconcile cut off by its deadline reports the writes it completed: the number it added is
+/// remembered as the operator's, and the one write cut off is retried.
+#[tokio::test]
+async fn a_reconcile_cut_off_by_its_deadline_remembers_the_writes_it_completed() {
+    let mut w = converged();
+    w.hanging_writes = Some(Box::new(
+        |c| matches!(c, Change::AddSandboxNumber { number, .. } if number == "+14255550199"),
+    ));
+    let mut res = app(json!({
+        "externalId": "ext",
+        "sandboxPhoneNumbers": [
+            {"phoneNumber": "+14255550100", "verificationCodeRef": {"name": "codes", "key": "k"}},
+            {"phoneNumber": "+14255550199", "verificationCodeRef": {"name": "codes", "key": "k"}},
+        ]
+    }));
+    let env = Env {
+        reads: &w,
+        writes: &w,
+        claimed_elsewhere: &HashSet::new(),
+        installation: INSTALLATION,
+        pool_managed_by: None,
+    };
+    let report = crate::reconcile::sync_within(
+        &env,
+        &res,
+        Mode::Apply,
+        Timestamp::from_second(1_800_000_000).unwrap(),
+        std::time::Duration::from_millis(200),
+    )
+    .await;
+    res.status = Some(report.status.clone());
+    assert_eq!(w.writes(), ["SandboxNumberAdded"]);
+    assert_eq!(
+        report.changes.iter().map(Change::event_reason).collect::<Vec<_>>(),
+        ["SandboxNumberAdded"],
+        "announced as any completed write"
+    );
+    let number = &report.status.sandbox_phone_numbers[0];
+    assert!(number.added_by_operator, "{number:?}");
+    assert_eq!(ready(&res), (ConditionStatus::Unknown, "ReconcileTimedOut".into()));
+    assert_eq!(report.requeue, crate::reconcile::Requeue::Backoff);
+}
