@@ -57,6 +57,9 @@ pub(super) fn aws_error(code: &str) -> AwsError {
     )
 }
 
+/// Which writes never answer.
+pub(super) type Hangs = dyn Fn(&Change) -> bool + Send + Sync;
+
 /// One AWS account and region in memory. Writes change it, so a second reconcile sees what the
 /// first one did. Reads and writes can be made to fail.
 #[derive(Default)]
@@ -71,7 +74,7 @@ pub(super) struct World {
     /// Writes that fail, by the change's event reason.
     pub failing_writes: HashMap<&'static str, AwsError>,
     /// Writes that never answer.
-    pub hanging_writes: Option<Box<dyn Fn(&Change) -> bool + Send + Sync>>,
+    pub hanging_writes: Option<Box<Hangs>>,
     /// What writes change.
     pub state: Mutex<State>,
     log: Mutex<Vec<String>>,
