@@ -216,6 +216,8 @@ pub enum TrustGap {
         expected: Option<String>,
         found: Vec<String>,
     },
+    /// A `Deny` statement refuses Cognito the role for this pool (an explicit Deny wins).
+    Denied { sid: Option<String> },
 }
 
 impl fmt::Display for TrustGap {
@@ -250,6 +252,12 @@ impl fmt::Display for TrustGap {
                 "condition sts:ExternalId requires {} but spec.externalId is {e}",
                 found.join(", ")
             ),
+            TrustGap::Denied { sid } => write!(
+                f,
+                "a Deny statement{} refuses {COGNITO_PRINCIPAL} sts:AssumeRole for this pool; an explicit Deny wins \
+                 over any Allow",
+                sid.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+            ),
             TrustGap::ExternalIdMismatch { expected: None, found } => write!(
                 f,
                 "the trust policy requires sts:ExternalId {}: set spec.externalId to it",
@@ -281,19 +289,106 @@ fn condition_values(stmt: &Value, operators: &[&str], key: &str) -> Option<Vec<S
     found
 }
 
-fn allows_cognito_assume_role(stmt: &Value) -> bool {
-    let allow = stmt.get("Effect").and_then(Value::as_str) == Some("Allow");
+/// Whether `text` satisfies every condition on `key` in `stmt` under `operators`, each operator
+/// with IAM's meaning: `...Equals` compares exactly (`ArnEquals` excepted, which IAM matches like
+/// `ArnLike`), `...Like` matches `*` and `?`, `...Not...` negates. `None` when no condition of
+/// those operators names `key`.
+fn condition_holds(stmt: &Value, operators: &[&str], key: &str, text: &str) -> Option<bool> {
+    let cond = stmt.get("Condition")?.as_object()?;
+    let mut holds = None;
+    for (op, keys) in cond {
+        let op = op.trim_end_matches("IfExists");
+        if !operators.iter().any(|o| o.eq_ignore_ascii_case(op)) {
+            continue;
+        }
+        let op = op.to_ascii_lowercase();
+        let negated = op.contains("not");
+        let glob = op.ends_with("like") || op.starts_with("arn");
+        let ignore_case = op.ends_with("ignorecase");
+        for (k, v) in keys.as_object().into_iter().flatten() {
+            if !k.eq_ignore_ascii_case(key) {
+                continue;
+            }
+            let any = as_list(Some(v))
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|p| match (glob, ignore_case) {
+                    (true, _) => glob_match(p, text),
+                    (false, true) => p.eq_ignore_ascii_case(text),
+                    (false, false) => p == text,
+                });
+            holds = Some(holds.unwrap_or(true) && (any != negated));
+        }
+    }
+    holds
+}
+
+/// Whether `stmt` names Cognito's service principal (or everyone) and covers `sts:AssumeRole`.
+fn names_cognito_assume_role(stmt: &Value) -> bool {
     let principal_ok = match stmt.get("Principal") {
-        Some(Value::Object(p)) => p
-            .iter()
-            .any(|(k, v)| k == "Service" && as_list(Some(v)).iter().any(|s| s == COGNITO_PRINCIPAL)),
+        Some(Value::Object(p)) => p.iter().any(|(k, v)| {
+            as_list(Some(v))
+                .iter()
+                .any(|s| (k == "Service" && s == COGNITO_PRINCIPAL) || s == "*")
+        }),
+        Some(Value::String(s)) => s == "*",
         _ => false,
     };
     let action_ok = as_list(stmt.get("Action"))
         .iter()
         .filter_map(Value::as_str)
         .any(|a| action_matches(a, "sts:AssumeRole"));
-    allow && principal_ok && action_ok
+    principal_ok && action_ok
+}
+
+fn allows_cognito_assume_role(stmt: &Value) -> bool {
+    stmt.get("Effect").and_then(Value::as_str) == Some("Allow") && names_cognito_assume_role(stmt)
+}
+
+/// The condition operators a `Deny` statement is evaluated with.
+const KNOWN_OPERATORS: [&str; 10] = [
+    "StringEquals",
+    "StringNotEquals",
+    "StringLike",
+    "StringNotLike",
+    "ArnEquals",
+    "ArnNotEquals",
+    "ArnLike",
+    "ArnNotLike",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+];
+
+/// Whether a `Deny` statement refuses Cognito the role for this pool. A Deny whose conditions all
+/// bear on the source account, the source ARN and the external ID is evaluated; one with any other
+/// condition key or operator cannot be evaluated here and is taken not to apply.
+fn denies(stmt: &Value, account_id: &str, pool_arn: &str, external_id: Option<&str>) -> bool {
+    if stmt.get("Effect").and_then(Value::as_str) != Some("Deny") || !names_cognito_assume_role(stmt) {
+        return false;
+    }
+    let Some(cond) = stmt.get("Condition").and_then(Value::as_object) else {
+        return true;
+    };
+    let context = [
+        ("aws:SourceAccount", Some(account_id)),
+        ("aws:SourceArn", Some(pool_arn)),
+        ("sts:ExternalId", external_id),
+    ];
+    for (op, keys) in cond {
+        let known = KNOWN_OPERATORS
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(op.trim_end_matches("IfExists")));
+        for k in keys.as_object().into_iter().flatten().map(|(k, _)| k) {
+            let Some((_, value)) = context.iter().find(|(c, _)| c.eq_ignore_ascii_case(k)) else {
+                return false;
+            };
+            let Some(value) = value else { return false };
+            if !known || condition_holds(stmt, &[op.trim_end_matches("IfExists")], k, value) != Some(true) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// What the trust policy of a user-supplied role lacks so that Cognito can assume it for
@@ -307,30 +402,29 @@ pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Op
     let mut best: Option<Vec<TrustGap>> = None;
     for stmt in &statements {
         let mut gaps = vec![];
-        match condition_values(stmt, &["StringEquals", "StringLike"], "aws:SourceAccount") {
-            Some(v) if v.iter().any(|a| glob_match(a, account_id)) => {}
-            _ => gaps.push(TrustGap::MissingSourceAccount {
+        let account_ops = ["StringEquals", "StringLike"];
+        if condition_holds(stmt, &account_ops, "aws:SourceAccount", account_id) != Some(true) {
+            gaps.push(TrustGap::MissingSourceAccount {
                 account_id: account_id.into(),
-            }),
+            });
         }
-        match condition_values(
-            stmt,
-            &["ArnLike", "ArnEquals", "StringLike", "StringEquals"],
-            "aws:SourceArn",
-        ) {
+        let arn_ops = ["ArnLike", "ArnEquals", "StringLike", "StringEquals"];
+        match condition_holds(stmt, &arn_ops, "aws:SourceArn", pool_arn) {
             None => gaps.push(TrustGap::MissingSourceArn {
                 pool_arn: pool_arn.into(),
             }),
-            Some(v) if !v.iter().any(|p| glob_match(p, pool_arn)) => gaps.push(TrustGap::SourceArnExcludesPool {
+            Some(false) => gaps.push(TrustGap::SourceArnExcludesPool {
                 pool_arn: pool_arn.into(),
-                found: v,
+                found: condition_values(stmt, &arn_ops, "aws:SourceArn").unwrap_or_default(),
             }),
-            Some(_) => {}
+            Some(true) => {}
         }
-        let required = condition_values(stmt, &["StringEquals", "StringLike"], "sts:ExternalId");
+        let id_ops = ["StringEquals", "StringLike"];
+        let required = condition_values(stmt, &id_ops, "sts:ExternalId");
+        let holds = external_id.and_then(|e| condition_holds(stmt, &id_ops, "sts:ExternalId", e));
         match (required, external_id) {
             (None, _) => {}
-            (Some(v), Some(e)) if v.iter().any(|x| glob_match(x, e)) => {}
+            (Some(_), Some(_)) if holds == Some(true) => {}
             (Some(v), e) => gaps.push(TrustGap::ExternalIdMismatch {
                 expected: e.map(String::from),
                 found: v,
@@ -340,7 +434,16 @@ pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Op
             best = Some(gaps);
         }
     }
-    best.unwrap_or_else(|| vec![TrustGap::NoCognitoStatement])
+    let mut gaps = best.unwrap_or_else(|| vec![TrustGap::NoCognitoStatement]);
+    let denied = as_list(doc.get("Statement"))
+        .into_iter()
+        .find(|s| denies(s, account_id, pool_arn, external_id));
+    if let Some(deny) = denied {
+        gaps.push(TrustGap::Denied {
+            sid: deny.get("Sid").and_then(Value::as_str).map(String::from),
+        });
+    }
+    gaps
 }
 
 /// The external ID a trust policy requires of Cognito, if any.
@@ -504,6 +607,51 @@ mod tests {
             gaps[0].to_string(),
             "add condition StringEquals aws:SourceAccount = 123456789012"
         );
+    }
+
+    #[test]
+    fn string_equals_is_exact_and_an_explicit_deny_wins() {
+        let mut exact = trust_policy(ACCOUNT, POOL, None);
+        exact["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] = json!("1234*");
+        assert_eq!(
+            trust_gaps(&exact, ACCOUNT, POOL, None),
+            vec![TrustGap::MissingSourceAccount {
+                account_id: ACCOUNT.into()
+            }],
+            "StringEquals does not expand wildcards"
+        );
+        let mut like = trust_policy(ACCOUNT, POOL, None);
+        let cond = like["Statement"][0]["Condition"].as_object_mut().unwrap();
+        cond.remove("StringEquals");
+        cond.insert("StringLike".into(), json!({"aws:SourceAccount": "1234*"}));
+        assert!(trust_gaps(&like, ACCOUNT, POOL, None).is_empty(), "StringLike does");
+
+        let allow = trust_policy(ACCOUNT, POOL, None)["Statement"][0].clone();
+        let deny_all = json!({"Sid": "NoCognito", "Effect": "Deny", "Principal": {"Service": COGNITO_PRINCIPAL}, "Action": "sts:AssumeRole"});
+        let doc = json!({"Version": "2012-10-17", "Statement": [allow.clone(), deny_all]});
+        let gaps = trust_gaps(&doc, ACCOUNT, POOL, None);
+        assert_eq!(
+            gaps,
+            vec![TrustGap::Denied {
+                sid: Some("NoCognito".into())
+            }]
+        );
+        assert!(gaps[0].to_string().contains("explicit Deny wins"), "{}", gaps[0]);
+
+        // The usual guard: deny any other account. It does not apply to this pool's account.
+        let guard = json!({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+            "Condition": {"StringNotEquals": {"aws:SourceAccount": ACCOUNT}}});
+        let doc = json!({"Statement": [allow.clone(), guard.clone()]});
+        assert!(trust_gaps(&doc, ACCOUNT, POOL, None).is_empty());
+        assert_eq!(
+            trust_gaps(&doc, "210987654321", &POOL.replace(ACCOUNT, "210987654321"), None).last(),
+            Some(&TrustGap::Denied { sid: None })
+        );
+        // A Deny on a key this analysis cannot evaluate is taken not to apply.
+        let other = json!({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
+        let doc = json!({"Statement": [allow, other]});
+        assert!(trust_gaps(&doc, ACCOUNT, POOL, None).is_empty());
     }
 
     #[test]
