@@ -187,3 +187,44 @@ fn every_form_of_origination_identity_passes_the_schema_and_nothing_else() {
         assert!(!re.is_match(bad), "{bad}");
     }
 }
+
+/// `kubectl explain` shows these: on both paths End User Messaging texts the codes and holds the
+/// spend limit, so the docs must not send users looking in SNS.
+#[test]
+fn the_sandbox_and_spend_docs_name_end_user_messaging_not_sns() {
+    let crd = serde_json::to_value(CognitoSmsConfig::crd()).unwrap();
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    let numbers = &spec["sandboxPhoneNumbers"];
+    let docs = [
+        ("sandboxPhoneNumbers", &numbers["description"]),
+        (
+            "languageCode",
+            &numbers["items"]["properties"]["languageCode"]["description"],
+        ),
+        (
+            "verificationCodeRef",
+            &numbers["items"]["properties"]["verificationCodeRef"]["description"],
+        ),
+        (
+            "minimumMonthlySpendLimitUSD",
+            &spec["minimumMonthlySpendLimitUSD"]["description"],
+        ),
+    ];
+    for (field, doc) in docs {
+        let doc = doc.as_str().unwrap_or_else(|| panic!("{field} has a description"));
+        assert!(
+            !doc.contains("SNS to text") && !doc.contains("SNS texted") && !doc.contains("SNS's"),
+            "{field}: {doc}"
+        );
+    }
+    let numbers = numbers["description"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        numbers.contains("End User Messaging SMS text a one-time code"),
+        "{numbers}"
+    );
+}
