@@ -207,30 +207,57 @@ impl Elector {
     pub async fn run(mut self, leading: watch::Sender<bool>, mut shutdown: watch::Receiver<bool>) {
         loop {
             let started = Instant::now();
-            match tokio::time::timeout(self.settings.retry_period, self.tick()).await {
-                Ok(Ok(true)) => self.last_renewal = Some(started),
-                Ok(Ok(false)) => self.last_renewal = None,
-                Ok(Err(e)) => tracing::warn!(error = %e, "leader lease round trip failed"),
-                Err(_) => tracing::warn!("leader lease round trip timed out"),
+            let lose_at = self.lose_at();
+            // Leadership ends at the renew deadline itself, even in the middle of a round trip
+            // or a wait, not at the next check: a standby may take over `lease_duration` after
+            // the last renewal, so the margin is `lease_duration - renew_deadline` (5 s by default).
+            let ticked = tokio::select! {
+                ticked = tokio::time::timeout(self.settings.retry_period, self.tick()) => Some(ticked),
+                _ = until(lose_at) => None,
+            };
+            match ticked {
+                Some(Ok(Ok(true))) => self.last_renewal = Some(started),
+                Some(Ok(Ok(false))) => self.last_renewal = None,
+                Some(Ok(Err(e))) => tracing::warn!(error = %e, "leader lease round trip failed"),
+                Some(Err(_)) => tracing::warn!("leader lease round trip timed out"),
+                None => tracing::warn!("leader lease not renewed within the renew deadline"),
             }
-            let lead = self
-                .last_renewal
-                .is_some_and(|at| at.elapsed() < self.settings.renew_deadline);
-            leading.send_if_modified(|was| {
-                let changed = *was != lead;
-                if changed && !lead {
-                    tracing::warn!(identity = %self.settings.identity, "lost the leader lease: stopping all writes");
-                }
-                *was = lead;
-                changed
-            });
+            self.publish(&leading);
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.retry_period) => {}
+                _ = until(self.lose_at()) => self.publish(&leading),
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
         leading.send_replace(false);
         self.release().await;
+    }
+
+    /// When leadership ends unless the Lease is renewed: the renew deadline after the start of
+    /// the last successful renewal.
+    fn lose_at(&self) -> Option<Instant> {
+        self.last_renewal.map(|at| at + self.settings.renew_deadline)
+    }
+
+    /// Publish whether this replica leads now.
+    fn publish(&self, leading: &watch::Sender<bool>) {
+        let lead = self.lose_at().is_some_and(|at| Instant::now() < at);
+        leading.send_if_modified(|was| {
+            let changed = *was != lead;
+            if changed && !lead {
+                tracing::warn!(identity = %self.settings.identity, "lost the leader lease: stopping all writes");
+            }
+            *was = lead;
+            changed
+        });
+    }
+}
+
+/// Wait until `at`, or for ever.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -784,6 +784,44 @@ mod leader_election {
         errors.abort();
     }
 
+    /// A leader whose API server stops answering stops writing at the renew deadline itself, not
+    /// at its next check of it: the whole gap to the lease duration is the standby's margin.
+    #[tokio::test]
+    async fn a_leader_cut_off_stops_at_the_renew_deadline_not_later() {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let (lead_tx, mut leading) = tokio::sync::watch::channel(false);
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        let slow_checks = LeaseSettings {
+            retry_period: Duration::from_millis(400),
+            ..settings()
+        };
+        tokio::spawn(Elector::new(client, slow_checks).run(lead_tx, stop));
+        let (_, send) = handle.next_request().await.unwrap();
+        let renewal_began = std::time::Instant::now();
+        respond(send, 404, not_found());
+        let (req, send) = handle.next_request().await.unwrap();
+        let lease: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap()).unwrap();
+        respond(send, 201, lease);
+        leading.wait_for(|l| *l).await.unwrap();
+
+        // From now on the API server holds every request without answering.
+        let held = tokio::spawn(async move {
+            let mut pending = vec![];
+            while let Some(request) = handle.next_request().await {
+                pending.push(request);
+            }
+        });
+        leading.wait_for(|l| !*l).await.unwrap();
+        let took = renewal_began.elapsed();
+        assert!(
+            took <= Duration::from_millis(1150),
+            "stopped {took:?} after the renewal began; the renew deadline is 1 s and a standby may start at 2 s"
+        );
+        assert!(took >= Duration::from_millis(950), "not before the deadline: {took:?}");
+        held.abort();
+    }
+
     #[tokio::test]
     async fn a_live_holder_is_followed_and_an_expired_one_replaced() {
         let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();

@@ -107,12 +107,13 @@ async fn a_failed_account_read_is_made_once_for_everyone_waiting() {
         .collect();
     let now = k8s_openapi::jiff::Timestamp::now();
     let reports = join_all(resources.iter().map(|res| reconcile::sync(&env, res, Mode::Apply, now))).await;
-    let reads = emu
-        .calls()
-        .iter()
-        .filter(|(_, a)| a == "DescribeAccountAttributes")
-        .count();
-    assert_eq!(reads, 1, "one read for the five resources, failed");
+    let reads = || {
+        emu.calls()
+            .iter()
+            .filter(|(_, a)| a == "DescribeAccountAttributes")
+            .count()
+    };
+    assert_eq!(reads(), 1, "one read for the five resources, failed");
     for report in &reports {
         let sandbox = report
             .status
@@ -125,10 +126,5 @@ async fn a_failed_account_read_is_made_once_for_everyone_waiting() {
 
     tokio::time::sleep(cognito_sms_operator::account_cache::FAILURE_TTL).await;
     reconcile::sync(&env, &resources[0], Mode::Apply, now).await;
-    let reads = emu
-        .calls()
-        .iter()
-        .filter(|(_, a)| a == "DescribeAccountAttributes")
-        .count();
-    assert_eq!(reads, 2, "asked again once the failure is a few seconds old");
+    assert_eq!(reads(), 2, "asked again once the failure is a few seconds old");
 }

@@ -181,6 +181,18 @@ impl World {
         res.status = Some(report.status.clone());
         report
     }
+
+    /// What a reconcile of this installation works with in this world, claiming no numbers.
+    pub fn env(&self) -> Env<'_, &World, &World> {
+        static NONE: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
+        Env {
+            reads: self,
+            writes: self,
+            claimed_elsewhere: &NONE,
+            installation: INSTALLATION,
+            pool_managed_by: None,
+        }
+    }
 }
 
 impl Reads for World {

@@ -207,13 +207,7 @@ async fn a_record_that_cannot_be_written_is_reported_with_the_permission_it_need
 async fn deletion_releases_the_pool_only_when_it_is_recorded_for_this_resource() {
     let w = converged();
     let res = app(json!({"deletionPolicy": "Delete", "externalId": "ext"}));
-    let env = Env {
-        reads: &w,
-        writes: &w,
-        claimed_elsewhere: &HashSet::new(),
-        installation: INSTALLATION,
-        pool_managed_by: None,
-    };
+    let env = w.env();
     let done = cleanup(&env, &res, Mode::Apply).await.unwrap();
     assert!(
         done.changes.is_empty(),
@@ -227,11 +221,7 @@ async fn deletion_releases_the_pool_only_when_it_is_recorded_for_this_resource()
         .sns_caller_arn("arn:aws:iam::123456789012:role/team")
         .build();
     w.set().pool.as_mut().unwrap().sms_configuration = Some(other_role);
-    let env = Env {
-        reads: &w,
-        writes: &w,
-        ..env
-    };
+    let env = w.env();
     let done = cleanup(&env, &res, Mode::Apply).await.unwrap();
     let released: Vec<_> = done.changes.iter().map(Change::event_reason).collect();
     assert_eq!(released, ["RoleDeleted", "UserPoolReleased"]);
@@ -243,13 +233,7 @@ async fn deletion_releases_the_pool_only_when_it_is_recorded_for_this_resource()
 
     let mut other = converged();
     tagged(&mut other, &[(TAG_INSTALLATION, "cluster-b/operators")]);
-    let env = Env {
-        reads: &other,
-        writes: &other,
-        claimed_elsewhere: &HashSet::new(),
-        installation: INSTALLATION,
-        pool_managed_by: None,
-    };
+    let env = other.env();
     let done = cleanup(&env, &res, Mode::Apply).await.unwrap();
     assert!(done.changes.is_empty() && done.kept.is_empty(), "{:?}", done.changes);
     assert!(other.writes().is_empty());

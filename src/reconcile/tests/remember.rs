@@ -59,13 +59,7 @@ async fn a_reconcile_cut_off_by_its_deadline_remembers_the_writes_it_completed()
             {"phoneNumber": "+14255550199", "verificationCodeRef": {"name": "codes", "key": "k"}},
         ]
     }));
-    let env = Env {
-        reads: &w,
-        writes: &w,
-        claimed_elsewhere: &HashSet::new(),
-        installation: INSTALLATION,
-        pool_managed_by: None,
-    };
+    let env = w.env();
     let report = crate::reconcile::sync_within(
         &env,
         &res,
