@@ -195,7 +195,7 @@ async fn numbers_dropped_from_the_spec_are_removed_only_if_ours_and_unclaimed() 
     // Someone added a number by hand; the operator must never remove it.
     h.aws
         .sms_voice("us-east-1")
-        .add_destination(theirs, None)
+        .add_destination(theirs, None, &Default::default())
         .await
         .unwrap();
     let mut res = with_numbers(&pool, &[ours, claimed]);
@@ -546,7 +546,9 @@ async fn the_eleventh_sandbox_number_is_refused_with_the_reason() {
     let h = Harness::with_ttl(&emu, Duration::ZERO).await;
     for i in 0..10 {
         let eum = h.aws.sms_voice("us-east-1");
-        eum.add_destination(&format!("+1425555020{i}"), None).await.unwrap();
+        eum.add_destination(&format!("+1425555020{i}"), None, &Default::default())
+            .await
+            .unwrap();
     }
     let mut res = with_numbers(&pool, &[NUMBER]);
 

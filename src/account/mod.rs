@@ -147,6 +147,8 @@ pub enum Listed {
 pub struct Destination {
     /// `VerifiedDestinationNumberId`, which the calls on the number take.
     pub id: String,
+    /// `VerifiedDestinationNumberArn`, which its tags are read by.
+    pub arn: String,
     pub state: Listed,
 }
 

@@ -206,6 +206,7 @@ mod tests {
                 n.to_string(),
                 Destination {
                     id: format!("id{}", &n[11..]),
+                    arn: format!("arn:id{}", &n[11..]),
                     state,
                 },
             )

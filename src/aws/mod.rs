@@ -135,6 +135,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sms-voice", "ListPoolOriginationIdentities"),
     ("sms-voice", "DescribeConfigurationSets"),
     ("sms-voice", "DescribeVerifiedDestinationNumbers"),
+    ("sms-voice", "ListTagsForResource"),
     ("sms-voice", "CreateVerifiedDestinationNumber"),
     ("sms-voice", "SendDestinationNumberVerificationCode"),
     ("sms-voice", "VerifyDestinationNumber"),

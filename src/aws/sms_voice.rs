@@ -201,24 +201,65 @@ impl SmsVoice<'_> {
                     _ => Listed::Pending,
                 };
                 let id = d.verified_destination_number_id().to_string();
-                (d.destination_phone_number().to_string(), Destination { id, state })
+                let arn = d.verified_destination_number_arn().to_string();
+                (d.destination_phone_number().to_string(), Destination { id, arn, state })
             })
             .collect())
     }
 
-    /// Add a destination number and have End User Messaging text it a code. When the number is
-    /// added but the code cannot be sent, the error is the sending call's.
-    pub async fn add_destination(&self, number: &str, language: Option<&str>) -> Result<(), AwsError> {
+    /// Add a destination number, tagged with `tags`, and have End User Messaging text it a
+    /// code. When the number is added but the code cannot be sent, the error is the sending call's.
+    pub async fn add_destination(
+        &self,
+        number: &str,
+        language: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_pinpointsmsvoicev2::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                AwsError::new(
+                    "sms-voice",
+                    "CreateVerifiedDestinationNumber",
+                    super::ErrorKind::InvalidRequest,
+                    "InvalidTag",
+                    e.to_string(),
+                )
+            })?;
         let req = self
             .client
             .create_verified_destination_number()
             .destination_phone_number(number)
+            .set_tags(Some(tags))
             .send();
         let created = self
             .aws
             .call_in(&self.region, "sms-voice", "CreateVerifiedDestinationNumber", req)
             .await?;
         self.send_code(created.verified_destination_number_id(), language).await
+    }
+
+    /// The tags of a resource (a verified destination number) by its ARN; `None` when it is gone.
+    pub async fn tags_of(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let req = self.client.list_tags_for_resource().resource_arn(arn).send();
+        let out = super::optional(
+            self.aws
+                .call_in(&self.region, "sms-voice", "ListTagsForResource", req)
+                .await,
+        )?;
+        Ok(out.map(|o| {
+            o.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        }))
     }
 
     pub async fn send_code(&self, id: &str, language_code: Option<&str>) -> Result<(), AwsError> {

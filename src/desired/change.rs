@@ -72,6 +72,8 @@ pub enum Change {
         region: String,
         number: String,
         language: Option<String>,
+        /// Who added it, kept by AWS on the number itself: the resource's owner tags.
+        tags: BTreeMap<String, String>,
     },
     /// Text a new code to a number whose last code could not be sent.
     SendVerificationCode {

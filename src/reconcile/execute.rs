@@ -75,9 +75,10 @@ impl Writes for AwsWrites<'_> {
                 region,
                 number,
                 language,
+                tags,
             } => {
                 let eum = self.aws.sms_voice(region);
-                eum.add_destination(number, language.as_deref()).await
+                eum.add_destination(number, language.as_deref(), tags).await
             }
             Change::SendVerificationCode {
                 region, id, language, ..
@@ -270,6 +271,7 @@ mod tests {
                 region: region.clone(),
                 number: number.clone(),
                 language: None,
+                tags: BTreeMap::from([("k".to_string(), "v".to_string())]),
             },
             Change::SendVerificationCode {
                 region: region.clone(),

@@ -78,6 +78,12 @@ pub trait Reads: Sync {
         region: &str,
     ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send;
     fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send;
+    /// The tags of verified destination number `arn` in `region`; `None` when it is gone.
+    fn number_tags(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send;
     /// Forget what is known of the account's SMS state in `region`, after a write changed it.
     fn forget_account_sms(&self, account: &str, region: &str);
 }
@@ -107,6 +113,13 @@ impl<T: Reads> Reads for &T {
     }
     fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send {
         (*self).code(secret)
+    }
+    fn number_tags(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send {
+        (*self).number_tags(region, arn)
     }
     fn forget_account_sms(&self, account: &str, region: &str) {
         (*self).forget_account_sms(account, region)
@@ -138,6 +151,9 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     }
     async fn account_sms(&self, account: &str, region: &str) -> Result<Arc<AccountSms>, AwsError> {
         self.cache.get(self.aws, account, region).await
+    }
+    async fn number_tags(&self, region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        self.aws.sms_voice(region).tags_of(arn).await
     }
     async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, SecretError> {
         self.secrets.code(&secret.name, &secret.key).await
@@ -196,6 +212,10 @@ pub struct Observed {
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number SNS lists as pending verification, by number.
     pub codes: BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
+    /// The tags of each listed number the account has but status holds no record of (a crash
+    /// between adding it and writing status), by number: they say whether this resource added
+    /// it. A number whose tags cannot be read is left out, so it is not taken for this one's.
+    pub number_tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Read what reconciling `res` towards `target` needs. Fails only when the account cannot be
@@ -217,12 +237,16 @@ pub async fn observe<R: Reads>(
             role,
             account_sms: Read::Skipped,
             codes: BTreeMap::new(),
+            number_tags: BTreeMap::new(),
         });
     }
     let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sms_region).await.into();
-    let codes = match &account_sms {
-        Read::Found(account) => pending_codes(reads, res, account).await,
-        _ => BTreeMap::new(),
+    let (codes, number_tags) = match &account_sms {
+        Read::Found(account) => (
+            pending_codes(reads, res, account).await,
+            unrecorded_number_tags(reads, res, account, &target.sms_region).await,
+        ),
+        _ => (BTreeMap::new(), BTreeMap::new()),
     };
     Ok(Observed {
         account_id,
@@ -230,6 +254,7 @@ pub async fn observe<R: Reads>(
         role,
         account_sms,
         codes,
+        number_tags,
     })
 }
 
@@ -330,6 +355,33 @@ async fn observe_existing_role<R: Reads>(reads: &R, name: &str, arn: &str) -> Ro
         policies,
         stale_policy: Read::Skipped,
     }
+}
+
+/// The tags of every spec number the account lists that status has no record of.
+async fn unrecorded_number_tags<R: Reads>(
+    reads: &R,
+    res: &CognitoSmsConfig,
+    account: &AccountSms,
+    region: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let recorded: Vec<&str> = res
+        .status
+        .iter()
+        .flat_map(|s| s.sandbox_phone_numbers.iter().map(|n| n.id.as_str()))
+        .collect();
+    let mut tags = BTreeMap::new();
+    for n in &res.spec.sandbox_phone_numbers {
+        let Some(listed) = account.destinations.get(&n.phone_number) else {
+            continue;
+        };
+        if recorded.contains(&crate::account::number_id(&n.phone_number).as_str()) {
+            continue;
+        }
+        if let Ok(Some(found)) = reads.number_tags(region, &listed.arn).await {
+            tags.insert(n.phone_number.clone(), found);
+        }
+    }
+    tags
 }
 
 /// The Secret of every spec number SNS lists as pending: the code that completes it.

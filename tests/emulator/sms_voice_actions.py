@@ -97,6 +97,16 @@ def create_verified_destination_number(ctx: Ctx, body: dict) -> dict:
     return {**view, "Tags": entry["tags"]} if body.get("Tags") else view
 
 
+def list_tags_for_resource(ctx: Ctx, body: dict) -> dict:
+    """The tags of a verified destination number, the one kind of resource here that keeps tags."""
+    arn = body["ResourceArn"]
+    prefix = ctx.arn("verified-destination-number", "")
+    entry = ctx.state["verified"].get(arn.removeprefix(prefix)) if arn.startswith(prefix) else None
+    if entry is None:
+        raise not_found("resource", arn)
+    return {"ResourceArn": arn, "Tags": entry["tags"]}
+
+
 def send_destination_number_verification_code(ctx: Ctx, body: dict) -> dict:
     entry = find_verified(ctx, body["VerifiedDestinationNumberId"])
     if entry["status"] == "VERIFIED":
@@ -399,6 +409,7 @@ ACTIONS = {
     "SendDestinationNumberVerificationCode": send_destination_number_verification_code,
     "VerifyDestinationNumber": verify_destination_number,
     "DescribeVerifiedDestinationNumbers": describe_verified_destination_numbers,
+    "ListTagsForResource": list_tags_for_resource,
     "DeleteVerifiedDestinationNumber": delete_verified_destination_number,
     "DescribePhoneNumbers": describe_phone_numbers,
     "DescribeSenderIds": describe_sender_ids,

@@ -169,6 +169,21 @@ def test_a_destination_number_is_verified_with_the_code_texted_to_it(url):
     assert [n["DestinationPhoneNumber"] for n in listed["VerifiedDestinationNumbers"]] == [DEST]
 
 
+def test_a_verified_destination_numbers_tags_are_listed_by_its_arn(url):
+    sv = sms_voice(url)
+    tags = [{"Key": "cognitosms.io/name", "Value": "app"}]
+    arn = sv.create_verified_destination_number(DestinationPhoneNumber=DEST, Tags=tags)["VerifiedDestinationNumberArn"]
+    untagged = sv.create_verified_destination_number(DestinationPhoneNumber="+14255550199")
+
+    listed = sv.list_tags_for_resource(ResourceArn=arn)
+    assert (listed["ResourceArn"], listed["Tags"]) == (arn, tags)
+    assert sv.list_tags_for_resource(ResourceArn=untagged["VerifiedDestinationNumberArn"])["Tags"] == []
+    gone = arn.replace(arn.rsplit("/", 1)[1], "vdn-nope")
+    with pytest.raises(ClientError) as e:
+        sv.list_tags_for_resource(ResourceArn=gone)
+    assert error(e) == {"Code": "ResourceNotFoundException", "ResourceType": "resource", "ResourceId": gone}
+
+
 def test_a_new_code_replaces_the_previous_one_and_a_wrong_code_is_refused(url):
     with_numbers(url, {"phoneNumber": US_NUMBER})
     sv = sms_voice(url)

@@ -61,7 +61,7 @@ pub(super) fn plan(
             target.path,
             region,
         ),
-        numbers: numbers::plan(draft, res, region, account, &observed.codes, inputs.claimed_elsewhere),
+        numbers: numbers::plan(draft, res, region, account, observed, inputs.claimed_elsewhere),
     }
 }
 

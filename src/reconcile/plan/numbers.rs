@@ -11,9 +11,9 @@ use crate::conditions::reasons;
 use crate::crd::{
     CognitoSmsConfig, RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber,
 };
-use crate::desired::Change;
+use crate::desired::{self, Change, Owner, Ownership};
 use crate::reconcile::execute::Applied;
-use crate::reconcile::observe::{SecretCode, SecretError};
+use crate::reconcile::observe::{Observed, SecretCode, SecretError};
 use kube::ResourceExt;
 
 use SandboxNumberState::{Failed, Pending, Removing, Verified};
@@ -55,6 +55,9 @@ struct Numbers<'a> {
     name: &'a str,
     previous: &'a [SandboxNumberStatus],
     codes: &'a BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
+    /// The tags of numbers status has no record of, by number.
+    tags: &'a BTreeMap<String, BTreeMap<String, String>>,
+    owner: Owner,
 }
 
 /// The plan of every number the spec lists or dropped.
@@ -63,7 +66,7 @@ pub(super) fn plan(
     res: &CognitoSmsConfig,
     region: &str,
     account: &AccountSms,
-    codes: &BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
+    observed: &Observed,
     claimed_elsewhere: &HashSet<String>,
 ) -> Vec<NumberPlan> {
     let previous = res
@@ -76,7 +79,9 @@ pub(super) fn plan(
         namespace: res.metadata.namespace.as_deref().unwrap_or("default"),
         name: res.metadata.name.as_deref().unwrap_or_default(),
         previous,
-        codes,
+        codes: &observed.codes,
+        tags: &observed.number_tags,
+        owner: Owner::of(res),
     };
     let requested = res.annotations().get(RESEND_CODES_ANNOTATION).cloned();
     let resend = requested.is_some() && requested != draft.status.resend_codes_request;
@@ -104,8 +109,14 @@ impl Numbers<'_> {
         self.previous.iter().find(|s| s.id == number_id(number))
     }
 
+    /// Whether this resource added the number: as status records it or, where status holds no
+    /// record (a crash between adding it and writing status), as the number's tags say.
     fn added_before(&self, number: &str) -> bool {
         self.before(number).is_some_and(|s| s.added_by_operator)
+            || self
+                .tags
+                .get(number)
+                .is_some_and(|tags| desired::ownership(tags, &self.owner) == Ownership::Ours)
     }
 
     /// How to ask for a new code, for a message.
@@ -135,6 +146,7 @@ impl Numbers<'_> {
                     region,
                     number: n.phone_number.clone(),
                     language: language(&n),
+                    tags: self.owner.tags(),
                 };
                 NumberPlan::Add {
                     change: draft.add([change]).start,

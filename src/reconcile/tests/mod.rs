@@ -88,6 +88,8 @@ pub(super) struct State {
     /// Inline policies of the managed role, by policy name.
     pub inline: HashMap<String, Value>,
     pub account: Option<AccountSms>,
+    /// The tags of verified destination numbers, by ARN.
+    pub number_tags: HashMap<String, BTreeMap<String, String>>,
     pub changes: Vec<Change>,
     pub forgotten: usize,
 }
@@ -235,6 +237,10 @@ impl Reads for World {
         self.log.lock().unwrap().push(format!("Secret/{}", secret.name));
         self.codes.get(&secret.name).cloned().transpose()
     }
+    async fn number_tags(&self, _region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let tags = self.state.lock().unwrap().number_tags.get(arn).cloned();
+        self.read("ListTagsForResource", tags)
+    }
     fn forget_account_sms(&self, _account: &str, _region: &str) {
         self.state.lock().unwrap().forgotten += 1;
     }
@@ -295,12 +301,15 @@ impl State {
                 self.pool = Some(pool);
             }
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
-            Change::AddSandboxNumber { number, .. } => {
+            Change::AddSandboxNumber { number, tags, .. } => {
                 let id = format!("vdn-{}", crate::account::number_id(number));
+                let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
+                self.number_tags.insert(arn.clone(), tags.clone());
                 self.numbers().insert(
                     number.clone(),
                     Destination {
                         id,
+                        arn,
                         state: Listed::Pending,
                     },
                 );
@@ -389,5 +398,9 @@ pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, Secre
 
 pub(super) fn listed(world: &mut World, number: &str, state: Listed) {
     let id = format!("vdn-{}", crate::account::number_id(number));
-    world.set().numbers().insert(number.into(), Destination { id, state });
+    let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
+    world
+        .set()
+        .numbers()
+        .insert(number.into(), Destination { id, arn, state });
 }

@@ -80,3 +80,35 @@ async fn a_reconcile_cut_off_by_its_deadline_remembers_the_writes_it_completed()
     assert_eq!(ready(&res), (ConditionStatus::Unknown, "ReconcileTimedOut".into()));
     assert_eq!(report.requeue, crate::reconcile::Requeue::Backoff);
 }
+
+/// The numbers the operator adds carry its tags, so a crash between adding one and writing
+/// status loses nothing: with no record in status, the number's tags say who added it.
+#[tokio::test]
+async fn a_number_added_before_a_crash_is_known_by_its_tags() {
+    let number = "+14255550100";
+    let spec = json!({
+        "externalId": "ext",
+        "deletionPolicy": "Delete",
+        "sandboxPhoneNumbers": [{"phoneNumber": number, "verificationCodeRef": {"name": "codes", "key": "k"}}]
+    });
+    let w = converged();
+    let mut res = app(spec.clone());
+    w.sync(&mut res, Mode::Apply).await;
+    let Some(Change::AddSandboxNumber { tags, .. }) = w.state.lock().unwrap().changes.first().cloned() else {
+        panic!("the number is added first");
+    };
+    assert_eq!(tags.get("cognitosms.io/name").map(String::as_str), Some("app"));
+
+    // The status write never happened.
+    let mut after_crash = app(spec.clone());
+    w.sync(&mut after_crash, Mode::Apply).await;
+    let numbers = &after_crash.status.as_ref().unwrap().sandbox_phone_numbers;
+    assert!(numbers[0].added_by_operator, "{numbers:?}");
+
+    // A number someone else added (untagged, or tagged for another resource) stays theirs.
+    let mut other = converged();
+    listed(&mut other, number, Listed::Pending);
+    let mut res = app(spec);
+    other.sync(&mut res, Mode::Apply).await;
+    assert!(!res.status.as_ref().unwrap().sandbox_phone_numbers[0].added_by_operator);
+}
