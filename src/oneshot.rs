@@ -7,7 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use std::collections::HashSet;
 
-use crate::account::Code;
+use crate::account::{Code, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::admission::{self, Admitted, Kind};
 use crate::aws::Aws;
@@ -128,6 +128,9 @@ pub const INSTALLATION: &str = "reconcile-f";
 /// the resource reports `ReconcileTimedOut`). Resources sharing an SNS region share one read of
 /// the account's SNS state, as in the controller. Of the resources naming one user pool, the
 /// first in the file manages it; the others report `PoolClaimed` and change nothing.
+///
+/// Status identifies phone numbers under a key made for this run: the statuses of a file are
+/// ignored (see [`parse`]), and a key kept nowhere cannot be used to test guesses later.
 pub async fn reconcile_all(
     aws: &Aws,
     input: Input,
@@ -136,6 +139,7 @@ pub async fn reconcile_all(
     installation: &str,
 ) -> Vec<Reconciled> {
     let cache = AccountCache::new(std::time::Duration::from_secs(3600));
+    let number_ids = NumberIds::ephemeral();
     let mut out = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
         let manager = input.resources[..i]
@@ -154,7 +158,7 @@ pub async fn reconcile_all(
             secrets: &input.secrets,
             namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
         };
-        let env = Env::aws(aws, &cache, &secrets, &claimed, installation).with_pool_managed_by(manager);
+        let env = Env::aws(aws, &cache, &secrets, &claimed, installation, &number_ids).with_pool_managed_by(manager);
         let report = reconcile::sync_within(&env, resource, mode, Timestamp::now(), deadline).await;
         let mut resource = resource.clone();
         resource.status = Some(report.status);

@@ -244,8 +244,8 @@ fn rule(resource: &str, names: &str, verbs: &str) -> Rule {
 /// The chart's ServiceAccount, minus what every ServiceAccount may do (discovery, reviews of its
 /// own access), may do exactly this: in any namespace, watch and patch the resources, write their
 /// status and finalizers and publish Events, and read the kube-system namespace (which names the
-/// installation); read Secrets only where a namespace granted it; hold its one Lease in its own
-/// namespace. A chart change that widens it fails here.
+/// installation); read Secrets only where a namespace granted it; hold its one Lease and keep
+/// its one key Secret in its own namespace. A chart change that widens it fails here.
 #[test]
 fn the_service_account_may_do_exactly_what_the_operator_needs() {
     let plane = ControlPlane::get();
@@ -275,14 +275,16 @@ fn the_service_account_may_do_exactly_what_the_operator_needs() {
         rule("namespaces", "kube-system", "get"),
     ];
     let secrets = rule("secrets", "", "get list watch");
-    let lease = [
+    let own = [
         rule("leases.coordination.k8s.io", "", "create"),
         rule("leases.coordination.k8s.io", RELEASE, "get update"),
+        rule("secrets", "", "create"),
+        rule("secrets", &format!("{RELEASE}-number-id-key"), "get"),
     ];
     let cases: [(&str, Vec<Rule>); 3] = [
         (&anyone.name, everywhere.to_vec()),
         (&granted.name, [&everywhere[..], &[secrets]].concat()),
-        (RELEASE, [&everywhere[..], &lease[..]].concat()),
+        (RELEASE, [&everywhere[..], &own[..]].concat()),
     ];
     for (namespace, want) in cases {
         let has: BTreeSet<Rule> = can_i(plane, &operator, namespace)

@@ -272,3 +272,33 @@ async fn killed_after_removing_a_number() {
     let listed = eum.describe_verified_destination_numbers().send().await.unwrap();
     assert!(listed.verified_destination_numbers().is_empty(), "{listed:?}");
 }
+
+/// Status identifies the sandbox number under the key the operator keeps in a Secret of its own
+/// namespace, not by a plain hash of the number, and a restarted operator reads the same key.
+#[tokio::test]
+async fn a_restarted_operator_identifies_numbers_with_the_same_key() {
+    let (c, pool) = cluster().await;
+    let mut first = operator(&c);
+    c.create("app", spec(&pool, true)).await;
+    let api = c.csms();
+    let recorded = || {
+        let api = api.clone();
+        async move {
+            let r = api.get("app").await.ok()?;
+            r.status?.sandbox_phone_numbers.first().map(|n| n.id.clone())
+        }
+    };
+    let id = eventually(&first, WAIT, "the number in status", recorded).await;
+    let ids = c.number_ids().await.expect("the operator created its key");
+    assert_eq!(id, ids.id(NUMBER), "keyed with the installation's key");
+    first.kill();
+
+    answer_the_text(&c, &first).await;
+    let op = operator(&c);
+    wait_condition(&c, &op, "PhoneNumbersVerified", "True").await;
+    assert_eq!(
+        recorded().await.as_deref(),
+        Some(id.as_str()),
+        "the same identifier after a restart"
+    );
+}

@@ -151,6 +151,9 @@ fn settings() -> Settings {
         max_concurrent_reconciles: 10,
         secret_grant: Default::default(),
         installation: Some("cluster-a/operators".into()),
+        number_id_key_secret: "cognito-sms-operator-number-id-key".into(),
+        // Given, as a started controller has it: its Secret is read on the real control plane.
+        number_ids: Some(cognito_sms_operator::account::NumberIds::new(b"key")),
     }
 }
 

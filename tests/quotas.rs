@@ -7,6 +7,7 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
+use cognito_sms_operator::account::NumberIds;
 use cognito_sms_operator::account_cache::AccountCache;
 use cognito_sms_operator::aws::Aws;
 use cognito_sms_operator::aws::limits::{Budgets, Limits};
@@ -32,7 +33,8 @@ async fn converge(emu: &Emulator, aws: &Aws, pools: &[String]) -> Fleet {
     let cache = AccountCache::new(Duration::from_secs(300));
     let secrets = TestSecrets::default();
     let claimed = HashSet::new();
-    let env = Env::aws(aws, &cache, &secrets, &claimed, "cluster-a");
+    let ids = NumberIds::ephemeral();
+    let env = Env::aws(aws, &cache, &secrets, &claimed, "cluster-a", &ids);
     let resources: Vec<_> = pools
         .iter()
         .enumerate()
@@ -99,7 +101,8 @@ async fn a_failed_account_read_is_made_once_for_everyone_waiting() {
     let cache = AccountCache::new(Duration::from_secs(300));
     let secrets = TestSecrets::default();
     let claimed = HashSet::new();
-    let env = Env::aws(&aws, &cache, &secrets, &claimed, "cluster-a");
+    let ids = NumberIds::ephemeral();
+    let env = Env::aws(&aws, &cache, &secrets, &claimed, "cluster-a", &ids);
     let resources: Vec<_> = pools
         .iter()
         .enumerate()

@@ -9,6 +9,7 @@ pub mod numbers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::crd::OriginationIdentity;
@@ -223,9 +224,58 @@ pub fn mask(number: &str) -> String {
     format!("{masked}{}", shown.iter().collect::<String>())
 }
 
-/// A stable identifier for a number that does not reveal it.
-pub fn number_id(number: &str) -> String {
-    let digest = Sha256::digest(format!("cognitosms.io/phone:{number}").as_bytes());
+/// The length of the key [`NumberIds`] is made from, in bytes, as an installation generates it.
+pub const NUMBER_ID_KEY_LEN: usize = 32;
+
+/// Turns phone numbers into the identifiers status shows beside the masked number (`id`): the
+/// first 8 bytes of an HMAC-SHA-256 of the number under this installation's secret key, in hex.
+/// A plain hash would not hide the number: the ten billion numbers of a country can be hashed in
+/// minutes and matched against it. Without the key, the identifier says nothing.
+#[derive(Clone)]
+pub struct NumberIds {
+    mac: Hmac<Sha256>,
+}
+
+impl NumberIds {
+    /// The identifiers under `key` (any length; [`NUMBER_ID_KEY_LEN`] random bytes as generated).
+    pub fn new(key: &[u8]) -> Self {
+        Self {
+            mac: Hmac::new_from_slice(key).expect("HMAC takes a key of any length"),
+        }
+    }
+
+    /// Identifiers under a fresh random key, stable only for the life of this value.
+    pub fn ephemeral() -> Self {
+        Self::new(&rand::random::<[u8; NUMBER_ID_KEY_LEN]>())
+    }
+
+    /// The identifier of `number`.
+    pub fn id(&self, number: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(number.as_bytes());
+        hex8(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `id`, as status recorded it, identifies `number`: under this key, or as the plain
+    /// hash earlier versions of the operator wrote (the next status write records the keyed
+    /// identifier instead, so an upgrade forgets nothing).
+    pub fn matches(&self, id: &str, number: &str) -> bool {
+        id == self.id(number) || id == unkeyed_id(number)
+    }
+}
+
+impl fmt::Debug for NumberIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NumberIds(key redacted)")
+    }
+}
+
+/// The identifier earlier versions of the operator recorded: a plain SHA-256 of the number.
+fn unkeyed_id(number: &str) -> String {
+    hex8(&Sha256::digest(format!("cognitosms.io/phone:{number}").as_bytes()))
+}
+
+fn hex8(digest: &[u8]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -259,7 +309,7 @@ pub(crate) mod tests {
 
     /// A phone number identity of the account in us-east-1.
     pub(crate) fn number(n: &str, t: NumberType, country: &str) -> Identity {
-        let id = format!("phone-{}", number_id(n));
+        let id = format!("phone-{}", unkeyed_id(n));
         Identity {
             kind: IdentityKind::PhoneNumber(t),
             arn: format!("arn:aws:sms-voice:us-east-1:123456789012:phone-number/{id}"),
@@ -288,8 +338,43 @@ pub(crate) mod tests {
     fn masks_all_but_the_last_four_digits() {
         assert_eq!(mask("+14255550100"), "+*******0100");
         assert_eq!(mask("123"), "123");
-        assert_ne!(number_id("+14255550100"), number_id("+14255550101"));
-        assert_eq!(number_id("+14255550100").len(), 16);
+    }
+
+    /// The identifiers the tests' installation gives numbers.
+    pub(crate) fn ids() -> NumberIds {
+        NumberIds::new(b"the tests' installation key")
+    }
+
+    /// An identifier AWS might give `number`'s resources, for the tests' fixtures.
+    pub(crate) fn aws_id(number: &str) -> String {
+        unkeyed_id(number)
+    }
+
+    #[test]
+    fn number_ids_depend_on_the_key_and_hide_the_number() {
+        let (a, b) = (NumberIds::new(b"key a"), NumberIds::new(b"key b"));
+        let number = "+14255550100";
+        assert_eq!(a.id(number), a.id(number), "stable under one key");
+        assert_eq!(a.id(number).len(), 16);
+        assert_ne!(a.id(number), a.id("+14255550101"));
+        assert_ne!(
+            a.id(number),
+            b.id(number),
+            "another installation's key gives another id"
+        );
+        // Without the key, hashing every candidate number finds nothing.
+        assert_ne!(a.id(number), unkeyed_id(number));
+        assert_eq!(format!("{a:?}"), "NumberIds(key redacted)");
+    }
+
+    #[test]
+    fn ids_written_before_keying_still_match() {
+        let ids = ids();
+        let number = "+14255550100";
+        assert!(ids.matches(&ids.id(number), number));
+        assert!(ids.matches(&unkeyed_id(number), number), "status written unkeyed");
+        assert!(!ids.matches(&unkeyed_id("+14255550101"), number));
+        assert!(!ids.matches(&NumberIds::new(b"other").id(number), number));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::{Destination, Listed, mask, number_id};
+use super::{Destination, Listed, NumberIds, mask};
 use crate::conditions::{Finding, reasons};
 use crate::crd::{SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
 
@@ -33,8 +33,9 @@ pub fn number_steps(
     previous: &[SandboxNumberStatus],
     claimed_elsewhere: &HashSet<String>,
     resend_requested: bool,
+    ids: &NumberIds,
 ) -> Vec<NumberStep> {
-    let before = |number: &str| previous.iter().find(|p| p.id == number_id(number));
+    let before = |number: &str| previous.iter().find(|p| ids.matches(&p.id, number));
     let not_sent = |number: &str| before(number).is_some_and(|p| p.reason == reasons::CODE_NOT_SENT);
     let mut steps: Vec<NumberStep> = spec
         .iter()
@@ -73,6 +74,9 @@ pub fn number_steps(
 /// `PhoneNumbersVerified` condition takes when this number is the one holding it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberReport {
+    number: String,
+    /// Everything status shows of the number but its identifier, which
+    /// [`NumberReport::into_status`] adds.
     pub status: SandboxNumberStatus,
     pub condition_reason: &'static str,
 }
@@ -97,8 +101,9 @@ impl NumberReport {
         message: impl Into<String>,
     ) -> Self {
         Self {
+            number: number.to_string(),
             status: SandboxNumberStatus {
-                id: number_id(number),
+                id: String::new(),
                 phone_number: mask(number),
                 state,
                 reason: status_reason,
@@ -122,6 +127,14 @@ impl NumberReport {
 
     fn state(&self) -> SandboxNumberState {
         self.status.state
+    }
+
+    /// The number as status records it, identified under this installation's key.
+    pub fn into_status(self, ids: &NumberIds) -> SandboxNumberStatus {
+        SandboxNumberStatus {
+            id: ids.id(&self.number),
+            ..self.status
+        }
     }
 }
 
@@ -187,6 +200,7 @@ pub fn numbers_finding(in_sandbox: bool, numbers: &[NumberReport]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::tests::ids;
     use crate::conditions::ConditionStatus;
     use crate::testing::sandbox_number as number;
 
@@ -215,9 +229,10 @@ mod tests {
         let ours = |n: &str| {
             NumberReport::new(n, SandboxNumberState::Verified, reasons::VERIFIED, "")
                 .added_by_operator(true)
-                .status
+                .into_status(&ids())
         };
-        let not_sent = NumberReport::new("+15550000006", SandboxNumberState::Failed, reasons::CODE_NOT_SENT, "").status;
+        let not_sent = NumberReport::new("+15550000006", SandboxNumberState::Failed, reasons::CODE_NOT_SENT, "")
+            .into_status(&ids());
         let previous = vec![ours("+15550000003"), ours("+15550000005"), not_sent];
         let claimed = HashSet::from(["+15550000005".to_string()]);
         let spec = vec![
@@ -226,7 +241,7 @@ mod tests {
             number("+15550000002"),
             number("+15550000006"),
         ];
-        let steps = number_steps(&spec, &listed, &previous, &claimed, false);
+        let steps = number_steps(&spec, &listed, &previous, &claimed, false, &ids());
         assert_eq!(
             steps,
             vec![

@@ -6,6 +6,7 @@ mod events;
 mod finalizer;
 mod index;
 mod known;
+mod number_key;
 mod run;
 mod schedule;
 mod secrets;
@@ -27,6 +28,7 @@ pub use run::{Runtime, run, run_until};
 pub use schedule::{Queue, Schedule};
 pub use secrets::{KubeSecrets, SecretGrant};
 
+use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
@@ -135,6 +137,20 @@ pub struct Settings {
     /// namespace. Set it to take over the pools of a cluster this one replaces.
     #[arg(long, value_name = "NAME", env = "INSTALLATION")]
     pub installation: Option<String>,
+    /// The Secret, in the operator's namespace, holding this installation's key for the
+    /// phone-number identifiers in status (data key `key`). Created with a random key when it
+    /// does not exist. Replacing the key changes every identifier; status keeps no record of a
+    /// number under the old key, so delete the Secret only between installations.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "cognito-sms-operator-number-id-key",
+        env = "NUMBER_ID_KEY_SECRET"
+    )]
+    pub number_id_key_secret: String,
+    /// The identifiers under this installation's key, once read from that Secret.
+    #[arg(skip)]
+    pub number_ids: Option<NumberIds>,
 }
 
 /// Kubernetes API access the operator needs in every namespace it watches, as (API group,
@@ -162,6 +178,10 @@ pub const SECRET_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["ge
 /// not given: the `kube-system` namespace, whose uid is the cluster's identity.
 pub const INSTALLATION_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "namespaces", &["get"])];
 
+/// Kubernetes API access the operator needs in its own namespace: read the Secret holding this
+/// installation's key for phone-number identifiers, and create it on first start.
+pub const NUMBER_ID_KEY_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["get", "create"])];
+
 /// The lists of permissions, as `cognito-sms-operator permissions` prints them.
 pub fn permissions() -> serde_json::Value {
     let rules = |list: &[(&str, &str, &[&str])]| -> Vec<serde_json::Value> {
@@ -173,6 +193,7 @@ pub fn permissions() -> serde_json::Value {
         "kubernetes": rules(KUBE_PERMISSIONS),
         "verificationCodes": rules(SECRET_PERMISSIONS),
         "installation": rules(INSTALLATION_PERMISSIONS),
+        "numberIdKey": rules(NUMBER_ID_KEY_PERMISSIONS),
     })
 }
 
@@ -214,6 +235,8 @@ pub struct Context {
     /// The status computed last for each resource in this leadership term.
     known: known::KnownStatuses,
     secret_grant: Arc<SecretGrant>,
+    /// How status identifies phone numbers.
+    number_ids: NumberIds,
 }
 
 impl Context {
@@ -244,6 +267,7 @@ impl Context {
             index,
             schedule,
             secret_grant: Arc::new(settings.secret_grant.clone()),
+            number_ids: settings.number_ids.clone().unwrap_or_else(NumberIds::ephemeral),
             settings,
         }
     }
@@ -256,8 +280,15 @@ impl Context {
         claimed: &'a std::collections::HashSet<String>,
     ) -> Env<'a, AwsReads<'a, KubeSecrets>, AwsWrites<'a>> {
         let installation = self.settings.installation.as_deref().unwrap_or_default();
-        Env::aws(&self.aws, &self.account_cache, secrets, claimed, installation)
-            .with_pool_managed_by(self.index.pool_manager(obj))
+        Env::aws(
+            &self.aws,
+            &self.account_cache,
+            secrets,
+            claimed,
+            installation,
+            &self.number_ids,
+        )
+        .with_pool_managed_by(self.index.pool_manager(obj))
     }
 
     /// How long until `obj` is resynced: the configured period, lengthened so that resyncing every

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::index::Index;
 use super::secrets::SecretWatches;
-use super::{Context, Settings, error_policy, reconcile, reconcile_worthy};
+use super::{Context, Settings, error_policy, number_key, reconcile, reconcile_worthy};
 use crate::aws::Aws;
 use crate::conditions::types;
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
@@ -64,7 +64,7 @@ pub async fn run_until(
     if settings.installation.is_none() {
         let mut stopping = stop.clone();
         tokio::select! {
-            name = installation_name(&client) => settings.installation = Some(name),
+            name = until_answered("name this installation", || installation_name(&client)) => settings.installation = Some(name),
             _ = stopping.wait_for(|s| *s) => return,
         }
     }
@@ -72,6 +72,19 @@ pub async fn run_until(
         installation = settings.installation.as_deref().unwrap_or_default(),
         "recording this installation on the user pools it manages"
     );
+    if settings.number_ids.is_none() {
+        let namespace = std::env::var("POD_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let name = settings.number_id_key_secret.clone();
+        let load = || number_key::load_or_create(&client, &namespace, &name);
+        let mut stopping = stop.clone();
+        tokio::select! {
+            ids = until_answered("read the key of phone-number identifiers", load) => settings.number_ids = Some(ids),
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+    }
     let ctx = Arc::new(Context::new(client.clone(), aws, settings));
     let health = Arc::new(Health::default());
     let http = tokio::spawn(server::serve(
@@ -87,29 +100,39 @@ pub async fn run_until(
     tracing::info!("stopped");
 }
 
-/// This installation's default name: the cluster's identity (the uid of its `kube-system`
-/// namespace, which lives as long as the cluster) and the operator's namespace. Asked until the
-/// API server answers.
-async fn installation_name(client: &Client) -> String {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let own = std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty());
+/// The value of `ask`, asked again with a growing delay (1 s doubling up to 60 s) until it
+/// answers: what the operator cannot start without, and may get once the API server is up or
+/// RBAC is fixed.
+async fn until_answered<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    mut ask: impl FnMut() -> F,
+) -> T {
     let mut delay = std::time::Duration::from_secs(1);
     loop {
-        match namespaces.get("kube-system").await {
-            Ok(ns) => {
-                let cluster = ns.uid().unwrap_or_default();
-                return match own {
-                    Some(own) => format!("{cluster}/{own}"),
-                    None => cluster,
-                };
-            }
+        match ask().await {
+            Ok(answer) => return answer,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot read namespace kube-system, which names this installation; set --installation to name it yourself");
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot {what} yet");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(60));
             }
         }
     }
+}
+
+/// This installation's default name: the cluster's identity (the uid of its `kube-system`
+/// namespace, which lives as long as the cluster) and the operator's namespace.
+async fn installation_name(client: &Client) -> Result<String, String> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let own = std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty());
+    let ns = namespaces.get("kube-system").await.map_err(|e| {
+        format!("{e}: reading namespace kube-system names this installation; set --installation to name it yourself")
+    })?;
+    let cluster = ns.uid().unwrap_or_default();
+    Ok(match own {
+        Some(own) => format!("{cluster}/{own}"),
+        None => cluster,
+    })
 }
 
 /// Leader election, or its absence: the channel says whether this replica leads.

@@ -68,7 +68,8 @@ pub struct SandboxState {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxNumberStatus {
-    /// Stable, non-reversible identifier of the number, so it can be matched without storing it.
+    /// Identifier of the number, so that it can be matched without storing it: an HMAC of the
+    /// number under a secret key of this installation of the operator, which does not reveal it.
     pub id: String,
     /// The number, masked but for its last 4 digits.
     pub phone_number: String,

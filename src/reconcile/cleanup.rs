@@ -3,7 +3,6 @@
 
 use super::{Env, Mode, Reads, Writes, sms_region_of};
 use crate::account::mask;
-use crate::account::number_id;
 use crate::aws::AwsError;
 use crate::crd::{CognitoSmsConfig, DeletionPolicy};
 use aws_sdk_cognitoidentityprovider::types::UserPoolType;
@@ -84,7 +83,7 @@ fn numbers_to_remove<'a>(res: &'a CognitoSmsConfig, env: &Env<'_, impl Reads, im
             status
                 .sandbox_phone_numbers
                 .iter()
-                .any(|s| s.id == number_id(n) && s.added_by_operator)
+                .any(|s| env.number_ids.matches(&s.id, n) && s.added_by_operator)
         })
         .filter(|n| !env.claimed_elsewhere.contains(*n))
         .collect()

@@ -18,6 +18,7 @@ pub use cleanup::{CleanupReport, NUMBER_RETAINED, ROLE_RETAINED, cleanup};
 pub use execute::{AwsWrites, Writes};
 pub use observe::{AwsReads, Reads, SecretCode, SecretError, SecretSource};
 
+use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{self as aws, Aws, AwsError};
 use crate::conditions::{ConditionStatus, types};
@@ -71,6 +72,8 @@ pub struct Env<'a, R, W> {
     pub claimed_elsewhere: &'a HashSet<String>,
     /// Which installation of the operator this is, as recorded on the pools it manages.
     pub installation: &'a str,
+    /// How status identifies phone numbers, under this installation's key.
+    pub number_ids: &'a NumberIds,
     /// The resource (`namespace/name`) of this installation that manages the pool, when it is
     /// not this one: then nothing is read or written in AWS.
     pub pool_managed_by: Option<String>,
@@ -84,12 +87,14 @@ impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
         secrets: &'a S,
         claimed_elsewhere: &'a HashSet<String>,
         installation: &'a str,
+        number_ids: &'a NumberIds,
     ) -> Self {
         Env {
             reads: AwsReads { aws, cache, secrets },
             writes: AwsWrites { aws },
             claimed_elsewhere,
             installation,
+            number_ids,
             pool_managed_by: None,
         }
     }
@@ -207,7 +212,7 @@ async fn sync_recording<R: Reads, W: Writes>(
     if let Some(owner) = &env.pool_managed_by {
         return plan::claimed(res, owner, now);
     }
-    let observed = observe::observe(&env.reads, res, &target, env.installation).await;
+    let observed = observe::observe(&env.reads, res, &target, env.installation, env.number_ids).await;
     if let Ok(observed) = &observed
         && let Some(report) = plan::owned_elsewhere(res, &target, observed, env.installation, now)
     {
@@ -218,6 +223,7 @@ async fn sync_recording<R: Reads, W: Writes>(
         fresh_external_id: generate_external_id(),
         claimed_elsewhere: env.claimed_elsewhere,
         installation: env.installation,
+        number_ids: env.number_ids,
     };
     let plan = plan::plan(res, &target, observed, &inputs);
     let applied = match mode {

@@ -10,7 +10,7 @@ use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use serde_json::Value;
 
 use super::plan::Target;
-use crate::account::{AccountSms, Code, Listed};
+use crate::account::{AccountSms, Code, Listed, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::crd::DeliveryPath;
@@ -227,6 +227,7 @@ pub async fn observe<R: Reads>(
     res: &CognitoSmsConfig,
     target: &Target,
     installation: &str,
+    ids: &NumberIds,
 ) -> Result<Observed, AwsError> {
     let account_id = reads.account_id().await?;
     let (pool, role) = observe_pool_and_role(reads, res, target, &account_id, installation).await;
@@ -244,7 +245,7 @@ pub async fn observe<R: Reads>(
     let (codes, number_tags) = match &account_sms {
         Read::Found(account) => (
             pending_codes(reads, res, account).await,
-            unrecorded_number_tags(reads, res, account, &target.sms_region).await,
+            unrecorded_number_tags(reads, res, account, &target.sms_region, ids).await,
         ),
         _ => (BTreeMap::new(), BTreeMap::new()),
     };
@@ -363,6 +364,7 @@ async fn unrecorded_number_tags<R: Reads>(
     res: &CognitoSmsConfig,
     account: &AccountSms,
     region: &str,
+    ids: &NumberIds,
 ) -> BTreeMap<String, BTreeMap<String, String>> {
     let recorded: Vec<&str> = res
         .status
@@ -374,7 +376,7 @@ async fn unrecorded_number_tags<R: Reads>(
         let Some(listed) = account.destinations.get(&n.phone_number) else {
             continue;
         };
-        if recorded.contains(&crate::account::number_id(&n.phone_number).as_str()) {
+        if recorded.iter().any(|id| ids.matches(id, &n.phone_number)) {
             continue;
         }
         if let Ok(Some(found)) = reads.number_tags(region, &listed.arn).await {

@@ -67,7 +67,7 @@ def test_default_resources():
     assert kinds == sorted([
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
         "CustomResourceDefinition", "Deployment",
-        "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
+        "PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
     ])
 
 
@@ -95,13 +95,18 @@ def test_deployment_is_hardened_and_highly_available():
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
-def permissions(kind=("kubernetes", "verificationCodes", "installation")):
+def permissions(kind=("kubernetes", "verificationCodes", "installation", "numberIdKey")):
     """What the operator says it calls: in the namespaces it watches ("kubernetes"), for
-    verification codes in namespaces that grant it ("verificationCodes"), and to name its
-    installation ("installation": the kube-system namespace)."""
+    verification codes in namespaces that grant it ("verificationCodes"), to name its
+    installation ("installation": the kube-system namespace), and for the key of the phone-number
+    identifiers ("numberIdKey", in its own namespace)."""
     out = json.loads(subprocess.run([str(BINARY), "permissions"], check=True, capture_output=True, text=True).stdout)
     kinds = (kind,) if isinstance(kind, str) else kind
-    return {(p["apiGroup"], p["resource"]): set(p["verbs"]) for k in kinds for p in out[k]}
+    needed = {}
+    for k in kinds:
+        for p in out[k]:
+            needed.setdefault((p["apiGroup"], p["resource"]), set()).update(p["verbs"])
+    return needed
 
 
 def granted(rule_docs):
@@ -118,8 +123,8 @@ def granted(rule_docs):
 def test_rbac_is_exactly_what_the_code_calls(combo):
     values = COMBINATIONS[combo]
     docs = render(values)
-    needed = permissions(("kubernetes", "verificationCodes") if "installation" in values else
-                         ("kubernetes", "verificationCodes", "installation"))
+    needed = permissions(("kubernetes", "verificationCodes", "numberIdKey") if "installation" in values else
+                         ("kubernetes", "verificationCodes", "installation", "numberIdKey"))
     roles = by_kind(docs, "ClusterRole") + by_kind(docs, "Role")
     assert granted(roles) == needed
     for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
@@ -138,12 +143,28 @@ def test_the_installation_is_named_by_the_cluster_or_by_the_values():
     assert env["INSTALLATION"] == "cluster-a/operators"
 
 
+@pytest.mark.parametrize("values,secret", [({}, "cso-cognito-sms-operator-number-id-key"),
+                                           ({"numberIdKey": {"secretName": "ids"}}, "ids")])
+def test_the_number_id_key_is_one_secret_in_the_release_namespace(values, secret):
+    docs = render(values)
+    (role,) = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-number-id-key")]
+    assert role["metadata"]["namespace"] == "operators"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get"]},
+    ]
+    (dep,) = by_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NUMBER_ID_KEY_SECRET"] == secret
+
+
 def test_namespaced_rbac_reads_secrets_only_in_watched_namespaces():
     docs = render(COMBINATIONS["namespaced-rbac"])
     assert [r["metadata"]["name"] for r in by_kind(docs, "ClusterRole")] == ["cso-cognito-sms-operator-installation"]
     secret_namespaces = {
         r["metadata"]["namespace"] for r in by_kind(docs, "Role")
         if any("secrets" in rule["resources"] for rule in r["rules"])
+        and not r["metadata"]["name"].endswith("-number-id-key")
     }
     assert secret_namespaces == {"identity", "payments"}
     (dep,) = by_kind(docs, "Deployment")

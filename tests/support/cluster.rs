@@ -142,6 +142,20 @@ impl Cluster {
         }
     }
 
+    /// The key the operator identifies phone numbers with, from the Secret it keeps in its own
+    /// namespace (the release namespace on the real cluster, as the chart sets it).
+    pub async fn number_ids(&self) -> Option<cognito_sms_operator::account::NumberIds> {
+        let namespace = match &self.kube {
+            Kube::Real { .. } => RELEASE,
+            Kube::StandIn(_) => "default",
+        };
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = secrets.get_opt(&format!("{RELEASE}-number-id-key")).await.unwrap()?;
+        assert_eq!(secret.immutable, Some(true), "the key never changes");
+        let data = secret.data?;
+        Some(cognito_sms_operator::account::NumberIds::new(&data.get("key")?.0))
+    }
+
     /// The Lease for leader election: on the real cluster, the one the chart lets the operator
     /// hold (in its release namespace, named after the release), which tests take turns with.
     pub async fn lease(&self) -> LeaseTurn {
@@ -206,6 +220,9 @@ impl Cluster {
                 command
                     .args(["--namespace", namespace])
                     .env("KUBECONFIG", &plane.operator_kubeconfig)
+                    // As the chart's Deployment: the key of the phone-number identifiers is in
+                    // the release namespace, where the chart lets the operator keep it.
+                    .env("POD_NAMESPACE", RELEASE)
                     .env("SERVICE_ACCOUNT", grant.service_account.unwrap())
                     .env("SECRET_READER_CLUSTER_ROLE", grant.cluster_role);
             }

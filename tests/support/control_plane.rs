@@ -332,5 +332,5 @@ fn checkout_stamp() -> String {
         hash.update(file.to_string_lossy().as_bytes());
         hash.update(std::fs::read(&file).unwrap());
     }
-    format!("{:x}", hash.finalize())
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_iam::config::Credentials;
 use cognito_sms_operator::account::Code;
+use cognito_sms_operator::account::NumberIds;
 use cognito_sms_operator::account_cache::AccountCache;
 use cognito_sms_operator::aws::{Aws, AwsSettings};
 use cognito_sms_operator::crd::CognitoSmsConfig;
@@ -413,6 +414,7 @@ pub struct Harness {
     pub cache: AccountCache,
     pub secrets: TestSecrets,
     pub claimed: HashSet<String>,
+    pub number_ids: NumberIds,
 }
 
 impl Harness {
@@ -426,11 +428,19 @@ impl Harness {
             cache: AccountCache::new(ttl),
             secrets: TestSecrets::default(),
             claimed: HashSet::new(),
+            number_ids: NumberIds::new(b"the tests' installation key"),
         }
     }
 
     pub fn env(&self) -> Env<'_, AwsReads<'_, TestSecrets>, AwsWrites<'_>> {
-        Env::aws(&self.aws, &self.cache, &self.secrets, &self.claimed, INSTALLATION)
+        Env::aws(
+            &self.aws,
+            &self.cache,
+            &self.secrets,
+            &self.claimed,
+            INSTALLATION,
+            &self.number_ids,
+        )
     }
 
     /// Reconcile once and keep the new status on the resource, as the API server would.

@@ -71,3 +71,8 @@ SECRET_PERMISSIONS in src/controller/mod.rs by the chart tests.
 {{- define "cso.secretReaderRole" -}}
 {{- printf "%s-verification-codes" (include "cso.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The Secret holding the key of the phone-number identifiers in status. */}}
+{{- define "cso.numberIdKeySecret" -}}
+{{- .Values.numberIdKey.secretName | default (printf "%s-number-id-key" (include "cso.fullname" .)) }}
+{{- end }}

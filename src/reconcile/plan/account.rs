@@ -4,7 +4,7 @@
 
 use super::numbers::{self, NumberPlan};
 use super::{Draft, Inputs, Tally, Target};
-use crate::account::{self, Identity, numbers::numbers_finding};
+use crate::account::{self, Identity, NumberIds, numbers::numbers_finding};
 use crate::conditions::{Finding, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
 use crate::reconcile::execute::Applied;
@@ -21,6 +21,8 @@ pub(super) enum AccountPlan {
         origination: Finding,
         spend_limit: Finding,
         numbers: Vec<NumberPlan>,
+        /// How status identifies the numbers.
+        ids: NumberIds,
     },
 }
 
@@ -61,7 +63,8 @@ pub(super) fn plan(
             target.path,
             region,
         ),
-        numbers: numbers::plan(draft, res, region, account, observed, inputs.claimed_elsewhere),
+        numbers: numbers::plan(draft, res, region, account, observed, inputs),
+        ids: inputs.number_ids.clone(),
     }
 }
 
@@ -81,10 +84,11 @@ impl AccountPlan {
                 origination,
                 spend_limit,
                 numbers,
+                ids,
             } => {
                 let reports: Vec<_> = numbers.into_iter().filter_map(|n| n.conclude(applied, tally)).collect();
                 let phone_numbers = numbers_finding(in_sandbox, &reports);
-                status.sandbox_phone_numbers = reports.into_iter().map(|r| r.status).collect();
+                status.sandbox_phone_numbers = reports.into_iter().map(|r| r.into_status(&ids)).collect();
                 SmsFindings {
                     sandbox,
                     phone_numbers,

@@ -15,7 +15,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::execute::Applied;
 use super::observe::{Observed, Read};
 use super::{Requeue, SyncReport};
-use crate::account::{self as sms_account, Identity};
+use crate::account::{self as sms_account, Identity, NumberIds};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
@@ -62,6 +62,8 @@ pub struct Inputs<'a> {
     pub claimed_elsewhere: &'a HashSet<String>,
     /// Which installation of the operator this is, as recorded on the pools it manages.
     pub installation: &'a str,
+    /// How status identifies phone numbers, under this installation's key.
+    pub number_ids: &'a NumberIds,
 }
 
 /// What one reconcile means to do, and how each outcome will be reported.

@@ -1,11 +1,11 @@
 //! Step 6 of the guide: add, verify and remove this resource's sandbox destination numbers,
 //! through End User Messaging's verified destination numbers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use super::{Draft, Tally};
+use super::{Draft, Inputs, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
-use crate::account::{AccountSms, mask, number_id};
+use crate::account::{AccountSms, NumberIds, mask};
 use crate::aws::AwsError;
 use crate::conditions::reasons;
 use crate::crd::{
@@ -58,6 +58,7 @@ struct Numbers<'a> {
     /// The tags of numbers status has no record of, by number.
     tags: &'a BTreeMap<String, BTreeMap<String, String>>,
     owner: Owner,
+    ids: &'a NumberIds,
 }
 
 /// The plan of every number the spec lists or dropped.
@@ -67,7 +68,7 @@ pub(super) fn plan(
     region: &str,
     account: &AccountSms,
     observed: &Observed,
-    claimed_elsewhere: &HashSet<String>,
+    inputs: &Inputs,
 ) -> Vec<NumberPlan> {
     let previous = res
         .status
@@ -82,6 +83,7 @@ pub(super) fn plan(
         codes: &observed.codes,
         tags: &observed.number_tags,
         owner: Owner::of(res),
+        ids: inputs.number_ids,
     };
     let requested = res.annotations().get(RESEND_CODES_ANNOTATION).cloned();
     let resend = requested.is_some() && requested != draft.status.resend_codes_request;
@@ -92,8 +94,9 @@ pub(super) fn plan(
         &res.spec.sandbox_phone_numbers,
         &account.destinations,
         previous,
-        claimed_elsewhere,
+        inputs.claimed_elsewhere,
         resend,
+        inputs.number_ids,
     )
     .into_iter()
     .map(|step| at.plan_step(draft, step))
@@ -106,7 +109,7 @@ fn language(n: &SandboxPhoneNumber) -> Option<String> {
 
 impl Numbers<'_> {
     fn before(&self, number: &str) -> Option<&SandboxNumberStatus> {
-        self.previous.iter().find(|s| s.id == number_id(number))
+        self.previous.iter().find(|s| self.ids.matches(&s.id, number))
     }
 
     /// Whether this resource added the number: as status records it or, where status holds no

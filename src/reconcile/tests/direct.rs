@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::account::{Identity, IdentityKind, NumberType, number_id};
+use crate::account::tests::aws_id;
+use crate::account::{Identity, IdentityKind, NumberType};
 use crate::conditions::reasons;
 use crate::crd::DeliveryPath;
 use crate::desired::{SEND_TEXT_POLICY_NAME, SmsConfig};
@@ -16,7 +17,7 @@ const SENDER: &str = "+12065550100";
 const VERIFIED: &str = "+14255550100";
 
 fn phone_id() -> String {
-    format!("phone-{}", number_id(SENDER))
+    format!("phone-{}", aws_id(SENDER))
 }
 
 fn identity_arn() -> String {

@@ -30,6 +30,9 @@ pub(super) const POOL: &str = "eu-west-1_Abc";
 pub(super) const ROLE: &str = "cognito-sms-eu-west-1_Abc";
 /// The installation of the operator the tests reconcile as.
 pub(super) const INSTALLATION: &str = "cluster-a/operators";
+/// How that installation identifies phone numbers in status.
+pub(super) static IDS: std::sync::LazyLock<crate::account::NumberIds> =
+    std::sync::LazyLock::new(crate::account::tests::ids);
 
 pub(super) fn pool_arn() -> String {
     format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{POOL}")
@@ -177,6 +180,7 @@ impl World {
             writes: self,
             claimed_elsewhere: claimed,
             installation,
+            number_ids: &IDS,
             pool_managed_by: managed_by.map(String::from),
         };
         let report = sync(&env, res, mode, Timestamp::from_second(1_800_000_000).unwrap()).await;
@@ -192,6 +196,7 @@ impl World {
             writes: self,
             claimed_elsewhere: &NONE,
             installation: INSTALLATION,
+            number_ids: &IDS,
             pool_managed_by: None,
         }
     }
@@ -302,7 +307,7 @@ impl State {
             }
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
-                let id = format!("vdn-{}", crate::account::number_id(number));
+                let id = format!("vdn-{}", crate::account::tests::aws_id(number));
                 let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
                 self.number_tags.insert(arn.clone(), tags.clone());
                 self.numbers().insert(
@@ -397,7 +402,7 @@ pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, Secre
 }
 
 pub(super) fn listed(world: &mut World, number: &str, state: Listed) {
-    let id = format!("vdn-{}", crate::account::number_id(number));
+    let id = format!("vdn-{}", crate::account::tests::aws_id(number));
     let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
     world
         .set()

@@ -181,6 +181,44 @@ async fn dropped_numbers_are_removed_only_when_ours_alone() {
     }
 }
 
+/// Status identifies a number only under this installation's key, and status written with the
+/// plain hash of earlier versions is still understood, then rewritten keyed.
+#[tokio::test]
+async fn status_identifies_numbers_under_the_installations_key_and_reads_the_unkeyed_ids() {
+    let w = converged();
+    let mut res = with_number();
+    w.sync(&mut res, Mode::Apply).await;
+    let recorded = &res.status.as_ref().unwrap().sandbox_phone_numbers[0];
+    assert_eq!(recorded.id, IDS.id(NUMBER));
+    assert_ne!(recorded.id, legacy_id(NUMBER), "not the plain hash");
+    assert!(recorded.added_by_operator);
+
+    // As an earlier version wrote it: the plain hash. The number is still known as ours.
+    res.status.as_mut().unwrap().sandbox_phone_numbers[0].id = legacy_id(NUMBER);
+    w.forget_calls();
+    w.sync(&mut res, Mode::Apply).await;
+    let recorded = &res.status.as_ref().unwrap().sandbox_phone_numbers[0];
+    assert_eq!(recorded.id, IDS.id(NUMBER), "rewritten under the key");
+    assert!(recorded.added_by_operator, "still known as added by the operator");
+
+    res.status.as_mut().unwrap().sandbox_phone_numbers[0].id = legacy_id(NUMBER);
+    res.spec.sandbox_phone_numbers.clear();
+    w.forget_calls();
+    let report = w.sync(&mut res, Mode::Apply).await;
+    assert_eq!(
+        reasons(&report),
+        ["SandboxNumberRemoved"],
+        "removed as ours when dropped"
+    );
+}
+
+/// The identifier earlier versions of the operator wrote.
+fn legacy_id(number: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("cognitosms.io/phone:{number}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test]
 async fn a_removal_refused_within_24_hours_is_kept_and_tried_on_the_next_resync() {
     let mut w = converged();
@@ -266,7 +304,7 @@ async fn a_code_that_may_have_gone_out_is_sent_again_only_when_asked() {
     listed(&mut w, NUMBER, Listed::Pending);
     let mut res = with_number();
     res.status.get_or_insert_with(Default::default).sandbox_phone_numbers = vec![SandboxNumberStatus {
-        id: crate::account::number_id(NUMBER),
+        id: crate::account::tests::ids().id(NUMBER),
         phone_number: crate::account::mask(NUMBER),
         state: SandboxNumberState::Failed,
         reason: reasons::CODE_NOT_SENT.into(),
