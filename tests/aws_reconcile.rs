@@ -588,6 +588,20 @@ async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
         .send()
         .await
         .unwrap();
+    // More inline policies than one page of ListRolePolicies (100): IAM refuses to delete a role
+    // that keeps any, so every page must be read.
+    let iam = emu.iam().await;
+    for i in 0..120 {
+        iam.put_role_policy()
+            .role_name(&role_name)
+            .policy_name(format!("extra-{i}"))
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sns:*","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let done = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
     assert!(
         matches!(

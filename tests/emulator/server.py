@@ -14,6 +14,7 @@ this one add:
   DescribeConfigurationSets and SendTextMessage, validated against botocore's model
   (model_validation.py); a new account is SANDBOXED with a 1 USD text spend limit;
 * cognito_sms.py: Cognito's checks of SmsConfiguration.EumsSms and UserPool.SmsConfigurationFailure;
+* iam_paging.py: IAM's ListRolePolicies in pages of MaxItems (100 by default) with Marker;
 * cognito_tags.py: user pool tags (TagResource, UntagResource, ListTagsForResource), which moto
   lacks, kept where DescribeUserPool and UpdateUserPool see them;
 * throttle.py: throttling as AWS does at its request-rate quotas (token buckets per account, region
@@ -115,6 +116,7 @@ from waitress.server import create_server
 import cognito_pools
 import cognito_sms
 import cognito_tags  # noqa: F401 (adds the tag actions to moto's Cognito)
+import iam_paging  # noqa: F401 (pages IAM's ListRolePolicies)
 import sms_voice_actions
 import sms_voice_control
 import sms_voice_state
