@@ -57,7 +57,7 @@ enum Command {
         /// The installation this run acts as: it records this name on the user pools it manages
         /// and leaves alone the pools another installation (such as a cluster's operator)
         /// manages.
-        #[arg(long, value_name = "NAME", default_value = oneshot::INSTALLATION, env = "INSTALLATION")]
+        #[arg(long, value_name = "NAME", default_value = oneshot::INSTALLATION, env = "INSTALLATION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         installation: String,
         #[command(flatten)]
         aws: AwsSettings,

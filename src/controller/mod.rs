@@ -135,7 +135,7 @@ pub struct Settings {
     /// `cognitosms.io/installation`), so that two installations never manage the same pool. By
     /// default the cluster's identity (the uid of its `kube-system` namespace) and the operator's
     /// namespace. Set it to take over the pools of a cluster this one replaces.
-    #[arg(long, value_name = "NAME", env = "INSTALLATION")]
+    #[arg(long, value_name = "NAME", env = "INSTALLATION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub installation: Option<String>,
     /// The Secret, in the operator's namespace, holding this installation's key for the
     /// phone-number identifiers in status (data key `key`). Created with a random key when it
@@ -596,6 +596,21 @@ pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>
 mod tests {
     use super::*;
     use crate::testing::resource;
+
+    /// An empty name would record no installation on the pools: each resync would then find
+    /// its pool unclaimed and tag it again.
+    #[test]
+    fn an_empty_installation_name_is_refused() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Run {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        assert!(Run::try_parse_from(["run", "--installation", ""]).is_err());
+        let named = Run::try_parse_from(["run", "--installation", "cluster-a"]).unwrap();
+        assert_eq!(named.settings.installation.as_deref(), Some("cluster-a"));
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

@@ -128,7 +128,10 @@ async fn installation_name(client: &Client) -> Result<String, String> {
     let ns = namespaces.get("kube-system").await.map_err(|e| {
         format!("{e}: reading namespace kube-system names this installation; set --installation to name it yourself")
     })?;
-    let cluster = ns.uid().unwrap_or_default();
+    let cluster = ns
+        .uid()
+        .filter(|uid| !uid.is_empty())
+        .ok_or("namespace kube-system has no uid to name this installation by; set --installation")?;
     Ok(match own {
         Some(own) => format!("{cluster}/{own}"),
         None => cluster,

@@ -493,3 +493,22 @@ async fn an_event_note_longer_than_1_kib_is_refused() {
     assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
     assert!(err.message.contains("note: Too long"), "{}", err.message);
 }
+
+/// The namespaces every cluster has are real objects with uids (an operator names its
+/// installation by kube-system's), as the API server serves them; any other namespace a test
+/// names exists.
+#[tokio::test]
+async fn the_clusters_own_namespaces_have_uids() {
+    let (_s, client) = standin().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let system = namespaces.get("kube-system").await.unwrap();
+    let default = namespaces.get("default").await.unwrap();
+    let uid = |ns: &k8s_openapi::api::core::v1::Namespace| ns.metadata.uid.clone().unwrap_or_default();
+    assert!(!uid(&system).is_empty() && uid(&system) != uid(&default));
+    assert_eq!(
+        uid(&namespaces.get("kube-system").await.unwrap()),
+        uid(&system),
+        "stable"
+    );
+    assert!(namespaces.get("apps").await.is_ok(), "a namespace a test names exists");
+}
