@@ -6,11 +6,9 @@ Run: .venv/bin/python -m pytest -q -p no:cacheprovider tests/emulator
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import http
+from conftest import client, http
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -24,9 +22,7 @@ def fresh(url):
 
 
 def iam(url: str, validate: bool = True):
-    config = Config(parameter_validation=validate, retries={"total_max_attempts": 1})
-    return boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing", config=config)
+    return client(url, "iam", validate=validate, retries=1)
 
 
 def role_with_policies(url: str, count: int) -> str:

@@ -9,13 +9,11 @@ import json
 import re
 import time
 import urllib.error
-from functools import cache
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import http
+from conftest import client, http
 
 ACCOUNT = "123456789012"
 DAY = 24 * 3600
@@ -46,13 +44,6 @@ def eum_account(url: str, region: str = "us-east-1", **changes) -> dict:
 def sms_log(url: str) -> list[dict]:
     """Every SMS the emulator delivered, as moto records them."""
     return http(url, "GET", "/moto-api/data.json")["sns"].get("SMS", [])
-
-
-@cache
-def client(url: str, service: str, region: str = "us-east-1", validate: bool = True, retries: int = 3):
-    config = Config(parameter_validation=validate, retries={"total_max_attempts": retries, "mode": "standard"})
-    return boto3.client(service, endpoint_url=url, region_name=region, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", config=config)
 
 
 def sms_voice(url: str, region: str = "us-east-1", **kwargs):
