@@ -682,7 +682,8 @@ async fn pools_in_malaysia_hong_kong_and_thailand_send_through_another_region() 
 
 /// A setting changed after the reconcile read the pool (a console or Terraform edit while it
 /// wrote IAM, tested the configuration or waited for the rate limiter) is not reverted by the
-/// update planned on the earlier read.
+/// update planned on the earlier read: the update carries only the SMS configuration and the
+/// ownership tags, and every other setting is read again just before the write.
 #[tokio::test]
 async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
     use cognito_sms_operator::reconcile::{AwsWrites, Writes};
@@ -697,6 +698,7 @@ async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
         }
     };
     let as_read = read(pool.clone()).await;
+    assert_eq!(as_read.sms_authentication_message(), None);
 
     let mut edited = read(pool.clone()).await;
     edited.sms_authentication_message = Some("Your sign-in code is {####}".into());
@@ -719,7 +721,7 @@ async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
         user_pool_id: pool.clone(),
         from: None,
         to,
-        latest: Box::new(as_read),
+        add_tags: [("cognitosms.io/installation".to_string(), "it".to_string())].into(),
     };
     AwsWrites { aws: &emu.aws().await }.apply(&update).await.unwrap();
 
@@ -730,4 +732,10 @@ async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
         "the later edit stays"
     );
     assert_eq!(after.sms_configuration().unwrap().external_id(), Some("ext"));
+    let tag = after.user_pool_tags().and_then(|t| t.get("cognitosms.io/installation"));
+    assert_eq!(
+        tag.map(String::as_str),
+        Some("it"),
+        "the ownership record joins the tags"
+    );
 }

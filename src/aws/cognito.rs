@@ -8,8 +8,8 @@ use aws_sdk_cognitoidentityprovider::types::{
 
 use std::collections::BTreeMap;
 
-use super::{Aws, AwsError, optional};
-use crate::desired::{self, SmsConfig};
+use super::{Aws, AwsError, ErrorKind, optional};
+use crate::desired::{DirectSms, SmsConfig, UserPool};
 
 pub struct Cognito<'a> {
     pub(super) aws: &'a Aws,
@@ -95,8 +95,57 @@ pub fn sms_configuration(desired: &SmsConfig) -> SmsConfigurationType {
     sms
 }
 
+/// The operator's view of a pool as Cognito describes it.
+pub fn user_pool_of(pool: &UserPoolType) -> UserPool {
+    UserPool {
+        id: pool.id().unwrap_or_default().to_string(),
+        arn: pool.arn().map(String::from),
+        sms: sms_config_of(pool),
+        tags: pool
+            .user_pool_tags()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        sms_configuration_failure: pool
+            .sms_configuration_failure()
+            .filter(|f| !f.is_empty())
+            .map(String::from),
+    }
+}
+
+/// What the operator manages of a pool's `SmsConfiguration`, on whichever path it is; `None`
+/// when the pool has none.
+fn sms_config_of(pool: &UserPoolType) -> Option<SmsConfig> {
+    let sms = pool.sms_configuration()?;
+    if let Some(eums) = sms.eums_sms() {
+        return Some(SmsConfig {
+            caller_arn: eums.caller_arn().to_string(),
+            external_id: eums.external_id().map(String::from),
+            region: eums.region().map(String::from),
+            direct: Some(DirectSms {
+                origination_identity: eums.origination_identity().map(String::from),
+                configuration_set: eums.configuration_set_name().map(String::from),
+                in_entity_id: eums.in_entity_id().map(String::from),
+                in_template_id: eums.in_template_id().map(String::from),
+            }),
+        });
+    }
+    (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
+        caller_arn: sms.sns_caller_arn().to_string(),
+        external_id: sms.external_id().map(String::from),
+        region: sms.sns_region().map(String::from),
+        direct: None,
+    })
+}
+
 impl Cognito<'_> {
-    pub async fn describe_user_pool(&self, id: &str) -> Result<Option<UserPoolType>, AwsError> {
+    /// The pool, as far as the operator looks at it.
+    pub async fn user_pool(&self, id: &str) -> Result<Option<UserPool>, AwsError> {
+        Ok(self.describe_user_pool(id).await?.as_ref().map(user_pool_of))
+    }
+
+    async fn describe_user_pool(&self, id: &str) -> Result<Option<UserPoolType>, AwsError> {
         let req = self.client.describe_user_pool().user_pool_id(id).send();
         Ok(optional(
             self.aws
@@ -136,16 +185,29 @@ impl Cognito<'_> {
 
     /// Point the pool's SMS at `desired`, sending every other setting back unchanged.
     ///
-    /// `planned` is the pool as the reconcile read it, with the operator's ownership tags added.
-    /// The pool is read again just before the write: settings changed since (a console or
-    /// Terraform edit while the reconcile wrote IAM, tested the configuration or waited for the
-    /// rate limiter) are sent back as they are now, not reverted to what was read.
-    pub async fn update_sms_configuration(&self, planned: &UserPoolType, desired: &SmsConfig) -> Result<(), AwsError> {
-        let id = planned.id().unwrap_or_default();
-        let pool = match self.describe_user_pool(id).await? {
-            Some(now) => desired::rebase_pool_update(now, planned),
-            None => planned.clone(),
+    /// The pool is read again just before the write: settings changed since the reconcile read
+    /// it (a console or Terraform edit while the reconcile wrote IAM, tested the configuration or
+    /// waited for the rate limiter) are sent back as they are now, not reverted to what was
+    /// read. `add_tags` (the operator's ownership record) join the pool's tags.
+    pub async fn update_sms_configuration(
+        &self,
+        id: &str,
+        desired: &SmsConfig,
+        add_tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let Some(mut pool) = self.describe_user_pool(id).await? else {
+            return Err(AwsError::new(
+                "cognito-idp",
+                "UpdateUserPool",
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("user pool {id} no longer exists"),
+            ));
         };
+        if !add_tags.is_empty() {
+            let tags = add_tags.iter().map(|(k, v)| (k.clone(), v.clone()));
+            pool.user_pool_tags.get_or_insert_default().extend(tags);
+        }
         let req = with_every_setting_of(self.client.update_user_pool(), &pool, sms_configuration(desired));
         self.aws
             .call_in(&self.region, "cognito-idp", "UpdateUserPool", req.send())
@@ -333,8 +395,34 @@ mod tests {
 
     #[test]
     fn sms_config_read_from_pool() {
-        let pool = full_pool();
-        assert_eq!(SmsConfig::of_pool(&pool).unwrap().caller_arn, "arn:old");
-        assert_eq!(SmsConfig::of_pool(&UserPoolType::builder().build()), None);
+        let pool = user_pool_of(&full_pool());
+        assert_eq!(pool.sms.unwrap().caller_arn, "arn:old");
+        assert_eq!(pool.tags.get("team").map(String::as_str), Some("identity"));
+        assert_eq!(user_pool_of(&UserPoolType::builder().build()).sms, None);
+    }
+
+    #[test]
+    fn either_path_is_read_from_the_pool() {
+        let eums = EumsSmsConfigurationType::builder()
+            .caller_arn("arn:role")
+            .region("eu-west-1")
+            .origination_identity("arn:id")
+            .build()
+            .unwrap();
+        let direct = UserPoolType::builder()
+            .sms_configuration(SmsConfigurationType::builder().eums_sms(eums).build())
+            .build();
+        let read = sms_config_of(&direct).unwrap();
+        assert_eq!(read.path(), crate::crd::DeliveryPath::EndUserMessaging);
+        assert_eq!(read.direct.unwrap().origination_identity.as_deref(), Some("arn:id"));
+        let sns = UserPoolType::builder()
+            .sms_configuration(
+                SmsConfigurationType::builder()
+                    .sns_caller_arn("arn:role")
+                    .sns_region("eu-west-1")
+                    .build(),
+            )
+            .build();
+        assert_eq!(sms_config_of(&sns).unwrap().path(), crate::crd::DeliveryPath::Sns);
     }
 }

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use serde_json::Value;
 
-use super::{DesiredRole, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig};
+use super::{DesiredRole, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool};
 use crate::account::{Code, mask};
 use crate::policy;
 
@@ -57,9 +56,10 @@ pub enum Change {
         user_pool_id: String,
         from: Option<SmsConfig>,
         to: SmsConfig,
-        /// The pool as read: UpdateUserPool resets what it is not sent, so every other setting
-        /// is sent back from here.
-        latest: Box<UserPoolType>,
+        /// Tags to add to the pool with the update: the operator's ownership record, when the
+        /// pool does not carry it yet. UpdateUserPool resets what it is not sent, so the adapter
+        /// reads the pool just before the write and sends every other setting and tag back.
+        add_tags: BTreeMap<String, String>,
     },
     DeleteRole {
         role_name: String,
@@ -320,18 +320,13 @@ fn tag_change(desired: &DesiredRole, role: &ObservedRole) -> Option<Change> {
     })
 }
 
-/// The pool update that points `pool` (as read, its SMS settings `current`) at `desired`, if the
-/// pool is not already there.
-pub fn sms_configuration_change(
-    pool: &UserPoolType,
-    current: Option<&SmsConfig>,
-    desired: &SmsConfig,
-) -> Option<Change> {
-    (current != Some(desired)).then(|| Change::UpdateSmsConfiguration {
-        user_pool_id: pool.id().unwrap_or_default().to_string(),
-        from: current.cloned(),
+/// The pool update that points `pool` (as read) at `desired`, if the pool is not already there.
+pub fn sms_configuration_change(pool: &UserPool, desired: &SmsConfig) -> Option<Change> {
+    (pool.sms.as_ref() != Some(desired)).then(|| Change::UpdateSmsConfiguration {
+        user_pool_id: pool.id.clone(),
+        from: pool.sms.clone(),
         to: desired.clone(),
-        latest: Box::new(pool.clone()),
+        add_tags: BTreeMap::new(),
     })
 }
 
@@ -468,20 +463,24 @@ mod tests {
             region: Some("eu-west-1".into()),
             direct: None,
         };
-        let pool = UserPoolType::builder().id("p").build();
-        assert!(sms_configuration_change(&pool, Some(&want), &want).is_none());
-        assert!(sms_configuration_change(&pool, None, &want).is_some());
+        let pool = |sms: Option<&SmsConfig>| UserPool {
+            id: "p".into(),
+            sms: sms.cloned(),
+            ..Default::default()
+        };
+        assert!(sms_configuration_change(&pool(Some(&want)), &want).is_none());
+        assert!(sms_configuration_change(&pool(None), &want).is_some());
         let other_region = SmsConfig {
             region: None,
             ..want.clone()
         };
-        assert!(sms_configuration_change(&pool, Some(&other_region), &want).is_some());
+        assert!(sms_configuration_change(&pool(Some(&other_region)), &want).is_some());
         let direct = SmsConfig {
             direct: Some(Default::default()),
             ..want.clone()
         };
         assert!(
-            sms_configuration_change(&pool, Some(&want), &direct).is_some(),
+            sms_configuration_change(&pool(Some(&want)), &direct).is_some(),
             "the path counts"
         );
     }
@@ -497,7 +496,7 @@ mod tests {
                 region: None,
                 direct: None,
             },
-            latest: Box::new(UserPoolType::builder().build()),
+            add_tags: BTreeMap::new(),
         };
         assert!(!c.to_string().contains("secret-ish"));
     }

@@ -8,9 +8,9 @@ mod sms;
 pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
 pub use pool_owner::{
     POOL_TAG_KEYS, PoolOwnership, TAG_INSTALLATION, claimed_message, owned_elsewhere_message, pool_ownership,
-    pool_tags, predecessor, rebase_pool_update,
+    pool_tags, predecessor,
 };
-pub use sms::{DirectSms, SmsConfig};
+pub use sms::{DirectSms, SmsConfig, UserPool};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -3,7 +3,7 @@
 //! Within one installation the oldest resource that names a pool owns it (see the controller's
 //! index); the tags say which installation, and which resource of it, holds the pool. Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::{MANAGER, Owner, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE};
 
@@ -22,25 +22,6 @@ pub fn pool_tags(installation: &str, owner: &Owner) -> BTreeMap<String, String> 
         (TAG_NAMESPACE.to_string(), owner.namespace.clone()),
         (TAG_NAME.to_string(), owner.name.clone()),
     ])
-}
-
-/// The pool as read `now`, for an update planned on an earlier read (`planned`): every setting as
-/// it is now, plus the ownership tags the plan added. Pure.
-pub fn rebase_pool_update(
-    mut now: aws_sdk_cognitoidentityprovider::types::UserPoolType,
-    planned: &aws_sdk_cognitoidentityprovider::types::UserPoolType,
-) -> aws_sdk_cognitoidentityprovider::types::UserPoolType {
-    let ours = planned
-        .user_pool_tags()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| POOL_TAG_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()));
-    let ours: Vec<_> = ours.collect();
-    if !ours.is_empty() {
-        now.user_pool_tags.get_or_insert_default().extend(ours);
-    }
-    now
 }
 
 /// Whose a user pool is, judged by its tags.
@@ -70,8 +51,8 @@ impl PoolOwnership {
 }
 
 /// Whose the pool with `tags` is, for `owner` of `installation`.
-pub fn pool_ownership(tags: Option<&HashMap<String, String>>, installation: &str, owner: &Owner) -> PoolOwnership {
-    let tag = |key: &str| tags.and_then(|t| t.get(key)).map(String::as_str);
+pub fn pool_ownership(tags: &BTreeMap<String, String>, installation: &str, owner: &Owner) -> PoolOwnership {
+    let tag = |key: &str| tags.get(key).map(String::as_str);
     let Some(theirs) = tag(TAG_INSTALLATION).filter(|i| !i.is_empty()) else {
         return PoolOwnership::Unclaimed;
     };
@@ -94,7 +75,7 @@ pub fn pool_ownership(tags: Option<&HashMap<String, String>>, installation: &str
 
 /// The resource of this installation (`namespace/name`) that the pool's tags say managed it
 /// before `owner`, when `owner` is taking it over: that resource's role goes with the pool.
-pub fn predecessor(tags: Option<&HashMap<String, String>>, installation: &str, owner: &Owner) -> Option<String> {
+pub fn predecessor(tags: &BTreeMap<String, String>, installation: &str, owner: &Owner) -> Option<String> {
     match pool_ownership(tags, installation, owner) {
         PoolOwnership::OtherResource(previous) if !previous.is_empty() => Some(previous),
         _ => None,
@@ -143,23 +124,26 @@ mod tests {
         }
     }
 
-    fn tags(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn a_pool_is_judged_by_its_installation_then_its_resource() {
         let me = owner("team-a", "sms");
-        let mine = pool_tags("cluster-1", &me).into_iter().collect::<HashMap<_, _>>();
-        assert_eq!(pool_ownership(Some(&mine), "cluster-1", &me), PoolOwnership::Ours);
-        assert_eq!(pool_ownership(None, "cluster-1", &me), PoolOwnership::Unclaimed);
-        let team = tags(&[("team", "identity"), (TAG_INSTALLATION, "")]);
-        assert_eq!(pool_ownership(Some(&team), "cluster-1", &me), PoolOwnership::Unclaimed);
+        let mine = pool_tags("cluster-1", &me);
+        assert_eq!(pool_ownership(&mine, "cluster-1", &me), PoolOwnership::Ours);
         assert_eq!(
-            pool_ownership(Some(&mine), "cluster-1", &owner("team-b", "sms")),
+            pool_ownership(&BTreeMap::new(), "cluster-1", &me),
+            PoolOwnership::Unclaimed
+        );
+        let team = tags(&[("team", "identity"), (TAG_INSTALLATION, "")]);
+        assert_eq!(pool_ownership(&team, "cluster-1", &me), PoolOwnership::Unclaimed);
+        assert_eq!(
+            pool_ownership(&mine, "cluster-1", &owner("team-b", "sms")),
             PoolOwnership::OtherResource("team-a/sms".into())
         );
-        let elsewhere = pool_ownership(Some(&mine), "cluster-2", &me);
+        let elsewhere = pool_ownership(&mine, "cluster-2", &me);
         assert_eq!(
             elsewhere,
             PoolOwnership::OtherInstallation {

@@ -1,10 +1,23 @@
-//! The pool's SMS configuration, on either path, as far as this operator manages it. Pure.
+//! A user pool and its SMS configuration, on either path, as far as this operator manages them.
+//! Pure: the AWS adapter translates Cognito's types into these.
 
 use std::fmt;
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
+use std::collections::BTreeMap;
 
 use crate::crd::DeliveryPath;
+
+/// A user pool as read from Cognito, as far as the operator looks at it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPool {
+    pub id: String,
+    pub arn: Option<String>,
+    /// What the operator manages of its `SmsConfiguration`; `None` when it has none.
+    pub sms: Option<SmsConfig>,
+    pub tags: BTreeMap<String, String>,
+    /// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), when it gives one.
+    pub sms_configuration_failure: Option<String>,
+}
 
 /// The pool's `SmsConfiguration`: the role and external ID, and the SNS region (SNS path) or
 /// the End User Messaging settings (direct path).
@@ -29,31 +42,6 @@ pub struct DirectSms {
 }
 
 impl SmsConfig {
-    /// What the operator manages of a pool's `SmsConfiguration`, on whichever path it is;
-    /// `None` when the pool has none.
-    pub fn of_pool(pool: &UserPoolType) -> Option<Self> {
-        let sms = pool.sms_configuration()?;
-        if let Some(eums) = sms.eums_sms() {
-            return Some(SmsConfig {
-                caller_arn: eums.caller_arn().to_string(),
-                external_id: eums.external_id().map(String::from),
-                region: eums.region().map(String::from),
-                direct: Some(DirectSms {
-                    origination_identity: eums.origination_identity().map(String::from),
-                    configuration_set: eums.configuration_set_name().map(String::from),
-                    in_entity_id: eums.in_entity_id().map(String::from),
-                    in_template_id: eums.in_template_id().map(String::from),
-                }),
-            });
-        }
-        (!sms.sns_caller_arn().is_empty()).then(|| SmsConfig {
-            caller_arn: sms.sns_caller_arn().to_string(),
-            external_id: sms.external_id().map(String::from),
-            region: sms.sns_region().map(String::from),
-            direct: None,
-        })
-    }
-
     pub fn path(&self) -> DeliveryPath {
         match self.direct {
             Some(_) => DeliveryPath::EndUserMessaging,
@@ -88,38 +76,5 @@ impl fmt::Display for SmsConfig {
                 set(&d.in_template_id)
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use aws_sdk_cognitoidentityprovider::types::{EumsSmsConfigurationType, SmsConfigurationType};
-
-    use super::*;
-
-    #[test]
-    fn either_path_is_read_from_the_pool() {
-        let eums = EumsSmsConfigurationType::builder()
-            .caller_arn("arn:role")
-            .region("eu-west-1")
-            .origination_identity("arn:id")
-            .build()
-            .unwrap();
-        let direct = UserPoolType::builder()
-            .sms_configuration(SmsConfigurationType::builder().eums_sms(eums).build())
-            .build();
-        let read = SmsConfig::of_pool(&direct).unwrap();
-        assert_eq!(read.path(), DeliveryPath::EndUserMessaging);
-        assert_eq!(read.direct.unwrap().origination_identity.as_deref(), Some("arn:id"));
-        let sns = UserPoolType::builder()
-            .sms_configuration(
-                SmsConfigurationType::builder()
-                    .sns_caller_arn("arn:role")
-                    .sns_region("eu-west-1")
-                    .build(),
-            )
-            .build();
-        assert_eq!(SmsConfig::of_pool(&sns).unwrap().path(), DeliveryPath::Sns);
-        assert_eq!(SmsConfig::of_pool(&UserPoolType::builder().build()), None);
     }
 }

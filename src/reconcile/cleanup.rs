@@ -5,9 +5,8 @@ use super::{Env, Mode, Reads, Writes, sms_region_of};
 use crate::account::mask;
 use crate::aws::AwsError;
 use crate::crd::{CognitoSmsConfig, DeletionPolicy};
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 
-use crate::desired::{self, Change, Owner, Ownership, POOL_TAG_KEYS, PoolOwnership, SmsConfig};
+use crate::desired::{self, Change, Owner, Ownership, POOL_TAG_KEYS, PoolOwnership, UserPool};
 use crate::regions;
 
 /// Warning reasons for what deleting a resource deliberately left in AWS.
@@ -46,7 +45,7 @@ pub async fn cleanup<R: Reads, W: Writes>(
     let owner = Owner::of(res);
     let ownership = pool
         .as_ref()
-        .map(|p| desired::pool_ownership(p.user_pool_tags(), env.installation, &owner));
+        .map(|p| desired::pool_ownership(&p.tags, env.installation, &owner));
     if matches!(ownership, Some(PoolOwnership::OtherInstallation { .. })) {
         return Ok(out);
     }
@@ -59,7 +58,7 @@ pub async fn cleanup<R: Reads, W: Writes>(
     if let Some(pool) = pool.filter(|_| ownership == Some(PoolOwnership::Ours) && !role_kept_for_pool) {
         let change = Change::UntagUserPool {
             user_pool_id: res.spec.user_pool_id.clone(),
-            arn: pool.arn().unwrap_or_default().to_string(),
+            arn: pool.arn.clone().unwrap_or_default(),
             keys: POOL_TAG_KEYS.iter().map(|k| k.to_string()).collect(),
         };
         if mode == Mode::Apply {
@@ -137,7 +136,7 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
 async fn delete_managed_role<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
-    pool: Option<&UserPoolType>,
+    pool: Option<&UserPool>,
     mode: Mode,
     out: &mut CleanupReport,
 ) -> Result<bool, AwsError> {
@@ -153,7 +152,7 @@ async fn delete_managed_role<R: Reads, W: Writes>(
         return Ok(false);
     }
     if pool
-        .and_then(SmsConfig::of_pool)
+        .and_then(|p| p.sms.as_ref())
         .is_some_and(|c| c.caller_arn == role.arn)
     {
         let note = format!(

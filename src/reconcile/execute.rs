@@ -63,12 +63,13 @@ impl Writes for AwsWrites<'_> {
             }
             Change::UpdateSmsConfiguration {
                 user_pool_id,
-                latest,
                 to,
+                add_tags,
                 ..
             } => {
                 let region = crate::regions::pool_region(user_pool_id).unwrap_or_default();
-                self.aws.cognito(region).update_sms_configuration(latest, to).await
+                let cognito = self.aws.cognito(region);
+                cognito.update_sms_configuration(user_pool_id, to, add_tags).await
             }
             Change::TestSendText(message) => self.aws.sms_voice(&message.region).test_send(message).await,
             Change::AddSandboxNumber {
@@ -161,7 +162,6 @@ pub fn changed_sandbox_list(changes: &[Change], applied: &[Applied]) -> bool {
 mod tests {
     use std::collections::BTreeMap;
 
-    use aws_sdk_cognitoidentityprovider::types::UserPoolType;
     use serde_json::json;
 
     use super::*;
@@ -264,7 +264,7 @@ mod tests {
                 user_pool_id: "us-east-1_Abc".into(),
                 from: None,
                 to,
-                latest: Box::new(UserPoolType::builder().id("us-east-1_Abc").build()),
+                add_tags: BTreeMap::new(),
             },
             Change::TestSendText(test),
             Change::AddSandboxNumber {

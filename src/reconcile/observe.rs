@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
 use serde_json::Value;
 
 use super::plan::Target;
@@ -15,7 +14,7 @@ use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::crd::DeliveryPath;
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
-use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME};
+use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME, UserPool};
 
 /// A verification code read from a Secret, with the Secret's version.
 #[derive(Debug, Clone)]
@@ -66,7 +65,7 @@ pub trait SecretSource: Sync {
 /// cache) and a [`SecretSource`]; tests supply their own answers.
 pub trait Reads: Sync {
     fn account_id(&self) -> impl Future<Output = Result<String, AwsError>> + Send;
-    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPoolType>, AwsError>> + Send;
+    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPool>, AwsError>> + Send;
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send;
     /// An inline policy of a role, `None` when the role has none of that name.
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send;
@@ -92,7 +91,7 @@ impl<T: Reads> Reads for &T {
     fn account_id(&self) -> impl Future<Output = Result<String, AwsError>> + Send {
         (*self).account_id()
     }
-    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPoolType>, AwsError>> + Send {
+    fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPool>, AwsError>> + Send {
         (*self).user_pool(region, id)
     }
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send {
@@ -137,8 +136,8 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     async fn account_id(&self) -> Result<String, AwsError> {
         self.aws.account_id().await
     }
-    async fn user_pool(&self, region: &str, id: &str) -> Result<Option<UserPoolType>, AwsError> {
-        self.aws.cognito(region).describe_user_pool(id).await
+    async fn user_pool(&self, region: &str, id: &str) -> Result<Option<UserPool>, AwsError> {
+        self.aws.cognito(region).user_pool(id).await
     }
     async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
         self.aws.iam().get_role(name).await
@@ -207,7 +206,7 @@ pub struct RoleReads {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub account_id: String,
-    pub pool: Read<UserPoolType>,
+    pub pool: Read<UserPool>,
     pub role: RoleReads,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number SNS lists as pending verification, by number.
@@ -260,9 +259,9 @@ pub async fn observe<R: Reads>(
 }
 
 /// Whether the pool as read is tagged for another installation of the operator.
-pub fn pool_owned_elsewhere(pool: &Read<UserPoolType>, installation: &str, res: &CognitoSmsConfig) -> bool {
+pub fn pool_owned_elsewhere(pool: &Read<UserPool>, installation: &str, res: &CognitoSmsConfig) -> bool {
     matches!(pool, Read::Found(p)
-        if !desired::pool_ownership(p.user_pool_tags(), installation, &Owner::of(res)).is_ours_to_manage())
+        if !desired::pool_ownership(&p.tags, installation, &Owner::of(res)).is_ours_to_manage())
 }
 
 async fn observe_pool_and_role<R: Reads>(
@@ -271,7 +270,7 @@ async fn observe_pool_and_role<R: Reads>(
     target: &Target,
     account_id: &str,
     installation: &str,
-) -> (Read<UserPoolType>, RoleReads) {
+) -> (Read<UserPool>, RoleReads) {
     let skipped = RoleReads {
         role: Read::Skipped,
         policies: Read::Skipped,
@@ -281,7 +280,7 @@ async fn observe_pool_and_role<R: Reads>(
     if spec.role.managed.is_some() && spec.role.existing.is_some() {
         return (Read::Skipped, skipped);
     }
-    let pool: Read<UserPoolType> = reads.user_pool(&target.pool_region, &spec.user_pool_id).await.into();
+    let pool: Read<UserPool> = reads.user_pool(&target.pool_region, &spec.user_pool_id).await.into();
     if !matches!(pool, Read::Found(_)) || pool_owned_elsewhere(&pool, installation, res) {
         return (pool, skipped);
     }
@@ -292,7 +291,7 @@ async fn observe_pool_and_role<R: Reads>(
         },
         None => {
             let predecessor = match &pool {
-                Read::Found(p) => desired::predecessor(p.user_pool_tags(), installation, &Owner::of(res)),
+                Read::Found(p) => desired::predecessor(&p.tags, installation, &Owner::of(res)),
                 _ => None,
             };
             observe_managed_role(reads, res, target, predecessor.as_deref()).await

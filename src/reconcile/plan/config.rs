@@ -3,15 +3,13 @@
 
 use std::ops::Range;
 
-use aws_sdk_cognitoidentityprovider::types::UserPoolType;
-
 use super::role::{self, RolePlan, RoleState};
 use super::{Draft, Inputs, Tally, Target, failure, pending};
 use crate::account::{AccountSms, Identity, Listed};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{Finding, Findings, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
-use crate::desired::{self, Change, DirectSms, SendPermission, SmsConfig, TestMessage};
+use crate::desired::{self, Change, DirectSms, SendPermission, SmsConfig, TestMessage, UserPool};
 use crate::policy;
 use crate::reconcile::execute::Applied;
 use crate::reconcile::observe::{Observed, Read};
@@ -71,7 +69,7 @@ pub(super) fn plan(
         Err(why) => return waiting_for_identity(why),
     };
     let permission = send_permission(res, target, &pool_arn, &observed.account_id, identity);
-    let predecessor = desired::predecessor(pool.user_pool_tags(), inputs.installation, &desired::Owner::of(res));
+    let predecessor = desired::predecessor(&pool.tags, inputs.installation, &desired::Owner::of(res));
     let RolePlan { external_id, state } = role::plan(
         res,
         &observed.account_id,
@@ -104,12 +102,11 @@ pub(super) fn plan(
 }
 
 /// The pool's ARN as Cognito reports it, or as it would be.
-pub(super) fn pool_arn(pool: &UserPoolType, target: &Target, account_id: &str) -> String {
-    pool.arn().map(String::from).unwrap_or_else(|| {
+pub(super) fn pool_arn(pool: &UserPool, target: &Target, account_id: &str) -> String {
+    pool.arn.clone().unwrap_or_else(|| {
         format!(
             "arn:aws:cognito-idp:{}:{account_id}:userpool/{}",
-            target.pool_region,
-            pool.id().unwrap_or_default()
+            target.pool_region, pool.id
         )
     })
 }
@@ -177,7 +174,7 @@ fn pool_unavailable(
     res: &CognitoSmsConfig,
     target: &Target,
     observed: &Observed,
-    read: &Read<UserPoolType>,
+    read: &Read<UserPool>,
     tally: &mut Tally,
 ) -> ConfigPlan {
     match read {
@@ -227,10 +224,10 @@ fn plan_pool(
     draft: &mut Draft,
     res: &CognitoSmsConfig,
     observed: &Observed,
-    pool: &UserPoolType,
+    pool: &UserPool,
     desired: SmsConfig,
 ) -> PoolPlan {
-    let pool_id = pool.id().unwrap_or_default();
+    let pool_id = &pool.id;
     let account = match &observed.account_sms {
         Read::Found(account) => Some(account.as_ref()),
         _ => None,
@@ -250,11 +247,8 @@ fn plan_pool(
         ));
     }
     let mut in_sync = in_sync_finding(pool_id, &desired);
-    let Some(change) = desired::sms_configuration_change(pool, SmsConfig::of_pool(pool).as_ref(), &desired) else {
-        draft.cognito_diagnosis = pool
-            .sms_configuration_failure()
-            .filter(|f| !f.is_empty())
-            .map(String::from);
+    let Some(change) = desired::sms_configuration_change(pool, &desired) else {
+        draft.cognito_diagnosis = pool.sms_configuration_failure.clone();
         return PoolPlan::Settled(in_sync);
     };
     let test = match (&desired.direct, account) {

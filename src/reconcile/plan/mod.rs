@@ -280,7 +280,7 @@ pub fn owned_elsewhere(
     let desired::PoolOwnership::OtherInstallation {
         installation: theirs,
         resource,
-    } = desired::pool_ownership(pool.user_pool_tags(), installation, &owner)
+    } = desired::pool_ownership(&pool.tags, installation, &owner)
     else {
         return None;
     };
@@ -403,10 +403,7 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
 }
 
 /// The pool this resource manages, as far as the read of the pool tells: none when it is gone.
-fn manager_of(
-    res: &CognitoSmsConfig,
-    pool: &Read<aws_sdk_cognitoidentityprovider::types::UserPoolType>,
-) -> Option<String> {
+fn manager_of(res: &CognitoSmsConfig, pool: &Read<desired::UserPool>) -> Option<String> {
     match pool {
         Read::Absent => None,
         _ => Some(res.spec.user_pool_id.clone()),
@@ -429,17 +426,16 @@ fn claim_pool(
         return None;
     };
     let owner = desired::Owner::of(res);
-    if desired::pool_ownership(pool.user_pool_tags(), installation, &owner) == desired::PoolOwnership::Ours {
+    if desired::pool_ownership(&pool.tags, installation, &owner) == desired::PoolOwnership::Ours {
         return None;
     }
     let tags = desired::pool_tags(installation, &owner);
     let update = draft.changes.iter_mut().find_map(|c| match c {
-        Change::UpdateSmsConfiguration { latest, .. } => Some(latest),
+        Change::UpdateSmsConfiguration { add_tags, .. } => Some(add_tags),
         _ => None,
     });
-    if let Some(latest) = update {
-        let all = latest.user_pool_tags.get_or_insert_default();
-        all.extend(tags);
+    if let Some(add_tags) = update {
+        add_tags.extend(tags);
         return None;
     }
     let change = Change::TagUserPool {

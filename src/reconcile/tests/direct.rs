@@ -49,7 +49,7 @@ fn direct(identity: Value) -> CognitoSmsConfig {
 }
 
 fn pool_sms(w: &World) -> SmsConfig {
-    SmsConfig::of_pool(w.state.lock().unwrap().pool.as_ref().unwrap()).unwrap()
+    w.state.lock().unwrap().pool.as_ref().unwrap().sms.clone().unwrap()
 }
 
 #[tokio::test]

@@ -12,7 +12,6 @@ mod role;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_cognitoidentityprovider::types::{SmsConfigurationType, UserPoolType};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -21,7 +20,7 @@ use crate::account::{AccountSms, Code, Destination, Listed, SnsView};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
-use crate::desired::{Change, ObservedRole, PUBLISH_POLICY_NAME};
+use crate::desired::{Change, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool};
 use crate::policy;
 use crate::testing::{ResourceFixture, resource};
 
@@ -86,7 +85,7 @@ pub(super) struct World {
 /// The part of the account that writes change, and the writes made.
 #[derive(Default)]
 pub(super) struct State {
-    pub pool: Option<UserPoolType>,
+    pub pool: Option<UserPool>,
     pub roles: HashMap<String, ObservedRole>,
     /// Inline policies of the managed role, by policy name.
     pub inline: HashMap<String, Value>,
@@ -103,9 +102,14 @@ impl World {
     pub fn new() -> Self {
         let owner = crate::desired::Owner::of(&app(json!({})));
         let tags = crate::desired::pool_tags(INSTALLATION, &owner);
-        let pool = UserPoolType::builder().id(POOL).arn(pool_arn()).name("app");
+        let pool = UserPool {
+            id: POOL.into(),
+            arn: Some(pool_arn()),
+            tags,
+            ..Default::default()
+        };
         let state = State {
-            pool: Some(pool.set_user_pool_tags(Some(tags.into_iter().collect())).build()),
+            pool: Some(pool),
             account: Some(AccountSms {
                 in_sandbox: true,
                 tier: Some("SANDBOXED".into()),
@@ -210,8 +214,8 @@ impl Reads for World {
             None => Ok(ACCOUNT.into()),
         }
     }
-    async fn user_pool(&self, _region: &str, id: &str) -> Result<Option<UserPoolType>, AwsError> {
-        let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id() == Some(id));
+    async fn user_pool(&self, _region: &str, id: &str) -> Result<Option<UserPool>, AwsError> {
+        let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
         self.read("DescribeUserPool", pool)
     }
     async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
@@ -292,18 +296,17 @@ impl State {
             }
             Change::TagUserPool { tags, .. } => {
                 let pool = self.pool.as_mut().expect("the pool exists");
-                let all = pool.user_pool_tags.get_or_insert_default();
-                all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                pool.tags.extend(tags.clone());
             }
             Change::UntagUserPool { keys, .. } => {
-                if let Some(all) = self.pool.as_mut().and_then(|p| p.user_pool_tags.as_mut()) {
-                    all.retain(|k, _| !keys.contains(k));
+                if let Some(pool) = self.pool.as_mut() {
+                    pool.tags.retain(|k, _| !keys.contains(k));
                 }
             }
-            Change::UpdateSmsConfiguration { latest, to, .. } => {
-                let mut pool = (**latest).clone();
-                pool.sms_configuration = Some(crate::aws::cognito::sms_configuration(to));
-                self.pool = Some(pool);
+            Change::UpdateSmsConfiguration { to, add_tags, .. } => {
+                let pool = self.pool.as_mut().expect("the pool exists");
+                pool.sms = Some(to.clone());
+                pool.tags.extend(add_tags.clone());
             }
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
@@ -360,13 +363,14 @@ pub(super) fn converged() -> World {
     state
         .inline
         .insert(PUBLISH_POLICY_NAME.into(), policy::publish_policy());
-    let sms = SmsConfigurationType::builder()
-        .sns_caller_arn(role_arn())
-        .external_id("ext")
-        .sns_region("eu-west-1")
-        .build();
+    let sms = SmsConfig {
+        caller_arn: role_arn(),
+        external_id: Some("ext".into()),
+        region: Some("eu-west-1".into()),
+        direct: None,
+    };
     if let Some(pool) = state.pool.as_mut() {
-        pool.sms_configuration = Some(sms);
+        pool.sms = Some(sms);
     }
     w
 }

@@ -10,22 +10,14 @@ use crate::crd::{SandboxNumberState, SandboxNumberStatus};
 use crate::desired::{Owner, Ownership, POOL_TAG_KEYS, TAG_INSTALLATION, TAG_NAME, ownership, pool_tags};
 use crate::reconcile::{Requeue, cleanup};
 
-fn tags_of(w: &World) -> HashMap<String, String> {
-    w.state
-        .lock()
-        .unwrap()
-        .pool
-        .as_ref()
-        .unwrap()
-        .user_pool_tags
-        .clone()
-        .unwrap_or_default()
+fn tags_of(w: &World) -> BTreeMap<String, String> {
+    w.state.lock().unwrap().pool.as_ref().unwrap().tags.clone()
 }
 
 /// The pool of a world whose tags are `pairs` alone.
 fn tagged(w: &mut World, pairs: &[(&str, &str)]) {
     let pool = w.set().pool.as_mut().unwrap();
-    pool.user_pool_tags = Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    pool.tags = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
 }
 
 /// A status that remembers a number the operator added.
@@ -158,7 +150,7 @@ async fn the_next_resource_takes_over_the_pool_and_the_role_of_one_that_is_gone(
         uid: Some("u-gone".into()),
     };
     tagged(&mut w, &[]);
-    w.set().pool.as_mut().unwrap().user_pool_tags = Some(pool_tags(INSTALLATION, &gone).into_iter().collect());
+    w.set().pool.as_mut().unwrap().tags = pool_tags(INSTALLATION, &gone);
     w.set().roles.get_mut(ROLE).unwrap().tags = gone.tags();
     let mut res = app(json!({}));
     let report = w.sync(&mut res, Mode::Apply).await;
@@ -186,7 +178,7 @@ async fn the_next_resource_takes_over_the_pool_and_the_role_of_one_that_is_gone(
 #[tokio::test]
 async fn a_record_that_cannot_be_written_is_reported_with_the_permission_it_needs() {
     let mut w = converged();
-    w.set().pool.as_mut().unwrap().user_pool_tags = None;
+    w.set().pool.as_mut().unwrap().tags.clear();
     w.failing_writes
         .insert("UserPoolClaimed", aws_error("AccessDeniedException"));
     let mut res = app(json!({"externalId": "ext"}));
@@ -217,10 +209,13 @@ async fn deletion_releases_the_pool_only_when_it_is_recorded_for_this_resource()
     assert_eq!(tags_of(&w).get(TAG_NAME).map(String::as_str), Some("app"));
 
     let mut w = converged();
-    let other_role = SmsConfigurationType::builder()
-        .sns_caller_arn("arn:aws:iam::123456789012:role/team")
-        .build();
-    w.set().pool.as_mut().unwrap().sms_configuration = Some(other_role);
+    let other_role = SmsConfig {
+        caller_arn: "arn:aws:iam::123456789012:role/team".into(),
+        external_id: None,
+        region: None,
+        direct: None,
+    };
+    w.set().pool.as_mut().unwrap().sms = Some(other_role);
     let env = w.env();
     let done = cleanup(&env, &res, Mode::Apply).await.unwrap();
     let released: Vec<_> = done.changes.iter().map(Change::event_reason).collect();

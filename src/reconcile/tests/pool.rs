@@ -1,7 +1,6 @@
 //! The pool: read, pointed at the role with every other setting sent back, left alone when it
 //! sends SMS another way.
 
-use aws_sdk_cognitoidentityprovider::types::{EumsSmsConfigurationType, UserPoolMfaType};
 use serde_json::json;
 
 use super::*;
@@ -9,19 +8,16 @@ use crate::conditions::reasons;
 use crate::reconcile::Requeue;
 
 #[tokio::test]
-async fn the_update_carries_the_pool_as_read() {
-    let mut w = converged();
-    let mut customised = w.set().pool.clone().unwrap();
-    customised.mfa_configuration = Some(UserPoolMfaType::Optional);
-    customised.sms_verification_message = Some("code {####}".into());
-    w.set().pool = Some(customised.clone());
+async fn the_update_says_only_what_changes() {
+    let w = converged();
     let mut res = app(json!({"externalId": "another"}));
     let report = w.sync(&mut res, Mode::Apply).await;
-    let Some(Change::UpdateSmsConfiguration { latest, to, .. }) = report.changes.last() else {
+    let Some(Change::UpdateSmsConfiguration { from, to, add_tags, .. }) = report.changes.last() else {
         panic!("a pool update: {:?}", report.changes);
     };
-    assert_eq!(**latest, customised, "every other setting goes back as it was read");
+    assert_eq!(from.as_ref().and_then(|f| f.external_id.as_deref()), Some("ext"));
     assert_eq!(to.external_id.as_deref(), Some("another"));
+    assert!(add_tags.is_empty(), "the pool already records its owner: {add_tags:?}");
 }
 
 #[tokio::test]
@@ -65,22 +61,20 @@ async fn an_unreadable_pool_is_reported_by_its_error() {
 #[tokio::test]
 async fn a_pool_on_the_direct_path_moves_to_sns_when_the_spec_says_so() {
     let mut w = converged();
-    let eums = SmsConfigurationType::builder()
-        .eums_sms(
-            EumsSmsConfigurationType::builder()
-                .caller_arn(role_arn())
-                .build()
-                .unwrap(),
-        )
-        .build();
-    w.set().pool.as_mut().unwrap().sms_configuration = Some(eums);
+    let eums = SmsConfig {
+        caller_arn: role_arn(),
+        external_id: None,
+        region: None,
+        direct: Some(Default::default()),
+    };
+    w.set().pool.as_mut().unwrap().sms = Some(eums);
     let mut res = app(json!({"externalId": "ext"}));
     let report = w.sync(&mut res, Mode::Apply).await;
     assert_eq!(reasons(&report), ["SmsConfigurationUpdated"]);
     let pool = w.state.lock().unwrap().pool.clone().unwrap();
-    let sms = pool.sms_configuration().unwrap();
-    assert_eq!(sms.sns_caller_arn(), role_arn());
-    assert!(sms.eums_sms().is_none(), "one path at a time");
+    let sms = pool.sms.unwrap();
+    assert_eq!(sms.caller_arn, role_arn());
+    assert!(sms.direct.is_none(), "one path at a time");
 }
 
 #[tokio::test]
