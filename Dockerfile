@@ -12,8 +12,9 @@ COPY rust-toolchain.toml ./
 RUN rustup target add x86_64-unknown-linux-musl
 COPY Cargo.toml Cargo.lock ./
 # The test kit is a dev-dependency and a workspace member: cargo reads it to resolve the workspace,
-# though nothing of it goes into the binary.
+# though nothing of it goes into the binary. The core and AWS crates are the operator's libraries.
 COPY testkit testkit
+COPY crates crates
 COPY src src
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin cognito-sms-operator \
  && cp target/x86_64-unknown-linux-musl/release/cognito-sms-operator /cognito-sms-operator

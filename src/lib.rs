@@ -1,26 +1,22 @@
 //! cognito-sms-operator: keeps the IAM role, SNS region and `SmsConfiguration` of Amazon Cognito
 //! user pools in the shape `CognitoSmsConfig` resources ask for.
 //!
-//! Layers, top down: the drivers (`controller`, `oneshot`) run the reconcile pipeline
-//! (`reconcile`: observe → plan → execute), which reads and writes AWS through the thin adapters
-//! in `aws`; the pure modules below them (`crd`, `regions`, `policy`, `desired`, `account`,
-//! `conditions`) take no clients.
+//! Three crates, top down: this one drives (`controller`, `oneshot`, `server`) the reconcile
+//! pipeline (`reconcile`: observe → plan → execute); `cognito-sms-aws` holds the thin AWS
+//! adapters the pipeline reads and writes through; `cognito-sms-core` holds every decision (the
+//! resource types, the desired state, the plan, the conditions) and takes no clients. The core's
+//! and the adapters' modules are re-exported here under their own names, for the binary and the
+//! tests.
 #![forbid(unsafe_code)]
 
-pub mod account;
-pub mod account_cache;
+pub use cognito_sms_aws::{self as aws, account_cache};
+pub use cognito_sms_core::{account, conditions, crd, desired, plan, policy, regions, testing};
+
 pub mod admission;
-pub mod aws;
-pub mod conditions;
 pub mod controller;
-pub mod crd;
-pub mod desired;
 pub mod leader;
 pub mod metrics;
 pub mod oneshot;
-pub mod policy;
 pub mod reconcile;
-pub mod regions;
 pub mod server;
 pub mod telemetry;
-pub mod testing;

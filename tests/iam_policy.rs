@@ -14,7 +14,7 @@ fn actions_called() -> BTreeSet<String> {
     let re =
         regex_lite::Regex::new(r#"\.(?:call|pages)(?:_in)?\(\s*(?:&self\.region,\s*)?"([a-z-]+)",\s*"([A-Za-z]+)""#)
             .unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/aws");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/aws/src");
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use crate::aws::{Aws, AwsError};
 use crate::desired::{Change, Concern};
+use crate::plan::Applied;
 
 /// Every write a reconcile makes. [`AwsWrites`] calls AWS; tests supply their own.
 pub trait Writes: Sync {
@@ -89,26 +90,6 @@ impl Writes for AwsWrites<'_> {
             }
             Change::RemoveSandboxNumber { region, id, .. } => self.aws.sms_voice(region).delete_destination(id).await,
         }
-    }
-}
-
-/// What became of one planned change.
-#[derive(Debug, Clone)]
-pub enum Applied {
-    Done,
-    /// What the change would remove was already gone.
-    AlreadyDone,
-    Failed(AwsError),
-    /// Not tried, because a change it depends on failed.
-    NotAttempted,
-    /// A dry run: nothing was tried.
-    DryRun,
-}
-
-impl Applied {
-    /// The change took effect (or would have, in a dry run): worth announcing.
-    pub fn is_made(&self) -> bool {
-        matches!(self, Applied::Done | Applied::DryRun)
     }
 }
 

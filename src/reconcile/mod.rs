@@ -5,25 +5,23 @@
 mod cleanup;
 pub mod execute;
 pub mod observe;
-pub mod plan;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
+pub use crate::plan::{Requeue, SecretCode, SecretError, SyncReport};
 pub use cleanup::{CleanupReport, NUMBER_RETAINED, ROLE_RETAINED, cleanup};
 pub use execute::{AwsWrites, Writes};
-pub use observe::{AwsReads, Reads, SecretCode, SecretError, SecretSource};
+pub use observe::{AwsReads, Reads, SecretSource};
 
 use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{self as aws, Aws, AwsError};
-use crate::conditions::{ConditionStatus, types};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
-use crate::desired::Change;
+use crate::crd::CognitoSmsConfig;
+use crate::plan;
 use crate::regions;
 
 /// Whether changes are made or only planned.
@@ -31,37 +29,6 @@ use crate::regions;
 pub enum Mode {
     Apply,
     DryRun,
-}
-
-/// When to look again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Requeue {
-    /// Everything that could be done is done, or only a person can make progress: come back on
-    /// the resync period to catch drift.
-    #[default]
-    Resync,
-    /// Something that fixes itself (IAM propagation, throttling, a pool not yet created): retry
-    /// with backoff.
-    Backoff,
-}
-
-/// What one reconcile did and found.
-#[derive(Debug, Clone)]
-pub struct SyncReport {
-    pub status: CognitoSmsConfigStatus,
-    /// Changes made (or, in a dry run, that would be made), in order.
-    pub changes: Vec<Change>,
-    pub requeue: Requeue,
-}
-
-impl SyncReport {
-    /// The `Ready` condition when it is not True: the first failing check, for a Warning event.
-    pub fn problem(&self) -> Option<&Condition> {
-        self.status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == types::READY && ConditionStatus::of(c) != ConditionStatus::True)
-    }
 }
 
 /// What a reconcile works with besides the resource itself.
@@ -148,7 +115,7 @@ pub async fn sync_within<R: Reads, W: Writes>(
             // reconcile; the one cut off may have taken effect, the rest were not tried.
             let mut applied = applied;
             if applied.len() < planned.changes().len() {
-                applied.push(execute::Applied::Failed(AwsError::new(
+                applied.push(plan::Applied::Failed(AwsError::new(
                     "operator",
                     "Reconcile",
                     aws::ErrorKind::TimedOut,
@@ -159,7 +126,7 @@ pub async fn sync_within<R: Reads, W: Writes>(
                     ),
                 )));
             }
-            applied.resize_with(planned.changes().len(), || execute::Applied::NotAttempted);
+            applied.resize_with(planned.changes().len(), || plan::Applied::NotAttempted);
             if execute::changed_sandbox_list(planned.changes(), &applied)
                 && let Some((account, region)) = planned.account_region()
             {
@@ -176,11 +143,11 @@ pub async fn sync_within<R: Reads, W: Writes>(
 #[derive(Default)]
 struct Progress {
     plan: std::sync::Mutex<Option<plan::Plan>>,
-    applied: std::sync::Mutex<Vec<execute::Applied>>,
+    applied: std::sync::Mutex<Vec<plan::Applied>>,
 }
 
 impl Progress {
-    fn take(&self) -> (Option<plan::Plan>, Vec<execute::Applied>) {
+    fn take(&self) -> (Option<plan::Plan>, Vec<plan::Applied>) {
         let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner()).take();
         let applied = std::mem::take(&mut *self.applied.lock().unwrap_or_else(|p| p.into_inner()));
         (plan, applied)
@@ -231,7 +198,7 @@ async fn sync_recording<R: Reads, W: Writes>(
             if let Some(progress) = progress {
                 *progress.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan.clone());
             }
-            let record = |applied: &execute::Applied| {
+            let record = |applied: &plan::Applied| {
                 if let Some(progress) = progress {
                     progress
                         .applied

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::account::tests::aws_id;
 use crate::account::{Identity, IdentityKind, NumberType};
 use crate::conditions::reasons;
 use crate::crd::DeliveryPath;
 use crate::desired::{SEND_TEXT_POLICY_NAME, SmsConfig};
+use crate::testing::aws_id;
 
 const SENDER: &str = "+12065550100";
 const VERIFIED: &str = "+14255550100";

@@ -31,7 +31,7 @@ pub(super) const ROLE: &str = "cognito-sms-eu-west-1_Abc";
 pub(super) const INSTALLATION: &str = "cluster-a/operators";
 /// How that installation identifies phone numbers in status.
 pub(super) static IDS: std::sync::LazyLock<crate::account::NumberIds> =
-    std::sync::LazyLock::new(crate::account::tests::ids);
+    std::sync::LazyLock::new(crate::testing::number_ids);
 
 pub(super) fn pool_arn() -> String {
     format!("arn:aws:cognito-idp:eu-west-1:{ACCOUNT}:userpool/{POOL}")
@@ -53,7 +53,7 @@ pub(super) fn aws_error(code: &str) -> AwsError {
     AwsError::new(
         "test",
         "Test",
-        ErrorKind::from_code(code),
+        crate::aws::error::kind_of_code(code),
         code,
         format!("{code} from the test"),
     )
@@ -275,7 +275,8 @@ impl State {
     fn apply(&mut self, change: &Change) {
         match change {
             Change::CreateRole { role } => {
-                self.roles.insert(role.name.clone(), role.as_created(ACCOUNT));
+                self.roles
+                    .insert(role.name.clone(), crate::testing::as_created(role, ACCOUNT));
             }
             Change::UpdateTrustPolicy { role_name, document } => self.role(role_name).trust_policy = document.clone(),
             Change::PutPermissionsPolicy {
@@ -310,7 +311,7 @@ impl State {
             }
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
-                let id = format!("vdn-{}", crate::account::tests::aws_id(number));
+                let id = format!("vdn-{}", crate::testing::aws_id(number));
                 let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
                 self.number_tags.insert(arn.clone(), tags.clone());
                 self.numbers().insert(
@@ -406,7 +407,7 @@ pub(super) fn secret_code(code: &str, version: &str) -> Result<SecretCode, Secre
 }
 
 pub(super) fn listed(world: &mut World, number: &str, state: Listed) {
-    let id = format!("vdn-{}", crate::account::tests::aws_id(number));
+    let id = format!("vdn-{}", crate::testing::aws_id(number));
     let arn = format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:verified-destination-number/{id}");
     world
         .set()

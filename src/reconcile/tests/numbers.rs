@@ -304,7 +304,7 @@ async fn a_code_that_may_have_gone_out_is_sent_again_only_when_asked() {
     listed(&mut w, NUMBER, Listed::Pending);
     let mut res = with_number();
     res.status.get_or_insert_with(Default::default).sandbox_phone_numbers = vec![SandboxNumberStatus {
-        id: crate::account::tests::ids().id(NUMBER),
+        id: crate::testing::number_ids().id(NUMBER),
         phone_number: crate::account::mask(NUMBER),
         state: SandboxNumberState::Failed,
         reason: reasons::CODE_NOT_SENT.into(),

@@ -26,7 +26,7 @@ pub(super) fn remembering() -> crate::crd::CognitoSmsConfigStatus {
         external_id: Some("ext".into()),
         managed_user_pool_id: Some(POOL.into()),
         sandbox_phone_numbers: vec![SandboxNumberStatus {
-            id: crate::account::tests::ids().id("+14255550100"),
+            id: crate::testing::number_ids().id("+14255550100"),
             phone_number: "********0100".into(),
             state: SandboxNumberState::Pending,
             reason: reasons::CODE_SENT.into(),

@@ -299,21 +299,6 @@ pub struct ObservedRole {
 }
 
 #[cfg(test)]
-impl DesiredRole {
-    /// The role as IAM holds it right after it was created from this.
-    pub(crate) fn as_created(&self, account_id: &str) -> ObservedRole {
-        ObservedRole {
-            name: self.name.clone(),
-            arn: role_arn("aws", account_id, &self.path, &self.name),
-            path: self.path.clone(),
-            trust_policy: self.trust_policy.clone(),
-            permissions_boundary: self.permissions_boundary.clone(),
-            tags: self.tags.clone(),
-        }
-    }
-}
-
-#[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;

@@ -354,7 +354,7 @@ mod tests {
     }
 
     fn observed_from(desired: &DesiredRole) -> ObservedRole {
-        desired.as_created("123456789012")
+        crate::testing::as_created(desired, "123456789012")
     }
 
     fn with(current: Option<&Value>) -> RolePolicies<'_> {

@@ -271,7 +271,7 @@ impl fmt::Debug for NumberIds {
 }
 
 /// The identifier earlier versions of the operator recorded: a plain SHA-256 of the number.
-fn unkeyed_id(number: &str) -> String {
+pub(crate) fn unkeyed_id(number: &str) -> String {
     hex8(&Sha256::digest(format!("cognitosms.io/phone:{number}").as_bytes()))
 }
 
@@ -340,16 +340,6 @@ pub(crate) mod tests {
         assert_eq!(mask("123"), "123");
     }
 
-    /// The identifiers the tests' installation gives numbers.
-    pub(crate) fn ids() -> NumberIds {
-        NumberIds::new(b"the tests' installation key")
-    }
-
-    /// An identifier AWS might give `number`'s resources, for the tests' fixtures.
-    pub(crate) fn aws_id(number: &str) -> String {
-        unkeyed_id(number)
-    }
-
     #[test]
     fn number_ids_depend_on_the_key_and_hide_the_number() {
         let (a, b) = (NumberIds::new(b"key a"), NumberIds::new(b"key b"));
@@ -369,7 +359,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ids_written_before_keying_still_match() {
-        let ids = ids();
+        let ids = crate::testing::number_ids();
         let number = "+14255550100";
         assert!(ids.matches(&ids.id(number), number));
         assert!(ids.matches(&unkeyed_id(number), number), "status written unkeyed");

@@ -3,17 +3,17 @@
 
 use std::collections::BTreeMap;
 
+use super::Applied;
+use super::observed::{Observed, SecretCode, SecretError};
 use super::{Draft, Inputs, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
 use crate::account::{AccountSms, NumberIds, mask};
-use crate::aws::AwsError;
 use crate::conditions::reasons;
 use crate::crd::{
     CognitoSmsConfig, RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber,
 };
 use crate::desired::{self, Change, Owner, Ownership};
-use crate::reconcile::execute::Applied;
-use crate::reconcile::observe::{Observed, SecretCode, SecretError};
+use crate::error::AwsError;
 use kube::ResourceExt;
 
 use SandboxNumberState::{Failed, Pending, Removing, Verified};

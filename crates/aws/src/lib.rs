@@ -1,6 +1,8 @@
 //! Thin adapters over the AWS SDK: one module per service, each call counted, errors classified,
 //! "not found" returned as `None`. No decisions are made here.
+#![forbid(unsafe_code)]
 
+pub mod account_cache;
 pub mod cognito;
 pub mod error;
 pub mod iam;
@@ -381,7 +383,7 @@ impl Aws {
                 Ok(v)
             }
             Err(e) => {
-                let err = AwsError::from_sdk(service, operation, e);
+                let err = error::from_sdk(service, operation, e);
                 self.calls.record(service, operation, err.kind.as_str());
                 tracing::debug!(service, operation, kind = %err.kind, code = %err.code, "aws call failed");
                 Err(err)

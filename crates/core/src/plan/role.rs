@@ -1,15 +1,15 @@
 //! Step 1 of the guide: the role Cognito assumes. A managed role is brought to its desired
 //! state; an existing role is only checked.
 
+use super::observed::{Read, RoleReads};
 use super::{Inputs, Requeue, Tally};
-use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{Finding, reasons};
 use crate::crd::{CognitoSmsConfig, ExistingRole, ManagedRole};
 use crate::desired::{
     self, Change, DesiredRole, ExistingRoleProblem, ObservedRole, Owner, Ownership, RolePolicies, SendPermission,
 };
+use crate::error::{AwsError, ErrorKind};
 use crate::policy;
-use crate::reconcile::observe::{Read, RoleReads};
 
 /// The role's part of a plan.
 #[derive(Debug, Clone)]

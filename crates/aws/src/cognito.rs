@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use std::collections::BTreeMap;
 
 use super::{Aws, AwsError, ErrorKind, optional};
-use crate::desired::{DirectSms, SmsConfig, UserPool};
+use cognito_sms_core::desired::{DirectSms, SmsConfig, UserPool};
 
 pub struct Cognito<'a> {
     pub(super) aws: &'a Aws,
@@ -413,7 +413,7 @@ mod tests {
             .sms_configuration(SmsConfigurationType::builder().eums_sms(eums).build())
             .build();
         let read = sms_config_of(&direct).unwrap();
-        assert_eq!(read.path(), crate::crd::DeliveryPath::EndUserMessaging);
+        assert_eq!(read.path(), cognito_sms_core::crd::DeliveryPath::EndUserMessaging);
         assert_eq!(read.direct.unwrap().origination_identity.as_deref(), Some("arn:id"));
         let sns = UserPoolType::builder()
             .sms_configuration(
@@ -423,6 +423,9 @@ mod tests {
                     .build(),
             )
             .build();
-        assert_eq!(sms_config_of(&sns).unwrap().path(), crate::crd::DeliveryPath::Sns);
+        assert_eq!(
+            sms_config_of(&sns).unwrap().path(),
+            cognito_sms_core::crd::DeliveryPath::Sns
+        );
     }
 }

@@ -9,8 +9,8 @@ use aws_sdk_pinpointsmsvoicev2::types::{
 };
 
 use super::{Aws, AwsError};
-use crate::account::{Code, Destination, Identity, IdentityKind, Listed, NumberType, PoolMember};
-use crate::desired::TestMessage;
+use cognito_sms_core::account::{Code, Destination, Identity, IdentityKind, Listed, NumberType, PoolMember};
+use cognito_sms_core::desired::TestMessage;
 
 pub struct SmsVoice<'a> {
     pub(super) aws: &'a Aws,

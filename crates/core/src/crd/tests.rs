@@ -5,7 +5,7 @@ use serde_json::json;
 
 #[test]
 fn the_charts_crd_template_matches_the_types() {
-    let committed = std::fs::read_to_string(format!("{}/{CHART_CRD_TEMPLATE}", env!("CARGO_MANIFEST_DIR")))
+    let committed = std::fs::read_to_string(format!("{}/../../{CHART_CRD_TEMPLATE}", env!("CARGO_MANIFEST_DIR")))
         .expect("the chart's CRD template exists");
     assert!(
         committed == crd_helm_template(),
@@ -21,7 +21,7 @@ fn resource(spec: serde_json::Value) -> CognitoSmsConfig {
 fn crds_folder_matches_the_types() {
     let committed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crds/cognitosmsconfigs.cognitosms.io.yaml"
+        "/../../crds/cognitosmsconfigs.cognitosms.io.yaml"
     ))
     .expect("crds/cognitosmsconfigs.cognitosms.io.yaml exists");
     assert!(

@@ -2,13 +2,13 @@
 //! go through: sandbox, spend limit, origination identities, and this resource's sandbox
 //! destination numbers.
 
+use super::Applied;
 use super::numbers::{self, NumberPlan};
+use super::observed::{Observed, Read};
 use super::{Draft, Inputs, Tally, Target};
 use crate::account::{self, Identity, NumberIds, numbers::numbers_finding};
 use crate::conditions::{Finding, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
-use crate::reconcile::execute::Applied;
-use crate::reconcile::observe::{Observed, Read};
 
 /// The account's part of a plan.
 #[derive(Debug, Clone)]

@@ -5,7 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::account::NumberIds;
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, FINALIZER, SandboxPhoneNumber, SecretKeyRef};
+use crate::desired::{DesiredRole, ObservedRole, role_arn};
 
 /// Resource `apps/<name>` with `spec`, as the API server would return it: uid `uid-<name>`,
 /// generation 1.
@@ -78,5 +80,27 @@ impl ResourceFixture for CognitoSmsConfig {
         self.metadata.generation = None;
         self.metadata.resource_version = None;
         self
+    }
+}
+
+/// The identifiers the tests' installation gives numbers.
+pub fn number_ids() -> NumberIds {
+    NumberIds::new(b"the tests' installation key")
+}
+
+/// An identifier AWS might give `number`'s resources, for the tests' fixtures.
+pub fn aws_id(number: &str) -> String {
+    crate::account::unkeyed_id(number)
+}
+
+/// The role as IAM holds it right after it was created from `desired`.
+pub fn as_created(desired: &DesiredRole, account_id: &str) -> ObservedRole {
+    ObservedRole {
+        name: desired.name.clone(),
+        arn: role_arn("aws", account_id, &desired.path, &desired.name),
+        path: desired.path.clone(),
+        trust_policy: desired.trust_policy.clone(),
+        permissions_boundary: desired.permissions_boundary.clone(),
+        tags: desired.tags.clone(),
     }
 }

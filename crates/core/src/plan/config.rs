@@ -3,16 +3,16 @@
 
 use std::ops::Range;
 
+use super::Applied;
+use super::observed::{Observed, Read};
 use super::role::{self, RolePlan, RoleState};
 use super::{Draft, Inputs, Tally, Target, failure, pending};
 use crate::account::{AccountSms, Identity, Listed};
-use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{Finding, Findings, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
 use crate::desired::{self, Change, DirectSms, SendPermission, SmsConfig, TestMessage, UserPool};
+use crate::error::{AwsError, ErrorKind};
 use crate::policy;
-use crate::reconcile::execute::Applied;
-use crate::reconcile::observe::{Observed, Read};
 
 /// The role's and the pool's part of a plan.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use super::{Aws, AwsError, ErrorKind, optional};
-use crate::desired::{DesiredRole, ObservedRole};
-use crate::policy;
+use cognito_sms_core::desired::{DesiredRole, ObservedRole};
+use cognito_sms_core::policy;
 
 pub struct Iam<'a> {
     pub(super) aws: &'a Aws,

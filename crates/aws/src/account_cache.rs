@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::account::{AccountSms, SnsView};
-use crate::aws::{Aws, AwsError};
+use crate::{Aws, AwsError};
+use cognito_sms_core::account::{AccountSms, SnsView};
 
 #[derive(Default)]
 struct Slot {

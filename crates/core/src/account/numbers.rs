@@ -200,8 +200,8 @@ pub fn numbers_finding(in_sandbox: bool, numbers: &[NumberReport]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::tests::ids;
     use crate::conditions::ConditionStatus;
+    use crate::testing::number_ids as ids;
     use crate::testing::sandbox_number as number;
 
     #[test]

@@ -5,6 +5,7 @@
 mod account;
 mod config;
 mod numbers;
+pub mod observed;
 mod role;
 
 use std::collections::HashSet;
@@ -12,18 +13,70 @@ use std::ops::Range;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::execute::Applied;
-use super::observe::{Observed, Read};
-use super::{Requeue, SyncReport};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use crate::account::{self as sms_account, Identity, NumberIds};
-use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
+use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
 use crate::desired::{self, Change};
+use crate::error::{AwsError, ErrorKind};
 use crate::regions::{self, RegionError};
 
 use account::AccountPlan;
 use config::ConfigPlan;
+pub use observed::{Observed, Read, RoleReads, SecretCode, SecretError};
+
+/// When to look again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Requeue {
+    /// Everything that could be done is done, or only a person can make progress: come back on
+    /// the resync period to catch drift.
+    #[default]
+    Resync,
+    /// Something that fixes itself (IAM propagation, throttling, a pool not yet created): retry
+    /// with backoff.
+    Backoff,
+}
+
+/// What one reconcile did and found.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub status: CognitoSmsConfigStatus,
+    /// Changes made (or, in a dry run, that would be made), in order.
+    pub changes: Vec<Change>,
+    pub requeue: Requeue,
+}
+
+impl SyncReport {
+    /// The `Ready` condition when it is not True: the first failing check, for a Warning event.
+    pub fn problem(&self) -> Option<&Condition> {
+        self.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == types::READY && ConditionStatus::of(c) != ConditionStatus::True)
+    }
+}
+
+/// What became of one planned change.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    Done,
+    /// What the change would remove was already gone.
+    AlreadyDone,
+    Failed(AwsError),
+    /// Not tried, because a change it depends on failed.
+    NotAttempted,
+    /// A dry run: nothing was tried.
+    DryRun,
+}
+
+impl Applied {
+    /// The change took effect (or would have, in a dry run): worth announcing.
+    pub fn is_made(&self) -> bool {
+        matches!(self, Applied::Done | Applied::DryRun)
+    }
+}
 
 /// Where a valid spec points: the pool's region, how its SMS travel, and the region whose SMS
 /// account state applies (the SNS region, or the pool's own region on the direct path).
