@@ -1,14 +1,12 @@
-//! Execute: make the planned changes in AWS, in order, through the [`Writes`] trait. A failed
-//! ownership record on the pool stops the role and pool changes after it; a failed
-//! role change stops the role changes after it and the pool changes that depend on the role; a
-//! failed dry-run send stops the pool change it tests; sandbox number changes are independent
-//! of each other and of the role.
+//! Execute: make the planned changes in AWS, in order, through the [`Writes`] trait. Which
+//! change comes next, and what a failure holds back, is the plan's to say.
 
 use std::future::Future;
+use std::sync::MutexGuard;
 
 use crate::aws::{Aws, AwsError};
-use crate::desired::{Change, Concern};
-use crate::plan::Applied;
+use crate::desired::Change;
+use crate::plan::Plan;
 
 /// Every write a reconcile makes. [`AwsWrites`] calls AWS; tests supply their own.
 pub trait Writes: Sync {
@@ -93,50 +91,19 @@ impl Writes for AwsWrites<'_> {
     }
 }
 
-/// Make `changes` in order; one [`Applied`] per change, in the same order.
-pub async fn execute<W: Writes>(writes: &W, changes: &[Change], mut record: impl FnMut(&Applied)) -> Vec<Applied> {
-    let (mut owner_failed, mut role_failed, mut pool_failed) = (false, false, false);
-    let mut out = Vec::with_capacity(changes.len());
-    for change in changes {
-        let blocked = match change.concern() {
-            Concern::Ownership => false,
-            Concern::Role => owner_failed || role_failed,
-            Concern::Pool => owner_failed || role_failed || pool_failed,
-            Concern::SandboxNumber => false,
+/// Make the changes of the plan behind `plan`, in order, recording each outcome in the plan as
+/// it completes. The plan decides what comes next and what a failure holds back; the lock is
+/// never held across a call to AWS.
+pub async fn execute<'a, W: Writes>(writes: &W, plan: impl Fn() -> MutexGuard<'a, Option<Plan>>) {
+    loop {
+        let Some(change) = plan().as_mut().and_then(Plan::next_change) else {
+            return;
         };
-        if blocked {
-            record(&Applied::NotAttempted);
-            out.push(Applied::NotAttempted);
-            continue;
+        let result = writes.apply(&change).await;
+        if let Some(p) = plan().as_mut() {
+            p.record(result);
         }
-        let applied = match writes.apply(change).await {
-            Ok(()) => Applied::Done,
-            Err(e) if e.is_not_found() && matches!(change, Change::RemoveSandboxNumber { .. }) => Applied::AlreadyDone,
-            Err(e) => Applied::Failed(e),
-        };
-        if let Applied::Failed(_) = applied {
-            owner_failed |= change.concern() == Concern::Ownership;
-            role_failed |= change.concern() == Concern::Role;
-            pool_failed |= change.concern() == Concern::Pool;
-        }
-        record(&applied);
-        out.push(applied);
     }
-    out
-}
-
-/// A dry run's results: nothing tried.
-pub fn dry_run(changes: &[Change]) -> Vec<Applied> {
-    changes.iter().map(|_| Applied::DryRun).collect()
-}
-
-/// Whether a change that took effect altered the sandbox list of the account, so that what is
-/// known of it must be read again.
-pub fn changed_sandbox_list(changes: &[Change], applied: &[Applied]) -> bool {
-    changes
-        .iter()
-        .zip(applied)
-        .any(|(c, a)| c.concern() == Concern::SandboxNumber && matches!(a, Applied::Done | Applied::AlreadyDone))
 }
 
 #[cfg(test)]

@@ -104,53 +104,42 @@ pub async fn sync_within<R: Reads, W: Writes>(
     deadline: std::time::Duration,
 ) -> SyncReport {
     let progress = Progress::default();
-    match tokio::time::timeout(deadline, sync_recording(env, res, mode, now, Some(&progress))).await {
+    match tokio::time::timeout(deadline, sync_recording(env, res, mode, now, &progress)).await {
         Ok(report) => report,
         Err(_) => {
-            let (planned, applied) = progress.take();
-            let Some(planned) = planned else {
+            let Some(mut planned) = progress.take() else {
                 return plan::timed_out(res, deadline, now);
             };
             // The writes that completed are reported (and remembered in status) as in any
             // reconcile; the one cut off may have taken effect, the rest were not tried.
-            let mut applied = applied;
-            if applied.len() < planned.changes().len() {
-                applied.push(plan::Applied::Failed(AwsError::new(
-                    "operator",
-                    "Reconcile",
-                    aws::ErrorKind::TimedOut,
-                    "Timeout",
-                    format!(
-                        "cut off by the reconcile's deadline ({})",
-                        humantime::format_duration(deadline)
-                    ),
-                )));
-            }
-            applied.resize_with(planned.changes().len(), || plan::Applied::NotAttempted);
-            if execute::changed_sandbox_list(planned.changes(), &applied)
-                && let Some((account, region)) = planned.account_region()
-            {
-                env.reads.forget_account_sms(account, region);
-            }
-            let report = planned.conclude(res, &applied, now);
+            planned.cut_off(AwsError::new(
+                "operator",
+                "Reconcile",
+                aws::ErrorKind::TimedOut,
+                "Timeout",
+                format!(
+                    "cut off by the reconcile's deadline ({})",
+                    humantime::format_duration(deadline)
+                ),
+            ));
+            let report = conclude(env, res, planned, now);
             plan::cut_off(res, report, deadline, now)
         }
     }
 }
 
-/// What a reconcile has planned and done so far, kept outside it: a reconcile cut off by its
+/// The plan of a reconcile while it is executed, kept outside it: a reconcile cut off by its
 /// deadline still reports, and status remembers, each write it completed.
 #[derive(Default)]
-struct Progress {
-    plan: std::sync::Mutex<Option<plan::Plan>>,
-    applied: std::sync::Mutex<Vec<plan::Applied>>,
-}
+struct Progress(std::sync::Mutex<Option<plan::Plan>>);
 
 impl Progress {
-    fn take(&self) -> (Option<plan::Plan>, Vec<plan::Applied>) {
-        let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let applied = std::mem::take(&mut *self.applied.lock().unwrap_or_else(|p| p.into_inner()));
-        (plan, applied)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<plan::Plan>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self) -> Option<plan::Plan> {
+        self.lock().take()
     }
 }
 
@@ -161,16 +150,17 @@ pub async fn sync<R: Reads, W: Writes>(
     mode: Mode,
     now: Timestamp,
 ) -> SyncReport {
-    sync_recording(env, res, mode, now, None).await
+    sync_recording(env, res, mode, now, &Progress::default()).await
 }
 
-/// [`sync`], recording the plan and each write's outcome in `progress` as it completes.
+/// [`sync`], executing the plan in `progress`, where each write's outcome is recorded as it
+/// completes.
 async fn sync_recording<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
     mode: Mode,
     now: Timestamp,
-    progress: Option<&Progress>,
+    progress: &Progress,
 ) -> SyncReport {
     let target = match plan::target(res) {
         Ok(t) => t,
@@ -192,29 +182,32 @@ async fn sync_recording<R: Reads, W: Writes>(
         installation: env.installation,
         number_ids: env.number_ids,
     };
-    let plan = plan::plan(res, &target, observed, &inputs);
-    let applied = match mode {
+    let mut planned = plan::plan(res, &target, observed, &inputs);
+    match mode {
         Mode::Apply => {
-            if let Some(progress) = progress {
-                *progress.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan.clone());
-            }
-            let record = |applied: &plan::Applied| {
-                if let Some(progress) = progress {
-                    progress
-                        .applied
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(applied.clone());
-                }
-            };
-            execute::execute(&env.writes, plan.changes(), record).await
+            *progress.lock() = Some(planned);
+            execute::execute(&env.writes, || progress.lock()).await;
+            planned = progress
+                .take()
+                .expect("the plan stays in progress until the reconcile ends");
         }
-        Mode::DryRun => execute::dry_run(plan.changes()),
-    };
-    if execute::changed_sandbox_list(plan.changes(), &applied)
-        && let Some((account, region)) = plan.account_region()
+        Mode::DryRun => planned.dry_run(),
+    }
+    conclude(env, res, planned, now)
+}
+
+/// The report of an executed plan; what is known of the account's sandbox list is dropped when
+/// a write changed it.
+fn conclude<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    planned: plan::Plan,
+    now: Timestamp,
+) -> SyncReport {
+    if planned.changed_sandbox_list()
+        && let Some((account, region)) = planned.account_region()
     {
         env.reads.forget_account_sms(account, region);
     }
-    plan.conclude(res, &applied, now)
+    planned.conclude(res, now)
 }

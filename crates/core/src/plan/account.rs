@@ -2,10 +2,9 @@
 //! go through: sandbox, spend limit, origination identities, and this resource's sandbox
 //! destination numbers.
 
-use super::Applied;
 use super::numbers::{self, NumberPlan};
 use super::observed::{Observed, Read};
-use super::{Draft, Inputs, Tally, Target};
+use super::{Draft, Inputs, Step, Tally, Target};
 use crate::account::{self, Identity, NumberIds, numbers::numbers_finding};
 use crate::conditions::{Finding, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
@@ -69,13 +68,28 @@ pub(super) fn plan(
 }
 
 impl AccountPlan {
+    fn numbers(&self) -> &[NumberPlan] {
+        match self {
+            AccountPlan::Settled(_) => &[],
+            AccountPlan::Read { numbers, .. } => numbers,
+        }
+    }
+
+    /// The numbers' steps, in the order they are made.
+    pub(super) fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.numbers().iter().filter_map(NumberPlan::step)
+    }
+
+    pub(super) fn steps_mut(&mut self) -> impl Iterator<Item = &mut Step> {
+        let numbers: &mut [NumberPlan] = match self {
+            AccountPlan::Settled(_) => &mut [],
+            AccountPlan::Read { numbers, .. } => numbers,
+        };
+        numbers.iter_mut().filter_map(NumberPlan::step_mut)
+    }
+
     /// The account's findings after execution; the numbers' states go to `status`.
-    pub(super) fn conclude(
-        self,
-        applied: &[Applied],
-        status: &mut CognitoSmsConfigStatus,
-        tally: &mut Tally,
-    ) -> SmsFindings {
+    pub(super) fn conclude(self, status: &mut CognitoSmsConfigStatus, tally: &mut Tally) -> SmsFindings {
         match self {
             AccountPlan::Settled(findings) => findings,
             AccountPlan::Read {
@@ -86,7 +100,7 @@ impl AccountPlan {
                 numbers,
                 ids,
             } => {
-                let reports: Vec<_> = numbers.into_iter().filter_map(|n| n.conclude(applied, tally)).collect();
+                let reports: Vec<_> = numbers.into_iter().filter_map(|n| n.conclude(tally)).collect();
                 let phone_numbers = numbers_finding(in_sandbox, &reports);
                 status.sandbox_phone_numbers = reports.into_iter().map(|r| r.into_status(&ids)).collect();
                 SmsFindings {

@@ -1,12 +1,10 @@
 //! Steps 1, 2 and 7 of the guide: the role, then the pool's SMS configuration, through SNS or
 //! directly through End User Messaging (tested with a dry-run send before it is assigned).
 
-use std::ops::Range;
-
 use super::Applied;
 use super::observed::{Observed, Read};
 use super::role::{self, RolePlan, RoleState};
-use super::{Draft, Inputs, Tally, Target, failure, pending};
+use super::{Draft, Inputs, Step, Tally, Target, failure, pending};
 use crate::account::{AccountSms, Identity, Listed};
 use crate::conditions::{Finding, Findings, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
@@ -15,6 +13,8 @@ use crate::error::{AwsError, ErrorKind};
 use crate::policy;
 
 /// The role's and the pool's part of a plan.
+// One per reconcile, never in a collection: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(super) enum ConfigPlan {
     /// Nothing will be changed; the findings are final.
@@ -22,21 +22,32 @@ pub(super) enum ConfigPlan {
     /// The role's changes (perhaps none), then the pool's, which need the role.
     Changes {
         role_arn: String,
-        role_changes: Range<usize>,
+        role_steps: Vec<Step>,
         role_ready: Finding,
         pool: PoolPlan,
     },
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(super) enum PoolPlan {
     Settled(Finding),
     /// A dry-run send first (direct path), then the update.
     Update {
-        test: Option<usize>,
-        change: usize,
+        test: Option<Step>,
+        update: Step,
         in_sync: Finding,
     },
+}
+
+impl PoolPlan {
+    /// The pool's update, when one is planned.
+    pub(super) fn update_mut(&mut self) -> Option<&mut Change> {
+        match self {
+            PoolPlan::Update { update, .. } => Some(update.change_mut()),
+            PoolPlan::Settled(_) => None,
+        }
+    }
 }
 
 fn waiting_for_role() -> Finding {
@@ -90,12 +101,11 @@ pub(super) fn plan(
         }
         RoleState::Usable { arn, changes, ready } => (arn, changes, ready),
     };
-    let role_changes = draft.add(role_changes);
     let desired = desired_sms(res, target, &role_arn, draft.status.external_id.clone(), identity);
     let pool = plan_pool(draft, res, observed, pool, desired);
     ConfigPlan::Changes {
         role_arn,
-        role_changes,
+        role_steps: role_changes.into_iter().map(Step::new).collect(),
         role_ready,
         pool,
     }
@@ -253,11 +263,12 @@ fn plan_pool(
     };
     let test = match (&desired.direct, account) {
         (Some(direct), Some(account)) => match test_destination(res, account) {
-            Some(destination) => Some(
-                draft
-                    .add([Change::TestSendText(test_message(res, &desired, direct, destination))])
-                    .start,
-            ),
+            Some(destination) => Some(Step::new(Change::TestSendText(test_message(
+                res,
+                &desired,
+                direct,
+                destination,
+            )))),
             None => {
                 in_sync
                     .message
@@ -269,7 +280,7 @@ fn plan_pool(
     };
     PoolPlan::Update {
         test,
-        change: draft.add([change]).start,
+        update: Step::new(change),
         in_sync,
     }
 }
@@ -305,45 +316,62 @@ fn test_message(res: &CognitoSmsConfig, desired: &SmsConfig, direct: &DirectSms,
 }
 
 impl ConfigPlan {
+    /// The steps, in the order they are made: the role's, then the pool's.
+    pub(super) fn steps(&self) -> impl Iterator<Item = &Step> {
+        let (role, pool): (&[Step], _) = match self {
+            ConfigPlan::Settled { .. } => (&[], None),
+            ConfigPlan::Changes { role_steps, pool, .. } => (role_steps, Some(pool)),
+        };
+        let pool = pool.into_iter().flat_map(|p| match p {
+            PoolPlan::Settled(_) => [None, None],
+            PoolPlan::Update { test, update, .. } => [test.as_ref(), Some(update)],
+        });
+        role.iter().chain(pool.flatten())
+    }
+
+    pub(super) fn steps_mut(&mut self) -> impl Iterator<Item = &mut Step> {
+        let (role, pool): (&mut [Step], _) = match self {
+            ConfigPlan::Settled { .. } => (&mut [], None),
+            ConfigPlan::Changes { role_steps, pool, .. } => (role_steps, Some(pool)),
+        };
+        let pool = pool.into_iter().flat_map(|p| match p {
+            PoolPlan::Settled(_) => [None, None],
+            PoolPlan::Update { test, update, .. } => [test.as_mut(), Some(update)],
+        });
+        role.iter_mut().chain(pool.flatten())
+    }
+
     /// The role's and the pool's findings after execution.
-    pub(super) fn conclude(
-        self,
-        changes: &[Change],
-        applied: &[Applied],
-        status: &mut CognitoSmsConfigStatus,
-        tally: &mut Tally,
-    ) -> (Finding, Finding) {
-        let (role_arn, role_changes, role_ready, pool) = match self {
+    pub(super) fn conclude(self, status: &mut CognitoSmsConfigStatus, tally: &mut Tally) -> (Finding, Finding) {
+        let (role_arn, role_steps, role_ready, pool) = match self {
             ConfigPlan::Settled { role, user_pool } => return (role, user_pool),
             ConfigPlan::Changes {
                 role_arn,
-                role_changes,
+                role_steps,
                 role_ready,
                 pool,
-            } => (role_arn, role_changes, role_ready, pool),
+            } => (role_arn, role_steps, role_ready, pool),
         };
-        if let Some(e) = applied[role_changes.clone()].iter().find_map(|a| match a {
+        if let Some(e) = role_steps.iter().find_map(|s| match s.applied() {
             Applied::Failed(e) => Some(e),
             _ => None,
         }) {
             return (tally.fail(e), waiting_for_role());
         }
-        let dry_run = applied[role_changes.clone()]
-            .iter()
-            .any(|a| matches!(a, Applied::DryRun));
+        let dry_run = role_steps.iter().any(|s| matches!(s.applied(), Applied::DryRun));
         let role = if dry_run {
-            pending(&changes[role_changes])
+            pending(role_steps.iter().map(Step::change))
         } else {
             role_ready
         };
         let user_pool = match pool {
             PoolPlan::Settled(f) => f,
-            PoolPlan::Update { test, change, in_sync } => match test.map(|t| (&applied[t], &changes[t])) {
+            PoolPlan::Update { test, update, in_sync } => match test.as_ref().map(|t| (t.applied(), t.change())) {
                 Some((Applied::Failed(e), Change::TestSendText(m))) => {
                     tally.note(e);
                     test_failed(e, m)
                 }
-                _ => pool_update(&applied[change], &changes[change], in_sync, &role_arn, tally),
+                _ => pool_update(update.applied(), update.change(), in_sync, &role_arn, tally),
             },
         };
         status.role_arn = Some(role_arn);
@@ -354,7 +382,7 @@ impl ConfigPlan {
 fn pool_update(applied: &Applied, change: &Change, in_sync: Finding, role_arn: &str, tally: &mut Tally) -> Finding {
     match applied {
         Applied::Done | Applied::AlreadyDone => in_sync,
-        Applied::DryRun => pending(std::slice::from_ref(change)),
+        Applied::DryRun => pending([change]),
         Applied::NotAttempted => waiting_for_role(),
         Applied::Failed(e) if e.kind == ErrorKind::IamPropagation => {
             tally.retry();

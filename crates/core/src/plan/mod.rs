@@ -7,9 +7,9 @@ mod config;
 mod numbers;
 pub mod observed;
 mod role;
+mod step;
 
 use std::collections::HashSet;
-use std::ops::Range;
 
 use k8s_openapi::jiff::Timestamp;
 
@@ -26,6 +26,8 @@ use crate::regions::{self, RegionError};
 use account::AccountPlan;
 use config::ConfigPlan;
 pub use observed::{Observed, Read, RoleReads, SecretCode, SecretError};
+use step::Order;
+pub use step::{Applied, Step};
 
 /// When to look again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,26 +57,6 @@ impl SyncReport {
             .conditions
             .iter()
             .find(|c| c.type_ == types::READY && ConditionStatus::of(c) != ConditionStatus::True)
-    }
-}
-
-/// What became of one planned change.
-#[derive(Debug, Clone)]
-pub enum Applied {
-    Done,
-    /// What the change would remove was already gone.
-    AlreadyDone,
-    Failed(AwsError),
-    /// Not tried, because a change it depends on failed.
-    NotAttempted,
-    /// A dry run: nothing was tried.
-    DryRun,
-}
-
-impl Applied {
-    /// The change took effect (or would have, in a dry run): worth announcing.
-    pub fn is_made(&self) -> bool {
-        matches!(self, Applied::Done | Applied::DryRun)
     }
 }
 
@@ -127,14 +109,13 @@ pub struct Plan {
     region: Finding,
     config: ConfigPlan,
     account: AccountPlan,
-    changes: Vec<Change>,
     /// Whether what was observed already calls for a retry with backoff.
     requeue: Requeue,
     /// Cognito's own diagnosis of the pool's SMS (`SmsConfigurationFailure`), when it applies.
     cognito_diagnosis: Option<String>,
     /// The change that records on the pool that this resource manages it, when it is not yet
     /// recorded and no update of the pool carries the record.
-    claim: Option<usize>,
+    claim: Option<Step>,
 }
 
 /// Collects whether anything calls for a retry with backoff.
@@ -143,24 +124,14 @@ struct Tally {
     requeue: Requeue,
 }
 
-/// What planning has found so far: the status fields known before any change, the ordered
-/// changes, and whether a retry is called for. Each planning step adds to it and returns its
-/// own part of the plan.
+/// What planning has found so far: the status fields known before any change, and whether a
+/// retry is called for. Each planning step adds to it and returns its own part of the plan,
+/// with its own changes.
 #[derive(Debug, Default)]
 struct Draft {
     status: CognitoSmsConfigStatus,
-    changes: Vec<Change>,
     tally: Tally,
     cognito_diagnosis: Option<String>,
-}
-
-impl Draft {
-    /// Add `changes`; their indices in the plan.
-    fn add(&mut self, changes: impl IntoIterator<Item = Change>) -> Range<usize> {
-        let first = self.changes.len();
-        self.changes.extend(changes);
-        first..self.changes.len()
-    }
 }
 
 impl Tally {
@@ -211,13 +182,13 @@ fn failure(err: &AwsError) -> Finding {
 }
 
 /// Findings of a dry run that would make `changes`.
-fn pending(changes: &[Change]) -> Finding {
+fn pending<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Finding {
     Finding::unknown(
         reasons::CHANGES_PENDING,
         format!(
             "dry run, not applied: {}",
             changes
-                .iter()
+                .into_iter()
                 .filter(|c| c.is_write())
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -425,10 +396,17 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
             if let Some(Ok(i)) = &identity {
                 draft.status.origination_identity_arn = Some(i.arn.clone());
             }
-            let config = config::plan(&mut draft, res, target, &observed, identity.clone(), inputs);
+            let mut config = config::plan(&mut draft, res, target, &observed, identity.clone(), inputs);
             let account = account::plan(&mut draft, res, target, &observed, identity, inputs);
-            if matches!(config, ConfigPlan::Changes { .. }) {
-                claim = claim_pool(&mut draft, res, target, &observed, inputs.installation);
+            if let ConfigPlan::Changes { pool, .. } = &mut config {
+                claim = claim_pool(
+                    &mut draft,
+                    res,
+                    target,
+                    &observed,
+                    inputs.installation,
+                    pool.update_mut(),
+                );
             } else {
                 draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
             }
@@ -448,7 +426,6 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
         region: region_finding(target),
         config,
         account,
-        changes: draft.changes,
         requeue: draft.tally.requeue,
         cognito_diagnosis: draft.cognito_diagnosis,
         claim,
@@ -466,14 +443,15 @@ fn manager_of(res: &CognitoSmsConfig, pool: &Read<desired::UserPool>) -> Option<
 /// Record on the pool, when it is not yet recorded, that this resource of this installation
 /// manages it (once its role can be used: a resource blocked on its role writes nothing). An update of the pool that is due anyway carries the record (it sends back every
 /// tag as read, with these added), so a new pool costs no call of its own; otherwise a
-/// `TagResource` of the operator's tags only. The index of that change, if one is needed.
+/// `TagResource` of the operator's tags only: that step, if one is needed.
 fn claim_pool(
     draft: &mut Draft,
     res: &CognitoSmsConfig,
     target: &Target,
     observed: &Observed,
     installation: &str,
-) -> Option<usize> {
+    update: Option<&mut Change>,
+) -> Option<Step> {
     draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
     let Read::Found(pool) = &observed.pool else {
         return None;
@@ -483,11 +461,7 @@ fn claim_pool(
         return None;
     }
     let tags = desired::pool_tags(installation, &owner);
-    let update = draft.changes.iter_mut().find_map(|c| match c {
-        Change::UpdateSmsConfiguration { add_tags, .. } => Some(add_tags),
-        _ => None,
-    });
-    if let Some(add_tags) = update {
+    if let Some(Change::UpdateSmsConfiguration { add_tags, .. }) = update {
         add_tags.extend(tags);
         return None;
     }
@@ -496,20 +470,66 @@ fn claim_pool(
         arn: config::pool_arn(pool, target, &observed.account_id),
         tags,
     };
-    Some(draft.add([change]).start)
+    Some(Step::new(change))
 }
 
 impl Plan {
+    /// Every step, in the order the changes are made: the role's, the pool's, the numbers', and
+    /// last the ownership record on the pool.
+    fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.config.steps().chain(self.account.steps()).chain(&self.claim)
+    }
+
+    fn order(&mut self) -> Order<'_> {
+        let steps = self
+            .config
+            .steps_mut()
+            .chain(self.account.steps_mut())
+            .chain(&mut self.claim);
+        Order(steps.collect())
+    }
+
     /// The changes to make, in order.
-    pub fn changes(&self) -> &[Change] {
-        &self.changes
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.steps().map(Step::change)
+    }
+
+    /// The next change to make, now marked in flight; `None` when every change is made or held
+    /// back by a failure it depends on. Its outcome goes to [`Plan::record`].
+    pub fn next_change(&mut self) -> Option<Change> {
+        self.order().next_change()
+    }
+
+    /// Record the outcome of the change [`Plan::next_change`] returned.
+    pub fn record(&mut self, result: Result<(), AwsError>) {
+        self.order().record(result);
+    }
+
+    /// Make it a dry run: every change is reported as it would be made, none is tried.
+    pub fn dry_run(&mut self) {
+        self.order().dry_run();
+    }
+
+    /// The reconcile was cut off by `err`: the change in flight failed with it (it may still
+    /// have taken effect), and those after it were not attempted.
+    pub fn cut_off(&mut self, err: AwsError) {
+        self.order().cut_off(err);
+    }
+
+    /// Whether a change that took effect altered the sandbox list of the account, so that what
+    /// is known of it must be read again.
+    pub fn changed_sandbox_list(&self) -> bool {
+        self.steps().any(|s| {
+            s.change().concern() == desired::Concern::SandboxNumber
+                && matches!(s.applied(), Applied::Done | Applied::AlreadyDone)
+        })
     }
 
     /// The account and region whose shared SMS state the plan's sandbox changes touch.
     pub fn account_region(&self) -> Option<(&str, &str)> {
         let region = match self.status.delivery_path {
             Some(DeliveryPath::Sns) => self.status.sns_region.as_deref()?,
-            _ => self.changes.iter().find_map(|c| match c {
+            _ => self.changes().find_map(|c| match c {
                 Change::AddSandboxNumber { region, .. }
                 | Change::SendVerificationCode { region, .. }
                 | Change::VerifySandboxNumber { region, .. }
@@ -520,22 +540,26 @@ impl Plan {
         Some((self.status.account_id.as_deref()?, region))
     }
 
-    /// The report of the reconcile, given what became of each change (in the order of
-    /// [`Plan::changes`]).
-    pub fn conclude(self, res: &CognitoSmsConfig, applied: &[Applied], now: Timestamp) -> SyncReport {
+    /// The report of the reconcile, from what became of each change.
+    pub fn conclude(self, res: &CognitoSmsConfig, now: Timestamp) -> SyncReport {
+        let made: Vec<Change> = self
+            .steps()
+            .filter(|s| s.is_made_write())
+            .map(|s| s.change().clone())
+            .collect();
         let mut tally = Tally { requeue: self.requeue };
         let mut status = self.status;
-        let (role, user_pool) = self.config.conclude(&self.changes, applied, &mut status, &mut tally);
+        let (role, user_pool) = self.config.conclude(&mut status, &mut tally);
         let mut findings = Findings {
             sns_region: self.region,
             role,
             user_pool,
         };
-        let mut sms = self.account.conclude(applied, &mut status, &mut tally);
+        let mut sms = self.account.conclude(&mut status, &mut tally);
         if let Some(failure) = &self.cognito_diagnosis {
             config::apply_cognito_diagnosis(failure, &mut findings, &mut sms);
         }
-        if let Some(Applied::Failed(e)) = self.claim.and_then(|i| applied.get(i)) {
+        if let Some(Applied::Failed(e)) = self.claim.as_ref().map(Step::applied) {
             tally.note(e);
             let unrecorded = failure(e);
             let message = format!(
@@ -551,13 +575,6 @@ impl Plan {
             let unrecorded = Finding { message, ..unrecorded };
             findings.user_pool = unrecorded;
         }
-        let made = self
-            .changes
-            .into_iter()
-            .zip(applied)
-            .filter(|(c, a)| a.is_made() && c.is_write())
-            .map(|(c, _)| c)
-            .collect();
         finish(res, status, &findings, &sms, made, tally.requeue, now)
     }
 }

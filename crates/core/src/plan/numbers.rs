@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Applied;
 use super::observed::{Observed, SecretCode, SecretError};
-use super::{Draft, Inputs, Tally};
+use super::{Draft, Inputs, Step, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
 use crate::account::{AccountSms, NumberIds, mask};
 use crate::conditions::reasons;
@@ -23,27 +23,27 @@ use SandboxNumberState::{Failed, Pending, Removing, Verified};
 pub(super) enum NumberPlan {
     Settled(NumberReport),
     Add {
-        change: usize,
+        step: Step,
         number: String,
         secret: String,
         resend_hint: String,
     },
     SendCode {
-        change: usize,
+        step: Step,
         number: String,
         secret: String,
         resend_hint: String,
         added: bool,
     },
     Verify {
-        change: usize,
+        step: Step,
         number: String,
         secret: String,
         added: bool,
         secret_version: Option<String>,
     },
     Remove {
-        change: usize,
+        step: Step,
         number: String,
     },
 }
@@ -152,7 +152,7 @@ impl Numbers<'_> {
                     tags: self.owner.tags(),
                 };
                 NumberPlan::Add {
-                    change: draft.add([change]).start,
+                    step: Step::new(change),
                     secret: self.secret_location(&n),
                     resend_hint: self.resend_hint(),
                     number: n.phone_number,
@@ -166,7 +166,7 @@ impl Numbers<'_> {
                     language: language(&n),
                 };
                 NumberPlan::SendCode {
-                    change: draft.add([change]).start,
+                    step: Step::new(change),
                     secret: self.secret_location(&n),
                     resend_hint: self.resend_hint(),
                     added: self.added_before(&n.phone_number),
@@ -181,7 +181,7 @@ impl Numbers<'_> {
                     id,
                 };
                 NumberPlan::Remove {
-                    change: draft.add([change]).start,
+                    step: Step::new(change),
                     number,
                 }
             }
@@ -225,7 +225,7 @@ impl Numbers<'_> {
             code: code.code.clone(),
         };
         NumberPlan::Verify {
-            change: draft.add([change]).start,
+            step: Step::new(change),
             number: number.clone(),
             secret,
             added,
@@ -245,33 +245,53 @@ fn code_refused(number: &str, secret: &str, version: Option<String>) -> NumberRe
 impl NumberPlan {
     /// The number's report after execution; `None` once it is gone from the sandbox. Number
     /// changes are never held back by others, so only a dry run leaves one untried.
-    pub(super) fn conclude(self, applied: &[Applied], tally: &mut Tally) -> Option<NumberReport> {
+    pub(super) fn step(&self) -> Option<&Step> {
+        match self {
+            NumberPlan::Settled(_) => None,
+            NumberPlan::Add { step, .. }
+            | NumberPlan::SendCode { step, .. }
+            | NumberPlan::Verify { step, .. }
+            | NumberPlan::Remove { step, .. } => Some(step),
+        }
+    }
+
+    pub(super) fn step_mut(&mut self) -> Option<&mut Step> {
+        match self {
+            NumberPlan::Settled(_) => None,
+            NumberPlan::Add { step, .. }
+            | NumberPlan::SendCode { step, .. }
+            | NumberPlan::Verify { step, .. }
+            | NumberPlan::Remove { step, .. } => Some(step),
+        }
+    }
+
+    pub(super) fn conclude(self, tally: &mut Tally) -> Option<NumberReport> {
         match self {
             NumberPlan::Settled(report) => Some(report),
             NumberPlan::Add {
-                change,
+                step,
                 number,
                 secret,
                 resend_hint,
-            } => Some(added(&applied[change], &number, &secret, &resend_hint, tally)),
+            } => Some(added(step.applied(), &number, &secret, &resend_hint, tally)),
             NumberPlan::SendCode {
-                change,
+                step,
                 number,
                 secret,
                 resend_hint,
                 added,
-            } => Some(code_sent(&applied[change], &number, &secret, &resend_hint, tally).added_by_operator(added)),
+            } => Some(code_sent(step.applied(), &number, &secret, &resend_hint, tally).added_by_operator(added)),
             NumberPlan::Verify {
-                change,
+                step,
                 number,
                 secret,
                 added,
                 secret_version,
             } => {
-                let report = verified(&applied[change], &number, &secret, secret_version, tally);
+                let report = verified(step.applied(), &number, &secret, secret_version, tally);
                 Some(report.added_by_operator(added))
             }
-            NumberPlan::Remove { change, number } => removed(&applied[change], &number, tally),
+            NumberPlan::Remove { step, number } => removed(step.applied(), &number, tally),
         }
     }
 }
