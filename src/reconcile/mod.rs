@@ -21,6 +21,7 @@ use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{self as aws, Aws, AwsError};
 use crate::crd::CognitoSmsConfig;
+use crate::desired::Desired;
 use crate::plan;
 use crate::regions;
 
@@ -86,12 +87,8 @@ pub fn generate_external_id() -> String {
 /// on, when its spec is valid: the SNS region, or the pool's own region on the direct path.
 pub fn sms_region_of(res: &CognitoSmsConfig) -> Option<String> {
     let spec = &res.spec;
-    regions::sms_region(
-        &spec.user_pool_id,
-        spec.sns_region.as_deref(),
-        spec.end_user_messaging.is_some(),
-    )
-    .ok()
+    let direct = spec.end_user_messaging.is_some();
+    regions::sms_region(&spec.user_pool_id, spec.sns_region.as_deref(), direct).ok()
 }
 
 /// [`sync`] within `deadline`, the backstop behind the AWS calls' own timeouts: a reconcile that
@@ -162,16 +159,16 @@ async fn sync_recording<R: Reads, W: Writes>(
     now: Timestamp,
     progress: &Progress,
 ) -> SyncReport {
-    let target = match plan::target(res) {
-        Ok(t) => t,
+    let spec = match Desired::parse(res) {
+        Ok(spec) => spec,
         Err(invalid) => return plan::invalid(res, &invalid, now),
     };
     if let Some(owner) = &env.pool_managed_by {
-        return plan::claimed(res, owner, now);
+        return plan::claimed(res, &spec, owner, now);
     }
-    let observed = observe::observe(&env.reads, res, &target, env.installation, env.number_ids).await;
+    let observed = observe::observe(&env.reads, res, &spec, env.installation, env.number_ids).await;
     if let Ok(observed) = &observed
-        && let Some(report) = plan::owned_elsewhere(res, &target, observed, env.installation, now)
+        && let Some(report) = plan::owned_elsewhere(res, &spec, observed, env.installation, now)
     {
         return report;
     }
@@ -182,7 +179,7 @@ async fn sync_recording<R: Reads, W: Writes>(
         installation: env.installation,
         number_ids: env.number_ids,
     };
-    let mut planned = plan::plan(res, &target, observed, &inputs);
+    let mut planned = plan::plan(res, &spec, observed, &inputs);
     match mode {
         Mode::Apply => {
             *progress.lock() = Some(planned);

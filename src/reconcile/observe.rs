@@ -11,10 +11,11 @@ use serde_json::Value;
 use crate::account::{AccountSms, Listed, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
-use crate::crd::DeliveryPath;
-use crate::crd::{CognitoSmsConfig, SecretKeyRef};
-use crate::desired::{self, ObservedRole, Owner, Ownership, PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME, UserPool};
-use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError, Target};
+use crate::crd::{CognitoSmsConfig, ManagedRole, SecretKeyRef};
+use crate::desired::{
+    self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Role, SEND_TEXT_POLICY_NAME, UserPool,
+};
+use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError};
 
 /// Where verification codes come from: the cluster's Secrets, or those in a one-shot file.
 pub trait SecretSource: Sync {
@@ -124,20 +125,20 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     }
 }
 
-/// Read what reconciling `res` towards `target` needs. Fails only when the account cannot be
+/// Read what reconciling `res` towards `spec`, its parsed spec, needs. Fails only when the account cannot be
 /// identified; every other failed read is kept in [`Observed`] for the plan to report.
 ///
 /// A pool another installation of the operator manages is read, and nothing else.
 pub async fn observe<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
     installation: &str,
     ids: &NumberIds,
 ) -> Result<Observed, AwsError> {
     let account_id = reads.account_id().await?;
-    let (pool, role) = observe_pool_and_role(reads, res, target, &account_id, installation).await;
-    if pool_owned_elsewhere(&pool, installation, res) {
+    let (pool, role) = observe_pool_and_role(reads, res, spec, &account_id, installation).await;
+    if pool_owned_elsewhere(&pool, installation, spec) {
         return Ok(Observed {
             account_id,
             pool,
@@ -147,11 +148,11 @@ pub async fn observe<R: Reads>(
             number_tags: BTreeMap::new(),
         });
     }
-    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, &target.sms_region).await.into();
+    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, spec.sms_region()).await.into();
     let (codes, number_tags) = match &account_sms {
         Read::Found(account) => (
-            pending_codes(reads, res, account).await,
-            unrecorded_number_tags(reads, res, account, &target.sms_region, ids).await,
+            pending_codes(reads, spec, account).await,
+            unrecorded_number_tags(reads, res, spec, account, ids).await,
         ),
         _ => (BTreeMap::new(), BTreeMap::new()),
     };
@@ -166,15 +167,15 @@ pub async fn observe<R: Reads>(
 }
 
 /// Whether the pool as read is tagged for another installation of the operator.
-pub fn pool_owned_elsewhere(pool: &Read<UserPool>, installation: &str, res: &CognitoSmsConfig) -> bool {
+fn pool_owned_elsewhere(pool: &Read<UserPool>, installation: &str, spec: &Desired) -> bool {
     matches!(pool, Read::Found(p)
-        if !desired::pool_ownership(&p.tags, installation, &Owner::of(res)).is_ours_to_manage())
+        if !desired::pool_ownership(&p.tags, installation, &spec.owner).is_ours_to_manage())
 }
 
 async fn observe_pool_and_role<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
     account_id: &str,
     installation: &str,
 ) -> (Read<UserPool>, RoleReads) {
@@ -183,25 +184,21 @@ async fn observe_pool_and_role<R: Reads>(
         policies: Read::Skipped,
         stale_policy: Read::Skipped,
     };
-    let spec = &res.spec;
-    if spec.role.managed.is_some() && spec.role.existing.is_some() {
-        return (Read::Skipped, skipped);
-    }
-    let pool: Read<UserPool> = reads.user_pool(&target.pool_region, &spec.user_pool_id).await.into();
-    if !matches!(pool, Read::Found(_)) || pool_owned_elsewhere(&pool, installation, res) {
+    let pool: Read<UserPool> = reads.user_pool(&spec.pool_region, &spec.user_pool_id).await.into();
+    if !matches!(pool, Read::Found(_)) || pool_owned_elsewhere(&pool, installation, spec) {
         return (pool, skipped);
     }
-    let role = match &spec.role.existing {
-        Some(existing) => match desired::existing_role_name(&existing.role_arn, account_id) {
+    let role = match &spec.role {
+        Role::Existing(existing) => match desired::existing_role_name(&existing.role_arn, account_id) {
             Ok(name) => observe_existing_role(reads, name, &existing.role_arn).await,
             Err(_) => skipped,
         },
-        None => {
+        Role::Managed(managed) => {
             let predecessor = match &pool {
-                Read::Found(p) => desired::predecessor(&p.tags, installation, &Owner::of(res)),
+                Read::Found(p) => desired::predecessor(&p.tags, installation, &spec.owner),
                 _ => None,
             };
-            observe_managed_role(reads, res, target, predecessor.as_deref()).await
+            observe_managed_role(reads, res, spec, managed, predecessor.as_deref()).await
         }
     };
     (pool, role)
@@ -213,15 +210,15 @@ async fn observe_pool_and_role<R: Reads>(
 async fn observe_managed_role<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
+    managed: &ManagedRole,
     predecessor: Option<&str>,
 ) -> RoleReads {
-    let managed = res.spec.role.managed.clone().unwrap_or_default();
-    let name = desired::role_name(&managed, &res.spec.user_pool_id);
+    let name = desired::role_name(managed, &spec.user_pool_id);
     let role: Read<ObservedRole> = reads.role(&name).await.into();
     let ours = matches!(&role, Read::Found(r)
-        if desired::ownership_after_handover(&r.tags, &Owner::of(res), predecessor) == Ownership::Ours
-            && r.path == desired::role_path(&managed));
+        if desired::ownership_after_handover(&r.tags, &spec.owner, predecessor) == Ownership::Ours
+            && r.path == desired::role_path(managed));
     if !ours {
         return RoleReads {
             role,
@@ -229,16 +226,16 @@ async fn observe_managed_role<R: Reads>(
             stale_policy: Read::Skipped,
         };
     }
-    let (current, stale) = match target.path {
-        DeliveryPath::Sns => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
-        DeliveryPath::EndUserMessaging => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
+    let (current, stale) = match spec.path {
+        Path::Sns { .. } => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
+        Path::Direct(_) => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
     };
     let policies = match reads.inline_policy(&name, current).await {
         Ok(doc) => Read::Found(doc.into_iter().collect()),
         Err(e) => Read::Failed(e),
     };
     let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
-    let stale_policy = if last_path == Some(target.path) {
+    let stale_policy = if last_path == Some(spec.delivery_path()) {
         Read::Skipped
     } else {
         reads.inline_policy(&name, stale).await.map(|doc| doc.is_some()).into()
@@ -268,8 +265,8 @@ async fn observe_existing_role<R: Reads>(reads: &R, name: &str, arn: &str) -> Ro
 async fn unrecorded_number_tags<R: Reads>(
     reads: &R,
     res: &CognitoSmsConfig,
+    spec: &Desired,
     account: &AccountSms,
-    region: &str,
     ids: &NumberIds,
 ) -> BTreeMap<String, BTreeMap<String, String>> {
     let recorded: Vec<&str> = res
@@ -278,14 +275,14 @@ async fn unrecorded_number_tags<R: Reads>(
         .flat_map(|s| s.sandbox_phone_numbers.iter().map(|n| n.id.as_str()))
         .collect();
     let mut tags = BTreeMap::new();
-    for n in &res.spec.sandbox_phone_numbers {
+    for n in &spec.sandbox_numbers {
         let Some(listed) = account.destinations.get(&n.phone_number) else {
             continue;
         };
         if recorded.iter().any(|id| ids.matches(id, &n.phone_number)) {
             continue;
         }
-        if let Ok(Some(found)) = reads.number_tags(region, &listed.arn).await {
+        if let Ok(Some(found)) = reads.number_tags(spec.sms_region(), &listed.arn).await {
             tags.insert(n.phone_number.clone(), found);
         }
     }
@@ -295,11 +292,11 @@ async fn unrecorded_number_tags<R: Reads>(
 /// The Secret of every spec number SNS lists as pending: the code that completes it.
 async fn pending_codes<R: Reads>(
     reads: &R,
-    res: &CognitoSmsConfig,
+    spec: &Desired,
     account: &AccountSms,
 ) -> BTreeMap<String, Result<Option<SecretCode>, SecretError>> {
     let mut codes = BTreeMap::new();
-    for n in &res.spec.sandbox_phone_numbers {
+    for n in &spec.sandbox_numbers {
         if account
             .destinations
             .get(&n.phone_number)

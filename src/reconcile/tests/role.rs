@@ -269,13 +269,15 @@ async fn an_existing_role_in_another_account_is_not_even_read() {
 }
 
 #[tokio::test]
-async fn both_role_kinds_are_refused_before_reading_the_pool() {
+async fn both_role_kinds_are_refused_before_reading_anything() {
     let w = World::new();
     let mut res =
         app(json!({"role": {"managed": {}, "existing": {"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/x")}}}));
     w.sync(&mut res, Mode::Apply).await;
-    assert_eq!(condition(&res, types::ROLE_READY).1, reasons::INVALID_SPEC);
-    assert_eq!(w.reads(), ["GetCallerIdentity", "AccountSms"]);
+    let role = res.condition(types::ROLE_READY).unwrap();
+    assert_eq!(role.reason, reasons::INVALID_SPEC);
+    assert!(role.message.contains("not both"), "{}", role.message);
+    assert!(w.reads().is_empty(), "{:?}", w.reads());
 }
 
 /// A failed read or write of the role: terminal errors wait for the resync, recoverable ones are

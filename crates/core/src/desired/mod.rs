@@ -4,6 +4,7 @@
 mod change;
 mod pool_owner;
 mod sms;
+mod spec;
 
 pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
 pub use pool_owner::{
@@ -11,6 +12,7 @@ pub use pool_owner::{
     pool_tags, predecessor,
 };
 pub use sms::{DirectSms, SmsConfig, UserPool};
+pub use spec::{Desired, DirectPath, Invalid, Path, Role};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use kube::ResourceExt;
 
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigSpec, ManagedRole, SourceArnScope};
+use crate::crd::{CognitoSmsConfig, ManagedRole, SourceArnScope};
 use crate::policy;
 
 pub const TAG_MANAGED_BY: &str = "cognitosms.io/managed-by";
@@ -157,14 +159,14 @@ pub fn source_arn(scope: SourceArnScope, pool_arn: &str) -> String {
 /// already in use (status, then the owned role's trust policy) is kept; a new one is generated
 /// only when none exists anywhere. An existing role gets only what the spec says.
 pub fn external_id(
-    spec: &CognitoSmsConfigSpec,
+    in_spec: Option<&str>,
     managed: bool,
     in_status: Option<&str>,
     in_owned_trust_policy: Option<&str>,
     generate: impl FnOnce() -> String,
 ) -> Option<String> {
-    if let Some(id) = &spec.external_id {
-        return Some(id.clone());
+    if let Some(id) = in_spec {
+        return Some(id.to_string());
     }
     if !managed {
         return None;
@@ -301,7 +303,6 @@ pub struct ObservedRole {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
 
     pub(crate) const POOL_ARN: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc";
 
@@ -311,10 +312,6 @@ pub(crate) mod tests {
             name: "app".into(),
             uid: Some("u-1".into()),
         }
-    }
-
-    fn spec(external_id: Option<&str>) -> CognitoSmsConfigSpec {
-        crate::testing::resource("a", json!({"userPoolId": "eu-west-1_Abc", "externalId": external_id})).spec
     }
 
     #[test]
@@ -369,26 +366,23 @@ pub(crate) mod tests {
             "generated".to_string()
         };
         assert_eq!(
-            external_id(&spec(Some("spec")), true, Some("status"), Some("trust"), generate).as_deref(),
+            external_id(Some("spec"), true, Some("status"), Some("trust"), generate).as_deref(),
             Some("spec")
         );
         assert_eq!(
-            external_id(&spec(None), true, Some("status"), Some("trust"), generate).as_deref(),
+            external_id(None, true, Some("status"), Some("trust"), generate).as_deref(),
             Some("status")
         );
         assert_eq!(
-            external_id(&spec(None), true, None, Some("trust"), generate).as_deref(),
+            external_id(None, true, None, Some("trust"), generate).as_deref(),
             Some("trust")
         );
         assert!(!gen_called.get());
         assert_eq!(
-            external_id(&spec(None), true, None, None, generate).as_deref(),
+            external_id(None, true, None, None, generate).as_deref(),
             Some("generated")
         );
-        assert_eq!(
-            external_id(&spec(None), false, Some("status"), None, || unreachable!()),
-            None
-        );
+        assert_eq!(external_id(None, false, Some("status"), None, || unreachable!()), None);
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 use super::numbers::{self, NumberPlan};
 use super::observed::{Observed, Read};
-use super::{Draft, Inputs, Step, Tally, Target};
-use crate::account::{self, Identity, NumberIds, numbers::numbers_finding};
+use super::{Draft, Inputs, NamedIdentity, Step, Tally};
+use crate::account::{self, NumberIds, numbers::numbers_finding};
 use crate::conditions::{Finding, SmsFindings, reasons};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SandboxState};
+use crate::crd::{CognitoSmsConfigStatus, SandboxState};
+use crate::desired::Desired;
 
 /// The account's part of a plan.
 #[derive(Debug, Clone)]
@@ -25,15 +26,16 @@ pub(super) enum AccountPlan {
     },
 }
 
+/// `previous` is the last status.
 pub(super) fn plan(
     draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
+    previous: &CognitoSmsConfigStatus,
     observed: &Observed,
-    identity: Option<Result<&Identity, String>>,
+    identity: &NamedIdentity,
     inputs: &Inputs,
 ) -> AccountPlan {
-    let region = target.sms_region.as_str();
+    let region = spec.sms_region();
     let account = match &observed.account_sms {
         Read::Found(account) => account,
         Read::Failed(e) => return AccountPlan::Settled(SmsFindings::all(draft.tally.fail(e))),
@@ -46,23 +48,19 @@ pub(super) fn plan(
     });
     draft.status.monthly_spend_limit_usd = account.monthly_spend_limit.clone();
     draft.status.origination_identities = account::identities(account);
-    let spec = &res.spec;
+    let countries = &spec.destination_countries;
     let origination = match identity {
-        Some(Err(why)) => Finding::failed(reasons::IDENTITY_NOT_FOUND, why),
-        Some(Ok(named)) => account::origination_finding(account, &spec.destination_countries, region, Some(named)),
-        None => account::origination_finding(account, &spec.destination_countries, region, None),
+        NamedIdentity::Unresolved(why) => Finding::failed(reasons::IDENTITY_NOT_FOUND, why.clone()),
+        NamedIdentity::Resolved(named) => account::origination_finding(account, countries, region, Some(named)),
+        NamedIdentity::NotNamed => account::origination_finding(account, countries, region, None),
     };
+    let path = spec.delivery_path();
     AccountPlan::Read {
         in_sandbox: account.in_sandbox,
-        sandbox: account::sandbox_finding(account, target.path, region),
+        sandbox: account::sandbox_finding(account, path, region),
         origination,
-        spend_limit: account::spend_finding(
-            account,
-            spec.minimum_monthly_spend_limit_usd.as_deref(),
-            target.path,
-            region,
-        ),
-        numbers: numbers::plan(draft, res, region, account, observed, inputs),
+        spend_limit: account::spend_finding(account, spec.minimum_monthly_spend_limit_usd.as_deref(), path, region),
+        numbers: numbers::plan(draft, spec, &previous.sandbox_phone_numbers, account, observed, inputs),
         ids: inputs.number_ids.clone(),
     }
 }

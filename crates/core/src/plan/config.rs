@@ -4,11 +4,11 @@
 use super::Applied;
 use super::observed::{Observed, Read};
 use super::role::{self, RolePlan, RoleState};
-use super::{Draft, Inputs, Step, Tally, Target, failure, pending};
+use super::{Draft, Inputs, NamedIdentity, Step, Tally, failure, pending};
 use crate::account::{AccountSms, Identity, Listed};
 use crate::conditions::{Finding, Findings, SmsFindings, reasons};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
-use crate::desired::{self, Change, DirectSms, SendPermission, SmsConfig, TestMessage, UserPool};
+use crate::crd::CognitoSmsConfigStatus;
+use crate::desired::{self, Change, Desired, DirectSms, Path, SendPermission, SmsConfig, TestMessage, UserPool};
 use crate::error::{AwsError, ErrorKind};
 use crate::policy;
 
@@ -56,33 +56,28 @@ fn waiting_for_role() -> Finding {
 
 pub(super) fn plan(
     draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
     observed: &Observed,
-    identity: Option<Result<&Identity, String>>,
+    identity: &NamedIdentity,
     inputs: &Inputs,
 ) -> ConfigPlan {
-    if res.spec.role.managed.is_some() && res.spec.role.existing.is_some() {
-        let msg = "set either role.managed or role.existing, not both";
-        return ConfigPlan::Settled {
-            role: Finding::failed(reasons::INVALID_SPEC, msg),
-            user_pool: Finding::unknown(reasons::INVALID_SPEC, msg),
-        };
-    }
     let pool = match &observed.pool {
         Read::Found(pool) => pool,
-        missing_or_failed => return pool_unavailable(res, target, observed, missing_or_failed, &mut draft.tally),
+        missing_or_failed => return pool_unavailable(spec, observed, missing_or_failed, &mut draft.tally),
     };
-    let pool_arn = pool_arn(pool, target, &observed.account_id);
+    let pool_arn = pool_arn(pool, spec, &observed.account_id);
     draft.status.user_pool_arn = Some(pool_arn.clone());
-    let identity = match identity.transpose() {
-        Ok(identity) => identity,
-        Err(why) => return waiting_for_identity(why),
+    let identity = match identity {
+        NamedIdentity::NotNamed => None,
+        NamedIdentity::Resolved(identity) => Some(*identity),
+        NamedIdentity::Unresolved(why) => return waiting_for_identity(why.clone()),
     };
-    let permission = send_permission(res, target, &pool_arn, &observed.account_id, identity);
-    let predecessor = desired::predecessor(&pool.tags, inputs.installation, &desired::Owner::of(res));
+    let permission = send_permission(spec, &pool_arn, &observed.account_id, identity);
+    let predecessor = desired::predecessor(&pool.tags, inputs.installation, &spec.owner);
+    let previous_external_id = draft.status.external_id.clone();
     let RolePlan { external_id, state } = role::plan(
-        res,
+        spec,
+        previous_external_id.as_deref(),
         &observed.account_id,
         &pool_arn,
         &observed.role,
@@ -101,8 +96,8 @@ pub(super) fn plan(
         }
         RoleState::Usable { arn, changes, ready } => (arn, changes, ready),
     };
-    let desired = desired_sms(res, target, &role_arn, draft.status.external_id.clone(), identity);
-    let pool = plan_pool(draft, res, observed, pool, desired);
+    let desired = desired_sms(spec, &role_arn, draft.status.external_id.clone(), identity);
+    let pool = plan_pool(draft, spec, observed, pool, desired);
     ConfigPlan::Changes {
         role_arn,
         role_steps: role_changes.into_iter().map(Step::new).collect(),
@@ -112,11 +107,11 @@ pub(super) fn plan(
 }
 
 /// The pool's ARN as Cognito reports it, or as it would be.
-pub(super) fn pool_arn(pool: &UserPool, target: &Target, account_id: &str) -> String {
+pub(super) fn pool_arn(pool: &UserPool, spec: &Desired, account_id: &str) -> String {
     pool.arn.clone().unwrap_or_else(|| {
         format!(
             "arn:aws:cognito-idp:{}:{account_id}:userpool/{}",
-            target.pool_region, pool.id
+            spec.pool_region, pool.id
         )
     })
 }
@@ -135,58 +130,36 @@ fn waiting_for_identity(why: String) -> ConfigPlan {
 
 /// What the role must allow: `sns:Publish`, or `sms-voice:SendTextMessage` on the named
 /// identity (every identity of the account in the pool's region when none is named).
-fn send_permission(
-    res: &CognitoSmsConfig,
-    target: &Target,
-    pool_arn: &str,
-    account_id: &str,
-    identity: Option<&Identity>,
-) -> SendPermission {
-    if res.spec.end_user_messaging.is_none() {
+fn send_permission(spec: &Desired, pool_arn: &str, account_id: &str, identity: Option<&Identity>) -> SendPermission {
+    if let Path::Sns { .. } = spec.path {
         return SendPermission::Publish;
     }
     let resource = identity.map(|i| i.arn.clone()).unwrap_or_else(|| {
-        policy::identities_in_region(desired::partition_of(pool_arn), &target.pool_region, account_id)
+        policy::identities_in_region(desired::partition_of(pool_arn), &spec.pool_region, account_id)
     });
     SendPermission::SendText { resource }
 }
 
 /// The pool's `SmsConfiguration` the spec asks for.
-fn desired_sms(
-    res: &CognitoSmsConfig,
-    target: &Target,
-    role_arn: &str,
-    external_id: Option<String>,
-    identity: Option<&Identity>,
-) -> SmsConfig {
-    let Some(eum) = &res.spec.end_user_messaging else {
-        return SmsConfig {
-            caller_arn: role_arn.to_string(),
-            external_id,
-            region: Some(target.sms_region.clone()),
-            direct: None,
-        };
+fn desired_sms(spec: &Desired, role_arn: &str, external_id: Option<String>, identity: Option<&Identity>) -> SmsConfig {
+    let direct = match &spec.path {
+        Path::Sns { .. } => None,
+        Path::Direct(direct) => Some(DirectSms {
+            origination_identity: identity.map(|i| i.arn.clone()),
+            configuration_set: direct.configuration_set.clone(),
+            in_entity_id: direct.india_dlt.as_ref().map(|d| d.entity_id.clone()),
+            in_template_id: direct.india_dlt.as_ref().map(|d| d.template_id.clone()),
+        }),
     };
     SmsConfig {
         caller_arn: role_arn.to_string(),
         external_id,
-        region: Some(target.pool_region.clone()),
-        direct: Some(DirectSms {
-            origination_identity: identity.map(|i| i.arn.clone()),
-            configuration_set: eum.configuration_set_name.clone(),
-            in_entity_id: eum.india_dlt.as_ref().map(|d| d.entity_id.clone()),
-            in_template_id: eum.india_dlt.as_ref().map(|d| d.template_id.clone()),
-        }),
+        region: Some(spec.sms_region().to_string()),
+        direct,
     }
 }
 
-fn pool_unavailable(
-    res: &CognitoSmsConfig,
-    target: &Target,
-    observed: &Observed,
-    read: &Read<UserPool>,
-    tally: &mut Tally,
-) -> ConfigPlan {
+fn pool_unavailable(spec: &Desired, observed: &Observed, read: &Read<UserPool>, tally: &mut Tally) -> ConfigPlan {
     match read {
         Read::Failed(e) => ConfigPlan::Settled {
             role: Finding::unknown(reasons::WAITING_FOR_USER_POOL, "waiting to read the user pool"),
@@ -200,7 +173,7 @@ fn pool_unavailable(
                     reasons::USER_POOL_NOT_FOUND,
                     format!(
                         "user pool {} not found in {} for account {}: create it or fix spec.userPoolId",
-                        res.spec.user_pool_id, target.pool_region, observed.account_id
+                        spec.user_pool_id, spec.pool_region, observed.account_id
                     ),
                 ),
             }
@@ -230,13 +203,7 @@ fn in_sync_finding(pool_id: &str, desired: &SmsConfig) -> Finding {
 
 /// Step 7: point the pool at the role, unless it already is. On the direct path the
 /// configuration is first tried with a dry-run send, and a missing configuration set stops it.
-fn plan_pool(
-    draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    observed: &Observed,
-    pool: &UserPool,
-    desired: SmsConfig,
-) -> PoolPlan {
+fn plan_pool(draft: &mut Draft, spec: &Desired, observed: &Observed, pool: &UserPool, desired: SmsConfig) -> PoolPlan {
     let pool_id = &pool.id;
     let account = match &observed.account_sms {
         Read::Found(account) => Some(account.as_ref()),
@@ -262,9 +229,9 @@ fn plan_pool(
         return PoolPlan::Settled(in_sync);
     };
     let test = match (&desired.direct, account) {
-        (Some(direct), Some(account)) => match test_destination(res, account) {
+        (Some(direct), Some(account)) => match test_destination(spec, account) {
             Some(destination) => Some(Step::new(Change::TestSendText(test_message(
-                res,
+                spec,
                 &desired,
                 direct,
                 destination,
@@ -287,23 +254,24 @@ fn plan_pool(
 
 /// Where a dry-run send may go: a verified number (the spec's first), or, out of the sandbox,
 /// any number the spec lists.
-fn test_destination(res: &CognitoSmsConfig, account: &AccountSms) -> Option<String> {
+fn test_destination(spec: &Desired, account: &AccountSms) -> Option<String> {
     let verified = |n: &str| account.destinations.get(n).is_some_and(|d| d.state == Listed::Verified);
-    let spec = &res.spec.sandbox_phone_numbers;
-    spec.iter()
+    let numbers = &spec.sandbox_numbers;
+    numbers
+        .iter()
         .map(|n| n.phone_number.as_str())
         .find(|n| verified(n))
         .or_else(|| account.destinations.keys().map(String::as_str).find(|n| verified(n)))
         .or_else(|| {
             (!account.in_sandbox)
-                .then(|| spec.first().map(|n| n.phone_number.as_str()))
+                .then(|| numbers.first().map(|n| n.phone_number.as_str()))
                 .flatten()
         })
         .map(String::from)
 }
 
-fn test_message(res: &CognitoSmsConfig, desired: &SmsConfig, direct: &DirectSms, destination: String) -> TestMessage {
-    let dlt = res.spec.end_user_messaging.as_ref().and_then(|e| e.india_dlt.as_ref());
+fn test_message(spec: &Desired, desired: &SmsConfig, direct: &DirectSms, destination: String) -> TestMessage {
+    let dlt = spec.direct().and_then(|d| d.india_dlt.as_ref());
     TestMessage {
         region: desired.region.clone().unwrap_or_default(),
         india_dlt: dlt

@@ -11,17 +11,16 @@ mod step;
 
 use std::collections::HashSet;
 
-use k8s_openapi::jiff::Timestamp;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
 
 use crate::account::{self as sms_account, Identity, NumberIds};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
-use crate::desired::{self, Change};
+use crate::desired::{self, Change, Desired, Invalid, Path};
 use crate::error::{AwsError, ErrorKind};
-use crate::regions::{self, RegionError};
+use crate::regions::RegionError;
 
 use account::AccountPlan;
 use config::ConfigPlan;
@@ -60,31 +59,13 @@ impl SyncReport {
     }
 }
 
-/// Where a valid spec points: the pool's region, how its SMS travel, and the region whose SMS
-/// account state applies (the SNS region, or the pool's own region on the direct path).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub pool_region: String,
-    pub path: DeliveryPath,
-    pub sms_region: String,
-}
-
-/// The target of `res`, or why the spec cannot have one. Nothing is read for a resource whose
-/// target is invalid.
-pub fn target(res: &CognitoSmsConfig) -> Result<Target, RegionError> {
-    let spec = &res.spec;
-    let direct = spec.end_user_messaging.is_some();
-    let sms_region = regions::sms_region(&spec.user_pool_id, spec.sns_region.as_deref(), direct)?;
-    let pool_region = regions::pool_region(&spec.user_pool_id).unwrap_or_default().to_string();
-    Ok(Target {
-        pool_region,
-        path: if direct {
-            DeliveryPath::EndUserMessaging
-        } else {
-            DeliveryPath::Sns
-        },
-        sms_region,
-    })
+/// The origination identity the spec names, as resolved against the account.
+#[derive(Debug, Clone)]
+enum NamedIdentity<'a> {
+    NotNamed,
+    Resolved(&'a Identity),
+    /// Why it cannot be used.
+    Unresolved(String),
 }
 
 /// What a plan takes besides the resource and the observation.
@@ -107,6 +88,7 @@ pub struct Plan {
     /// Everything known before any change is made.
     status: CognitoSmsConfigStatus,
     region: Finding,
+    user_pool_id: String,
     config: ConfigPlan,
     account: AccountPlan,
     /// Whether what was observed already calls for a retry with backoff.
@@ -197,19 +179,28 @@ fn pending<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Finding {
     )
 }
 
-/// The next status of a resource whose spec has no valid target: nothing was read or changed.
-pub fn invalid(res: &CognitoSmsConfig, err: &RegionError, now: Timestamp) -> SyncReport {
-    let reason = match err {
-        RegionError::MalformedUserPoolId(_) => reasons::INVALID_USER_POOL_ID,
-        RegionError::NotAllowed { .. } => reasons::SNS_REGION_NOT_ALLOWED,
-        RegionError::NoDirectPath(_) => reasons::DIRECT_PATH_NOT_AVAILABLE,
-        RegionError::SnsRegionWithDirectPath => reasons::INVALID_SPEC,
-    };
+/// The next status of a resource whose spec cannot be planned for: nothing was read or changed.
+pub fn invalid(res: &CognitoSmsConfig, err: &Invalid, now: Timestamp) -> SyncReport {
     let fix_first = Finding::unknown(reasons::INVALID_SPEC, "fix the spec first");
-    let findings = Findings {
-        sns_region: Finding::failed(reason, err.to_string()),
-        role: fix_first.clone(),
-        user_pool: fix_first,
+    let findings = match err {
+        Invalid::Region(region) => {
+            let reason = match region {
+                RegionError::MalformedUserPoolId(_) => reasons::INVALID_USER_POOL_ID,
+                RegionError::NotAllowed { .. } => reasons::SNS_REGION_NOT_ALLOWED,
+                RegionError::NoDirectPath(_) => reasons::DIRECT_PATH_NOT_AVAILABLE,
+                RegionError::SnsRegionWithDirectPath => reasons::INVALID_SPEC,
+            };
+            Findings {
+                sns_region: Finding::failed(reason, region.to_string()),
+                role: fix_first.clone(),
+                user_pool: fix_first,
+            }
+        }
+        Invalid::BothRoles => Findings {
+            sns_region: fix_first.clone(),
+            role: Finding::failed(reasons::INVALID_SPEC, err.to_string()),
+            user_pool: fix_first,
+        },
     };
     let sms = SmsFindings::unknown(reasons::NOT_CHECKED, "fix the spec first");
     let previous = res.status.clone().unwrap_or_default();
@@ -276,10 +267,10 @@ pub fn cut_off(
 
 /// The report for a resource whose pool `owner` (`namespace/name`), another resource of this
 /// installation, manages: nothing was read or written; everything the status remembers stays.
-pub fn claimed(res: &CognitoSmsConfig, owner: &str, now: Timestamp) -> SyncReport {
+pub fn claimed(res: &CognitoSmsConfig, spec: &Desired, owner: &str, now: Timestamp) -> SyncReport {
     let finding = Finding::failed(
         reasons::POOL_CLAIMED,
-        desired::claimed_message(&res.spec.user_pool_id, owner),
+        desired::claimed_message(&spec.user_pool_id, owner),
     );
     let status = CognitoSmsConfigStatus {
         managed_user_pool_id: None,
@@ -292,7 +283,7 @@ pub fn claimed(res: &CognitoSmsConfig, owner: &str, now: Timestamp) -> SyncRepor
 /// manages; `None` when it does not. Nothing is written, and the status keeps what it remembers.
 pub fn owned_elsewhere(
     res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
     observed: &Observed,
     installation: &str,
     now: Timestamp,
@@ -300,16 +291,15 @@ pub fn owned_elsewhere(
     let Read::Found(pool) = &observed.pool else {
         return None;
     };
-    let owner = desired::Owner::of(res);
     let desired::PoolOwnership::OtherInstallation {
         installation: theirs,
         resource,
-    } = desired::pool_ownership(&pool.tags, installation, &owner)
+    } = desired::pool_ownership(&pool.tags, installation, &spec.owner)
     else {
         return None;
     };
-    let arn = config::pool_arn(pool, target, &observed.account_id);
-    let message = desired::owned_elsewhere_message(&res.spec.user_pool_id, &arn, &theirs, resource.as_deref());
+    let arn = config::pool_arn(pool, spec, &observed.account_id);
+    let message = desired::owned_elsewhere_message(&spec.user_pool_id, &arn, &theirs, resource.as_deref());
     let finding = Finding::failed(reasons::POOL_OWNED_ELSEWHERE, message);
     let status = CognitoSmsConfigStatus {
         managed_user_pool_id: None,
@@ -340,51 +330,51 @@ fn only_ready(
 }
 
 /// `SnsRegionValid`: which region the pool's SMS go through, and that the guide allows it.
-fn region_finding(target: &Target) -> Finding {
-    match target.path {
-        DeliveryPath::Sns => Finding::ok(
+fn region_finding(spec: &Desired) -> Finding {
+    match &spec.path {
+        Path::Sns { region } => Finding::ok(
             reasons::SNS_REGION_ALLOWED,
-            format!(
-                "SNS region {} may be used by pools in {}",
-                target.sms_region, target.pool_region
-            ),
+            format!("SNS region {region} may be used by pools in {}", spec.pool_region),
         ),
-        DeliveryPath::EndUserMessaging => Finding::ok(
+        Path::Direct(_) => Finding::ok(
             reasons::DIRECT_PATH_AVAILABLE,
             format!(
                 "the pool sends directly through AWS End User Messaging SMS in its own region {}; no SNS region is used",
-                target.pool_region
+                spec.pool_region
             ),
         ),
     }
 }
 
-/// The origination identity the spec names, resolved against the account: `None` when the spec
-/// names none; `Err` with why it cannot be used.
-fn named_identity<'a>(
-    res: &CognitoSmsConfig,
-    target: &Target,
-    observed: &'a Observed,
-) -> Option<Result<&'a Identity, String>> {
-    let reference = res.spec.end_user_messaging.as_ref()?.origination_identity.as_deref()?;
-    Some(match &observed.account_sms {
-        Read::Found(account) => sms_account::resolve(account, reference, &target.sms_region),
-        _ => Err(format!(
+/// The origination identity the spec names, resolved against the account.
+fn named_identity<'a>(spec: &Desired, observed: &'a Observed) -> NamedIdentity<'a> {
+    let Some(reference) = spec.direct().and_then(|d| d.origination_identity.as_deref()) else {
+        return NamedIdentity::NotNamed;
+    };
+    match &observed.account_sms {
+        Read::Found(account) => match sms_account::resolve(account, reference, spec.sms_region()) {
+            Ok(identity) => NamedIdentity::Resolved(identity),
+            Err(why) => NamedIdentity::Unresolved(why),
+        },
+        _ => NamedIdentity::Unresolved(format!(
             "cannot resolve {reference} until the account's origination identities in {} can be read",
-            target.sms_region
+            spec.sms_region()
         )),
-    })
+    }
 }
 
-/// The plan for `res` towards `target`, given what was observed.
-pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, AwsError>, inputs: &Inputs) -> Plan {
+/// The plan for `res`, whose spec is `spec`, given what was observed.
+pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, AwsError>, inputs: &Inputs) -> Plan {
     let previous = res.status.clone().unwrap_or_default();
     let mut draft = Draft {
         // What status remembers stays until a read of the account replaces the numbers' part.
         status: CognitoSmsConfigStatus {
-            delivery_path: Some(target.path),
-            sns_region: (target.path == DeliveryPath::Sns).then(|| target.sms_region.clone()),
-            ..remembered(previous)
+            delivery_path: Some(spec.delivery_path()),
+            sns_region: match &spec.path {
+                Path::Sns { region } => Some(region.clone()),
+                Path::Direct(_) => None,
+            },
+            ..remembered(previous.clone())
         },
         ..Default::default()
     };
@@ -392,23 +382,16 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
     let (config, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
-            let identity = named_identity(res, target, &observed);
-            if let Some(Ok(i)) = &identity {
+            let identity = named_identity(spec, &observed);
+            if let NamedIdentity::Resolved(i) = &identity {
                 draft.status.origination_identity_arn = Some(i.arn.clone());
             }
-            let mut config = config::plan(&mut draft, res, target, &observed, identity.clone(), inputs);
-            let account = account::plan(&mut draft, res, target, &observed, identity, inputs);
+            let mut config = config::plan(&mut draft, spec, &observed, &identity, inputs);
+            let account = account::plan(&mut draft, spec, &previous, &observed, &identity, inputs);
             if let ConfigPlan::Changes { pool, .. } = &mut config {
-                claim = claim_pool(
-                    &mut draft,
-                    res,
-                    target,
-                    &observed,
-                    inputs.installation,
-                    pool.update_mut(),
-                );
+                claim = claim_pool(&mut draft, spec, &observed, inputs.installation, pool.update_mut());
             } else {
-                draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
+                draft.status.managed_user_pool_id = manager_of(spec, &observed.pool);
             }
             (config, account)
         }
@@ -423,7 +406,8 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
     };
     Plan {
         status: draft.status,
-        region: region_finding(target),
+        region: region_finding(spec),
+        user_pool_id: spec.user_pool_id.clone(),
         config,
         account,
         requeue: draft.tally.requeue,
@@ -433,41 +417,40 @@ pub fn plan(res: &CognitoSmsConfig, target: &Target, observed: Result<Observed, 
 }
 
 /// The pool this resource manages, as far as the read of the pool tells: none when it is gone.
-fn manager_of(res: &CognitoSmsConfig, pool: &Read<desired::UserPool>) -> Option<String> {
+fn manager_of(spec: &Desired, pool: &Read<desired::UserPool>) -> Option<String> {
     match pool {
         Read::Absent => None,
-        _ => Some(res.spec.user_pool_id.clone()),
+        _ => Some(spec.user_pool_id.clone()),
     }
 }
 
 /// Record on the pool, when it is not yet recorded, that this resource of this installation
-/// manages it (once its role can be used: a resource blocked on its role writes nothing). An update of the pool that is due anyway carries the record (it sends back every
+/// manages it (once its role can be used: a resource blocked on its role writes nothing). An
+/// update of the pool that is due anyway carries the record (it sends back every
 /// tag as read, with these added), so a new pool costs no call of its own; otherwise a
 /// `TagResource` of the operator's tags only: that step, if one is needed.
 fn claim_pool(
     draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    target: &Target,
+    spec: &Desired,
     observed: &Observed,
     installation: &str,
     update: Option<&mut Change>,
 ) -> Option<Step> {
-    draft.status.managed_user_pool_id = manager_of(res, &observed.pool);
+    draft.status.managed_user_pool_id = manager_of(spec, &observed.pool);
     let Read::Found(pool) = &observed.pool else {
         return None;
     };
-    let owner = desired::Owner::of(res);
-    if desired::pool_ownership(&pool.tags, installation, &owner) == desired::PoolOwnership::Ours {
+    if desired::pool_ownership(&pool.tags, installation, &spec.owner) == desired::PoolOwnership::Ours {
         return None;
     }
-    let tags = desired::pool_tags(installation, &owner);
+    let tags = desired::pool_tags(installation, &spec.owner);
     if let Some(Change::UpdateSmsConfiguration { add_tags, .. }) = update {
         add_tags.extend(tags);
         return None;
     }
     let change = Change::TagUserPool {
-        user_pool_id: res.spec.user_pool_id.clone(),
-        arn: config::pool_arn(pool, target, &observed.account_id),
+        user_pool_id: spec.user_pool_id.clone(),
+        arn: config::pool_arn(pool, spec, &observed.account_id),
         tags,
     };
     Some(Step::new(change))
@@ -564,7 +547,7 @@ impl Plan {
             let unrecorded = failure(e);
             let message = format!(
                 "cannot record on user pool {} that this resource manages it: {}{}",
-                res.spec.user_pool_id,
+                self.user_pool_id,
                 unrecorded.message,
                 if e.kind == ErrorKind::AccessDenied {
                     "; allow the operator cognito-idp:TagResource on user pools (docs/iam-policy.json)"

@@ -9,12 +9,9 @@ use super::{Draft, Inputs, Step, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
 use crate::account::{AccountSms, NumberIds, mask};
 use crate::conditions::reasons;
-use crate::crd::{
-    CognitoSmsConfig, RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber,
-};
-use crate::desired::{self, Change, Owner, Ownership};
+use crate::crd::{RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
+use crate::desired::{self, Change, Desired, Owner, Ownership};
 use crate::error::AwsError;
-use kube::ResourceExt;
 
 use SandboxNumberState::{Failed, Pending, Removing, Verified};
 
@@ -57,41 +54,37 @@ struct Numbers<'a> {
     codes: &'a BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
     /// The tags of numbers status has no record of, by number.
     tags: &'a BTreeMap<String, BTreeMap<String, String>>,
-    owner: Owner,
+    owner: &'a Owner,
     ids: &'a NumberIds,
 }
 
 /// The plan of every number the spec lists or dropped.
+/// `previous` is what the last status recorded of them.
 pub(super) fn plan(
     draft: &mut Draft,
-    res: &CognitoSmsConfig,
-    region: &str,
+    spec: &Desired,
+    previous: &[SandboxNumberStatus],
     account: &AccountSms,
     observed: &Observed,
     inputs: &Inputs,
 ) -> Vec<NumberPlan> {
-    let previous = res
-        .status
-        .as_ref()
-        .map(|s| s.sandbox_phone_numbers.as_slice())
-        .unwrap_or_default();
     let at = Numbers {
-        region,
-        namespace: res.metadata.namespace.as_deref().unwrap_or("default"),
-        name: res.metadata.name.as_deref().unwrap_or_default(),
+        region: spec.sms_region(),
+        namespace: &spec.owner.namespace,
+        name: &spec.owner.name,
         previous,
         codes: &observed.codes,
         tags: &observed.number_tags,
-        owner: Owner::of(res),
+        owner: &spec.owner,
         ids: inputs.number_ids,
     };
-    let requested = res.annotations().get(RESEND_CODES_ANNOTATION).cloned();
+    let requested = spec.resend_codes_request.clone();
     let resend = requested.is_some() && requested != draft.status.resend_codes_request;
     if resend {
         draft.status.resend_codes_request = requested;
     }
     number_steps(
-        &res.spec.sandbox_phone_numbers,
+        &spec.sandbox_numbers,
         &account.destinations,
         previous,
         inputs.claimed_elsewhere,
@@ -119,7 +112,7 @@ impl Numbers<'_> {
             || self
                 .tags
                 .get(number)
-                .is_some_and(|tags| desired::ownership(tags, &self.owner) == Ownership::Ours)
+                .is_some_and(|tags| desired::ownership(tags, self.owner) == Ownership::Ours)
     }
 
     /// How to ask for a new code, for a message.

@@ -4,9 +4,10 @@
 use super::observed::{Read, RoleReads};
 use super::{Inputs, Requeue, Tally};
 use crate::conditions::{Finding, reasons};
-use crate::crd::{CognitoSmsConfig, ExistingRole, ManagedRole};
+use crate::crd::{ExistingRole, ManagedRole};
 use crate::desired::{
-    self, Change, DesiredRole, ExistingRoleProblem, ObservedRole, Owner, Ownership, RolePolicies, SendPermission,
+    self, Change, Desired, DesiredRole, ExistingRoleProblem, ObservedRole, Ownership, Role, RolePolicies,
+    SendPermission,
 };
 use crate::error::{AwsError, ErrorKind};
 use crate::policy;
@@ -33,6 +34,7 @@ pub(super) enum RoleState {
 
 /// Where the role is to let Cognito in, and what it must let Cognito do.
 struct Scope<'a> {
+    desired: &'a Desired,
     account_id: &'a str,
     pool_arn: &'a str,
     permission: &'a SendPermission,
@@ -41,8 +43,11 @@ struct Scope<'a> {
     predecessor: Option<&'a str>,
 }
 
+/// The role's plan. `previous_external_id` is the one the last status recorded.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn plan(
-    res: &CognitoSmsConfig,
+    desired: &Desired,
+    previous_external_id: Option<&str>,
     account_id: &str,
     pool_arn: &str,
     reads: &RoleReads,
@@ -51,20 +56,18 @@ pub(super) fn plan(
     inputs: &Inputs,
 ) -> RolePlan {
     let scope = Scope {
+        desired,
         account_id,
         pool_arn,
         permission,
         predecessor,
     };
-    match &res.spec.role.existing {
-        Some(existing) => RolePlan {
-            external_id: res.spec.external_id.clone(),
-            state: check_existing(existing, res, &scope, reads),
+    match &desired.role {
+        Role::Existing(existing) => RolePlan {
+            external_id: desired.external_id.clone(),
+            state: check_existing(existing, &scope, reads),
         },
-        None => {
-            let managed = res.spec.role.managed.clone().unwrap_or_default();
-            plan_managed(&managed, res, &scope, reads, inputs)
-        }
+        Role::Managed(managed) => plan_managed(managed, previous_external_id, &scope, reads, inputs),
     }
 }
 
@@ -80,18 +83,18 @@ fn read_failed(e: &AwsError) -> RoleState {
 
 fn plan_managed(
     managed: &ManagedRole,
-    res: &CognitoSmsConfig,
+    previous_id: Option<&str>,
     scope: &Scope,
     reads: &RoleReads,
     inputs: &Inputs,
 ) -> RolePlan {
-    let previous_id = res.status.as_ref().and_then(|s| s.external_id.clone());
     let keep = |state| RolePlan {
-        external_id: previous_id.clone(),
+        external_id: previous_id.map(String::from),
         state,
     };
-    let owner = Owner::of(res);
-    let name = desired::role_name(managed, &res.spec.user_pool_id);
+    let spec = scope.desired;
+    let owner = &spec.owner;
+    let name = desired::role_name(managed, &spec.user_pool_id);
     let observed = match &reads.role {
         Read::Found(role) => Some(role),
         Read::Absent => None,
@@ -99,22 +102,26 @@ fn plan_managed(
         Read::Skipped => return keep(read_failed(&not_read("GetRole"))),
     };
     if let Some(role) = observed
-        && let Some(conflict) = conflict(role, managed, &owner, &name, scope.predecessor)
+        && let Some(conflict) = conflict(role, managed, owner, &name, scope.predecessor)
     {
         return keep(conflict);
     }
     // From here the role is this resource's (or absent): its external ID is the one in use.
     let in_trust = observed.and_then(|r| policy::external_id_of(&r.trust_policy));
-    let external_id = desired::external_id(&res.spec, true, previous_id.as_deref(), in_trust.as_deref(), || {
-        inputs.fresh_external_id.clone()
-    });
+    let external_id = desired::external_id(
+        spec.external_id.as_deref(),
+        true,
+        previous_id,
+        in_trust.as_deref(),
+        || inputs.fresh_external_id.clone(),
+    );
     let desired_role = desired::desired_role(
         managed,
-        &res.spec.user_pool_id,
+        &spec.user_pool_id,
         scope.account_id,
         scope.pool_arn,
         external_id.as_deref(),
-        &owner,
+        owner,
         scope.permission,
     );
     let state = match role_policies(observed, reads) {
@@ -171,7 +178,7 @@ fn role_policies<'a>(role: Option<&ObservedRole>, reads: &'a RoleReads) -> Resul
 fn conflict(
     role: &ObservedRole,
     managed: &ManagedRole,
-    owner: &Owner,
+    owner: &desired::Owner,
     name: &str,
     predecessor: Option<&str>,
 ) -> Option<RoleState> {
@@ -218,7 +225,7 @@ fn not_read(operation: &'static str) -> AwsError {
     )
 }
 
-fn check_existing(existing: &ExistingRole, res: &CognitoSmsConfig, scope: &Scope, reads: &RoleReads) -> RoleState {
+fn check_existing(existing: &ExistingRole, scope: &Scope, reads: &RoleReads) -> RoleState {
     let account_id = scope.account_id;
     let arn = &existing.role_arn;
     let name = match desired::existing_role_name(arn, account_id) {
@@ -260,7 +267,7 @@ fn check_existing(existing: &ExistingRole, res: &CognitoSmsConfig, scope: &Scope
         Read::Failed(e) => return read_failed(e),
         Read::Skipped | Read::Absent => return read_failed(&not_read("ListRolePolicies")),
     };
-    existing_role_verdict(arn, role, docs, scope, res.spec.external_id.as_deref())
+    existing_role_verdict(arn, role, docs, scope, scope.desired.external_id.as_deref())
 }
 
 /// Whether an existing role lets Cognito in for this pool and allows what the path needs; if

@@ -1,0 +1,180 @@
+//! The spec, parsed once: where the pool's SMS go, through which role, and what the account must
+//! offer. Every step of the plan takes this value, never the raw spec.
+
+use kube::ResourceExt;
+
+use super::Owner;
+use crate::crd::{
+    CognitoSmsConfig, DeliveryPath, ExistingRole, IndiaDlt, ManagedRole, RESEND_CODES_ANNOTATION, SandboxPhoneNumber,
+};
+use crate::regions::{self, RegionError};
+
+/// What one `CognitoSmsConfig` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The resource, as recorded on what it manages in AWS.
+    pub owner: Owner,
+    pub user_pool_id: String,
+    /// The pool's own region, from its ID.
+    pub pool_region: String,
+    pub path: Path,
+    pub role: Role,
+    /// The external ID the spec sets, if any.
+    pub external_id: Option<String>,
+    pub sandbox_numbers: Vec<SandboxPhoneNumber>,
+    pub destination_countries: Vec<String>,
+    pub minimum_monthly_spend_limit_usd: Option<String>,
+    /// The value of the annotation that asks for new verification codes, when set.
+    pub resend_codes_request: Option<String>,
+}
+
+/// How the pool's SMS travel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Path {
+    /// Through SNS in `region`, from the guide's table or the spec.
+    Sns { region: String },
+    /// Directly through End User Messaging SMS in the pool's own region.
+    Direct(DirectPath),
+}
+
+/// The direct path's settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DirectPath {
+    /// The origination identity the spec names (an ID, ARN or phone number), if any.
+    pub origination_identity: Option<String>,
+    pub configuration_set: Option<String>,
+    pub india_dlt: Option<IndiaDlt>,
+}
+
+/// The role Cognito assumes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    /// A role the operator creates and keeps in shape.
+    Managed(ManagedRole),
+    /// A role the user already has; the operator only checks it.
+    Existing(ExistingRole),
+}
+
+/// Why a spec cannot be planned for. The CRD's schema refuses all of these at admission; a
+/// resource from an older CRD, or a one-shot file, can still carry them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    #[error("set either role.managed or role.existing, not both")]
+    BothRoles,
+}
+
+impl Desired {
+    /// The spec of `res`, parsed; why it cannot be planned for. Nothing is read for an invalid
+    /// spec.
+    pub fn parse(res: &CognitoSmsConfig) -> Result<Self, Invalid> {
+        let spec = &res.spec;
+        let eum = spec.end_user_messaging.as_ref();
+        let sms_region = regions::sms_region(&spec.user_pool_id, spec.sns_region.as_deref(), eum.is_some())?;
+        let role = match (&spec.role.managed, &spec.role.existing) {
+            (Some(_), Some(_)) => return Err(Invalid::BothRoles),
+            (_, Some(existing)) => Role::Existing(existing.clone()),
+            (managed, None) => Role::Managed(managed.clone().unwrap_or_default()),
+        };
+        let path = match eum {
+            None => Path::Sns { region: sms_region },
+            Some(eum) => Path::Direct(DirectPath {
+                origination_identity: eum.origination_identity.clone(),
+                configuration_set: eum.configuration_set_name.clone(),
+                india_dlt: eum.india_dlt.clone(),
+            }),
+        };
+        Ok(Desired {
+            owner: Owner::of(res),
+            user_pool_id: spec.user_pool_id.clone(),
+            pool_region: regions::pool_region(&spec.user_pool_id).unwrap_or_default().to_string(),
+            path,
+            role,
+            external_id: spec.external_id.clone(),
+            sandbox_numbers: spec.sandbox_phone_numbers.clone(),
+            destination_countries: spec.destination_countries.clone(),
+            minimum_monthly_spend_limit_usd: spec.minimum_monthly_spend_limit_usd.clone(),
+            resend_codes_request: res.annotations().get(RESEND_CODES_ANNOTATION).cloned(),
+        })
+    }
+
+    pub fn delivery_path(&self) -> DeliveryPath {
+        match self.path {
+            Path::Sns { .. } => DeliveryPath::Sns,
+            Path::Direct(_) => DeliveryPath::EndUserMessaging,
+        }
+    }
+
+    /// The region whose SMS account state (sandbox, destination numbers) the pool depends on:
+    /// the SNS region, or the pool's own region on the direct path.
+    pub fn sms_region(&self) -> &str {
+        match &self.path {
+            Path::Sns { region } => region,
+            Path::Direct(_) => &self.pool_region,
+        }
+    }
+
+    /// The direct path's settings, on the direct path.
+    pub fn direct(&self) -> Option<&DirectPath> {
+        match &self.path {
+            Path::Direct(direct) => Some(direct),
+            Path::Sns { .. } => None,
+        }
+    }
+
+    /// The managed role's settings, when the role is managed.
+    pub fn managed_role(&self) -> Option<&ManagedRole> {
+        match &self.role {
+            Role::Managed(managed) => Some(managed),
+            Role::Existing(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::resource;
+
+    #[test]
+    fn the_path_and_the_role_are_read_once() {
+        let sns = Desired::parse(&resource("a", json!({"userPoolId": "eu-west-1_Abc"}))).unwrap();
+        assert_eq!(
+            sns.path,
+            Path::Sns {
+                region: "eu-west-1".into()
+            }
+        );
+        assert_eq!(sns.sms_region(), "eu-west-1");
+        assert_eq!(sns.role, Role::Managed(ManagedRole::default()));
+        let direct = Desired::parse(&resource(
+            "a",
+            json!({"userPoolId": "eu-west-1_Abc", "endUserMessaging": {"originationIdentity": "phone-1"}}),
+        ))
+        .unwrap();
+        assert_eq!(direct.delivery_path(), DeliveryPath::EndUserMessaging);
+        assert_eq!(direct.sms_region(), "eu-west-1");
+        assert_eq!(
+            direct.direct().unwrap().origination_identity.as_deref(),
+            Some("phone-1")
+        );
+        assert_eq!(direct.owner.to_string(), "apps/a");
+    }
+
+    #[test]
+    fn a_spec_that_cannot_be_planned_for_says_why() {
+        let both = resource(
+            "a",
+            json!({"userPoolId": "eu-west-1_Abc", "role": {"managed": {}, "existing": {"roleArn": "arn:aws:iam::123456789012:role/x"}}}),
+        );
+        assert_eq!(Desired::parse(&both), Err(Invalid::BothRoles));
+        let malformed = resource("a", json!({"userPoolId": "nowhere"}));
+        assert!(matches!(
+            Desired::parse(&malformed),
+            Err(Invalid::Region(RegionError::MalformedUserPoolId(_)))
+        ));
+    }
+}
