@@ -312,6 +312,4 @@ fn child(path: &str, name: &str) -> String {
 }
 
 #[cfg(test)]
-mod corpus;
-#[cfg(test)]
-mod tests;
+pub(crate) mod corpus;

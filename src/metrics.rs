@@ -15,7 +15,6 @@ use prometheus_client::registry::Registry;
 use crate::account_cache::AccountCache;
 use crate::aws::limits::BucketStats;
 use crate::aws::{CallCounts, Limits};
-pub use crate::controller::Queue;
 
 /// How a reconcile ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -41,6 +40,16 @@ pub struct OutcomeLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub category: &'static str,
+}
+
+/// The controller's queue, as the metrics show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Queue {
+    pub running: i64,
+    /// Resources due (or never reconciled yet) and not running: waiting for a slot.
+    pub waiting: i64,
+    /// Seconds since the least recently synced resource was synced (0 when none was yet).
+    pub oldest_sync_age: f64,
 }
 
 /// The controller's state, read at scrape time.

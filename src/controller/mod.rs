@@ -25,7 +25,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 pub use run::{Runtime, run, run_until};
-pub use schedule::{Queue, Schedule};
+pub use schedule::Schedule;
 pub use secrets::{KubeSecrets, SecretGrant};
 
 use crate::account::NumberIds;
@@ -33,7 +33,7 @@ use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
 use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
-use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, ReconcileOutcome, Sources};
+use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
 /// Field manager for every write the operator makes.

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::crd::CognitoSmsConfig;
+use crate::metrics::Queue;
 
 /// A resource's key in the schedule: its uid, so that a resource recreated under the same name
 /// starts afresh.
@@ -45,16 +46,6 @@ struct Slot {
     due: Due,
     /// When it was last compared with AWS to the end.
     synced: Option<Instant>,
-}
-
-/// The queue as the metrics show it.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Queue {
-    pub running: i64,
-    /// Resources due (or never reconciled yet) and not running: waiting for a slot.
-    pub waiting: i64,
-    /// Seconds since the least recently synced resource was synced (0 when none was yet).
-    pub oldest_sync_age: f64,
 }
 
 /// Every watched resource, by uid, and when it is due. The watch adds and removes resources;

@@ -200,6 +200,10 @@ pub fn render(results: &[Reconciled], mode: Mode) -> String {
     text
 }
 
+/// What the API server refuses, refused here too: the admission corpus through [`parse`].
+#[cfg(test)]
+mod admission_corpus;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::*;
+use crate::admission::*;
 use crate::oneshot::{self, InputError};
 
 fn refusal(input: &[u8]) -> Refusal {
