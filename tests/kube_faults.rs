@@ -1,7 +1,7 @@
 //! The Kubernetes fault matrix, end to end: the operator binary against the API stand-in and the
 //! AWS emulator, with the stand-in failing, holding or dropping what the operator asks of it:
 //! faults a real API server cannot be made to produce on demand (the real control plane's
-//! scenarios, a Secret refused by RBAC and a Lease taken over, are in `e2e.rs`).
+//! scenarios, a Secret refused by RBAC and a Lease taken over, are in `tests/e2e/`).
 //! Each scenario converges a resource, injects one fault, changes the resource's spec while the
 //! fault lasts, clears the fault and checks: the operator's request rate stayed bounded (no busy
 //! loop), the change was reconciled within a few resyncs, and nothing else moved in AWS.
