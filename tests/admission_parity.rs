@@ -126,19 +126,19 @@ async fn create_dry_run(client: &kube::Client, discovery: &Discovery, document: 
 /// The document as JSON, for its apiVersion, kind and namespace, with any YAML tags dropped (the
 /// API server reads a tagged scalar as the scalar); null when it is not YAML.
 fn routing_fields(document: &[u8]) -> Value {
-    fn untagged(value: serde_yaml::Value) -> serde_yaml::Value {
+    fn untagged(value: serde_norway::Value) -> serde_norway::Value {
         match value {
-            serde_yaml::Value::Tagged(tagged) => untagged(tagged.value),
-            serde_yaml::Value::Mapping(map) => {
-                serde_yaml::Value::Mapping(map.into_iter().map(|(k, v)| (untagged(k), untagged(v))).collect())
+            serde_norway::Value::Tagged(tagged) => untagged(tagged.value),
+            serde_norway::Value::Mapping(map) => {
+                serde_norway::Value::Mapping(map.into_iter().map(|(k, v)| (untagged(k), untagged(v))).collect())
             }
-            serde_yaml::Value::Sequence(items) => {
-                serde_yaml::Value::Sequence(items.into_iter().map(untagged).collect())
+            serde_norway::Value::Sequence(items) => {
+                serde_norway::Value::Sequence(items.into_iter().map(untagged).collect())
             }
             other => other,
         }
     }
-    serde_yaml::from_slice::<serde_yaml::Value>(document)
+    serde_norway::from_slice::<serde_norway::Value>(document)
         .ok()
         .and_then(|v| serde_json::to_value(untagged(v)).ok())
         .unwrap_or(Value::Null)

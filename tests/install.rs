@@ -40,7 +40,7 @@ fn the_api_server_accepts_the_crd_and_explains_its_fields() {
         !conditions.iter().any(|(t, _)| t == "NonStructuralSchema"),
         "{conditions:?}"
     );
-    let local: Value = serde_yaml::from_str(
+    let local: Value = serde_norway::from_str(
         &std::fs::read_to_string(repo().join("crds/cognitosmsconfigs.cognitosms.io.yaml")).unwrap(),
     )
     .unwrap();

@@ -34,7 +34,7 @@ fn oneshot(emu: &Emulator, input: &(impl AsRef<[u8]> + ?Sized), extra: &[&str]) 
 
 fn parse_output(out: &Output) -> Vec<CognitoSmsConfig> {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
+    serde_norway::Deserializer::from_str(&text)
         .map(|doc| serde::Deserialize::deserialize(doc).expect("stdout is the resources as YAML"))
         .collect()
 }

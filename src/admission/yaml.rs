@@ -1,7 +1,7 @@
 //! Reading a YAML file into JSON values within bounded time and memory, and as strictly as the
 //! API server decodes objects.
 //!
-//! serde_yaml (libyaml underneath) already refuses, for each document: malformed YAML, tabs as
+//! serde_norway (libyaml underneath) already refuses, for each document: malformed YAML, tabs as
 //! indentation, control characters; nesting deeper than 128 levels ("recursion limit
 //! exceeded"); and more than 100 alias jumps per event of the document ("repetition limit
 //! exceeded"), which stops "billion laughs" chains of aliases. What it leaves to this module:
@@ -16,7 +16,7 @@
 //! - flow collections: libyaml's scanner revisits every open `[`/`{` level on every token, so
 //!   deep flow nesting costs depth × length before the recursion limit is ever reached;
 //!   [`MAX_FLOW_COST`] caps that product;
-//! - stopping at the first syntax error, which serde_yaml's document iterator would otherwise
+//! - stopping at the first syntax error, which serde_norway's document iterator would otherwise
 //!   yield again forever.
 
 use std::cell::Cell;
@@ -66,7 +66,7 @@ pub fn documents(input: &[u8]) -> Result<Vec<Result<Value, String>>, InputProble
     let text = checked_text(input)?;
     let budget = Budget::new(max_expanded_values(text.len()), MAX_EXPANDED_TEXT);
     let mut documents = vec![];
-    for document in serde_yaml::Deserializer::from_str(text) {
+    for document in serde_norway::Deserializer::from_str(text) {
         budget.recoverable.set(false);
         match Node(&budget).deserialize(document) {
             Ok(value) => documents.push(Ok(value)),

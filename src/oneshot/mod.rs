@@ -195,7 +195,7 @@ pub fn render(results: &[Reconciled], mode: Mode) -> String {
             text.push_str(&format!("#   {}={} ({}){detail}\n", c.type_, c.status, c.reason));
         }
         text.push_str("---\n");
-        text.push_str(&serde_yaml::to_string(&r.resource).unwrap_or_else(|e| format!("# cannot render: {e}\n")));
+        text.push_str(&serde_norway::to_string(&r.resource).unwrap_or_else(|e| format!("# cannot render: {e}\n")));
     }
     text
 }

@@ -114,7 +114,7 @@ pub(crate) fn load_types(crd_files: &[PathBuf]) -> std::io::Result<Vec<ResourceT
     ];
     for file in crd_files {
         let text = std::fs::read_to_string(file)?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
+        for doc in serde_norway::Deserializer::from_str(&text) {
             let v: Value = serde::Deserialize::deserialize(doc).map_err(std::io::Error::other)?;
             if v["kind"] == "CustomResourceDefinition"
                 && let Some(t) = ResourceType::from_crd(&v)

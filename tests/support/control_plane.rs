@@ -186,7 +186,7 @@ impl ControlPlane {
     /// TokenRequest API (valid for a day: longer than any test run).
     pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
         let token = self.kubectl(&["create", "token", name, "-n", namespace, "--duration=24h"]);
-        let admin: Value = serde_yaml::from_str(&read(&self.kubeconfig)).unwrap();
+        let admin: Value = serde_norway::from_str(&read(&self.kubeconfig)).unwrap();
         let cluster = &admin["clusters"][0]["cluster"];
         let file = self
             .state
@@ -199,7 +199,7 @@ impl ControlPlane {
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": name}}],
             "current-context": "test",
         });
-        std::fs::write(&file, serde_yaml::to_string(&config).unwrap()).unwrap();
+        std::fs::write(&file, serde_norway::to_string(&config).unwrap()).unwrap();
         file
     }
 

@@ -30,7 +30,7 @@ const SERVER_OWNED: [&str; 6] = [
 /// A request body, JSON or YAML.
 pub(super) fn parse_body(body: &[u8]) -> Result<Value, Response> {
     serde_json::from_slice(body)
-        .or_else(|_| serde_yaml::from_slice(body))
+        .or_else(|_| serde_norway::from_slice(body))
         .map_err(|e| bad_request(format!("the request body is not valid JSON or YAML: {e}")))
 }
 
