@@ -8,9 +8,9 @@
 //! renew deadline (shorter than the lease duration) considers itself deposed at once, before any
 //! other replica may take over.
 //!
-//! Written here rather than taken from a crate: the crates for kube 5 either target older kube
-//! or do not depose a leader that cannot reach the API server, and that is the case that matters
-//! for an operator writing to AWS.
+//! Written here rather than taken from a crate: `kube-leader-election` targets kube 4, and
+//! `kube-lease-manager` (0.13, for kube 5) keeps reporting leadership while its renewals fail, so
+//! a leader cut off from the API server would go on writing to AWS after a standby took over.
 
 use std::time::Duration;
 

@@ -6,6 +6,9 @@ use super::SecretGrant;
 use crate::account::NumberIds;
 
 /// Exponential backoff with full jitter, per object.
+///
+/// Kept rather than taken from `backon` or kube's watcher backoff: those are iterators that would
+/// have to be stored per object, while this is a pure function of the object's failure count.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Backoff {
     /// First retry delay after a recoverable failure; doubles per attempt, with jitter.

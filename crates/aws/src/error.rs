@@ -5,10 +5,28 @@ use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::{ErrorKind as RetryKind, ProvideErrorKind};
 
 pub use cognito_sms_core::error::{AwsError, ErrorKind};
 
+/// The kind of an error answer with `code`: by the code where it says what the reconciler must
+/// know, else as the SDK would retry it (the error's modeled retry kind, its HTTP status).
+fn kind_of_answer(code: &str, modeled: Option<RetryKind>, status: u16) -> ErrorKind {
+    match (kind_of_code(code), modeled) {
+        (ErrorKind::Other, Some(RetryKind::ThrottlingError)) => ErrorKind::Throttled,
+        (ErrorKind::Other, Some(RetryKind::ServerError | RetryKind::TransientError)) => ErrorKind::Unavailable,
+        (ErrorKind::Other, _) if (500..=599).contains(&status) => ErrorKind::Unavailable,
+        (kind, _) => kind,
+    }
+}
+
 /// The kind of an error answer, by its code.
+///
+/// A table of codes across services, kept rather than taken from the SDK's typed errors: those
+/// are per operation, and mark only some errors retryable (IAM's `ServiceFailure` is not), while
+/// the reconciler needs the same kinds for every service (not found, refused credentials, IAM
+/// propagation). Throttling is the SDK's own list; unknown codes fall back on the SDK's retry
+/// classification.
 pub fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "NoSuchEntity" | "ResourceNotFoundException" | "ResourceNotFound" | "NotFound" | "UserPoolNotFound" => {
@@ -69,7 +87,7 @@ pub fn kind_of_status(status: u16) -> ErrorKind {
 /// The error of a failed call `operation` of `service`, classified.
 pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
 {
     let reason = match &err {
         SdkError::ServiceError(service_err) => reason_in(service_err.raw()),
@@ -89,15 +107,19 @@ where
 /// What kind of failure an SDK error is, its code and its message.
 fn classify<E>(err: &SdkError<E, HttpResponse>) -> (ErrorKind, String, String)
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
 {
     match err {
         SdkError::ServiceError(service_err) => {
             let e = service_err.err();
             let status = service_err.raw().status().as_u16();
             let message = e.message().unwrap_or("").to_string();
-            match e.code() {
-                Some(code) => (kind_of_code(code), code.to_string(), message),
+            match ProvideErrorMetadata::code(e) {
+                Some(code) => (
+                    kind_of_answer(code, e.retryable_error_kind(), status),
+                    code.to_string(),
+                    message,
+                ),
                 // An answer without an error code: only its HTTP status says what happened.
                 None => (kind_of_status(status), format!("HTTP{status}"), message),
             }
@@ -178,6 +200,17 @@ mod tests {
         assert!(!kind_of_code("SomethingNew").is_terminal());
         assert_eq!(kind_of_status(503), ErrorKind::Unavailable);
         assert_eq!(kind_of_status(429), ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn unknown_codes_are_classified_as_the_sdk_retries_them() {
+        assert_eq!(
+            kind_of_answer("NewThrottle", Some(RetryKind::ThrottlingError), 400),
+            ErrorKind::Throttled
+        );
+        assert_eq!(kind_of_answer("NewFailure", None, 502), ErrorKind::Unavailable);
+        assert_eq!(kind_of_answer("NewRefusal", None, 400), ErrorKind::Other);
+        assert_eq!(kind_of_answer("AccessDenied", None, 500), ErrorKind::AccessDenied);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ProvideErrorKind;
 use tokio::sync::OnceCell;
 
 pub use error::{AwsError, ErrorKind};
@@ -309,7 +310,7 @@ impl Aws {
         request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
     {
         self.call_in(GLOBAL, service, operation, request).await
     }
@@ -323,7 +324,7 @@ impl Aws {
         request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
     {
         self.limits.acquire(region, service, operation).await;
         self.outcome(service, operation, request.await)
@@ -339,7 +340,7 @@ impl Aws {
         mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<Vec<T>, AwsError>
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
     {
         // Whether another page follows shows only when the stream is polled, which sends its
         // request: the first page waits for a token, each later one takes a token as it goes.
@@ -362,7 +363,7 @@ impl Aws {
         pages: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<Vec<T>, AwsError>
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
     {
         self.pages_in(GLOBAL, service, operation, pages).await
     }
@@ -374,7 +375,7 @@ impl Aws {
         result: Result<T, SdkError<E, HttpResponse>>,
     ) -> Result<T, AwsError>
     where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
     {
         match result {
             Ok(v) => {

@@ -108,6 +108,9 @@ impl Budgets {
 
 /// One token bucket whose rate adapts to throttling. Pure arithmetic over the instants it is
 /// given, so that tests can drive the clock.
+///
+/// Kept rather than taken from `governor`: its quotas are fixed when a limiter is built, and this
+/// bucket's rate moves with every throttle and success (AIMD).
 #[derive(Debug, Clone)]
 pub struct Bucket {
     budget: f64,

@@ -175,29 +175,11 @@ fn as_list(value: Option<&Value>) -> Vec<Value> {
 
 /// IAM-style wildcard match: `*` any run of characters, `?` one character. Case-sensitive.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    wildmatch::WildMatch::new(pattern).matches(text)
 }
 
 fn action_matches(pattern: &str, action: &str) -> bool {
-    glob_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+    wildmatch::WildMatch::new_case_insensitive(pattern).matches(action)
 }
 
 /// Something a user-supplied role's trust policy lacks for Cognito to use it safely.
