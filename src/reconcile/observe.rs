@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::account::{AccountSms, Listed, NumberIds};
+use crate::account::{AccountSms, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
-use crate::crd::{CognitoSmsConfig, ManagedRole, SecretKeyRef};
-use crate::desired::{
-    self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Role, SEND_TEXT_POLICY_NAME, UserPool,
-};
+use crate::crd::{CognitoSmsConfig, DeliveryPath, SecretKeyRef};
+use crate::desired::{Desired, ObservedRole, UserPool};
+use crate::plan::reads::{self, RoleToRead};
 use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError};
 
 /// Where verification codes come from: the cluster's Secrets, or those in a one-shot file.
@@ -125,8 +124,9 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     }
 }
 
-/// Read what reconciling `res` towards `spec`, its parsed spec, needs. Fails only when the account cannot be
-/// identified; every other failed read is kept in [`Observed`] for the plan to report.
+/// Read what reconciling `res` towards `spec`, its parsed spec, needs, in the order and to the
+/// extent the plan's rules say ([`reads`]). Fails only when the account cannot be identified;
+/// every other failed read is kept in [`Observed`] for the plan to report.
 ///
 /// A pool another installation of the operator manages is read, and nothing else.
 pub async fn observe<R: Reads>(
@@ -137,173 +137,80 @@ pub async fn observe<R: Reads>(
     ids: &NumberIds,
 ) -> Result<Observed, AwsError> {
     let account_id = reads.account_id().await?;
-    let (pool, role) = observe_pool_and_role(reads, res, spec, &account_id, installation).await;
-    if pool_owned_elsewhere(&pool, installation, spec) {
-        return Ok(Observed {
-            account_id,
-            pool,
-            role,
-            account_sms: Read::Skipped,
-            codes: BTreeMap::new(),
-            number_tags: BTreeMap::new(),
-        });
-    }
-    let account_sms: Read<Arc<AccountSms>> = reads.account_sms(&account_id, spec.sms_region()).await.into();
-    let (codes, number_tags) = match &account_sms {
-        Read::Found(account) => (
-            pending_codes(reads, spec, account).await,
-            unrecorded_number_tags(reads, res, spec, account, ids).await,
-        ),
-        _ => (BTreeMap::new(), BTreeMap::new()),
-    };
-    Ok(Observed {
+    let mut observed = Observed {
+        pool: reads.user_pool(&spec.pool_region, &spec.user_pool_id).await.into(),
+        role: RoleReads {
+            role: Read::Skipped,
+            policies: Read::Skipped,
+            stale_policy: Read::Skipped,
+        },
+        account_sms: Read::Skipped,
+        codes: BTreeMap::new(),
+        number_tags: BTreeMap::new(),
         account_id,
-        pool,
-        role,
-        account_sms,
-        codes,
-        number_tags,
-    })
+    };
+    let pool = match &observed.pool {
+        Read::Found(pool) if reads::pool_owned_elsewhere(pool, installation, spec) => return Ok(observed),
+        Read::Found(pool) => Some(pool),
+        _ => None,
+    };
+    if let Some(pool) = pool {
+        let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
+        let to_read = reads::role_to_read(spec, pool, &observed.account_id, installation);
+        observed.role = observe_role(reads, spec, to_read, last_path).await;
+    }
+    observed.account_sms = reads.account_sms(&observed.account_id, spec.sms_region()).await.into();
+    if let Read::Found(account) = &observed.account_sms {
+        for n in reads::numbers_awaiting_code(spec, account) {
+            let code = reads.code(&n.verification_code_ref).await;
+            observed.codes.insert(n.phone_number.clone(), code);
+        }
+        for (number, arn) in reads::unrecorded_numbers(spec, res.status.as_ref(), account, ids) {
+            // A number whose tags cannot be read is left out, so it is not taken for this one's.
+            if let Ok(Some(tags)) = reads.number_tags(spec.sms_region(), arn).await {
+                observed.number_tags.insert(number.to_string(), tags);
+            }
+        }
+    }
+    Ok(observed)
 }
 
-/// Whether the pool as read is tagged for another installation of the operator.
-fn pool_owned_elsewhere(pool: &Read<UserPool>, installation: &str, spec: &Desired) -> bool {
-    matches!(pool, Read::Found(p)
-        if !desired::pool_ownership(&p.tags, installation, &spec.owner).is_ours_to_manage())
-}
-
-async fn observe_pool_and_role<R: Reads>(
+/// The role, and the policies the plan needs of it.
+async fn observe_role<R: Reads>(
     reads: &R,
-    res: &CognitoSmsConfig,
     spec: &Desired,
-    account_id: &str,
-    installation: &str,
-) -> (Read<UserPool>, RoleReads) {
-    let skipped = RoleReads {
+    to_read: RoleToRead<'_>,
+    last_path: Option<DeliveryPath>,
+) -> RoleReads {
+    let mut out = RoleReads {
         role: Read::Skipped,
         policies: Read::Skipped,
         stale_policy: Read::Skipped,
     };
-    let pool: Read<UserPool> = reads.user_pool(&spec.pool_region, &spec.user_pool_id).await.into();
-    if !matches!(pool, Read::Found(_)) || pool_owned_elsewhere(&pool, installation, spec) {
-        return (pool, skipped);
-    }
-    let role = match &spec.role {
-        Role::Existing(existing) => match desired::existing_role_name(&existing.role_arn, account_id) {
-            Ok(name) => observe_existing_role(reads, name, &existing.role_arn).await,
-            Err(_) => skipped,
-        },
-        Role::Managed(managed) => {
-            let predecessor = match &pool {
-                Read::Found(p) => desired::predecessor(&p.tags, installation, &spec.owner),
-                _ => None,
+    match to_read {
+        RoleToRead::Nothing => {}
+        RoleToRead::Existing { name, arn } => {
+            out.role = reads.role(name).await.into();
+            if matches!(&out.role, Read::Found(r) if r.arn == arn) {
+                out.policies = reads.role_policies(name).await.into();
+            }
+        }
+        RoleToRead::Managed { name, predecessor } => {
+            out.role = reads.role(&name).await.into();
+            let Read::Found(role) = &out.role else {
+                return out;
             };
-            observe_managed_role(reads, res, spec, managed, predecessor.as_deref()).await
-        }
-    };
-    (pool, role)
-}
-
-/// The managed role, and its inline policies when the role is this resource's (or comes with the
-/// pool from `predecessor`) and where the spec wants it: the one for the path in use and, after a
-/// change of path, the other one.
-async fn observe_managed_role<R: Reads>(
-    reads: &R,
-    res: &CognitoSmsConfig,
-    spec: &Desired,
-    managed: &ManagedRole,
-    predecessor: Option<&str>,
-) -> RoleReads {
-    let name = desired::role_name(managed, &spec.user_pool_id);
-    let role: Read<ObservedRole> = reads.role(&name).await.into();
-    let ours = matches!(&role, Read::Found(r)
-        if desired::ownership_after_handover(&r.tags, &spec.owner, predecessor) == Ownership::Ours
-            && r.path == desired::role_path(managed));
-    if !ours {
-        return RoleReads {
-            role,
-            policies: Read::Skipped,
-            stale_policy: Read::Skipped,
-        };
-    }
-    let (current, stale) = match spec.path {
-        Path::Sns { .. } => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
-        Path::Direct(_) => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
-    };
-    let policies = match reads.inline_policy(&name, current).await {
-        Ok(doc) => Read::Found(doc.into_iter().collect()),
-        Err(e) => Read::Failed(e),
-    };
-    let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
-    let stale_policy = if last_path == Some(spec.delivery_path()) {
-        Read::Skipped
-    } else {
-        reads.inline_policy(&name, stale).await.map(|doc| doc.is_some()).into()
-    };
-    RoleReads {
-        role,
-        policies,
-        stale_policy,
-    }
-}
-
-/// An existing role, and the policies in effect on it when it is the role the spec names.
-async fn observe_existing_role<R: Reads>(reads: &R, name: &str, arn: &str) -> RoleReads {
-    let role: Read<ObservedRole> = reads.role(name).await.into();
-    let policies = match &role {
-        Read::Found(r) if r.arn == arn => reads.role_policies(name).await.into(),
-        _ => Read::Skipped,
-    };
-    RoleReads {
-        role,
-        policies,
-        stale_policy: Read::Skipped,
-    }
-}
-
-/// The tags of every spec number the account lists that status has no record of.
-async fn unrecorded_number_tags<R: Reads>(
-    reads: &R,
-    res: &CognitoSmsConfig,
-    spec: &Desired,
-    account: &AccountSms,
-    ids: &NumberIds,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let recorded: Vec<&str> = res
-        .status
-        .iter()
-        .flat_map(|s| s.sandbox_phone_numbers.iter().map(|n| n.id.as_str()))
-        .collect();
-    let mut tags = BTreeMap::new();
-    for n in &spec.sandbox_numbers {
-        let Some(listed) = account.destinations.get(&n.phone_number) else {
-            continue;
-        };
-        if recorded.iter().any(|id| ids.matches(id, &n.phone_number)) {
-            continue;
-        }
-        if let Ok(Some(found)) = reads.number_tags(spec.sms_region(), &listed.arn).await {
-            tags.insert(n.phone_number.clone(), found);
+            let Some(policies) = reads::managed_policies_to_read(spec, role, predecessor.as_deref(), last_path) else {
+                return out;
+            };
+            out.policies = match reads.inline_policy(&name, policies.current).await {
+                Ok(doc) => Read::Found(doc.into_iter().collect()),
+                Err(e) => Read::Failed(e),
+            };
+            if let Some(stale) = policies.stale {
+                out.stale_policy = reads.inline_policy(&name, stale).await.map(|doc| doc.is_some()).into();
+            }
         }
     }
-    tags
-}
-
-/// The Secret of every spec number SNS lists as pending: the code that completes it.
-async fn pending_codes<R: Reads>(
-    reads: &R,
-    spec: &Desired,
-    account: &AccountSms,
-) -> BTreeMap<String, Result<Option<SecretCode>, SecretError>> {
-    let mut codes = BTreeMap::new();
-    for n in &spec.sandbox_numbers {
-        if account
-            .destinations
-            .get(&n.phone_number)
-            .is_some_and(|d| d.state == Listed::Pending)
-        {
-            codes.insert(n.phone_number.clone(), reads.code(&n.verification_code_ref).await);
-        }
-    }
-    codes
+    out
 }

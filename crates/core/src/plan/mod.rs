@@ -6,6 +6,7 @@ mod account;
 mod config;
 mod numbers;
 pub mod observed;
+pub mod reads;
 mod role;
 mod step;
 

@@ -1,0 +1,180 @@
+//! What a reconcile reads, decided from the spec, the last status and what it read before: the
+//! observer makes the reads in order and decides nothing itself.
+
+use crate::account::{AccountSms, Listed, NumberIds};
+use crate::crd::{CognitoSmsConfigStatus, DeliveryPath, SandboxPhoneNumber};
+use crate::desired::{
+    self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Role, SEND_TEXT_POLICY_NAME, UserPool,
+};
+
+/// Whether the pool as read is managed by another installation of the operator: then nothing
+/// else is read.
+pub fn pool_owned_elsewhere(pool: &UserPool, installation: &str, spec: &Desired) -> bool {
+    !desired::pool_ownership(&pool.tags, installation, &spec.owner).is_ours_to_manage()
+}
+
+/// The role to read, once the pool is read and this installation's to manage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleToRead<'a> {
+    /// The role the spec names, by name, with the ARN the spec gives it.
+    Existing { name: &'a str, arn: &'a str },
+    /// The managed role, by name. `predecessor` is the resource of this installation this one
+    /// takes the pool over from (from the pool's tags): its role goes with the pool.
+    Managed { name: String, predecessor: Option<String> },
+    /// The spec's role ARN names no role of the account: nothing to read, the plan says why.
+    Nothing,
+}
+
+pub fn role_to_read<'a>(spec: &'a Desired, pool: &UserPool, account_id: &str, installation: &str) -> RoleToRead<'a> {
+    match &spec.role {
+        Role::Existing(existing) => match desired::existing_role_name(&existing.role_arn, account_id) {
+            Ok(name) => RoleToRead::Existing {
+                name,
+                arn: &existing.role_arn,
+            },
+            Err(_) => RoleToRead::Nothing,
+        },
+        Role::Managed(managed) => RoleToRead::Managed {
+            name: desired::role_name(managed, &spec.user_pool_id),
+            predecessor: desired::predecessor(&pool.tags, installation, &spec.owner),
+        },
+    }
+}
+
+/// The managed role's inline policies to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyReads {
+    /// The policy of the path the spec asks for.
+    pub current: &'static str,
+    /// The other path's policy, which must not stay behind: read after a change of path, that is
+    /// when the last status does not show the path the spec asks for.
+    pub stale: Option<&'static str>,
+}
+
+/// The inline policies to read of the managed role as read; `None` when it is not this
+/// resource's (or its `predecessor`'s) at the path the spec asks for, so the plan leaves it be.
+pub fn managed_policies_to_read(
+    spec: &Desired,
+    role: &ObservedRole,
+    predecessor: Option<&str>,
+    last_path: Option<DeliveryPath>,
+) -> Option<PolicyReads> {
+    let managed = spec.managed_role()?;
+    let ours = desired::ownership_after_handover(&role.tags, &spec.owner, predecessor) == Ownership::Ours
+        && role.path == desired::role_path(managed);
+    if !ours {
+        return None;
+    }
+    let (current, other) = match spec.path {
+        Path::Sns { .. } => (PUBLISH_POLICY_NAME, SEND_TEXT_POLICY_NAME),
+        Path::Direct(_) => (SEND_TEXT_POLICY_NAME, PUBLISH_POLICY_NAME),
+    };
+    Some(PolicyReads {
+        current,
+        stale: (last_path != Some(spec.delivery_path())).then_some(other),
+    })
+}
+
+/// The spec's numbers the account lists as pending verification: their Secrets hold the codes
+/// that complete them.
+pub fn numbers_awaiting_code<'a>(
+    spec: &'a Desired,
+    account: &'a AccountSms,
+) -> impl Iterator<Item = &'a SandboxPhoneNumber> + 'a {
+    spec.sandbox_numbers.iter().filter(|n| {
+        account
+            .destinations
+            .get(&n.phone_number)
+            .is_some_and(|d| d.state == Listed::Pending)
+    })
+}
+
+/// The spec's numbers the account lists that the last status holds no record of (a crash
+/// between adding one and writing status), with their ARNs: their tags say whether this
+/// resource added them.
+pub fn unrecorded_numbers<'a>(
+    spec: &'a Desired,
+    previous: Option<&CognitoSmsConfigStatus>,
+    account: &'a AccountSms,
+    ids: &NumberIds,
+) -> Vec<(&'a str, &'a str)> {
+    let recorded: Vec<&str> = previous
+        .iter()
+        .flat_map(|s| s.sandbox_phone_numbers.iter().map(|n| n.id.as_str()))
+        .collect();
+    spec.sandbox_numbers
+        .iter()
+        .filter_map(|n| Some((n.phone_number.as_str(), account.destinations.get(&n.phone_number)?)))
+        .filter(|(number, _)| !recorded.iter().any(|id| ids.matches(id, number)))
+        .map(|(number, listed)| (number, listed.arn.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{as_created, resource};
+
+    fn spec(extra: serde_json::Value) -> Desired {
+        let mut body = json!({"userPoolId": "eu-west-1_Abc"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        Desired::parse(&resource("app", body)).unwrap()
+    }
+
+    fn role_of(spec: &Desired) -> ObservedRole {
+        let managed = spec.managed_role().unwrap();
+        let desired = desired::desired_role(
+            managed,
+            &spec.user_pool_id,
+            "123456789012",
+            "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc",
+            None,
+            &spec.owner,
+            &desired::SendPermission::Publish,
+        );
+        as_created(&desired, "123456789012")
+    }
+
+    #[test]
+    fn the_other_paths_policy_is_read_only_after_a_change_of_path() {
+        let sns = spec(json!({}));
+        let role = role_of(&sns);
+        let same = managed_policies_to_read(&sns, &role, None, Some(DeliveryPath::Sns)).unwrap();
+        assert_eq!(same.current, PUBLISH_POLICY_NAME);
+        assert_eq!(same.stale, None);
+        let moved = managed_policies_to_read(&sns, &role, None, Some(DeliveryPath::EndUserMessaging)).unwrap();
+        assert_eq!(moved.stale, Some(SEND_TEXT_POLICY_NAME));
+    }
+
+    #[test]
+    fn a_role_that_is_not_ours_has_no_policies_read() {
+        let sns = spec(json!({}));
+        let mut role = role_of(&sns);
+        role.tags.clear();
+        assert_eq!(managed_policies_to_read(&sns, &role, None, None), None);
+        let mut moved = role_of(&sns);
+        moved.path = "/elsewhere/".into();
+        assert_eq!(managed_policies_to_read(&sns, &moved, None, None), None);
+    }
+
+    #[test]
+    fn an_existing_role_of_another_account_is_not_read() {
+        let theirs = spec(json!({"role": {"existing": {"roleArn": "arn:aws:iam::999999999999:role/x"}}}));
+        assert_eq!(
+            role_to_read(&theirs, &UserPool::default(), "123456789012", "it"),
+            RoleToRead::Nothing
+        );
+        let ours = spec(json!({"role": {"existing": {"roleArn": "arn:aws:iam::123456789012:role/x"}}}));
+        assert_eq!(
+            role_to_read(&ours, &UserPool::default(), "123456789012", "it"),
+            RoleToRead::Existing {
+                name: "x",
+                arn: "arn:aws:iam::123456789012:role/x"
+            }
+        );
+    }
+}
