@@ -84,7 +84,7 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
   throttledTotal}; DELETE turns throttling off and forgets the refusals. POST /moto-api/reset
   leaves throttling as it is.
 
-A control request the emulator cannot apply answers 400 {error}. test_sms_voice.py (pytest) drives
+A control request the emulator cannot apply answers 400 {error}. test_sms_voice_*.py (pytest) drive
 End User Messaging and Cognito's EumsSms through boto3, test_throttle.py throttling and the bulk
 creation of user pools.
 
