@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub use cognito_sms_aws::{self as aws, account_cache};
-pub use cognito_sms_core::{account, conditions, crd, desired, plan, policy, regions, testing};
+pub use cognito_sms_core::{account, conditions, crd, desired, plan, policy, regions, tenancy, testing};
 
 pub mod admission;
 pub mod controller;

@@ -28,13 +28,24 @@ struct Cli {
     log_level: String,
 }
 
+/// The resources whose CRDs `crd` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "verbatim")]
+enum CrdKind {
+    CognitoSmsConfig,
+    CognitoSmsAccount,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller.
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinition as YAML.
     Crd {
-        /// Print the Helm chart's template of the CRD instead.
+        /// Which resource's CRD to print.
+        #[arg(long, value_enum, default_value_t = CrdKind::CognitoSmsConfig)]
+        kind: CrdKind,
+        /// Print the Helm chart's template of every CRD instead.
         #[arg(long)]
         helm_template: bool,
     },
@@ -88,13 +99,14 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, &cli.log_level);
     match cli.command {
-        Command::Crd { helm_template } => {
+        Command::Crd { kind, helm_template } => {
+            use kube::CustomResourceExt;
             print!(
                 "{}",
-                if helm_template {
-                    crd::crd_helm_template()
-                } else {
-                    crd::crd_yaml()
+                match (helm_template, kind) {
+                    (true, _) => crd::crd_helm_template(),
+                    (false, CrdKind::CognitoSmsConfig) => crd::crd_yaml(),
+                    (false, CrdKind::CognitoSmsAccount) => crd::crd_yaml_of(&crd::CognitoSmsAccount::crd()),
                 }
             );
             ExitCode::SUCCESS

@@ -12,18 +12,27 @@ use serde_json::Value;
 use support::control_plane::{ControlPlane, RELEASE, SECRET_READER, SERVICE_ACCOUNT, TestNamespace, repo};
 
 const CRD: &str = "cognitosmsconfigs.cognitosms.io";
+const ACCOUNT_CRD: &str = "cognitosmsaccounts.cognitosms.io";
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
-/// The CRD of `crds/`, applied with kubectl by the test harness, is established, and its schema
+/// The CRDs of `crds/`, applied with kubectl by the test harness, are established, and their schemas
 /// structural: the API server compiled every CEL rule within its cost budget, or it would have
 /// refused the CRD.
 #[test]
-fn the_api_server_accepts_the_crd_and_explains_its_fields() {
+fn the_api_server_accepts_the_crds_and_explains_their_fields() {
     let plane = ControlPlane::get();
-    let crd = json(&plane.kubectl(&["get", "crd", CRD, "-o", "json"]));
+    for (name, plural) in [(CRD, "cognitosmsconfigs"), (ACCOUNT_CRD, "cognitosmsaccounts")] {
+        accepted_and_explained(plane, name, plural);
+    }
+    let managed = plane.kubectl(&["explain", "cognitosmsconfigs.spec.role.managed.sourceArnScope"]);
+    assert!(managed.contains("AllUserPoolsInRegion"), "{managed}");
+}
+
+fn accepted_and_explained(plane: &ControlPlane, name: &str, plural: &str) {
+    let crd = json(&plane.kubectl(&["get", "crd", name, "-o", "json"]));
     let conditions: Vec<(String, String)> = crd["status"]["conditions"]
         .as_array()
         .unwrap()
@@ -40,10 +49,8 @@ fn the_api_server_accepts_the_crd_and_explains_its_fields() {
         !conditions.iter().any(|(t, _)| t == "NonStructuralSchema"),
         "{conditions:?}"
     );
-    let local: Value = serde_norway::from_str(
-        &std::fs::read_to_string(repo().join("crds/cognitosmsconfigs.cognitosms.io.yaml")).unwrap(),
-    )
-    .unwrap();
+    let local: Value =
+        serde_norway::from_str(&std::fs::read_to_string(repo().join(format!("crds/{name}.yaml"))).unwrap()).unwrap();
     let schema = &local["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
     let rules = count_rules(schema);
     assert!(rules > 0, "the CRD has CEL rules");
@@ -54,7 +61,7 @@ fn the_api_server_accepts_the_crd_and_explains_its_fields() {
     );
 
     // `kubectl explain` reads the published OpenAPI: every spec field with its documentation.
-    let explained = plane.kubectl(&["explain", "cognitosmsconfigs.spec"]);
+    let explained = plane.kubectl(&["explain", &format!("{plural}.spec")]);
     let spec = &schema["properties"]["spec"]["properties"];
     for (field, definition) in spec.as_object().unwrap() {
         assert!(explained.contains(field.as_str()), "{field} in:\n{explained}");
@@ -66,8 +73,6 @@ fn the_api_server_accepts_the_crd_and_explains_its_fields() {
             "{field}'s doc ({first_words}) in:\n{explained}"
         );
     }
-    let managed = plane.kubectl(&["explain", "cognitosmsconfigs.spec.role.managed.sourceArnScope"]);
-    assert!(managed.contains("AllUserPoolsInRegion"), "{managed}");
 }
 
 fn count_rules(schema: &Value) -> usize {

@@ -66,7 +66,7 @@ def test_default_resources():
     kinds = sorted(d["kind"] for d in render())
     assert kinds == sorted([
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
-        "CustomResourceDefinition", "Deployment",
+        "CustomResourceDefinition", "CustomResourceDefinition", "Deployment",
         "PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
     ])
 
@@ -214,12 +214,15 @@ def test_every_rbac_rule_says_why():
             assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {line!r}"
 
 
-def test_crd_ships_identical_to_crds_folder_and_survives_uninstall():
-    (crd,) = by_kind(render(), "CustomResourceDefinition")
-    committed = next(d for d in yaml.safe_load_all((ROOT / "crds" / "cognitosmsconfigs.cognitosms.io.yaml").read_text()) if d)
-    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-    crd["metadata"].pop("annotations")
-    assert crd == committed
+def test_crds_ship_identical_to_crds_folder_and_survive_uninstall():
+    crds = by_kind(render(), "CustomResourceDefinition")
+    assert sorted(c["metadata"]["name"] for c in crds) == sorted(p.stem for p in (ROOT / "crds").glob("*.yaml"))
+    for crd in crds:
+        path = ROOT / "crds" / f"{crd['metadata']['name']}.yaml"
+        committed = next(d for d in yaml.safe_load_all(path.read_text()) if d)
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        crd["metadata"].pop("annotations")
+        assert crd == committed
     assert by_kind(render(COMBINATIONS["crd-skipped"]), "CustomResourceDefinition") == []
 
 

@@ -159,13 +159,14 @@ impl ControlPlane {
         if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
             return;
         }
-        let crd = repo().join("crds/cognitosmsconfigs.cognitosms.io.yaml");
-        self.kubectl(&["apply", "--server-side", "-f", crd.to_str().unwrap()]);
+        let crds = repo().join("crds");
+        self.kubectl(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
         self.kubectl(&[
             "wait",
             "--for=condition=Established",
             "--timeout=60s",
             "crd/cognitosmsconfigs.cognitosms.io",
+            "crd/cognitosmsaccounts.cognitosms.io",
         ]);
         let chart = repo().join("charts/cognito-sms-operator");
         self.helm(&[
@@ -314,8 +315,8 @@ fn read(path: &Path) -> String {
 /// What the installation depends on in the checkout: the CRD and the chart's files.
 fn checkout_stamp() -> String {
     use sha2::{Digest, Sha256};
-    let mut files = vec![repo().join("crds/cognitosmsconfigs.cognitosms.io.yaml")];
-    let mut dirs = vec![repo().join("charts/cognito-sms-operator")];
+    let mut files = vec![];
+    let mut dirs = vec![repo().join("crds"), repo().join("charts/cognito-sms-operator")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

@@ -14,6 +14,7 @@ pub mod types {
     pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
     pub const SPEND_LIMIT_SUFFICIENT: &str = "SpendLimitSufficient";
     pub const PRODUCTION_READY: &str = "ProductionReady";
+    pub const ACCOUNT_SELECTED: &str = "AccountSelected";
 }
 
 pub mod reasons {
@@ -24,6 +25,24 @@ pub mod reasons {
     pub const POOL_CLAIMED: &str = "PoolClaimed";
     /// The pool's tags say another installation of the operator manages it.
     pub const POOL_OWNED_ELSEWHERE: &str = "PoolOwnedElsewhere";
+    // AccountSelected (and Ready, when the resource acts in no account)
+    /// A `CognitoSmsAccount` selects the resource's namespace: its role is assumed.
+    pub const ACCOUNT_MAPPED: &str = "AccountMapped";
+    /// No `CognitoSmsAccount` selects the namespace: the operator's own identity acts.
+    pub const OPERATOR_IDENTITY: &str = "OperatorIdentity";
+    /// Several `CognitoSmsAccount`s select the namespace.
+    pub const ACCOUNT_CONFLICT: &str = "AccountConflict";
+    /// No `CognitoSmsAccount` selects the namespace, and the operator may not act as itself.
+    pub const NO_ACCOUNT: &str = "NoAccount";
+    /// The role of the selecting `CognitoSmsAccount` could not be assumed.
+    pub const ASSUME_ROLE_FAILED: &str = "AssumeRoleFailed";
+    /// The external ID of the selecting `CognitoSmsAccount` could not be read from its Secret.
+    pub const EXTERNAL_ID_UNREADABLE: &str = "ExternalIdUnreadable";
+    /// The resource's namespace is not known yet, so neither are its labels.
+    pub const NAMESPACE_NOT_SEEN: &str = "NamespaceNotSeen";
+    // A CognitoSmsAccount's Ready
+    pub const ROLE_ASSUMED: &str = "RoleAssumed";
+    pub const INVALID_SELECTOR: &str = "InvalidNamespaceSelector";
     // SnsRegionValid
     pub const SNS_REGION_ALLOWED: &str = "SnsRegionAllowed";
     pub const SNS_REGION_NOT_ALLOWED: &str = "SnsRegionNotAllowed";

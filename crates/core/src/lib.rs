@@ -15,4 +15,5 @@ pub mod error;
 pub mod plan;
 pub mod policy;
 pub mod regions;
+pub mod tenancy;
 pub mod testing;

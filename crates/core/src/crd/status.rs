@@ -11,9 +11,13 @@ pub struct CognitoSmsConfigStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// AWS account the operator's credentials belong to.
+    /// AWS account the operator acts in for this resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// How the AWS account was chosen: the `CognitoSmsAccount` that selects this namespace and
+    /// the role assumed, or none (the operator's own identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<SelectedAccount>,
     /// ARN of the user pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_pool_arn: Option<String>,
@@ -53,10 +57,25 @@ pub struct CognitoSmsConfigStatus {
     /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
     #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit_usd: Option<String>,
-    /// Ready, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
+    /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
     /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// The AWS account a resource acts in, and how it was chosen.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectedAccount {
+    /// The AWS account ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The role assumed to act in it; unset when the operator acts with its own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The `CognitoSmsAccount` that selects this resource's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_by: Option<String>,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]

@@ -9,6 +9,7 @@ pub mod observed;
 pub mod reads;
 mod role;
 mod step;
+pub mod tenancy;
 
 use std::collections::HashSet;
 

@@ -1,0 +1,240 @@
+//! The `AccountSelected` condition and `status.account`: which AWS account a reconcile acted in,
+//! and the report of one that could not act in any.
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::{Requeue, SyncReport};
+use crate::conditions::{self, Finding, reasons, types};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SelectedAccount};
+use crate::error::AwsError;
+use crate::tenancy::Mapping;
+
+/// The account a reconcile acts in.
+#[derive(Debug, Clone, Copy)]
+pub enum Acting<'a> {
+    /// As the role a `CognitoSmsAccount` maps the namespace to.
+    Mapped(&'a Mapping),
+    /// As the operator itself, in the account of its own credentials.
+    OperatorIdentity,
+}
+
+/// Why a reconcile acts in no account: it reads and writes nothing in AWS.
+#[derive(Debug, Clone)]
+pub enum NotActing<'a> {
+    /// These `CognitoSmsAccount`s all select the namespace.
+    Conflict(&'a [String]),
+    /// None selects it, and the operator may not act as itself.
+    Unmapped,
+    /// The namespace is not known yet (nor, so, its labels).
+    NamespaceNotSeen,
+    /// The mapped role's external ID could not be read from its Secret.
+    ExternalIdUnreadable(&'a Mapping, String),
+    /// The mapped role could not be assumed.
+    AssumeRoleFailed(&'a Mapping, &'a AwsError),
+}
+
+fn namespace(res: &CognitoSmsConfig) -> &str {
+    res.metadata.namespace.as_deref().unwrap_or_default()
+}
+
+fn finding(res: &CognitoSmsConfig, why: &NotActing) -> (Finding, Requeue) {
+    let ns = namespace(res);
+    match why {
+        NotActing::Conflict(names) => (
+            Finding::failed(
+                reasons::ACCOUNT_CONFLICT,
+                format!(
+                    "namespace {ns} is selected by the CognitoSmsAccounts {}: nothing is read or written in AWS \
+                     until exactly one selects it; ask your platform admin to change their namespaces or \
+                     namespaceSelector",
+                    names.join(", ")
+                ),
+            ),
+            Requeue::Resync,
+        ),
+        NotActing::Unmapped => (
+            Finding::failed(
+                reasons::NO_ACCOUNT,
+                format!(
+                    "no CognitoSmsAccount selects namespace {ns}, and this installation of the operator does not act \
+                     with its own AWS identity: ask your platform admin to map the namespace to your AWS account"
+                ),
+            ),
+            Requeue::Resync,
+        ),
+        NotActing::NamespaceNotSeen => (
+            Finding::unknown(
+                reasons::NAMESPACE_NOT_SEEN,
+                format!("namespace {ns} is not known to the operator yet, so neither is the account it maps to"),
+            ),
+            Requeue::Backoff,
+        ),
+        NotActing::ExternalIdUnreadable(mapping, why) => (
+            Finding::failed(
+                reasons::EXTERNAL_ID_UNREADABLE,
+                format!(
+                    "cannot read the external ID of CognitoSmsAccount {} to assume {}: {why}",
+                    mapping.name, mapping.role_arn
+                ),
+            ),
+            Requeue::Backoff,
+        ),
+        NotActing::AssumeRoleFailed(mapping, err) => (
+            Finding::failed(
+                reasons::ASSUME_ROLE_FAILED,
+                format!(
+                    "cannot assume {} (CognitoSmsAccount {}): {err}; the role's trust policy must allow the \
+                     operator's role sts:AssumeRole and sts:TagSession, with the external ID when one is set",
+                    mapping.role_arn, mapping.name
+                ),
+            ),
+            Requeue::Backoff,
+        ),
+    }
+}
+
+/// The report of a reconcile that acts in no account: `AccountSelected` and `Ready` say why, and
+/// the status keeps everything else it had.
+pub fn not_acting(res: &CognitoSmsConfig, why: &NotActing, now: Timestamp) -> SyncReport {
+    let (finding, requeue) = finding(res, why);
+    let mut status = res.status.clone().unwrap_or_default();
+    let generation = res.metadata.generation;
+    for type_ in [types::READY, types::ACCOUNT_SELECTED] {
+        let condition = conditions::to_condition(type_, &finding, &status.conditions, generation, now);
+        status.conditions.retain(|c| c.type_ != type_);
+        let at = usize::from(type_ == types::ACCOUNT_SELECTED).min(status.conditions.len());
+        status.conditions.insert(at, condition);
+    }
+    SyncReport {
+        status,
+        changes: vec![],
+        requeue,
+    }
+}
+
+/// `report` with the account it acted in: `status.account` and `AccountSelected`, right after
+/// `Ready`.
+pub fn acted_in(res: &CognitoSmsConfig, mut report: SyncReport, acting: Acting, now: Timestamp) -> SyncReport {
+    let ns = namespace(res);
+    let status: &mut CognitoSmsConfigStatus = &mut report.status;
+    let (account, finding) = match acting {
+        Acting::Mapped(m) => (
+            SelectedAccount {
+                account_id: Some(m.account_id.clone()),
+                role_arn: Some(m.role_arn.clone()),
+                selected_by: Some(m.name.clone()),
+            },
+            Finding::ok(
+                reasons::ACCOUNT_MAPPED,
+                format!(
+                    "CognitoSmsAccount {} maps namespace {ns} to account {}: acting as {}",
+                    m.name, m.account_id, m.role_arn
+                ),
+            ),
+        ),
+        Acting::OperatorIdentity => (
+            SelectedAccount {
+                account_id: status.account_id.clone(),
+                role_arn: None,
+                selected_by: None,
+            },
+            Finding::ok(
+                reasons::OPERATOR_IDENTITY,
+                format!(
+                    "no CognitoSmsAccount selects namespace {ns}: acting with the operator's own AWS identity{}",
+                    status
+                        .account_id
+                        .as_deref()
+                        .map(|a| format!(", in account {a}"))
+                        .unwrap_or_default()
+                ),
+            ),
+        ),
+    };
+    status.account = Some(account);
+    let condition = conditions::to_condition(
+        types::ACCOUNT_SELECTED,
+        &finding,
+        &status.conditions,
+        res.metadata.generation,
+        now,
+    );
+    status.conditions.retain(|c| c.type_ != types::ACCOUNT_SELECTED);
+    let at = usize::from(!status.conditions.is_empty());
+    status.conditions.insert(at, condition);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::conditions::ConditionStatus;
+    use crate::testing::resource;
+
+    fn mapping() -> Mapping {
+        Mapping {
+            name: "payments-prod".into(),
+            role_arn: "arn:aws:iam::222222222222:role/cognito-sms-operator".into(),
+            account_id: "222222222222".into(),
+            external_id_secret_ref: None,
+        }
+    }
+
+    #[test]
+    fn a_conflict_names_the_accounts_and_keeps_what_status_remembers() {
+        let mut res = resource("app", json!({"userPoolId": "eu-west-1_Abc"}));
+        res.status = Some(CognitoSmsConfigStatus {
+            external_id: Some("kept".into()),
+            ..Default::default()
+        });
+        let names = vec!["a".to_string(), "b".to_string()];
+        let report = not_acting(&res, &NotActing::Conflict(&names), Timestamp::UNIX_EPOCH);
+        assert!(report.changes.is_empty());
+        assert_eq!(report.status.external_id.as_deref(), Some("kept"));
+        let ready = &report.status.conditions[0];
+        assert_eq!(
+            (ready.type_.as_str(), ready.reason.as_str()),
+            ("Ready", "AccountConflict")
+        );
+        assert!(ready.message.contains("CognitoSmsAccounts a, b"), "{}", ready.message);
+        let selected = &report.status.conditions[1];
+        assert_eq!(selected.type_, "AccountSelected");
+        assert_eq!(ConditionStatus::of(selected), ConditionStatus::False);
+    }
+
+    #[test]
+    fn a_refused_assume_role_is_retried_and_says_what_the_trust_policy_needs() {
+        let res = resource("app", json!({"userPoolId": "eu-west-1_Abc"}));
+        let err = AwsError::new(
+            "sts",
+            "AssumeRole",
+            crate::error::ErrorKind::AccessDenied,
+            "AccessDenied",
+            "not authorized to perform: sts:AssumeRole",
+        );
+        let m = mapping();
+        let report = not_acting(&res, &NotActing::AssumeRoleFailed(&m, &err), Timestamp::UNIX_EPOCH);
+        assert_eq!(report.requeue, Requeue::Backoff);
+        let message = &report.status.conditions[0].message;
+        assert!(
+            message.contains("sts:TagSession") && message.contains("payments-prod"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_account_acted_in_is_recorded_after_ready() {
+        let res = resource("app", json!({"userPoolId": "eu-west-1_Abc"}));
+        let report = not_acting(&res, &NotActing::Unmapped, Timestamp::UNIX_EPOCH);
+        let m = mapping();
+        let report = acted_in(&res, report, Acting::Mapped(&m), Timestamp::UNIX_EPOCH);
+        let account = report.status.account.as_ref().unwrap();
+        assert_eq!(account.selected_by.as_deref(), Some("payments-prod"));
+        assert_eq!(account.account_id.as_deref(), Some("222222222222"));
+        let types: Vec<&str> = report.status.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["Ready", "AccountSelected"]);
+        assert_eq!(report.status.conditions[1].reason, "AccountMapped");
+    }
+}
