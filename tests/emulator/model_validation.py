@@ -82,9 +82,18 @@ def _check_string(shape: Shape, value, path: str, broken: list) -> None:
         broken.append((path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"))
         return
     _check_size(shape, len(value), path, broken)
-    pattern = shape.metadata.get("pattern")
+    pattern = python_pattern(shape.metadata.get("pattern"))
     if pattern and not re.search(pattern, value):
         broken.append((path, f"Member must satisfy regular expression pattern: {pattern}"))
+
+
+def python_pattern(pattern: str | None) -> str | None:
+    """A model pattern in Python's syntax. Python's re has no Unicode property classes: letters
+    and numbers (\\p{L}, \\p{N}) become \\w, which adds only "_", and separators (\\p{Z}) \\s,
+    which adds only control whitespace. Session tags are the patterns that use them."""
+    if pattern is None:
+        return None
+    return pattern.replace(r"\p{L}", r"\w").replace(r"\p{N}", r"\w").replace(r"\p{Z}", r"\s")
 
 
 def _check_size(shape: Shape, size: int, path: str, broken: list) -> None:

@@ -15,6 +15,9 @@ this one add:
   (model_validation.py); a new account is SANDBOXED with a 1 USD text spend limit;
 * cognito_sms.py: Cognito's checks of SmsConfiguration.EumsSms and UserPool.SmsConfigurationFailure;
 * iam_paging.py: IAM's ListRolePolicies in pages of MaxItems (100 by default) with Marker;
+* sts_assume_role.py: AssumeRole validated, and allowed only by the role's trust policy (the
+  external ID and sts:TagSession included); its credentials act in the role's account, so one
+  emulator serves several accounts;
 * cognito_tags.py: user pool tags (TagResource, UntagResource, ListTagsForResource), which moto
   lacks, kept where DescribeUserPool and UpdateUserPool see them;
 * throttle.py: throttling as AWS does at its request-rate quotas (token buckets per account, region
@@ -68,6 +71,8 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
 * POST /_emulator/cognito/pools {region, count, prefix? ("pool-"), account?}: create `count`
   default user pools named prefix + 0, 1, ... straight in moto's backend (no HTTP, no throttling
   per pool); returns {userPoolIds}, in that order.
+* POST /_emulator/iam/role {account, roleName, assumeRolePolicyDocument, path? (/)}: create a
+  role straight in that account's IAM, as its admin would; returns {arn}.
 * POST /_emulator/throttle {rates: {"service:name": requests per second}, account?, region?}:
   throttle as AWS does at those rates (off by default). service is cognito-idp, iam, sts, sns or
   sms-voice; name is a Cognito quota category (e.g. UserPoolRead, which has DescribeUserPool, and
@@ -120,6 +125,7 @@ import iam_paging  # noqa: F401 (pages IAM's ListRolePolicies)
 import sms_voice_actions
 import sms_voice_control
 import sms_voice_state
+import sts_assume_role
 import throttle
 from sns_sms import sms_state
 
@@ -289,6 +295,8 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
         return cognito_sms.control_sms_failure(method, {**args.to_dict(), **body})
     if path == "/cognito/pools" and method == "POST":
         return cognito_pools.control_pools(body)
+    if path == "/iam/role" and method == "POST":
+        return sts_assume_role.control_role(body)
     if path.startswith("/throttle"):
         return throttle.control(method, path, body)
     return None

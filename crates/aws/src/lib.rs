@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account_cache;
+pub mod assumed;
 pub mod cognito;
 pub mod error;
 pub mod iam;
@@ -110,6 +111,7 @@ impl AwsSettings {
 /// Every operation the operator calls, by service; the rate limits know them by these names.
 pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sts", "GetCallerIdentity"),
+    ("sts", "AssumeRole"),
     ("cognito-idp", "DescribeUserPool"),
     ("cognito-idp", "UpdateUserPool"),
     ("cognito-idp", "TagResource"),
@@ -213,7 +215,27 @@ impl Aws {
     }
 
     pub fn with_limits(config: aws_config::SdkConfig, limits: Limits) -> Self {
-        let limits = Arc::new(limits);
+        Self::built(config, Arc::new(limits), Arc::default(), Arc::default())
+    }
+
+    /// Clients for `config`, whose credentials act in `account_id`, within that account's
+    /// `limits`, counting calls in `calls`.
+    pub(crate) fn acting_in(
+        config: aws_config::SdkConfig,
+        limits: Arc<Limits>,
+        calls: Arc<CallCounts>,
+        account_id: &str,
+    ) -> Self {
+        let known = Arc::new(OnceCell::new_with(Some(account_id.to_string())));
+        Self::built(config, limits, calls, known)
+    }
+
+    fn built(
+        config: aws_config::SdkConfig,
+        limits: Arc<Limits>,
+        calls: Arc<CallCounts>,
+        account_id: Arc<OnceCell<String>>,
+    ) -> Self {
         let iam = aws_sdk_iam::config::Builder::from(&config)
             .interceptor(Self::feedback(&limits, "iam", GLOBAL))
             .build();
@@ -226,8 +248,8 @@ impl Aws {
             cognito: Arc::default(),
             sns: Arc::default(),
             sms_voice: Arc::default(),
-            account_id: Arc::default(),
-            calls: Arc::default(),
+            account_id,
+            calls,
             limits,
             config,
         }

@@ -258,6 +258,11 @@ impl Limits {
         out
     }
 
+    /// The budgets these limits started from.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
     /// The budget of `category` of `service`, requests per second.
     pub fn budget(&self, service: &str, category: &str) -> f64 {
         self.budgets.of(service, category)
