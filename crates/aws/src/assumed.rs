@@ -150,6 +150,9 @@ impl ProvideCredentials for Provider {
     }
 }
 
+/// A session, by (role ARN, session name), and the clients acting in it.
+type Sessions = HashMap<(String, String), (Arc<Session>, Aws)>;
+
 /// The operator's own identity and every role it assumes for the resources of other accounts.
 pub struct Accounts {
     operator: Aws,
@@ -157,7 +160,7 @@ pub struct Accounts {
     limits: Mutex<HashMap<String, Arc<Limits>>>,
     /// Sessions by (role ARN, session name); one asked for differently (a new external ID or new
     /// tags) replaces the one held.
-    sessions: Mutex<HashMap<(String, String), (Arc<Session>, Aws)>>,
+    sessions: Mutex<Sessions>,
 }
 
 impl Accounts {
