@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 /// Actions AWS checks without the operator calling them by name: UpdateUserPool with an
-/// SnsCallerArn requires iam:PassRole on that role.
-const IMPLIED: &[&str] = &["iam:PassRole"];
+/// SnsCallerArn requires iam:PassRole on that role, and AssumeRole with session tags
+/// sts:TagSession.
+const IMPLIED: &[&str] = &["iam:PassRole", "sts:TagSession"];
 
 /// `service:Operation` for every `call("service", "Operation", ...)`, `pages(...)` and their
 /// regional `call_in(&self.region, ...)` / `pages_in(...)` in the AWS adapters.

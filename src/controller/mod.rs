@@ -2,6 +2,7 @@
 //! finalizer when deleting the resource has something to do in AWS), write status, publish
 //! Events, and decide when to look again.
 
+mod accounts;
 mod events;
 mod finalizer;
 mod index;
@@ -12,6 +13,7 @@ mod run;
 mod schedule;
 mod secrets;
 mod settings;
+mod tenancy;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -27,12 +29,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 pub use permissions::{
-    INSTALLATION_PERMISSIONS, KUBE_PERMISSIONS, NUMBER_ID_KEY_PERMISSIONS, SECRET_PERMISSIONS, permissions,
+    ACCOUNT_PERMISSIONS, EXTERNAL_ID_PERMISSIONS, INSTALLATION_PERMISSIONS, KUBE_PERMISSIONS,
+    NUMBER_ID_KEY_PERMISSIONS, SECRET_PERMISSIONS, permissions,
 };
 pub use run::{Runtime, run, run_until};
 pub use schedule::Schedule;
 pub use secrets::{KubeSecrets, SecretGrant};
 pub use settings::{Backoff, Settings};
+pub use tenancy::Tenancy;
 
 use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
@@ -40,6 +44,7 @@ use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
 use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
+use crate::plan::{self, tenancy::NotActing};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
 /// Field manager for every write the operator makes.
@@ -104,7 +109,8 @@ impl ControllerState for Watched {
 
 pub struct Context {
     pub client: Client,
-    pub aws: Aws,
+    /// Which account each resource acts in, and the clients acting there.
+    pub tenancy: Arc<Tenancy>,
     pub account_cache: Arc<AccountCache>,
     events: events::Events,
     pub settings: Settings,
@@ -126,7 +132,8 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, aws: Aws, settings: Settings) -> Self {
+    pub fn new(client: Client, tenancy: Arc<Tenancy>, settings: Settings) -> Self {
+        let aws = tenancy.operator();
         let account_cache = Arc::new(AccountCache::new(settings.sns_cache_ttl));
         let index = Arc::new(index::Index::default());
         let schedule = Arc::new(Schedule::default());
@@ -142,7 +149,7 @@ impl Context {
         Self {
             events: events::Events::new(client.clone(), MANAGER, std::env::var("POD_NAME").ok()),
             client,
-            aws,
+            tenancy,
             account_cache,
             metrics,
             failures: Mutex::default(),
@@ -161,13 +168,14 @@ impl Context {
     /// What a reconcile of `obj` works with.
     fn env<'a>(
         &'a self,
+        aws: &'a Aws,
         obj: &CognitoSmsConfig,
         secrets: &'a KubeSecrets,
         claimed: &'a std::collections::HashSet<String>,
     ) -> Env<'a, AwsReads<'a, KubeSecrets>, AwsWrites<'a>> {
         let installation = self.settings.installation.as_deref().unwrap_or_default();
         Env::aws(
-            &self.aws,
+            aws,
             &self.account_cache,
             secrets,
             claimed,
@@ -181,7 +189,7 @@ impl Context {
     /// pool of its region spends at most a share of the region's `UserPoolRead` budget.
     fn resync_period(&self, obj: &CognitoSmsConfig) -> Duration {
         let region = crate::regions::pool_region(&obj.spec.user_pool_id).unwrap_or_default();
-        let budget = self.aws.limits.budget("cognito-idp", "UserPoolRead");
+        let budget = self.tenancy.operator().limits.budget("cognito-idp", "UserPoolRead");
         schedule::resync_period(self.settings.resync, self.index.pools_in(region), budget)
     }
 
@@ -344,11 +352,18 @@ async fn apply(
     ctx: &Context,
 ) -> Result<(Action, bool), Error> {
     let obj = ctx.known.latest(stored.clone());
-    let secrets = secrets_of(ctx, &obj);
-    let claimed = ctx.index.claimed_by_others(&obj);
-    let env = ctx.env(&obj, &secrets, &claimed);
-    let deadline = ctx.settings.reconcile_timeout;
-    let report = reconcile::sync_within(&env, &obj, Mode::Apply, Timestamp::now(), deadline).await;
+    let now = Timestamp::now();
+    ctx.tenancy.ready().await;
+    let report = match ctx.tenancy.acting_for(&obj).await {
+        Ok((aws, acting)) => {
+            let secrets = secrets_of(ctx, &obj);
+            let claimed = ctx.index.claimed_by_others(&obj);
+            let env = ctx.env(&aws, &obj, &secrets, &claimed).acting(acting);
+            let deadline = ctx.settings.reconcile_timeout;
+            reconcile::sync_within(&env, &obj, Mode::Apply, now, deadline).await
+        }
+        Err(why) => plan::tenancy::not_acting(&obj, &why, now),
+    };
     let unchanged = stored.status.as_ref() == Some(&report.status);
     // What AWS now looks like is known whether or not the status write below succeeds.
     if unchanged {
@@ -419,13 +434,14 @@ fn jittered(period: Duration) -> Duration {
     period.mul_f64(0.9 + 0.2 * rand::random::<f64>())
 }
 
-async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
-    let secrets = secrets_of(ctx, &obj);
-    let claimed = ctx.index.claimed_by_others(&obj);
+/// Apply the deletion policy in the account `aws` acts in, within the reconcile's deadline.
+async fn cleanup_in(aws: &Aws, obj: &CognitoSmsConfig, ctx: &Context) -> Result<reconcile::CleanupReport, AwsError> {
+    let secrets = secrets_of(ctx, obj);
+    let claimed = ctx.index.claimed_by_others(obj);
     let deadline = ctx.settings.reconcile_timeout;
-    let env = ctx.env(&obj, &secrets, &claimed);
-    let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, &obj, Mode::Apply));
-    let result = cleanup.await.unwrap_or_else(|_| {
+    let env = ctx.env(aws, obj, &secrets, &claimed);
+    let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, obj, Mode::Apply));
+    cleanup.await.unwrap_or_else(|_| {
         let why = format!("did not finish within {}", humantime::format_duration(deadline));
         Err(AwsError::new(
             "operator",
@@ -434,7 +450,25 @@ async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Er
             "Timeout",
             why,
         ))
-    });
+    })
+}
+
+async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
+    ctx.tenancy.ready().await;
+    let result = match ctx.tenancy.acting_for(&obj).await {
+        Ok((aws, _)) => cleanup_in(&aws, &obj, ctx).await,
+        Err(NotActing::AssumeRoleFailed(_, e)) => Err(*e),
+        Err(why) => {
+            let (finding, _) = plan::tenancy::finding(&obj, &why);
+            Err(AwsError::new(
+                "operator",
+                "SelectAccount",
+                crate::aws::ErrorKind::InvalidRequest,
+                finding.reason,
+                finding.message,
+            ))
+        }
+    };
     match result {
         Ok(done) => {
             for change in &done.changes {

@@ -24,6 +24,18 @@ pub const KUBE_PERMISSIONS: &[(&str, &str, &[&str])] = &[
 /// at once, and read a Secret when a number waits for its code.
 pub const SECRET_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["get", "list", "watch"])];
 
+/// Kubernetes API access the operator needs across the cluster to choose each resource's AWS
+/// account: the `CognitoSmsAccount`s and their status, and the namespaces' labels.
+pub const ACCOUNT_PERMISSIONS: &[(&str, &str, &[&str])] = &[
+    ("cognitosms.io", "cognitosmsaccounts", &["get", "list", "watch"]),
+    ("cognitosms.io", "cognitosmsaccounts/status", &["patch"]),
+    ("", "namespaces", &["list", "watch"]),
+];
+
+/// Kubernetes API access the operator needs in its own namespace to read the external IDs of
+/// the `CognitoSmsAccount`s: `get` on each Secret they name (the chart grants it by name).
+pub const EXTERNAL_ID_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "secrets", &["get"])];
+
 /// Kubernetes API access the operator needs to name its installation when `--installation` is
 /// not given: the `kube-system` namespace, whose uid is the cluster's identity.
 pub const INSTALLATION_PERMISSIONS: &[(&str, &str, &[&str])] = &[("", "namespaces", &["get"])];
@@ -44,5 +56,7 @@ pub fn permissions() -> serde_json::Value {
         "verificationCodes": rules(SECRET_PERMISSIONS),
         "installation": rules(INSTALLATION_PERMISSIONS),
         "numberIdKey": rules(NUMBER_ID_KEY_PERMISSIONS),
+        "accounts": rules(ACCOUNT_PERMISSIONS),
+        "externalIds": rules(EXTERNAL_ID_PERMISSIONS),
     })
 }

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::index::Index;
 use super::secrets::SecretWatches;
-use super::{Context, Settings, error_policy, number_key, reconcile, reconcile_worthy};
+use super::{Context, Settings, Tenancy, accounts, error_policy, number_key, reconcile, reconcile_worthy};
 use crate::aws::Aws;
 use crate::conditions::types;
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
@@ -72,11 +72,11 @@ pub async fn run_until(
         installation = settings.installation.as_deref().unwrap_or_default(),
         "recording this installation on the user pools it manages"
     );
+    let namespace = std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string());
     if settings.number_ids.is_none() {
-        let namespace = std::env::var("POD_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| client.default_namespace().to_string());
         let name = settings.number_id_key_secret.clone();
         let load = || number_key::load_or_create(&client, &namespace, &name);
         let mut stopping = stop.clone();
@@ -85,7 +85,15 @@ pub async fn run_until(
             _ = stopping.wait_for(|s| *s) => return,
         }
     }
-    let ctx = Arc::new(Context::new(client.clone(), aws, settings));
+    let (tenancy, watching) = Tenancy::start(
+        &client,
+        aws,
+        settings.allow_operator_identity,
+        &namespace,
+        settings.installation.as_deref().unwrap_or_default(),
+    );
+    let watching = tokio::spawn(watching);
+    let ctx = Arc::new(Context::new(client.clone(), tenancy, settings));
     let health = Arc::new(Health::default());
     let http = tokio::spawn(server::serve(
         listener,
@@ -96,6 +104,7 @@ pub async fn run_until(
     lead_while_elected(&client, &ctx, &health, leading, stop).await;
     health.set_ready(false);
     campaign.stop().await;
+    watching.abort();
     let _ = http.await;
     tracing::info!("stopped");
 }
@@ -236,7 +245,7 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     } else {
         ctx.settings.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut controllers = vec![];
+    let mut controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = vec![];
     let mut readers = vec![];
     // Wakes the resource that takes over a pool, in the controller of its own watch scope.
     let (wake, woken): (Vec<_>, Vec<_>) = scopes.iter().map(|_| futures::channel::mpsc::unbounded()).unzip();
@@ -277,8 +286,11 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         .applied_objects()
         .predicate_filter(reconcile_worthy, Default::default());
         readers.push(reader.clone());
-        controllers.push(control(&ctx, &stop, reader, stream, secret_changes, woken));
+        let moved = moved_resources(&ctx, reader.clone());
+        let woken = futures::stream::select(woken, moved);
+        controllers.push(Box::pin(control(&ctx, &stop, reader, stream, secret_changes, woken)));
     }
+    controllers.push(Box::pin(accounts::control(ctx.clone(), readers.clone(), stop.clone())));
     let established = async move {
         for r in readers {
             let _ = r.wait_until_ready().await;
@@ -294,11 +306,25 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
     all.await;
 }
 
+/// The resources of `reader` that a change of a `CognitoSmsAccount` or of a namespace's labels may
+/// move to another account: reconciled at once, so that the change takes effect.
+fn moved_resources(
+    ctx: &Arc<Context>,
+    reader: Store<CognitoSmsConfig>,
+) -> impl Stream<Item = kube::runtime::reflector::ObjectRef<CognitoSmsConfig>> + Send + 'static {
+    let tenancy = ctx.tenancy.clone();
+    ctx.tenancy.moves().flat_map(move |moved| {
+        let resources = reader.state();
+        let refs: Vec<_> = tenancy.moved_by(&moved, &resources).collect();
+        futures::stream::iter(refs)
+    })
+}
+
 /// Keep in the cache only what scheduling, the index and the readiness metrics read: the
 /// reflector holds every resource for the life of the process. Managed fields, kubectl's
 /// last-applied copy of the spec and the status (its conditions' messages above all) are most of
-/// an object's size; of the status only the `Ready` condition's status and reason and the pool
-/// the resource manages are kept. A reconcile reads the whole
+/// an object's size; of the status only the `Ready` condition's status and reason, the pool
+/// the resource manages and the `CognitoSmsAccount` that selected it are kept. A reconcile reads the whole
 /// resource from the API server.
 fn trim(obj: &mut CognitoSmsConfig) {
     obj.managed_fields_mut().clear();
@@ -315,6 +341,10 @@ fn trim(obj: &mut CognitoSmsConfig) {
                 .into_iter()
                 .collect(),
             managed_user_pool_id: status.managed_user_pool_id,
+            account: status.account.map(|a| crate::crd::SelectedAccount {
+                selected_by: a.selected_by,
+                ..Default::default()
+            }),
             ..Default::default()
         });
     }

@@ -79,6 +79,17 @@ pub struct Settings {
         env = "NUMBER_ID_KEY_SECRET"
     )]
     pub number_id_key_secret: String,
+    /// Whether resources of a namespace no `CognitoSmsAccount` selects act with the operator's
+    /// own AWS identity. Turn it off on a multi-tenant cluster: such resources then report
+    /// `NoAccount` and make no AWS call.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        env = "ALLOW_OPERATOR_IDENTITY"
+    )]
+    pub allow_operator_identity: bool,
     /// The identifiers under this installation's key, once read from that Secret.
     #[arg(skip)]
     pub number_ids: Option<NumberIds>,

@@ -23,6 +23,7 @@ use crate::aws::{self as aws, Aws, AwsError};
 use crate::crd::CognitoSmsConfig;
 use crate::desired::Desired;
 use crate::plan;
+use crate::plan::tenancy::Acting;
 use crate::regions;
 
 /// Whether changes are made or only planned.
@@ -45,6 +46,8 @@ pub struct Env<'a, R, W> {
     /// The resource (`namespace/name`) of this installation that manages the pool, when it is
     /// not this one: then nothing is read or written in AWS.
     pub pool_managed_by: Option<String>,
+    /// The account the reads and writes act in, and how it was chosen.
+    pub acting: Acting,
 }
 
 impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
@@ -64,6 +67,7 @@ impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
             installation,
             number_ids,
             pool_managed_by: None,
+            acting: Acting::OperatorIdentity,
         }
     }
 }
@@ -75,6 +79,11 @@ impl<R, W> Env<'_, R, W> {
             pool_managed_by: owner,
             ..self
         }
+    }
+
+    /// The same, acting in the account `acting` chose.
+    pub fn acting(self, acting: Acting) -> Self {
+        Env { acting, ..self }
     }
 }
 
@@ -101,7 +110,7 @@ pub async fn sync_within<R: Reads, W: Writes>(
     deadline: std::time::Duration,
 ) -> SyncReport {
     let progress = Progress::default();
-    match tokio::time::timeout(deadline, sync_recording(env, res, mode, now, &progress)).await {
+    let report = match tokio::time::timeout(deadline, sync_recording(env, res, mode, now, &progress)).await {
         Ok(report) => report,
         Err(_) => {
             let Some(mut planned) = progress.take() else {
@@ -122,7 +131,8 @@ pub async fn sync_within<R: Reads, W: Writes>(
             let report = conclude(env, res, planned, now);
             plan::cut_off(res, report, deadline, now)
         }
-    }
+    };
+    plan::tenancy::acted_in(res, report, &env.acting, now)
 }
 
 /// The plan of a reconcile while it is executed, kept outside it: a reconcile cut off by its
@@ -147,7 +157,8 @@ pub async fn sync<R: Reads, W: Writes>(
     mode: Mode,
     now: Timestamp,
 ) -> SyncReport {
-    sync_recording(env, res, mode, now, &Progress::default()).await
+    let report = sync_recording(env, res, mode, now, &Progress::default()).await;
+    plan::tenancy::acted_in(res, report, &env.acting, now)
 }
 
 /// [`sync`], executing the plan in `progress`, where each write's outcome is recorded as it

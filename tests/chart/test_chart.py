@@ -27,6 +27,7 @@ COMBINATIONS = {
     "irsa": {"aws": {"roleArn": "arn:aws:iam::123456789012:role/cognito-sms-operator", "region": "eu-west-1"}},
     "single-replica": {"replicaCount": 1, "leaderElection": {"enabled": False}},
     "named-installation": {"installation": "cluster-a/operators"},
+    "external-ids": {"accounts": {"allowOperatorIdentity": False, "externalIdSecrets": ["payments-prod-external-id"]}},
     "shared-quotas": {"aws": {"rateLimits": {"cognito-idp:UserPoolRead": 5, "iam:*": 2.5}},
                       "maxConcurrentReconciles": 4},
 }
@@ -65,7 +66,8 @@ def test_renders_lints_and_validates(combo):
 def test_default_resources():
     kinds = sorted(d["kind"] for d in render())
     assert kinds == sorted([
-        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+        "ClusterRoleBinding",
         "CustomResourceDefinition", "CustomResourceDefinition", "Deployment",
         "PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
     ])
@@ -95,11 +97,12 @@ def test_deployment_is_hardened_and_highly_available():
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
-def permissions(kind=("kubernetes", "verificationCodes", "installation", "numberIdKey")):
+def permissions(kind=("kubernetes", "verificationCodes", "installation", "numberIdKey", "accounts")):
     """What the operator says it calls: in the namespaces it watches ("kubernetes"), for
     verification codes in namespaces that grant it ("verificationCodes"), to name its
-    installation ("installation": the kube-system namespace), and for the key of the phone-number
-    identifiers ("numberIdKey", in its own namespace)."""
+    installation ("installation": the kube-system namespace), for the key of the phone-number
+    identifiers ("numberIdKey", in its own namespace), to choose each resource's AWS account
+    ("accounts") and to read the accounts' external IDs ("externalIds", in its own namespace)."""
     out = json.loads(subprocess.run([str(BINARY), "permissions"], check=True, capture_output=True, text=True).stdout)
     kinds = (kind,) if isinstance(kind, str) else kind
     needed = {}
@@ -119,12 +122,17 @@ def granted(rule_docs):
     return rules
 
 
-@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac", "verification-codes", "named-installation"])
+@pytest.mark.parametrize("combo", ["defaults", "namespaced-rbac", "verification-codes", "named-installation",
+                                   "external-ids"])
 def test_rbac_is_exactly_what_the_code_calls(combo):
     values = COMBINATIONS[combo]
     docs = render(values)
-    needed = permissions(("kubernetes", "verificationCodes", "numberIdKey") if "installation" in values else
-                         ("kubernetes", "verificationCodes", "installation", "numberIdKey"))
+    kinds = ["kubernetes", "verificationCodes", "numberIdKey", "accounts"]
+    if "installation" not in values:
+        kinds.append("installation")
+    if values.get("accounts", {}).get("externalIdSecrets"):
+        kinds.append("externalIds")
+    needed = permissions(tuple(kinds))
     roles = by_kind(docs, "ClusterRole") + by_kind(docs, "Role")
     assert granted(roles) == needed
     for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
@@ -160,7 +168,8 @@ def test_the_number_id_key_is_one_secret_in_the_release_namespace(values, secret
 
 def test_namespaced_rbac_reads_secrets_only_in_watched_namespaces():
     docs = render(COMBINATIONS["namespaced-rbac"])
-    assert [r["metadata"]["name"] for r in by_kind(docs, "ClusterRole")] == ["cso-cognito-sms-operator-installation"]
+    assert [r["metadata"]["name"] for r in by_kind(docs, "ClusterRole")] == [
+        "cso-cognito-sms-operator-installation", "cso-cognito-sms-operator-accounts"]
     secret_namespaces = {
         r["metadata"]["namespace"] for r in by_kind(docs, "Role")
         if any("secrets" in rule["resources"] for rule in r["rules"])
@@ -303,3 +312,15 @@ def test_every_value_is_documented():
         while k is not None and not documented(k):
             k = parent(k)
         assert k is not None, f"values.yaml: {line.strip()!r} has no '# --' comment"
+
+
+def test_external_ids_are_read_by_name_in_the_release_namespace_only():
+    docs = render(COMBINATIONS["external-ids"])
+    (role,) = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-external-ids")]
+    assert role["metadata"]["namespace"] == "operators"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
+                              "resourceNames": ["payments-prod-external-id"], "verbs": ["get"]}]
+    (dep,) = by_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ALLOW_OPERATOR_IDENTITY"] == "false"
+    assert not [r for r in by_kind(render(), "Role") if r["metadata"]["name"].endswith("-external-ids")]

@@ -130,6 +130,7 @@ fn assert_permitted(method: &Method, uri: &str) {
     let ok = controller::KUBE_PERMISSIONS
         .iter()
         .chain(controller::SECRET_PERMISSIONS)
+        .chain(controller::ACCOUNT_PERMISSIONS)
         .any(|(g, r, verbs)| *g == group && *r == resource && verbs.contains(&verb));
     assert!(
         ok,
@@ -158,6 +159,7 @@ fn settings() -> Settings {
         number_id_key_secret: "cognito-sms-operator-number-id-key".into(),
         // Given, as a started controller has it: its Secret is read on the real control plane.
         number_ids: Some(cognito_sms_operator::account::NumberIds::new(b"key")),
+        allow_operator_identity: true,
     }
 }
 
@@ -165,7 +167,16 @@ fn settings() -> Settings {
 async fn context(aws: Aws) -> (Arc<Context>, Handle<Request<Body>, Response<Body>>) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    (Arc::new(Context::new(client, aws, settings())), handle)
+    (
+        Arc::new(Context::new(client.clone(), operator_only(&client, aws), settings())),
+        handle,
+    )
+}
+
+/// Every namespace of these tests acts with the operator's own identity: no `CognitoSmsAccount`.
+fn operator_only(client: &kube::Client, aws: Aws) -> Arc<controller::Tenancy> {
+    let namespaces = ["apps", "team-a", "team-b"].map(|n| (n, Default::default()));
+    controller::Tenancy::fixed(client, aws, vec![], &namespaces, true)
 }
 
 /// An AWS handle that cannot reach anything: a test using it proves no AWS call happens.
@@ -198,7 +209,8 @@ async fn the_concurrency_limit_holds_across_namespaces() {
         max_concurrent_reconciles: 1,
         ..settings()
     };
-    let ctx = Arc::new(Context::new(client, unreachable_aws().await, one));
+    let tenancy = operator_only(&client, unreachable_aws().await);
+    let ctx = Arc::new(Context::new(client, tenancy, one));
     // With a status, a reconcile starts by reading the resource.
     let mut a = resource("app", json!({"userPoolId": "us-east-1_Abc"})).with_status(Default::default());
     a.metadata.namespace = Some("team-a".into());

@@ -100,8 +100,10 @@ async fn the_controller_starts_idles_quietly_and_stops() {
                 open_watches.push(send); // an idle watch: no events
                 continue;
             }
-            let list = if uri.contains("/secrets") {
+            let list = if uri.contains("/secrets") || uri.contains("/namespaces") {
                 json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "5"}, "items": []})
+            } else if uri.contains("/cognitosmsaccounts") {
+                json!({"kind": "CognitoSmsAccountList", "apiVersion": "cognitosms.io/v1alpha1", "metadata": {"resourceVersion": "5"}, "items": []})
             } else {
                 json!({"kind": "CognitoSmsConfigList", "apiVersion": "cognitosms.io/v1alpha1", "metadata": {"resourceVersion": "5"}, "items": []})
             };

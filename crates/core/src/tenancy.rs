@@ -113,6 +113,15 @@ pub fn overlapping<'a>(
     overlaps
 }
 
+/// Whether `value` is an external ID STS accepts: 2 to 1224 characters of letters, digits and
+/// `+=,.@:/-`. Checked before the value is sent, so that STS never echoes it in an error.
+pub fn valid_external_id(value: &str) -> bool {
+    (2..=1224).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b))
+}
+
 /// The STS session name for the resources of namespace `namespace` (at most 64 characters, as
 /// STS allows): CloudTrail shows it beside every call made in the session.
 pub fn session_name(namespace: &str) -> String {
@@ -252,5 +261,7 @@ mod tests {
         assert!(tags.iter().all(|(k, v)| k.len() <= 128 && v.len() <= 256));
         assert_eq!(account_of_role(PAYMENTS), Some("222222222222"));
         assert_eq!(account_of_role("arn:aws:iam::2222:role/x"), None);
+        assert!(valid_external_id("a1:b/c=d"));
+        assert!(!valid_external_id("x") && !valid_external_id("has space") && !valid_external_id(&"e".repeat(1225)));
     }
 }

@@ -186,6 +186,7 @@ impl World {
             installation,
             number_ids: &IDS,
             pool_managed_by: managed_by.map(String::from),
+            acting: crate::plan::tenancy::Acting::OperatorIdentity,
         };
         let report = sync(&env, res, mode, Timestamp::from_second(1_800_000_000).unwrap()).await;
         res.status = Some(report.status.clone());
@@ -202,6 +203,7 @@ impl World {
             installation: INSTALLATION,
             number_ids: &IDS,
             pool_managed_by: None,
+            acting: crate::plan::tenancy::Acting::OperatorIdentity,
         }
     }
 }

@@ -1,43 +1,48 @@
 //! The `AccountSelected` condition and `status.account`: which AWS account a reconcile acted in,
 //! and the report of one that could not act in any.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::jiff::Timestamp;
 
 use super::{Requeue, SyncReport};
 use crate::conditions::{self, Finding, reasons, types};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, SelectedAccount};
+use crate::crd::{
+    CognitoSmsAccount, CognitoSmsAccountStatus, CognitoSmsConfig, CognitoSmsConfigStatus, SelectedAccount,
+};
 use crate::error::AwsError;
 use crate::tenancy::Mapping;
 
 /// The account a reconcile acts in.
-#[derive(Debug, Clone, Copy)]
-pub enum Acting<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acting {
     /// As the role a `CognitoSmsAccount` maps the namespace to.
-    Mapped(&'a Mapping),
+    Mapped(Mapping),
     /// As the operator itself, in the account of its own credentials.
     OperatorIdentity,
 }
 
 /// Why a reconcile acts in no account: it reads and writes nothing in AWS.
 #[derive(Debug, Clone)]
-pub enum NotActing<'a> {
+pub enum NotActing {
     /// These `CognitoSmsAccount`s all select the namespace.
-    Conflict(&'a [String]),
+    Conflict(Vec<String>),
     /// None selects it, and the operator may not act as itself.
     Unmapped,
     /// The namespace is not known yet (nor, so, its labels).
     NamespaceNotSeen,
     /// The mapped role's external ID could not be read from its Secret.
-    ExternalIdUnreadable(&'a Mapping, String),
+    ExternalIdUnreadable(Box<Mapping>, String),
     /// The mapped role could not be assumed.
-    AssumeRoleFailed(&'a Mapping, &'a AwsError),
+    AssumeRoleFailed(Box<Mapping>, Box<AwsError>),
 }
 
 fn namespace(res: &CognitoSmsConfig) -> &str {
     res.metadata.namespace.as_deref().unwrap_or_default()
 }
 
-fn finding(res: &CognitoSmsConfig, why: &NotActing) -> (Finding, Requeue) {
+/// Why a reconcile of `res` acts in no account, and when to look again.
+pub fn finding(res: &CognitoSmsConfig, why: &NotActing) -> (Finding, Requeue) {
     let ns = namespace(res);
     match why {
         NotActing::Conflict(names) => (
@@ -88,7 +93,12 @@ fn finding(res: &CognitoSmsConfig, why: &NotActing) -> (Finding, Requeue) {
                     mapping.role_arn, mapping.name
                 ),
             ),
-            Requeue::Backoff,
+            // A refusal waits for a person: the resync, or a change of the account, brings it back.
+            if err.kind.is_terminal() {
+                Requeue::Resync
+            } else {
+                Requeue::Backoff
+            },
         ),
     }
 }
@@ -114,7 +124,7 @@ pub fn not_acting(res: &CognitoSmsConfig, why: &NotActing, now: Timestamp) -> Sy
 
 /// `report` with the account it acted in: `status.account` and `AccountSelected`, right after
 /// `Ready`.
-pub fn acted_in(res: &CognitoSmsConfig, mut report: SyncReport, acting: Acting, now: Timestamp) -> SyncReport {
+pub fn acted_in(res: &CognitoSmsConfig, mut report: SyncReport, acting: &Acting, now: Timestamp) -> SyncReport {
     let ns = namespace(res);
     let status: &mut CognitoSmsConfigStatus = &mut report.status;
     let (account, finding) = match acting {
@@ -165,6 +175,80 @@ pub fn acted_in(res: &CognitoSmsConfig, mut report: SyncReport, acting: Acting, 
     report
 }
 
+/// What the operator found of a `CognitoSmsAccount`.
+#[derive(Debug, Clone)]
+pub struct AccountFindings {
+    /// Whether its role could be assumed.
+    pub assumed: Result<(), NotActing>,
+    /// Why its namespace selector selects nothing, when it is not valid.
+    pub invalid_selector: Option<String>,
+    /// Other accounts that select namespaces this one selects: (account, namespaces).
+    pub overlaps: BTreeMap<String, Vec<String>>,
+    /// How many resources act in the account through it.
+    pub resources: u32,
+}
+
+/// The status of `account` for `found`.
+pub fn account_status(account: &CognitoSmsAccount, found: &AccountFindings, now: Timestamp) -> CognitoSmsAccountStatus {
+    let name = account.metadata.name.as_deref().unwrap_or_default();
+    let finding = if let Some(why) = &found.invalid_selector {
+        Finding::failed(reasons::INVALID_SELECTOR, format!("{why}: it selects no namespace"))
+    } else if !found.overlaps.is_empty() {
+        let overlaps: Vec<String> = found
+            .overlaps
+            .iter()
+            .map(|(other, namespaces)| format!("{other} ({})", namespaces.join(", ")))
+            .collect();
+        Finding::failed(
+            reasons::ACCOUNT_CONFLICT,
+            format!(
+                "namespaces this account selects are also selected by other CognitoSmsAccounts: {}; their resources \
+                 act in no account until exactly one selects each namespace",
+                overlaps.join("; ")
+            ),
+        )
+    } else {
+        match &found.assumed {
+            Ok(()) => Finding::ok(
+                reasons::ROLE_ASSUMED,
+                format!(
+                    "the operator assumes {} for the namespaces {name} selects",
+                    account.spec.role_arn
+                ),
+            ),
+            Err(why) => match why {
+                NotActing::AssumeRoleFailed(mapping, err) => Finding::failed(
+                    reasons::ASSUME_ROLE_FAILED,
+                    format!(
+                        "cannot assume {}: {err}; its trust policy must allow the operator's role sts:AssumeRole and \
+                         sts:TagSession, with the external ID when one is set",
+                        mapping.role_arn
+                    ),
+                ),
+                NotActing::ExternalIdUnreadable(_, why) => Finding::failed(
+                    reasons::EXTERNAL_ID_UNREADABLE,
+                    format!("cannot read the external ID: {why}"),
+                ),
+                other => Finding::unknown(reasons::RECONCILING, format!("{other:?}")),
+            },
+        }
+    };
+    let previous = account.status.clone().unwrap_or_default();
+    let generation = account.metadata.generation;
+    CognitoSmsAccountStatus {
+        observed_generation: generation,
+        account_id: crate::tenancy::account_of_role(&account.spec.role_arn).map(String::from),
+        resources: Some(found.resources),
+        conditions: vec![conditions::to_condition(
+            types::READY,
+            &finding,
+            &previous.conditions,
+            generation,
+            now,
+        )],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -190,7 +274,7 @@ mod tests {
             ..Default::default()
         });
         let names = vec!["a".to_string(), "b".to_string()];
-        let report = not_acting(&res, &NotActing::Conflict(&names), Timestamp::UNIX_EPOCH);
+        let report = not_acting(&res, &NotActing::Conflict(names), Timestamp::UNIX_EPOCH);
         assert!(report.changes.is_empty());
         assert_eq!(report.status.external_id.as_deref(), Some("kept"));
         let ready = &report.status.conditions[0];
@@ -205,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_assume_role_is_retried_and_says_what_the_trust_policy_needs() {
+    fn a_refused_assume_role_says_what_the_trust_policy_needs() {
         let res = resource("app", json!({"userPoolId": "eu-west-1_Abc"}));
         let err = AwsError::new(
             "sts",
@@ -215,8 +299,16 @@ mod tests {
             "not authorized to perform: sts:AssumeRole",
         );
         let m = mapping();
-        let report = not_acting(&res, &NotActing::AssumeRoleFailed(&m, &err), Timestamp::UNIX_EPOCH);
-        assert_eq!(report.requeue, Requeue::Backoff);
+        let report = not_acting(
+            &res,
+            &NotActing::AssumeRoleFailed(Box::new(m), Box::new(err)),
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(
+            report.requeue,
+            Requeue::Resync,
+            "a refusal waits for a person, not a retry storm"
+        );
         let message = &report.status.conditions[0].message;
         assert!(
             message.contains("sts:TagSession") && message.contains("payments-prod"),
@@ -225,11 +317,41 @@ mod tests {
     }
 
     #[test]
+    fn an_accounts_status_says_first_what_keeps_its_namespaces_from_acting() {
+        let account = CognitoSmsAccount::new(
+            "payments-prod",
+            serde_json::from_value(json!({"roleArn": mapping().role_arn, "namespaces": ["payments"]})).unwrap(),
+        );
+        let mut found = AccountFindings {
+            assumed: Ok(()),
+            invalid_selector: None,
+            overlaps: BTreeMap::new(),
+            resources: 3,
+        };
+        let ok = account_status(&account, &found, Timestamp::UNIX_EPOCH);
+        assert_eq!(ok.account_id.as_deref(), Some("222222222222"));
+        assert_eq!(
+            (ok.resources, ok.conditions[0].reason.as_str()),
+            (Some(3), "RoleAssumed")
+        );
+        found.assumed = Err(NotActing::ExternalIdUnreadable(
+            Box::new(mapping()),
+            "Secret ops/x does not exist".into(),
+        ));
+        let unreadable = account_status(&account, &found, Timestamp::UNIX_EPOCH);
+        assert_eq!(unreadable.conditions[0].reason, "ExternalIdUnreadable");
+        found.overlaps = BTreeMap::from([("shop".to_string(), vec!["payments".to_string()])]);
+        let conflict = account_status(&account, &found, Timestamp::UNIX_EPOCH);
+        assert_eq!(conflict.conditions[0].reason, "AccountConflict");
+        assert!(conflict.conditions[0].message.contains("shop (payments)"));
+    }
+
+    #[test]
     fn the_account_acted_in_is_recorded_after_ready() {
         let res = resource("app", json!({"userPoolId": "eu-west-1_Abc"}));
         let report = not_acting(&res, &NotActing::Unmapped, Timestamp::UNIX_EPOCH);
         let m = mapping();
-        let report = acted_in(&res, report, Acting::Mapped(&m), Timestamp::UNIX_EPOCH);
+        let report = acted_in(&res, report, &Acting::Mapped(m), Timestamp::UNIX_EPOCH);
         let account = report.status.account.as_ref().unwrap();
         assert_eq!(account.selected_by.as_deref(), Some("payments-prod"));
         assert_eq!(account.account_id.as_deref(), Some("222222222222"));

@@ -1,0 +1,104 @@
+//! The `CognitoSmsAccount`s' own status: whether the operator can assume the role, whether
+//! another account selects the same namespaces, and how many resources act through it. Written
+//! by the leader, only when it changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{Context, MANAGER};
+use crate::crd::{CognitoSmsAccount, CognitoSmsConfig};
+use crate::plan::tenancy::{AccountFindings, account_status};
+use crate::tenancy::{self, Mapping};
+
+/// How often an account's status is brought up to date when nothing about it changes: the
+/// number of resources it serves, and whether its role can still be assumed (from the session
+/// held, so this costs no STS call but once an hour).
+const REFRESH: Duration = Duration::from_secs(60);
+
+struct Accounts {
+    ctx: Arc<Context>,
+    /// The resources of every watch scope.
+    resources: Vec<Store<CognitoSmsConfig>>,
+}
+
+/// Keep every `CognitoSmsAccount`'s status up to date until `stop`.
+pub async fn control(ctx: Arc<Context>, resources: Vec<Store<CognitoSmsConfig>>, stop: watch::Receiver<bool>) {
+    let api: Api<CognitoSmsAccount> = Api::all(ctx.client.clone());
+    let mut stop = stop;
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .run(reconcile, error_policy, Arc::new(Accounts { ctx, resources }))
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "account status not written");
+            }
+        })
+        .await;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+async fn reconcile(account: Arc<CognitoSmsAccount>, accounts: Arc<Accounts>) -> Result<Action, Error> {
+    let ctx = &accounts.ctx;
+    ctx.tenancy.ready().await;
+    let name = account.name_any();
+    let mapping = Mapping {
+        name: name.clone(),
+        role_arn: account.spec.role_arn.clone(),
+        account_id: tenancy::account_of_role(&account.spec.role_arn)
+            .unwrap_or_default()
+            .to_string(),
+        external_id_secret_ref: account.spec.external_id_secret_ref.clone(),
+    };
+    let resources = accounts
+        .resources
+        .iter()
+        .flat_map(|store| store.state())
+        .filter(|r| {
+            r.status
+                .as_ref()
+                .and_then(|s| s.account.as_ref())
+                .and_then(|a| a.selected_by.as_deref())
+                == Some(name.as_str())
+        })
+        .count();
+    let found = AccountFindings {
+        assumed: ctx.tenancy.check(&mapping).await,
+        invalid_selector: tenancy::selector(&account.spec).err().map(|e| e.to_string()),
+        overlaps: ctx.tenancy.overlaps(&account),
+        resources: u32::try_from(resources).unwrap_or(u32::MAX),
+    };
+    let status = account_status(&account, &found, Timestamp::now());
+    if account.status.as_ref() != Some(&status) {
+        let patch = json!({
+            "apiVersion": CognitoSmsAccount::api_version(&()),
+            "kind": CognitoSmsAccount::kind(&()),
+            "status": status,
+        });
+        let api: Api<CognitoSmsAccount> = Api::all(ctx.client.clone());
+        api.patch_status(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
+            .await?;
+    }
+    Ok(Action::requeue(REFRESH))
+}
+
+fn error_policy(_: Arc<CognitoSmsAccount>, error: &Error, _: Arc<Accounts>) -> Action {
+    tracing::warn!(error = %error, "could not write an account's status");
+    Action::requeue(REFRESH)
+}
