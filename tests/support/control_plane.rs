@@ -179,6 +179,8 @@ impl ControlPlane {
             "--create-namespace",
             "--set",
             "crds.install=false",
+            "--set",
+            &format!("accounts.externalIdSecrets={{{EXTERNAL_ID_SECRET}}}"),
         ]);
         std::fs::write(stamp, want).unwrap();
     }
@@ -261,6 +263,10 @@ pub async fn client(kubeconfig: &Path) -> Client {
 /// A namespace of one test's own, deleted (in the background) when dropped. Its resources lose
 /// their finalizers first: the test's operator is gone, and the namespace would otherwise never
 /// finish terminating, with the namespace controller retrying it for as long as the cluster runs.
+/// The Secret, in the release namespace, holding the external IDs of the tests'
+/// `CognitoSmsAccount`s (one key per test), which the chart lets the operator read.
+pub const EXTERNAL_ID_SECRET: &str = "cognito-sms-e2e-external-ids";
+
 pub struct TestNamespace {
     pub name: String,
 }

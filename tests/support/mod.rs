@@ -22,6 +22,7 @@ use cognito_sms_operator::reconcile::{
 pub use cognito_sms_operator::testing::resource;
 use serde_json::{Value, json};
 
+pub mod accounts;
 pub mod cluster;
 pub mod control_plane;
 pub mod proxy;
