@@ -1,6 +1,7 @@
 //! The `CognitoSmsAccount`s' own status: whether the operator can assume the role, whether
 //! another account selects the same namespaces, and how many resources act through it. Written
-//! by the leader, only when it changes.
+//! by the leader, only when it changes; an installation that watches some namespaces only writes
+//! the status of the accounts that select one of them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +36,11 @@ struct Accounts {
 pub async fn control(ctx: Arc<Context>, resources: Vec<Store<CognitoSmsConfig>>, stop: watch::Receiver<bool>) {
     let api: Api<CognitoSmsAccount> = Api::all(ctx.client.clone());
     let mut stop = stop;
+    // Any account or namespace change may start or end an overlap between accounts: all are
+    // looked at again (there are few).
+    let moves = ctx.tenancy.moves().map(|_| ());
     Controller::new(api, watcher::Config::default().any_semantic())
+        .reconcile_all_on(moves)
         .graceful_shutdown_on(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
@@ -57,6 +62,11 @@ enum Error {
 async fn reconcile(account: Arc<CognitoSmsAccount>, accounts: Arc<Accounts>) -> Result<Action, Error> {
     let ctx = &accounts.ctx;
     ctx.tenancy.ready().await;
+    let watched = &ctx.settings.namespaces;
+    if !watched.is_empty() && !watched.iter().any(|ns| ctx.tenancy.selects(&account, ns)) {
+        // Another installation's, or nobody's yet: its status is not this one's to write.
+        return Ok(Action::requeue(REFRESH));
+    }
     let name = account.name_any();
     let mapping = Mapping {
         name: name.clone(),

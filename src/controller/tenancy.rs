@@ -11,7 +11,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::aws::Aws;
 use crate::aws::assumed::{Accounts, AssumeRole};
@@ -37,7 +37,12 @@ pub struct Tenancy {
     secrets: Api<Secret>,
     installation: String,
     moved: broadcast::Sender<Moved>,
+    /// Which watches have listed what exists (`ACCOUNTS_LISTED`, `NAMESPACES_LISTED`).
+    listed: watch::Sender<u8>,
 }
+
+const ACCOUNTS_LISTED: u8 = 1;
+const NAMESPACES_LISTED: u8 = 2;
 
 impl std::fmt::Debug for Tenancy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,8 +74,11 @@ impl Tenancy {
             secrets: Api::namespaced(client.clone(), operator_namespace),
             installation: installation.to_string(),
             moved: moved.clone(),
+            listed: watch::Sender::new(0),
         });
         let account_moves = moved.clone();
+        let accounts_listed = tenancy.listed.clone();
+        let namespaces_listed = tenancy.listed.clone();
         let generations: Mutex<HashMap<String, i64>> = Mutex::default();
         let accounts = watcher(
             Api::<CognitoSmsAccount>::all(client.clone()),
@@ -79,6 +87,9 @@ impl Tenancy {
         .default_backoff()
         .reflect(accounts_writer)
         .for_each(move |event| {
+            if let Ok(watcher::Event::InitDone) = &event {
+                accounts_listed.send_modify(|l| *l |= ACCOUNTS_LISTED);
+            }
             if let Ok(event) = event {
                 for account in spec_changes(&generations, event) {
                     let _ = account_moves.send(Moved::Account(account));
@@ -94,6 +105,9 @@ impl Tenancy {
         .default_backoff()
         .reflect(namespaces_writer)
         .for_each(move |event| {
+            if let Ok(watcher::Event::InitDone) = &event {
+                namespaces_listed.send_modify(|l| *l |= NAMESPACES_LISTED);
+            }
             if let Ok(event) = event {
                 for ns in relabelled(&labels, event) {
                     let _ = moved.send(Moved::Namespace(ns));
@@ -136,13 +150,17 @@ impl Tenancy {
             secrets: Api::namespaced(client.clone(), "cognito-sms-operator"),
             installation: "tests".into(),
             moved: broadcast::channel(1).0,
+            listed: watch::Sender::new(ACCOUNTS_LISTED | NAMESPACES_LISTED),
         })
     }
 
     /// Once both watches have listed what exists.
+    ///
+    /// Not the stores' own `wait_until_ready`: it wakes only the last of several tasks waiting
+    /// at once, and every reconcile waits here.
     pub async fn ready(&self) {
-        let _ = self.accounts.wait_until_ready().await;
-        let _ = self.namespaces.wait_until_ready().await;
+        let mut listed = self.listed.subscribe();
+        let _ = listed.wait_for(|l| *l == ACCOUNTS_LISTED | NAMESPACES_LISTED).await;
     }
 
     /// The operator's own identity.
@@ -202,6 +220,16 @@ impl Tenancy {
             .collect()
     }
 
+    /// Whether `account` selects namespace `namespace`, as the watch shows its labels.
+    pub fn selects(&self, account: &CognitoSmsAccount, namespace: &str) -> bool {
+        let labels = self
+            .namespaces
+            .get(&ObjectRef::new(namespace))
+            .map(|n| n.labels().clone())
+            .unwrap_or_default();
+        tenancy::selects(&account.spec, namespace, &labels)
+    }
+
     /// The other accounts that select namespaces `account` selects: (account, namespaces).
     pub fn overlaps(&self, account: &CognitoSmsAccount) -> std::collections::BTreeMap<String, Vec<String>> {
         let accounts = self.accounts.state();
@@ -234,12 +262,15 @@ impl Tenancy {
     /// act in any account.
     pub async fn acting_for(&self, obj: &CognitoSmsConfig) -> Result<(Aws, Acting), NotActing> {
         let namespace = obj.namespace().unwrap_or_default();
-        match self.selection(&namespace)? {
+        let selection = self.selection(&namespace)?;
+        tracing::debug!(?selection, "account selected");
+        match selection {
             Selection::OperatorIdentity => Ok((self.operator().clone(), Acting::OperatorIdentity)),
             Selection::Unmapped => Err(NotActing::Unmapped),
             Selection::Conflict(names) => Err(NotActing::Conflict(names)),
             Selection::Mapped(mapping) => {
                 let role = self.role_for(&mapping, &namespace).await?;
+                tracing::debug!(role = %role.role_arn, session = %role.session_name, "assuming the account's role");
                 match self.aws.assume(&role).await {
                     Ok(aws) => Ok((aws, Acting::Mapped(mapping))),
                     Err(e) => Err(NotActing::AssumeRoleFailed(Box::new(mapping), Box::new(e))),
@@ -286,7 +317,10 @@ impl Tenancy {
             .secrets
             .get_opt(&at.name)
             .await
-            .map_err(|e| format!("Secret {namespace}/{}: {e}", at.name))?
+            .map_err(|e| match e {
+                kube::Error::Api(status) => format!("Secret {namespace}/{}: {}", at.name, status.message),
+                e => format!("Secret {namespace}/{}: {e}", at.name),
+            })?
             .ok_or_else(|| format!("Secret {namespace}/{} does not exist", at.name))?;
         let value = secret
             .data

@@ -2,6 +2,7 @@
 //! the chart installed by Helm and the operator running as its ServiceAccount) and the AWS
 //! emulator, driven only through the Kubernetes API, as a user would.
 
+mod accounts;
 mod admission;
 mod direct_path;
 mod replicas;

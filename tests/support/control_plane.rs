@@ -335,6 +335,8 @@ fn checkout_stamp() -> String {
     }
     files.sort();
     let mut hash = Sha256::new();
+    // The values the chart is installed with.
+    hash.update(EXTERNAL_ID_SECRET.as_bytes());
     for file in files {
         hash.update(file.to_string_lossy().as_bytes());
         hash.update(std::fs::read(&file).unwrap());

@@ -107,8 +107,11 @@ pub fn finding(res: &CognitoSmsConfig, why: &NotActing) -> (Finding, Requeue) {
 /// the status keeps everything else it had.
 pub fn not_acting(res: &CognitoSmsConfig, why: &NotActing, now: Timestamp) -> SyncReport {
     let (finding, requeue) = finding(res, why);
-    let mut status = res.status.clone().unwrap_or_default();
     let generation = res.metadata.generation;
+    let mut status = CognitoSmsConfigStatus {
+        observed_generation: generation,
+        ..res.status.clone().unwrap_or_default()
+    };
     for type_ in [types::READY, types::ACCOUNT_SELECTED] {
         let condition = conditions::to_condition(type_, &finding, &status.conditions, generation, now);
         status.conditions.retain(|c| c.type_ != type_);
