@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
-use support::control_plane::{ControlPlane, RELEASE, SECRET_READER, SERVICE_ACCOUNT, TestNamespace, repo};
+use support::control_plane::{
+    ControlPlane, EXTERNAL_ID_SECRET, RELEASE, SECRET_READER, SERVICE_ACCOUNT, TestNamespace, repo,
+};
 
 const CRD: &str = "cognitosmsconfigs.cognitosms.io";
 const ACCOUNT_CRD: &str = "cognitosmsaccounts.cognitosms.io";
@@ -278,6 +280,9 @@ fn the_service_account_may_do_exactly_what_the_operator_needs() {
         rule("cognitosmsconfigs.cognitosms.io/finalizers", "", "update"),
         rule("events.events.k8s.io", "", "create patch"),
         rule("namespaces", "kube-system", "get"),
+        rule("cognitosmsaccounts.cognitosms.io", "", "get list watch"),
+        rule("cognitosmsaccounts.cognitosms.io/status", "", "patch"),
+        rule("namespaces", "", "list watch"),
     ];
     let secrets = rule("secrets", "", "get list watch");
     let own = [
@@ -285,6 +290,7 @@ fn the_service_account_may_do_exactly_what_the_operator_needs() {
         rule("leases.coordination.k8s.io", RELEASE, "get update"),
         rule("secrets", "", "create"),
         rule("secrets", &format!("{RELEASE}-number-id-key"), "get"),
+        rule("secrets", EXTERNAL_ID_SECRET, "get"),
     ];
     let cases: [(&str, Vec<Rule>); 3] = [
         (&anyone.name, everywhere.to_vec()),
