@@ -21,6 +21,7 @@ Then one table row per N, and the details as JSON with --json.
 import argparse
 import concurrent.futures
 from http.client import HTTPSConnection
+import glob
 import json
 import os
 import re
@@ -146,11 +147,13 @@ class StandIn:
     def __init__(self, args, workdir):
         self.kubeconfig = os.path.join(workdir, "kubeconfig")
         self.operator_kubeconfig = self.kubeconfig
-        crd = os.path.join(ROOT, "crds", "cognitosmsconfigs.cognitosms.io.yaml")
-        self.process = Process("standin", [args.standin, "--kubeconfig", self.kubeconfig, crd], workdir,
+        crds = sorted(glob.glob(os.path.join(ROOT, "crds", "*.yaml")))
+        self.process = Process("standin", [args.standin, "--kubeconfig", self.kubeconfig, *crds], workdir,
                                announce=r"^listening on (\S+)")
         self.url = self.process.announced
         self.lease = []
+        self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                    "metadata": {"name": NAMESPACE}})
 
     def request(self, method, path, body=None):
         return http(method, self.url + path, body)

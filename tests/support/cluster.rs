@@ -80,6 +80,14 @@ impl Cluster {
         let crds = testkit::crd_files(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/crds")));
         let standin = StandIn::start(&crds).await.unwrap();
         let client = Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+        // The namespace the resources live in exists, as on any cluster: its labels choose the
+        // AWS account.
+        let ns: k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "apps"}})).unwrap();
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
         Self {
             kube: Kube::StandIn(standin),
             emu: Emulator::start(),
