@@ -7,12 +7,15 @@
 //! 1. the YAML itself (`yaml`): at most [`MAX_INPUT_BYTES`], UTF-8, no duplicate mapping keys,
 //!    no alias expansion or nesting beyond fixed bounds, so that reading a file takes bounded time
 //!    and memory whatever it holds;
-//! 2. the kind: `cognitosms.io/v1alpha1` `CognitoSmsConfig` or `v1` `Secret`;
-//! 3. the object against its OpenAPI schema (`schema`): the CRD's `openAPIV3Schema` for
-//!    resources, the Kubernetes `Secret` schema for Secrets, with unknown fields refused as under
-//!    `kubectl`'s default strict field validation;
+//! 2. the kind: `cognitosms.io/v1alpha1` `CognitoSmsConfig` or `CognitoSmsAccount`, `v1`
+//!    `Secret` or `v1` `Namespace`;
+//! 3. the object against its OpenAPI schema (`schema`): the CRD's `openAPIV3Schema` for the
+//!    operator's resources, the Kubernetes schema for Secrets and Namespaces, with unknown fields
+//!    refused as under `kubectl`'s default strict field validation;
 //! 4. the CRD's CEL rules (`x-kubernetes-validations`);
-//! 5. object metadata and Secret keys as the API server validates them (`metadata`).
+//! 5. object metadata and Secret keys as the API server validates them (`metadata`);
+//! 6. across the file, what the chart's admission policy refuses: a namespace listed by name in
+//!    two `CognitoSmsAccount`s (`overlap`).
 //!
 //! Nothing here takes a client; the schemas are compiled once per process.
 
@@ -67,7 +70,9 @@ impl std::fmt::Display for Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     CognitoSmsConfig,
+    CognitoSmsAccount,
     Secret,
+    Namespace,
 }
 
 impl Kind {
@@ -75,9 +80,17 @@ impl Kind {
         let text = |field: &str| object.get(field).and_then(Value::as_str);
         match (text("apiVersion")?, text("kind")?) {
             ("cognitosms.io/v1alpha1", "CognitoSmsConfig") => Some(Kind::CognitoSmsConfig),
+            ("cognitosms.io/v1alpha1", "CognitoSmsAccount") => Some(Kind::CognitoSmsAccount),
             ("v1", "Secret") => Some(Kind::Secret),
+            ("v1", "Namespace") => Some(Kind::Namespace),
             _ => None,
         }
+    }
+
+    /// Whether objects of this kind live in a namespace. The API server drops the namespace a
+    /// cluster-scoped object names.
+    pub fn namespaced(self) -> bool {
+        matches!(self, Kind::CognitoSmsConfig | Kind::Secret)
     }
 }
 
@@ -106,7 +119,7 @@ pub enum DocumentError {
     #[error("document {index}: not valid YAML: {reason}")]
     Yaml { index: usize, reason: String },
     #[error(
-        "document {index}: unsupported kind {api_version}/{kind}; expected cognitosms.io/v1alpha1 CognitoSmsConfig or v1 Secret"
+        "document {index}: unsupported kind {api_version}/{kind}; expected cognitosms.io/v1alpha1 CognitoSmsConfig or CognitoSmsAccount, or v1 Secret or Namespace"
     )]
     UnsupportedKind {
         index: usize,
@@ -180,6 +193,7 @@ pub fn review(input: &[u8]) -> Result<Reviewed, Refusal> {
             Err(e) => errors.push(e),
         }
     }
+    errors.extend(listed_twice(&reviewed.documents));
     if errors.is_empty() {
         Ok(reviewed)
     } else {
@@ -198,7 +212,7 @@ fn review_object(index: usize, mut object: Value, notes: &mut Vec<String>) -> Re
         let (api_version, kind) = (text(&object, "apiVersion"), text(&object, "kind"));
         if outside_reach(&object) {
             notes.push(format!(
-                "document {index}: {api_version}/{kind} left unread and unchecked: reconcile -f reads CognitoSmsConfig and Secret documents only"
+                "document {index}: {api_version}/{kind} left unread and unchecked: reconcile -f reads CognitoSmsConfig, CognitoSmsAccount, Secret and Namespace documents only"
             ));
             return Ok(None);
         }
@@ -211,9 +225,14 @@ fn review_object(index: usize, mut object: Value, notes: &mut Vec<String>) -> Re
     // A resource is created without its status, which is written through its own subresource:
     // the API server ignores the status a new object carries. Checked apart, below.
     let status = match kind {
-        Kind::CognitoSmsConfig => object.as_object_mut().and_then(|o| o.remove("status")),
         Kind::Secret => None,
+        _ => object.as_object_mut().and_then(|o| o.remove("status")),
     };
+    if !kind.namespaced()
+        && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.remove("namespace");
+    }
     let schema = schema::review(kind, &mut object);
     let metadata = metadata::review(kind, &object);
     let mut violations = schema.violations;
@@ -240,6 +259,61 @@ fn review_object(index: usize, mut object: Value, notes: &mut Vec<String>) -> Re
         name: name.map_or_else(|| "(unnamed)".into(), |n| clipped(n.to_string())),
         violations,
     })
+}
+
+/// The `CognitoSmsAccount`s of `documents` that list by name a namespace an earlier one lists,
+/// refused as the chart's admission policy refuses the later of two such objects (see
+/// [`listed_elsewhere`]).
+fn listed_twice(documents: &[Admitted]) -> Vec<DocumentError> {
+    let accounts: Vec<&Admitted> = documents.iter().filter(|d| d.kind == Kind::CognitoSmsAccount).collect();
+    let name = |d: &Admitted| {
+        d.object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let namespaces = |d: &Admitted| -> Vec<String> {
+        d.object
+            .pointer("/spec/namespaces")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(String::from))
+            .collect()
+    };
+    let mut errors = vec![];
+    for (i, account) in accounts.iter().enumerate() {
+        let mine = namespaces(account);
+        let refusals: Vec<Violation> = accounts[..i]
+            .iter()
+            .filter(|earlier| name(earlier) != name(account))
+            .filter_map(|earlier| {
+                let theirs = namespaces(earlier);
+                let shared: Vec<String> = mine.iter().filter(|n| theirs.contains(n)).cloned().collect();
+                (!shared.is_empty()).then(|| Violation::new("", listed_elsewhere(&shared, &name(earlier))))
+            })
+            .collect();
+        if !refusals.is_empty() {
+            errors.push(DocumentError::Invalid {
+                index: account.index,
+                kind: "CognitoSmsAccount".into(),
+                name: clipped(name(account)),
+                violations: refusals,
+            });
+        }
+    }
+    errors
+}
+
+/// Why a `CognitoSmsAccount` may not list `shared` by name: `other` lists them already. The
+/// chart's `ValidatingAdmissionPolicy` builds the same message (`messageExpression`).
+pub fn listed_elsewhere(shared: &[String], other: &str) -> String {
+    let noun = if shared.len() == 1 { "namespace" } else { "namespaces" };
+    format!(
+        "{noun} {} already listed by CognitoSmsAccount {other}: a namespace may be listed by name in one CognitoSmsAccount only",
+        shared.join(", ")
+    )
 }
 
 /// Whether a document without a supported kind is of a kind the one-shot leaves to the cluster:

@@ -12,6 +12,7 @@
 pub use cognito_sms_aws::{self as aws, account_cache};
 pub use cognito_sms_core::{account, conditions, crd, desired, plan, policy, regions, tenancy, testing};
 
+pub mod acting;
 pub mod admission;
 pub mod controller;
 pub mod leader;

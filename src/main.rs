@@ -55,7 +55,8 @@ enum Command {
     /// Reconcile the resources in a file once against AWS, without Kubernetes, and print them
     /// with their status.
     Reconcile {
-        /// YAML file with CognitoSmsConfig resources and the Secrets they reference; - for stdin.
+        /// YAML file with CognitoSmsConfig resources, the Secrets they reference, and the
+        /// CognitoSmsAccounts and Namespaces that choose their AWS account; - for stdin.
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
         /// Print the AWS changes that would be made, and make none.
@@ -70,6 +71,14 @@ enum Command {
         /// manages.
         #[arg(long, value_name = "NAME", default_value = oneshot::INSTALLATION, env = "INSTALLATION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         installation: String,
+        /// Whether resources of a namespace no CognitoSmsAccount of the file selects act with
+        /// this run's own AWS credentials; when false they report `NoAccount` and make no call.
+        #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, env = "ALLOW_OPERATOR_IDENTITY")]
+        allow_operator_identity: bool,
+        /// The namespace whose Secrets, in the file, hold the external IDs the file's
+        /// CognitoSmsAccounts name: the operator's namespace of a cluster.
+        #[arg(long, value_name = "NAMESPACE", default_value = "default", env = "POD_NAMESPACE")]
+        operator_namespace: String,
         #[command(flatten)]
         aws: AwsSettings,
     },
@@ -120,20 +129,25 @@ async fn main() -> ExitCode {
             dry_run,
             reconcile_timeout,
             installation,
+            allow_operator_identity,
+            operator_namespace,
             aws,
+        } => {
+            let run = oneshot::Run {
+                mode: if dry_run { Mode::DryRun } else { Mode::Apply },
+                deadline: reconcile_timeout,
+                installation,
+                allow_operator_identity,
+                operator_namespace,
+            };
             // Both drivers' futures are boxed: they are deep, and main's own would nest them.
-        } => Box::pin(reconcile_file(file, dry_run, reconcile_timeout, &installation, &aws)).await,
+            Box::pin(reconcile_file(file, &run, &aws)).await
+        }
         Command::Run(args) => Box::pin(run(*args)).await,
     }
 }
 
-async fn reconcile_file(
-    file: PathBuf,
-    dry_run: bool,
-    deadline: std::time::Duration,
-    installation: &str,
-    settings: &AwsSettings,
-) -> ExitCode {
+async fn reconcile_file(file: PathBuf, run: &oneshot::Run, settings: &AwsSettings) -> ExitCode {
     use std::io::Read as _;
     // One byte past the limit, so that parsing can tell a file at the limit from a larger one,
     // without ever holding more of a large file or an endless stdin.
@@ -158,10 +172,9 @@ async fn reconcile_file(
     for note in &input.notes {
         eprintln!("note: {}: {note}", file.display());
     }
-    let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
     let aws = Aws::from_env_with(settings).await;
-    let results = oneshot::reconcile_all(&aws, input, mode, deadline, installation).await;
-    print!("{}", oneshot::render(&results, mode));
+    let output = oneshot::reconcile_all(&aws, input, run).await;
+    print!("{}", oneshot::render(&output, run.mode));
     ExitCode::SUCCESS
 }
 

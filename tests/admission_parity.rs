@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use cognito_sms_operator::admission::{self, DocumentError, Refusal};
 use kube::core::GroupVersionKind;
-use kube::discovery::Discovery;
+use kube::discovery::{Discovery, Scope};
 use serde_json::Value;
 use support::control_plane::{ControlPlane, client};
 
@@ -97,7 +97,8 @@ async fn create_dry_run(client: &kube::Client, discovery: &Discovery, document: 
     let collection = match (api_version.as_deref(), kind.as_deref()) {
         (Some(api_version), Some(kind)) => {
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-            let Some((resource, _)) = discovery.resolve_gvk(&GroupVersionKind::gvk(group, version, kind)) else {
+            let Some((resource, capabilities)) = discovery.resolve_gvk(&GroupVersionKind::gvk(group, version, kind))
+            else {
                 // As kubectl says: the API server serves no such kind.
                 return Some(
                     serde_json::json!({"message": format!("no matches for kind {kind} in version {api_version}")}),
@@ -108,7 +109,10 @@ async fn create_dry_run(client: &kube::Client, discovery: &Discovery, document: 
             } else {
                 format!("/apis/{group}")
             };
-            format!("{prefix}/{version}/namespaces/{namespace}/{}", resource.plural)
+            match capabilities.scope {
+                Scope::Namespaced => format!("{prefix}/{version}/namespaces/{namespace}/{}", resource.plural),
+                Scope::Cluster => format!("{prefix}/{version}/{}", resource.plural),
+            }
         }
         _ => format!("/apis/cognitosms.io/v1alpha1/namespaces/{namespace}/cognitosmsconfigs"),
     };

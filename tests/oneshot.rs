@@ -7,6 +7,8 @@ mod support;
 mod corpus;
 
 use std::io::Write as _;
+
+use serde::Deserialize as _;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,10 +34,13 @@ fn oneshot(emu: &Emulator, input: &(impl AsRef<[u8]> + ?Sized), extra: &[&str]) 
         .expect("run the binary")
 }
 
+/// The resources of the output (which goes on with the file's accounts and namespaces).
 fn parse_output(out: &Output) -> Vec<CognitoSmsConfig> {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     serde_norway::Deserializer::from_str(&text)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("stdout is the resources as YAML"))
+        .map(|doc| serde_json::Value::deserialize(doc).expect("stdout is YAML"))
+        .filter(|doc| doc["kind"] == "CognitoSmsConfig")
+        .map(|doc| serde_json::from_value(doc).expect("the resources are CognitoSmsConfigs"))
         .collect()
 }
 
@@ -290,4 +295,171 @@ async fn a_never_answering_endpoint_ends_with_a_timed_out_condition() {
         "{message}"
     );
     println!("never-answering endpoint, one-shot: exit after {took:?}");
+}
+
+#[tokio::test]
+async fn a_file_with_accounts_acts_in_each_namespace_s_account() {
+    let emu = Emulator::start();
+    let payments = emu.account("222222222222").await;
+    let payments_role = payments.operator_role(&emu, "cognito-sms-operator", Some("payments-ext-7"));
+    let batch = emu.account("333333333333").await;
+    let batch_role = batch.operator_role(&emu, "cognito-sms-operator", None);
+    let payments_pool = payments.create_pool("eu-west-1", "payments").await;
+    let batch_pool = batch.create_pool("eu-west-1", "batch").await;
+    let stray_pool = create_pool(&emu, "eu-west-1", "stray").await;
+    let input = format!(
+        r#"
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {{name: app, namespace: payments}}
+spec: {{userPoolId: {payments_pool}}}
+---
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {{name: app, namespace: batch}}
+spec: {{userPoolId: {batch_pool}}}
+---
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsConfig
+metadata: {{name: app, namespace: stray}}
+spec: {{userPoolId: {stray_pool}}}
+---
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsAccount
+metadata: {{name: payments-prod}}
+spec:
+  roleArn: {payments_role}
+  externalIdSecretRef: {{name: external-ids, key: payments}}
+  namespaces: [payments]
+---
+apiVersion: cognitosms.io/v1alpha1
+kind: CognitoSmsAccount
+metadata: {{name: batch-prod}}
+spec:
+  roleArn: {batch_role}
+  namespaceSelector: {{matchLabels: {{aws-account: batch-prod}}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: batch, labels: {{aws-account: batch-prod}}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: payments}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: stray}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: external-ids, namespace: cognito-sms-operator}}
+stringData: {{payments: payments-ext-7}}
+"#
+    );
+    emu.clear_calls();
+    let flags = [
+        "--allow-operator-identity=false",
+        "--operator-namespace=cognito-sms-operator",
+    ];
+
+    let out = oneshot(&emu, &input, &flags);
+
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("payments-ext-7"), "the external ID is never printed");
+    let resources = parse_output(&out);
+    let by_namespace = |ns: &str| {
+        resources
+            .iter()
+            .find(|r| r.metadata.namespace.as_deref() == Some(ns))
+            .unwrap_or_else(|| panic!("{ns} in {stdout}"))
+    };
+    for (ns, account, pool) in [("payments", &payments, &payments_pool), ("batch", &batch, &batch_pool)] {
+        let res = by_namespace(ns);
+        assert_eq!(condition(res, "Ready").0, "True", "{ns}: {:?}", res.status);
+        assert_eq!(condition(res, "AccountSelected").1, "AccountMapped");
+        assert_eq!(
+            account.sns_caller_arn("eu-west-1", pool).await,
+            Some(format!(
+                "arn:aws:iam::{}:role/service-role/cognito-sms-{pool}",
+                account.id
+            )),
+            "{ns}'s pool sends with a role made in its own account"
+        );
+    }
+    let stray = by_namespace("stray");
+    assert_eq!(condition(stray, "Ready").1, "NoAccount");
+    assert_eq!(
+        emu.sms_configuration("eu-west-1", &stray_pool).await,
+        None,
+        "an unmapped namespace changes nothing in the run's own account"
+    );
+    assert!(
+        stdout
+            .contains("# CognitoSmsAccount payments-prod: 1 resource(s) act through it\n#   Ready=True (RoleAssumed)"),
+        "{stdout}"
+    );
+    let assumed = emu
+        .calls()
+        .iter()
+        .filter(|(s, a)| s == "sts" && a == "AssumeRole")
+        .count();
+    assert_eq!(assumed, 2, "one STS call per account: {:?}", emu.calls());
+
+    // The output, accounts and namespaces included, acts in the same accounts again; the
+    // external ID comes back from the Secret, which is not printed.
+    emu.clear_calls();
+    let again_input = format!(
+        "{stdout}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: external-ids, namespace: cognito-sms-operator}}\nstringData: {{payments: payments-ext-7}}\n"
+    );
+    let again = oneshot(&emu, &again_input, &flags);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again_out.contains("# payments/app: made 0 change(s) in AWS\n"),
+        "{again_out}"
+    );
+    assert!(
+        again_out.contains("# batch/app: made 0 change(s) in AWS\n"),
+        "{again_out}"
+    );
+    let writes: Vec<_> = emu.write_calls().into_iter().filter(|(s, _)| s != "sts").collect();
+    assert_eq!(writes, vec![], "nothing written; only the two roles assumed again");
+}
+
+#[tokio::test]
+async fn a_file_whose_accounts_cannot_be_told_apart_is_refused_before_any_aws_call() {
+    let emu = Emulator::start();
+    let resource = "apiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsConfig\nmetadata: {name: app, namespace: payments}\nspec: {userPoolId: eu-west-1_Abc}\n";
+    let account = |name: &str, selection: &str| {
+        format!(
+            "---\napiVersion: cognitosms.io/v1alpha1\nkind: CognitoSmsAccount\nmetadata: {{name: {name}}}\nspec:\n  roleArn: arn:aws:iam::222222222222:role/ops\n  {selection}\n"
+        )
+    };
+    let cases = [
+        (
+            format!(
+                "{resource}{}{}",
+                account("a", "namespaces: [payments]"),
+                account("b", "namespaces: [payments, other]")
+            ),
+            "document 3: CognitoSmsAccount b: namespace payments already listed by CognitoSmsAccount a",
+        ),
+        (
+            format!(
+                "{resource}{}",
+                account("a", "namespaceSelector: {matchLabels: {team: pay}}")
+            ),
+            "CognitoSmsAccount a selects namespaces by their labels, and the input has no Namespace payments",
+        ),
+    ];
+    for (input, expected) in cases {
+        emu.clear_calls();
+        let out = oneshot(&emu, &input, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(emu.calls().is_empty());
+    }
 }

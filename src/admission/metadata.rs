@@ -31,10 +31,15 @@ pub(super) fn review(kind: Kind, object: &Value) -> Review {
     let meta = &object["metadata"];
     match meta.get("name") {
         None => check("metadata.name".into(), Some("missing field `name`".into())),
+        // A namespace's name is a label: it becomes part of DNS names.
+        Some(Value::String(name)) if kind == Kind::Namespace => check("metadata.name".into(), dns1123_label(name)),
         Some(Value::String(name)) => check("metadata.name".into(), dns1123_subdomain(name)),
         Some(_) => {}
     }
-    if let Some(namespace) = meta["namespace"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(namespace) = meta["namespace"]
+        .as_str()
+        .filter(|n| kind.namespaced() && !n.is_empty())
+    {
         check("metadata.namespace".into(), dns1123_label(namespace));
     }
     for (key, value) in entries(meta, "labels") {

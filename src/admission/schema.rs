@@ -1,6 +1,6 @@
 //! The objects' OpenAPI v3 schemas, checked as the API server checks them: the CRD's
-//! `openAPIV3Schema` (with its CEL rules) for `CognitoSmsConfig`, the Kubernetes API's own
-//! schema for `Secret` and for `metadata`.
+//! `openAPIV3Schema` (with its CEL rules) for `CognitoSmsConfig` and `CognitoSmsAccount`, the
+//! Kubernetes API's own schema for `Secret`, `Namespace` and `metadata`.
 //!
 //! The schemas are OpenAPI v3.0 schemas, which are JSON Schema draft 4 with extensions; they are
 //! adapted once, when first used, to plain draft 4 for the `jsonschema` crate:
@@ -23,14 +23,14 @@ use std::sync::LazyLock;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::{Location, LocationSegment};
 use jsonschema::{Draft, PatternOptions, ValidationError, Validator};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResourceExt;
 use kube::core::cel::CompiledSchema;
 use serde_json::{Value, json};
 
 use super::{Kind, Violation, child, shown};
-use crate::crd::CognitoSmsConfig;
+use crate::crd::{CognitoSmsAccount, CognitoSmsConfig};
 
 /// What the API server adds when a rule could not run on an object that already fails its
 /// schema: CEL rules are skipped while a type, `required`, `enum`, or length or count limit fails.
@@ -45,8 +45,14 @@ struct Compiled {
     cel: Option<CompiledSchema>,
 }
 
-static RESOURCE: LazyLock<Compiled> = LazyLock::new(|| {
-    let crd = serde_json::to_value(CognitoSmsConfig::crd()).expect("the CRD serializes to JSON");
+static RESOURCE: LazyLock<Compiled> = LazyLock::new(custom::<CognitoSmsConfig>);
+static ACCOUNT: LazyLock<Compiled> = LazyLock::new(custom::<CognitoSmsAccount>);
+static SECRET: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(kubernetes_schema::<Secret>(), None));
+static NAMESPACE: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(kubernetes_schema::<Namespace>(), None));
+
+/// The schema of one of the operator's own kinds, from its CRD, with its CEL rules.
+fn custom<K: CustomResourceExt>() -> Compiled {
+    let crd = serde_json::to_value(K::crd()).expect("the CRD serializes to JSON");
     let rules = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
     let mut openapi = rules.clone();
     let properties = openapi["properties"]
@@ -56,9 +62,7 @@ static RESOURCE: LazyLock<Compiled> = LazyLock::new(|| {
     properties.insert("kind".into(), json!({"type": "string"}));
     properties.insert("metadata".into(), kubernetes_schema::<ObjectMeta>());
     Compiled::new(openapi, Some(kube::core::cel::compile_schema(&rules)))
-});
-
-static SECRET: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(kubernetes_schema::<Secret>(), None));
+}
 
 /// The OpenAPI schema of a Kubernetes API type, with its nested types written out in place.
 fn kubernetes_schema<T: schemars::JsonSchema>() -> Value {
@@ -179,7 +183,9 @@ pub(super) fn review_rules(kind: Kind, object: &Value, blocked: bool) -> Vec<Vio
 fn compiled(kind: Kind) -> &'static Compiled {
     match kind {
         Kind::CognitoSmsConfig => &RESOURCE,
+        Kind::CognitoSmsAccount => &ACCOUNT,
         Kind::Secret => &SECRET,
+        Kind::Namespace => &NAMESPACE,
     }
 }
 

@@ -18,8 +18,7 @@ use tokio::sync::watch;
 
 use super::{Context, MANAGER};
 use crate::crd::{CognitoSmsAccount, CognitoSmsConfig};
-use crate::plan::tenancy::{AccountFindings, account_status};
-use crate::tenancy::{self, Mapping};
+use crate::plan::tenancy::account_status;
 
 /// How often an account's status is brought up to date when nothing about it changes: the
 /// number of resources it serves, and whether its role can still be assumed (from the session
@@ -68,14 +67,6 @@ async fn reconcile(account: Arc<CognitoSmsAccount>, accounts: Arc<Accounts>) -> 
         return Ok(Action::requeue(REFRESH));
     }
     let name = account.name_any();
-    let mapping = Mapping {
-        name: name.clone(),
-        role_arn: account.spec.role_arn.clone(),
-        account_id: tenancy::account_of_role(&account.spec.role_arn)
-            .unwrap_or_default()
-            .to_string(),
-        external_id_secret_ref: account.spec.external_id_secret_ref.clone(),
-    };
     let resources = accounts
         .resources
         .iter()
@@ -88,12 +79,7 @@ async fn reconcile(account: Arc<CognitoSmsAccount>, accounts: Arc<Accounts>) -> 
                 == Some(name.as_str())
         })
         .count();
-    let found = AccountFindings {
-        assumed: ctx.tenancy.check(&mapping).await,
-        invalid_selector: tenancy::selector(&account.spec).err().map(|e| e.to_string()),
-        overlaps: ctx.tenancy.overlaps(&account),
-        resources: u32::try_from(resources).unwrap_or(u32::MAX),
-    };
+    let found = ctx.tenancy.findings(&account, resources, false).await;
     let status = account_status(&account, &found, Timestamp::now());
     if account.status.as_ref() != Some(&status) {
         let patch = json!({

@@ -2,6 +2,12 @@
 //! reconcile nor a scrape scans every resource: which resource manages each user pool, which
 //! resources read a Secret, which sandbox numbers other resources in the same SMS region list,
 //! which namespaces verify sandbox numbers at all, and how many resources are Ready.
+//!
+//! Pools, numbers and pool counts are kept per AWS account (see [`Acting::account`]): the same
+//! pool ID in two accounts is two pools. A resource is filed under the account its status says
+//! it acted in last, or under "not known yet" before it has acted; a reconcile asks about the
+//! account it acts in now, and counts the resources not known yet as if they acted there too,
+//! so that two new resources naming one pool never both manage it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::RwLock;
@@ -13,9 +19,25 @@ use kube::runtime::watcher::Event;
 
 use crate::conditions::ConditionStatus;
 use crate::crd::CognitoSmsConfig;
+use crate::plan::tenancy::{Acting, acted_account};
 use crate::reconcile;
 
 type Ref = ObjectRef<CognitoSmsConfig>;
+
+/// The account a resource acted in last ([`acted_account`]); `None` before it has acted.
+type Account = Option<String>;
+
+/// The key of something that exists once per account: a user pool, an SMS region's sandbox.
+type InAccount = (Account, String);
+
+/// The keys of `thing` a reconcile acting as `acting` must consider: in its account, and among
+/// the resources not known yet.
+fn both(acting: &Acting, thing: &str) -> [InAccount; 2] {
+    [
+        (Some(acting.account().to_string()), thing.to_string()),
+        (None, thing.to_string()),
+    ]
+}
 
 /// The order in which the resources naming one user pool may manage it, first first: the one
 /// whose status says it manages the pool, then the oldest (by creation, then uid). So the
@@ -47,12 +69,14 @@ struct Entry {
     uid: String,
     ready: ConditionStatus,
     namespace: String,
-    /// The user pool it names, and its place among the resources naming that pool.
-    pool: String,
+    /// The account it acted in last and the user pool it names there (the key of its pool),
+    /// and its place among the resources naming that pool.
+    pool: InAccount,
     rank: Rank,
-    /// The region of the user pool, whose `UserPoolRead` quota each resync spends.
-    pool_region: Option<String>,
-    region: Option<String>,
+    /// The account and region of the user pool, whose `UserPoolRead` quota each resync spends.
+    pool_region: Option<InAccount>,
+    /// The account and SMS region its sandbox numbers are verified in.
+    region: Option<InAccount>,
     numbers: Vec<String>,
     secrets: BTreeSet<String>,
     /// It lists numbers and is not being deleted: its namespace's Secrets hold codes.
@@ -62,15 +86,16 @@ struct Entry {
 impl Entry {
     fn of(scope: usize, obj: &CognitoSmsConfig) -> Self {
         let numbers = &obj.spec.sandbox_phone_numbers;
+        let account: Account = acted_account(obj).map(String::from);
         Entry {
             scope,
             uid: obj.uid().unwrap_or_default(),
             ready: obj.ready(),
             namespace: obj.namespace().unwrap_or_default(),
-            pool: obj.spec.user_pool_id.clone(),
+            pool: (account.clone(), obj.spec.user_pool_id.clone()),
             rank: Rank::of(obj),
-            pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(str::to_string),
-            region: reconcile::sms_region_of(obj),
+            pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(|r| (account.clone(), r.to_string())),
+            region: reconcile::sms_region_of(obj).map(|r| (account.clone(), r)),
             numbers: numbers.iter().map(|n| n.phone_number.clone()).collect(),
             secrets: numbers.iter().map(|n| n.verification_code_ref.name.clone()).collect(),
             needs_codes: !numbers.is_empty() && obj.metadata.deletion_timestamp.is_none(),
@@ -81,16 +106,16 @@ impl Entry {
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<Ref, Entry>,
-    /// User pool ID → the resources naming it, in the order they may manage it.
-    claimants: HashMap<String, BTreeMap<Rank, Ref>>,
-    /// SMS region → number → the resources listing it.
-    numbers: HashMap<String, BTreeMap<String, HashSet<Ref>>>,
+    /// (account, user pool ID) → the resources naming it, in the order they may manage it.
+    claimants: HashMap<InAccount, BTreeMap<Rank, Ref>>,
+    /// (account, SMS region) → number → the resources listing it.
+    numbers: HashMap<InAccount, BTreeMap<String, HashSet<Ref>>>,
     /// (namespace, Secret name) → the resources reading codes from it.
     secrets: HashMap<(String, String), HashSet<Ref>>,
     /// Namespace → how many of its resources need codes.
     needing_codes: HashMap<String, usize>,
-    /// User pool region → how many resources configure a pool there.
-    pools: HashMap<String, usize>,
+    /// (account, user pool region) → how many resources configure a pool there.
+    pools: HashMap<InAccount, usize>,
     /// Per scope relisting now: the resources seen so far in the new list.
     relisting: HashMap<usize, HashSet<Ref>>,
     /// How many resources are Ready, not Ready, and of unknown readiness.
@@ -124,21 +149,21 @@ pub(super) struct Membership {
     /// their watch scope: they take it over on their next reconcile, which is due now.
     pub(super) new_managers: Vec<(usize, Ref)>,
     /// The first claimant of each pool the event touched, before it.
-    managers_before: HashMap<String, Option<Ref>>,
+    managers_before: HashMap<InAccount, Option<Ref>>,
 }
 
 impl Inner {
     /// The resource that manages `pool`.
-    fn manager(&self, pool: &str) -> Option<&Ref> {
+    fn manager(&self, pool: &InAccount) -> Option<&Ref> {
         self.claimants.get(pool).and_then(|c| c.values().next())
     }
 
     /// Note who managed `pool` before the event changes it.
-    fn touch(&self, pool: &str, changed: &mut Membership) {
+    fn touch(&self, pool: &InAccount, changed: &mut Membership) {
         if !changed.managers_before.contains_key(pool) {
             changed
                 .managers_before
-                .insert(pool.to_string(), self.manager(pool).cloned());
+                .insert(pool.clone(), self.manager(pool).cloned());
         }
     }
 
@@ -233,7 +258,8 @@ impl Inner {
         if let Some(n) = entry.pool_region.as_ref().and_then(|r| self.pools.get_mut(r)) {
             *n -= 1;
             if *n == 0 {
-                self.pools.remove(entry.pool_region.as_deref().unwrap_or_default());
+                self.pools
+                    .remove(entry.pool_region.as_ref().unwrap_or(&Default::default()));
             }
         }
         Some(entry)
@@ -283,15 +309,18 @@ impl Index {
         changed
     }
 
-    /// The resource (`namespace/name`) that manages the pool `obj` names, when it is not `obj`:
-    /// the first of the pool's claimants in [`Rank`] order, `obj` ranked as the API server
-    /// has it now.
-    pub(super) fn pool_manager(&self, obj: &CognitoSmsConfig) -> Option<String> {
+    /// The resource (`namespace/name`) that manages the pool `obj` names in the account it acts
+    /// in, when it is not `obj`: the first of the pool's claimants in [`Rank`] order, `obj`
+    /// ranked as the API server has it now.
+    pub(super) fn pool_manager(&self, obj: &CognitoSmsConfig, acting: &Acting) -> Option<String> {
         let me = ObjectRef::from_obj(obj);
         let rank = Rank::of(obj);
         let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
-        let claimants = inner.claimants.get(&obj.spec.user_pool_id)?;
-        let (_, first) = claimants.iter().find(|(_, r)| **r != me)?;
+        let claimants = both(acting, &obj.spec.user_pool_id)
+            .into_iter()
+            .filter_map(|pool| inner.claimants.get(&pool))
+            .flatten();
+        let (_, first) = claimants.filter(|(_, r)| **r != me).min_by_key(|(rank, _)| *rank)?;
         let first_rank = &inner.entries.get(first)?.rank;
         (*first_rank < rank).then(|| format!("{}/{}", first.namespace.as_deref().unwrap_or_default(), first.name))
     }
@@ -301,19 +330,18 @@ impl Index {
         self.0.read().unwrap_or_else(|p| p.into_inner()).readiness
     }
 
-    /// Sandbox numbers listed by the other resources that use the same SMS region (the operator
-    /// works in one AWS account, so the same region means the same sandbox list).
-    pub(super) fn claimed_by_others(&self, obj: &CognitoSmsConfig) -> HashSet<String> {
+    /// Sandbox numbers listed by the other resources that use the same SMS region of the
+    /// account `obj` acts in: the same sandbox list.
+    pub(super) fn claimed_by_others(&self, obj: &CognitoSmsConfig, acting: &Acting) -> HashSet<String> {
         let Some(region) = reconcile::sms_region_of(obj) else {
             return HashSet::new();
         };
         let me = ObjectRef::from_obj(obj);
         let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
-        let Some(listed) = inner.numbers.get(&region) else {
-            return HashSet::new();
-        };
-        listed
+        both(acting, &region)
             .iter()
+            .filter_map(|at| inner.numbers.get(at))
+            .flatten()
             .filter(|(_, refs)| refs.iter().any(|r| *r != me))
             .map(|(n, _)| n.clone())
             .collect()
@@ -330,10 +358,16 @@ impl Index {
             .unwrap_or_default()
     }
 
-    /// How many resources configure a user pool in `region`.
-    pub(super) fn pools_in(&self, region: &str) -> usize {
+    /// How many resources configure a user pool in `region` of `account`, counting those not
+    /// known yet to act anywhere.
+    pub(super) fn pools_in(&self, account: Option<&str>, region: &str) -> usize {
         let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
-        inner.pools.get(region).copied().unwrap_or(0)
+        let count = |at: InAccount| inner.pools.get(&at).copied().unwrap_or(0);
+        let unknown = count((None, region.to_string()));
+        match account {
+            Some(account) => count((Some(account.to_string()), region.to_string())) + unknown,
+            None => unknown,
+        }
     }
 
     /// Whether a resource in `namespace` lists sandbox numbers and is not being deleted.
@@ -348,6 +382,9 @@ mod tests {
     use super::*;
     use crate::testing::{ResourceFixture, resource};
     use serde_json::json;
+
+    /// The operator's own account, where the resources of these tests act.
+    const OWN: Acting = Acting::OperatorIdentity;
 
     fn obj(ns: &str, name: &str, pool: &str, numbers: &[(&str, &str)]) -> CognitoSmsConfig {
         let numbers: Vec<_> = numbers
@@ -387,12 +424,12 @@ mod tests {
         let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
         let index = index_of(&[a.clone(), b.clone(), c]);
         assert_eq!(
-            index.claimed_by_others(&a),
+            index.claimed_by_others(&a, &OWN),
             HashSet::from(["+15550000001".to_string(), "+15550000002".to_string()])
         );
         index.apply(0, &Event::Delete(b));
         assert!(
-            index.claimed_by_others(&a).is_empty(),
+            index.claimed_by_others(&a, &OWN).is_empty(),
             "a deleted resource claims nothing"
         );
     }
@@ -406,7 +443,7 @@ mod tests {
         let a = obj("apps", "a", "us-east-1_A", &[("+15550000009", "new")]);
         index.apply(0, &Event::Apply(a));
         assert_eq!(
-            index.claimed_by_others(&other),
+            index.claimed_by_others(&other, &OWN),
             HashSet::from(["+15550000009".to_string()])
         );
         assert!(index.reading("apps", "codes").is_empty());
@@ -427,7 +464,10 @@ mod tests {
         index.apply(0, &Event::Init);
         index.apply(0, &Event::InitApply(a.clone()));
         index.apply(0, &Event::InitDone);
-        assert_eq!(index.claimed_by_others(&a), HashSet::from(["+15550000003".to_string()]));
+        assert_eq!(
+            index.claimed_by_others(&a, &OWN),
+            HashSet::from(["+15550000003".to_string()])
+        );
         assert!(index.needs_codes("team"));
     }
 
@@ -437,13 +477,23 @@ mod tests {
         let b = obj("apps", "b", "us-east-1_B", &[]);
         let c = obj("team", "c", "eu-west-1_C", &[]);
         let index = index_of(&[a.clone(), b.clone(), c]);
-        assert_eq!((index.pools_in("us-east-1"), index.pools_in("eu-west-1")), (2, 1));
+        assert_eq!(
+            (index.pools_in(Some(""), "us-east-1"), index.pools_in(None, "eu-west-1")),
+            (2, 1)
+        );
         index.apply(0, &Event::Apply(a.clone()));
-        assert_eq!(index.pools_in("us-east-1"), 2, "a changed resource is counted once");
+        assert_eq!(
+            index.pools_in(Some(""), "us-east-1"),
+            2,
+            "a changed resource is counted once"
+        );
         index.apply(0, &Event::Apply(obj("apps", "b", "eu-west-1_B", &[])));
-        assert_eq!((index.pools_in("us-east-1"), index.pools_in("eu-west-1")), (1, 2));
+        assert_eq!(
+            (index.pools_in(Some(""), "us-east-1"), index.pools_in(None, "eu-west-1")),
+            (1, 2)
+        );
         index.apply(0, &Event::Delete(a));
-        assert_eq!(index.pools_in("us-east-1"), 0);
+        assert_eq!(index.pools_in(Some(""), "us-east-1"), 0);
     }
 
     fn with_ready(obj: CognitoSmsConfig, status: &str) -> CognitoSmsConfig {
@@ -530,17 +580,17 @@ mod tests {
         let tie = created(obj("team-c", "sms", "us-east-1_P", &[]), "u-0", 20);
         let elsewhere = created(obj("team-d", "sms", "us-east-1_Q", &[]), "u-3", 0);
         let index = index_of(&[new.clone(), old.clone(), tie.clone(), elsewhere.clone()]);
-        assert_eq!(index.pool_manager(&old), None);
-        assert_eq!(index.pool_manager(&new).as_deref(), Some("team-a/sms"));
-        assert_eq!(index.pool_manager(&elsewhere), None);
+        assert_eq!(index.pool_manager(&old, &OWN), None);
+        assert_eq!(index.pool_manager(&new, &OWN).as_deref(), Some("team-a/sms"));
+        assert_eq!(index.pool_manager(&elsewhere, &OWN), None);
         let changed = index.apply(0, &Event::Delete(old));
         assert_eq!(
             changed.new_managers,
             vec![(0, ObjectRef::from_obj(&tie))],
             "created in the same second: the lower uid is next, and is woken"
         );
-        assert_eq!(index.pool_manager(&new).as_deref(), Some("team-c/sms"));
-        assert_eq!(index.pool_manager(&tie), None);
+        assert_eq!(index.pool_manager(&new, &OWN).as_deref(), Some("team-c/sms"));
+        assert_eq!(index.pool_manager(&tie, &OWN), None);
     }
 
     #[test]
@@ -552,15 +602,15 @@ mod tests {
         let repointed = created(obj("team-a", "sms", "us-east-1_P", &[]), "u-1", 10);
         let changed = index.apply(0, &Event::Apply(repointed.clone()));
         assert!(changed.new_managers.is_empty(), "{changed:?}");
-        assert_eq!(index.pool_manager(&repointed).as_deref(), Some("team-b/sms"));
-        assert_eq!(index.pool_manager(&holder), None);
+        assert_eq!(index.pool_manager(&repointed, &OWN).as_deref(), Some("team-b/sms"));
+        assert_eq!(index.pool_manager(&holder, &OWN), None);
         let changed = index.apply(0, &Event::Apply(older.clone()));
         assert_eq!(
             changed.new_managers,
             vec![(0, ObjectRef::from_obj(&older))],
             "pointed back at Q, which it manages again; P stays with its holder"
         );
-        assert_eq!(index.pool_manager(&holder), None);
+        assert_eq!(index.pool_manager(&holder, &OWN), None);
     }
 
     #[test]
@@ -573,5 +623,64 @@ mod tests {
         index.apply(0, &Event::Init);
         let changed = index.apply(0, &Event::InitDone);
         assert_eq!(changed.new_managers, vec![(1, ObjectRef::from_obj(&new))]);
+    }
+
+    /// `obj` as it is after acting in account `id` through the `CognitoSmsAccount` `by`.
+    fn acted_in(obj: CognitoSmsConfig, id: &str, by: &str) -> CognitoSmsConfig {
+        obj.with_status(crate::crd::CognitoSmsConfigStatus {
+            account: Some(crate::crd::SelectedAccount {
+                account_id: Some(id.into()),
+                role_arn: Some(format!("arn:aws:iam::{id}:role/ops")),
+                selected_by: Some(by.into()),
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn in_account(id: &str) -> Acting {
+        Acting::Mapped(crate::tenancy::Mapping {
+            name: format!("account-{id}"),
+            role_arn: format!("arn:aws:iam::{id}:role/ops"),
+            account_id: id.into(),
+            external_id_secret_ref: None,
+        })
+    }
+
+    #[test]
+    fn one_pool_id_in_two_accounts_is_two_pools_with_their_own_numbers_and_counts() {
+        let (payments, shop) = (in_account("222222222222"), in_account("333333333333"));
+        let old = created(
+            obj("payments", "sms", "us-east-1_P", &[("+15550000001", "s")]),
+            "u-1",
+            10,
+        );
+        let new = created(obj("shop", "sms", "us-east-1_P", &[("+15550000002", "s")]), "u-2", 20);
+        let index = index_of(&[old.clone(), new.clone()]);
+        assert_eq!(
+            index.pool_manager(&new, &shop).as_deref(),
+            Some("payments/sms"),
+            "before either has acted, its account is not known: the older one manages the pool"
+        );
+        index.apply(0, &Event::Apply(acted_in(old.clone(), "222222222222", "payments")));
+        let changed = index.apply(0, &Event::Apply(acted_in(new.clone(), "333333333333", "shop")));
+        assert_eq!(
+            changed.new_managers,
+            vec![(0, ObjectRef::from_obj(&new))],
+            "alone with its pool in its own account, and woken to manage it"
+        );
+        assert_eq!(index.pool_manager(&new, &shop), None);
+        assert_eq!(index.pool_manager(&old, &payments), None);
+        assert!(
+            index.claimed_by_others(&old, &payments).is_empty(),
+            "numbers are per account"
+        );
+        assert_eq!(
+            (
+                index.pools_in(Some("222222222222"), "us-east-1"),
+                index.pools_in(Some("333333333333"), "us-east-1")
+            ),
+            (1, 1)
+        );
+        assert_eq!(index.pools_in(Some(""), "us-east-1"), 0);
     }
 }

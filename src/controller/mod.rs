@@ -13,7 +13,6 @@ mod run;
 mod schedule;
 mod secrets;
 mod settings;
-mod tenancy;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -28,6 +27,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+pub use crate::acting::Tenancy;
 pub use permissions::{
     ACCOUNT_PERMISSIONS, EXTERNAL_ID_PERMISSIONS, INSTALLATION_PERMISSIONS, KUBE_PERMISSIONS,
     NUMBER_ID_KEY_PERMISSIONS, SECRET_PERMISSIONS, permissions,
@@ -36,7 +36,6 @@ pub use run::{Runtime, run, run_until};
 pub use schedule::Schedule;
 pub use secrets::{KubeSecrets, SecretGrant};
 pub use settings::{Backoff, Settings};
-pub use tenancy::Tenancy;
 
 use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
@@ -44,7 +43,7 @@ use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
 use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
-use crate::plan::{self, tenancy::NotActing};
+use crate::plan::{self, tenancy::Acting, tenancy::NotActing};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
 
 /// Field manager for every write the operator makes.
@@ -165,10 +164,11 @@ impl Context {
         }
     }
 
-    /// What a reconcile of `obj` works with.
+    /// What a reconcile of `obj` works with, acting as `acting` says.
     fn env<'a>(
         &'a self,
         aws: &'a Aws,
+        acting: Acting,
         obj: &CognitoSmsConfig,
         secrets: &'a KubeSecrets,
         claimed: &'a std::collections::HashSet<String>,
@@ -182,15 +182,18 @@ impl Context {
             installation,
             &self.number_ids,
         )
-        .with_pool_managed_by(self.index.pool_manager(obj))
+        .with_pool_managed_by(self.index.pool_manager(obj, &acting))
+        .acting(acting)
     }
 
     /// How long until `obj` is resynced: the configured period, lengthened so that resyncing every
-    /// pool of its region spends at most a share of the region's `UserPoolRead` budget.
+    /// pool of its region, in the account it acts in, spends at most a share of that account's
+    /// `UserPoolRead` budget there (every account has the same budgets).
     fn resync_period(&self, obj: &CognitoSmsConfig) -> Duration {
         let region = crate::regions::pool_region(&obj.spec.user_pool_id).unwrap_or_default();
         let budget = self.tenancy.operator().limits.budget("cognito-idp", "UserPoolRead");
-        schedule::resync_period(self.settings.resync, self.index.pools_in(region), budget)
+        let pools = self.index.pools_in(plan::tenancy::acted_account(obj), region);
+        schedule::resync_period(self.settings.resync, pools, budget)
     }
 
     /// Failed attempts of `phase` so far for `obj`.
@@ -357,8 +360,8 @@ async fn apply(
     let report = match ctx.tenancy.acting_for(&obj).await {
         Ok((aws, acting)) => {
             let secrets = secrets_of(ctx, &obj);
-            let claimed = ctx.index.claimed_by_others(&obj);
-            let env = ctx.env(&aws, &obj, &secrets, &claimed).acting(acting);
+            let claimed = ctx.index.claimed_by_others(&obj, &acting);
+            let env = ctx.env(&aws, acting, &obj, &secrets, &claimed);
             let deadline = ctx.settings.reconcile_timeout;
             reconcile::sync_within(&env, &obj, Mode::Apply, now, deadline).await
         }
@@ -435,11 +438,16 @@ fn jittered(period: Duration) -> Duration {
 }
 
 /// Apply the deletion policy in the account `aws` acts in, within the reconcile's deadline.
-async fn cleanup_in(aws: &Aws, obj: &CognitoSmsConfig, ctx: &Context) -> Result<reconcile::CleanupReport, AwsError> {
+async fn cleanup_in(
+    aws: &Aws,
+    acting: Acting,
+    obj: &CognitoSmsConfig,
+    ctx: &Context,
+) -> Result<reconcile::CleanupReport, AwsError> {
     let secrets = secrets_of(ctx, obj);
-    let claimed = ctx.index.claimed_by_others(obj);
+    let claimed = ctx.index.claimed_by_others(obj, &acting);
     let deadline = ctx.settings.reconcile_timeout;
-    let env = ctx.env(aws, obj, &secrets, &claimed);
+    let env = ctx.env(aws, acting, obj, &secrets, &claimed);
     let cleanup = tokio::time::timeout(deadline, reconcile::cleanup(&env, obj, Mode::Apply));
     cleanup.await.unwrap_or_else(|_| {
         let why = format!("did not finish within {}", humantime::format_duration(deadline));
@@ -456,7 +464,7 @@ async fn cleanup_in(aws: &Aws, obj: &CognitoSmsConfig, ctx: &Context) -> Result<
 async fn cleanup(obj: Arc<CognitoSmsConfig>, ctx: &Context) -> Result<Action, Error> {
     ctx.tenancy.ready().await;
     let result = match ctx.tenancy.acting_for(&obj).await {
-        Ok((aws, _)) => cleanup_in(&aws, &obj, ctx).await,
+        Ok((aws, acting)) => cleanup_in(&aws, acting, &obj, ctx).await,
         Err(NotActing::AssumeRoleFailed(_, e)) => Err(*e),
         Err(why) => {
             let (finding, _) = plan::tenancy::finding(&obj, &why);

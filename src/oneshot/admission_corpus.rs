@@ -265,7 +265,7 @@ metadata: {name: anything, labels: {bad key: x}}
     assert_eq!(
         reviewed.notes,
         [
-            "document 2: apps/v1/Deployment left unread and unchecked: reconcile -f reads CognitoSmsConfig and Secret documents only"
+            "document 2: apps/v1/Deployment left unread and unchecked: reconcile -f reads CognitoSmsConfig, CognitoSmsAccount, Secret and Namespace documents only"
         ]
     );
     // Another kind of this operator's group is one the API server does not serve.

@@ -1,20 +1,23 @@
 //! `reconcile -f FILE`: reconcile the resources in a YAML file once against AWS, without
 //! Kubernetes, with the same code the controller runs, and print them with their status.
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::account::{Code, NumberIds};
 use crate::account_cache::AccountCache;
+use crate::acting::{ExternalIds, Tenancy};
 use crate::admission::{self, Admitted, Kind};
 use crate::aws::Aws;
 use crate::conditions::ConditionStatus;
-use crate::crd::CognitoSmsConfig;
+use crate::crd::{CognitoSmsAccount, CognitoSmsConfig};
 use crate::desired::Change;
+use crate::plan::tenancy::{account_status, not_acting};
 use crate::reconcile::{self, Env, Mode, SecretCode, SecretError, SecretSource};
+use crate::tenancy::Selection;
 
 /// Why a file cannot be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +30,30 @@ pub enum InputError {
     Invalid { index: usize, message: String },
     #[error("no CognitoSmsConfig in the input")]
     Empty,
+    /// A resource's namespace that an account may select by its labels, which the file does not
+    /// give: which account the resource acts in cannot be known.
+    #[error(
+        "CognitoSmsConfig {namespace}/{name}: CognitoSmsAccount {account} selects namespaces by their labels, and \
+         the input has no Namespace {namespace}: add the Namespace document, with its labels, so that the account \
+         the resource acts in is known"
+    )]
+    NamespaceUnknown {
+        namespace: String,
+        name: String,
+        account: String,
+    },
 }
 
 /// The objects a one-shot file holds.
 #[derive(Debug, Default)]
 pub struct Input {
     pub resources: Vec<CognitoSmsConfig>,
-    /// Secrets the resources reference, as a cluster would hold them.
+    /// Secrets the resources and the accounts reference, as a cluster would hold them.
     pub secrets: Vec<Secret>,
+    /// Which AWS account the resources of which namespaces act in, as in a cluster.
+    pub accounts: Vec<CognitoSmsAccount>,
+    /// The namespaces, for the accounts that select them by label.
+    pub namespaces: Vec<Namespace>,
     /// What the reader of the file should know: documents left unread, statuses ignored.
     pub notes: Vec<String>,
 }
@@ -61,13 +80,42 @@ pub fn parse(input: impl AsRef<[u8]>) -> Result<Input, InputError> {
                 in_namespace(&mut secret.metadata);
                 parsed.secrets.push(secret);
             }
+            Kind::CognitoSmsAccount => parsed.accounts.push(typed(document)?),
+            Kind::Namespace => {
+                let mut namespace: Namespace = typed(document)?;
+                // As the API server labels every namespace, for selectors to match it by name.
+                let name = namespace.metadata.name.clone().unwrap_or_default();
+                namespace
+                    .metadata
+                    .labels
+                    .get_or_insert_default()
+                    .insert(NAME_LABEL.into(), name);
+                parsed.namespaces.push(namespace);
+            }
         }
     }
     if parsed.resources.is_empty() {
         return Err(InputError::Empty);
     }
+    if let Some(account) = parsed.accounts.iter().find(|a| a.spec.namespace_selector.is_some()) {
+        let given = |ns: &str| parsed.namespaces.iter().any(|n| n.metadata.name.as_deref() == Some(ns));
+        if let Some(res) = parsed
+            .resources
+            .iter()
+            .find(|r| !given(r.metadata.namespace.as_deref().unwrap_or_default()))
+        {
+            return Err(InputError::NamespaceUnknown {
+                namespace: res.metadata.namespace.clone().unwrap_or_default(),
+                name: res.metadata.name.clone().unwrap_or_default(),
+                account: account.metadata.name.clone().unwrap_or_default(),
+            });
+        }
+    }
     Ok(parsed)
 }
+
+/// The label the API server gives every namespace: its name.
+const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 fn typed<T: serde::de::DeserializeOwned>(document: Admitted) -> Result<T, InputError> {
     serde_json::from_value(document.object).map_err(|e| InputError::Invalid {
@@ -87,6 +135,31 @@ fn in_namespace(metadata: &mut ObjectMeta) {
 pub struct Reconciled {
     pub resource: CognitoSmsConfig,
     pub changes: Vec<Change>,
+}
+
+/// What a run did: the resources after their reconcile, the accounts with the status a cluster's
+/// operator would give them, and the namespaces as given.
+pub struct Output {
+    pub resources: Vec<Reconciled>,
+    pub accounts: Vec<CognitoSmsAccount>,
+    pub namespaces: Vec<Namespace>,
+}
+
+/// How a run acts.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub mode: Mode,
+    /// The longest one resource's reconcile may take; past it the resource reports
+    /// `ReconcileTimedOut`.
+    pub deadline: std::time::Duration,
+    /// The installation this run acts as (see [`INSTALLATION`]).
+    pub installation: String,
+    /// Whether resources no `CognitoSmsAccount` of the file selects act with the run's own
+    /// credentials.
+    pub allow_operator_identity: bool,
+    /// The namespace whose Secrets (in the file) hold the accounts' external IDs, as the
+    /// operator's namespace does in a cluster.
+    pub operator_namespace: String,
 }
 
 /// Verification codes from the Secrets in the same file (`data` or `stringData`).
@@ -124,57 +197,134 @@ impl SecretSource for FileSecrets<'_> {
 /// pools a cluster manages are then left to the cluster.
 pub const INSTALLATION: &str = "reconcile-f";
 
-/// Reconcile every resource in the file once, as `installation`, each within `deadline` (past it
-/// the resource reports `ReconcileTimedOut`). Resources sharing an SNS region share one read of
-/// the account's SNS state, as in the controller. Of the resources naming one user pool, the
-/// first in the file manages it; the others report `PoolClaimed` and change nothing.
+/// Reconcile every resource in the file once, as `run` says. Each resource acts in the account
+/// the file's `CognitoSmsAccount`s select for its namespace, as in a cluster, with the run's own
+/// credentials assuming the account's role. Resources sharing an account and an SNS region share
+/// one read of the account's SNS state, as in the controller. Of the resources naming one user
+/// pool in one account, the first in the file manages it; the others report `PoolClaimed` and
+/// change nothing.
 ///
 /// Status identifies phone numbers under a key made for this run: the statuses of a file are
 /// ignored (see [`parse`]), and a key kept nowhere cannot be used to test guesses later.
-pub async fn reconcile_all(
-    aws: &Aws,
-    input: Input,
-    mode: Mode,
-    deadline: std::time::Duration,
-    installation: &str,
-) -> Vec<Reconciled> {
+pub async fn reconcile_all(aws: &Aws, input: Input, run: &Run) -> Output {
+    let labelled: Vec<(String, BTreeMap<String, String>)> = input
+        .namespaces
+        .iter()
+        .map(|n| {
+            (
+                n.metadata.name.clone().unwrap_or_default(),
+                n.metadata.labels.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // A namespace the file does not give exists all the same (no account selects it by label).
+    let mut namespaces: Vec<(&str, BTreeMap<String, String>)> =
+        labelled.iter().map(|(n, l)| (n.as_str(), l.clone())).collect();
+    for res in &input.resources {
+        let ns = res.metadata.namespace.as_deref().unwrap_or_default();
+        if !namespaces.iter().any(|(n, _)| *n == ns) {
+            namespaces.push((ns, BTreeMap::from([(NAME_LABEL.to_string(), ns.to_string())])));
+        }
+    }
+    let tenancy = Tenancy::fixed(
+        aws.clone(),
+        input.accounts.clone(),
+        &namespaces,
+        run.allow_operator_identity,
+        ExternalIds::Listed {
+            namespace: run.operator_namespace.clone(),
+            secrets: input.secrets.clone(),
+        },
+        &run.installation,
+    );
+    // Keyed by account and region: accounts never share what is cached.
     let cache = AccountCache::new(std::time::Duration::from_secs(3600));
     let number_ids = NumberIds::ephemeral();
     let mut out = vec![];
+    let mut acted_by: Vec<Option<String>> = vec![];
     for (i, resource) in input.resources.iter().enumerate() {
-        let manager = input.resources[..i]
-            .iter()
-            .find(|other| other.spec.user_pool_id == resource.spec.user_pool_id)
-            .map(|other| crate::desired::Owner::of(other).to_string());
-        let region = reconcile::sms_region_of(resource);
-        let claimed: HashSet<String> = input
-            .resources
-            .iter()
-            .enumerate()
-            .filter(|(j, other)| *j != i && region.is_some() && reconcile::sms_region_of(other) == region)
-            .flat_map(|(_, other)| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()))
-            .collect();
-        let secrets = FileSecrets {
-            secrets: &input.secrets,
-            namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        let report = match tenancy.acting_for(resource).await {
+            Err(why) => not_acting(resource, &why, Timestamp::now()),
+            Ok((aws, acting)) => {
+                // The pools and numbers of other resources count only where they act: the same
+                // pool ID in two accounts is two pools.
+                let account = account_key(&tenancy, resource);
+                let same_account = |other: &CognitoSmsConfig| account_key(&tenancy, other) == account;
+                let manager = input.resources[..i]
+                    .iter()
+                    .find(|other| other.spec.user_pool_id == resource.spec.user_pool_id && same_account(other))
+                    .map(|other| crate::desired::Owner::of(other).to_string());
+                let region = reconcile::sms_region_of(resource);
+                let claimed: HashSet<String> = input
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, other)| {
+                        *j != i && region.is_some() && reconcile::sms_region_of(other) == region && same_account(other)
+                    })
+                    .flat_map(|(_, other)| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()))
+                    .collect();
+                let secrets = FileSecrets {
+                    secrets: &input.secrets,
+                    namespace: resource.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+                };
+                let env = Env::aws(&aws, &cache, &secrets, &claimed, &run.installation, &number_ids)
+                    .with_pool_managed_by(manager)
+                    .acting(acting);
+                reconcile::sync_within(&env, resource, run.mode, Timestamp::now(), run.deadline).await
+            }
         };
-        let env = Env::aws(aws, &cache, &secrets, &claimed, installation, &number_ids).with_pool_managed_by(manager);
-        let report = reconcile::sync_within(&env, resource, mode, Timestamp::now(), deadline).await;
         let mut resource = resource.clone();
         resource.status = Some(report.status);
+        acted_by.push(selected_by(&resource));
         out.push(Reconciled {
             resource,
             changes: report.changes,
         });
     }
-    out
+    let mut accounts = vec![];
+    for account in &input.accounts {
+        let name = account.metadata.name.as_deref();
+        let serving = acted_by.iter().filter(|by| by.as_deref() == name).count();
+        let found = tenancy.findings(account, serving, serving > 0).await;
+        let mut account = account.clone();
+        account.status = Some(account_status(&account, &found, Timestamp::now()));
+        accounts.push(account);
+    }
+    Output {
+        resources: out,
+        accounts,
+        namespaces: input.namespaces,
+    }
+}
+
+/// Which AWS account `res` acts in, as far as the file tells: the account ID of the role its
+/// namespace is mapped to, or empty for the run's own identity (and for a resource that does not
+/// act at all).
+fn account_key(tenancy: &Tenancy, res: &CognitoSmsConfig) -> String {
+    match tenancy.selection(res.metadata.namespace.as_deref().unwrap_or_default()) {
+        Ok(Selection::Mapped(mapping)) => mapping.account_id,
+        _ => String::new(),
+    }
+}
+
+/// The `CognitoSmsAccount` a reconciled resource acted through, if it acted through one.
+fn selected_by(res: &CognitoSmsConfig) -> Option<String> {
+    let status = res.status.as_ref()?;
+    let acted = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::conditions::types::ACCOUNT_SELECTED && c.status == "True");
+    acted.then(|| status.account.as_ref()?.selected_by.clone()).flatten()
 }
 
 /// The resources as YAML documents; each preceded by comment lines listing the AWS changes made
-/// (or, in a dry run, that would be made), so the output stays valid YAML.
-pub fn render(results: &[Reconciled], mode: Mode) -> String {
+/// (or, in a dry run, that would be made), so the output stays valid YAML. Then the accounts
+/// with their status and the namespaces, so that the output, given again, acts in the same
+/// accounts. (Secrets are left out: their values are not to be printed.)
+pub fn render(output: &Output, mode: Mode) -> String {
     let mut text = String::new();
-    for r in results {
+    for r in &output.resources {
         let name = format!(
             "{}/{}",
             r.resource.metadata.namespace.as_deref().unwrap_or("default"),
@@ -195,9 +345,30 @@ pub fn render(results: &[Reconciled], mode: Mode) -> String {
             text.push_str(&format!("#   {}={} ({}){detail}\n", c.type_, c.status, c.reason));
         }
         text.push_str("---\n");
-        text.push_str(&serde_norway::to_string(&r.resource).unwrap_or_else(|e| format!("# cannot render: {e}\n")));
+        text.push_str(&yaml(&r.resource));
+    }
+    for account in &output.accounts {
+        let status = account.status.clone().unwrap_or_default();
+        text.push_str(&format!(
+            "# CognitoSmsAccount {}: {} resource(s) act through it\n",
+            account.metadata.name.as_deref().unwrap_or_default(),
+            status.resources.unwrap_or_default()
+        ));
+        for c in &status.conditions {
+            text.push_str(&format!("#   {}={} ({}): {}\n", c.type_, c.status, c.reason, c.message));
+        }
+        text.push_str("---\n");
+        text.push_str(&yaml(account));
+    }
+    for namespace in &output.namespaces {
+        text.push_str("---\n");
+        text.push_str(&yaml(namespace));
     }
     text
+}
+
+fn yaml(object: &impl serde::Serialize) -> String {
+    serde_norway::to_string(object).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
 }
 
 /// What the API server refuses, refused here too: the admission corpus through [`parse`].

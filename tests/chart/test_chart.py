@@ -70,6 +70,7 @@ def test_default_resources():
         "ClusterRoleBinding",
         "CustomResourceDefinition", "CustomResourceDefinition", "Deployment",
         "PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])
 
 

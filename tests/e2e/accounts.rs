@@ -260,9 +260,25 @@ async fn unmapped_refused_changed_and_conflicting_accounts() {
         Some(role_in(&payments, &pool))
     );
 
+    // Listed by name in a second account: the chart's admission policy refuses it, with the
+    // message `reconcile -f` gives.
     let second = format!("{}-shop", c.ns);
+    let by_name: CognitoSmsAccount = serde_json::from_value(
+        json!({"metadata": {"name": second}, "spec": {"roleArn": trusting, "namespaces": [c.ns]}}),
+    )
+    .unwrap();
+    let Err(kube::Error::Api(refused)) = accounts.api.create(&PostParams::default(), &by_name).await else {
+        panic!("a namespace listed by name in two accounts is refused");
+    };
+    assert_eq!(refused.code, 422, "{refused:?}");
+    let expected = cognito_sms_operator::admission::listed_elsewhere(std::slice::from_ref(&c.ns), &name);
+    assert!(refused.message.ends_with(&expected), "{}", refused.message);
+    // Selected by a label too: nothing can refuse that; both accounts' resources wait.
     accounts
-        .create(&second, json!({"roleArn": trusting, "namespaces": [c.ns]}))
+        .create(
+            &second,
+            json!({"roleArn": trusting, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c.ns}}}),
+        )
         .await;
     let conflict = until_reason(&c, &op, &c.ns, "AccountConflict").await;
     let message = &conflict.condition("Ready").unwrap().message;

@@ -9,6 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cognito_sms_operator::acting::ExternalIds;
 use cognito_sms_operator::aws::Aws;
 use cognito_sms_operator::controller::{self, Backoff, Context, Settings};
 use cognito_sms_operator::crd::{CognitoSmsConfig, FINALIZER};
@@ -176,7 +177,8 @@ async fn context(aws: Aws) -> (Arc<Context>, Handle<Request<Body>, Response<Body
 /// Every namespace of these tests acts with the operator's own identity: no `CognitoSmsAccount`.
 fn operator_only(client: &kube::Client, aws: Aws) -> Arc<controller::Tenancy> {
     let namespaces = ["apps", "team-a", "team-b"].map(|n| (n, Default::default()));
-    controller::Tenancy::fixed(client, aws, vec![], &namespaces, true)
+    let external_ids = ExternalIds::Cluster(Box::new(kube::Api::namespaced(client.clone(), "cognito-sms-operator")));
+    controller::Tenancy::fixed(aws, vec![], &namespaces, true, external_ids, "tests")
 }
 
 /// An AWS handle that cannot reach anything: a test using it proves no AWS call happens.

@@ -33,6 +33,18 @@ pub struct Mapping {
     pub external_id_secret_ref: Option<SecretKeyRef>,
 }
 
+impl Mapping {
+    /// The role `account` maps its namespaces to.
+    pub fn of(account: &CognitoSmsAccount) -> Self {
+        Mapping {
+            name: account.metadata.name.clone().unwrap_or_default(),
+            role_arn: account.spec.role_arn.clone(),
+            account_id: account_of_role(&account.spec.role_arn).unwrap_or_default().to_string(),
+            external_id_secret_ref: account.spec.external_id_secret_ref.clone(),
+        }
+    }
+}
+
 /// Why a `CognitoSmsAccount`'s namespace selector selects nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("namespaceSelector is not a valid label selector: {0}")]
@@ -74,12 +86,7 @@ pub fn select<'a>(
     match selecting.as_slice() {
         [] if allow_operator_identity => Selection::OperatorIdentity,
         [] => Selection::Unmapped,
-        [one] => Selection::Mapped(Mapping {
-            name: one.metadata.name.clone().unwrap_or_default(),
-            role_arn: one.spec.role_arn.clone(),
-            account_id: account_of_role(&one.spec.role_arn).unwrap_or_default().to_string(),
-            external_id_secret_ref: one.spec.external_id_secret_ref.clone(),
-        }),
+        [one] => Selection::Mapped(Mapping::of(one)),
         several => Selection::Conflict(
             several
                 .iter()

@@ -22,6 +22,28 @@ pub enum Acting {
     OperatorIdentity,
 }
 
+impl Acting {
+    /// The account a reconcile acts in, as the resources that share its pools, numbers and
+    /// quotas are grouped: the account ID of the mapped role, or empty for the operator's own
+    /// account.
+    pub fn account(&self) -> &str {
+        match self {
+            Acting::Mapped(mapping) => &mapping.account_id,
+            Acting::OperatorIdentity => "",
+        }
+    }
+}
+
+/// The account `res` last acted in, as its status records it, in the terms of
+/// [`Acting::account`]; `None` when it has not acted yet.
+pub fn acted_account(res: &CognitoSmsConfig) -> Option<&str> {
+    let account = res.status.as_ref()?.account.as_ref()?;
+    Some(match account.selected_by {
+        Some(_) => account.account_id.as_deref().unwrap_or_default(),
+        None => "",
+    })
+}
+
 /// Why a reconcile acts in no account: it reads and writes nothing in AWS.
 #[derive(Debug, Clone)]
 pub enum NotActing {

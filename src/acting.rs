@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 use crate::aws::Aws;
 use crate::aws::assumed::{Accounts, AssumeRole};
 use crate::crd::{CognitoSmsAccount, CognitoSmsConfig, SecretKeyRef};
-use crate::plan::tenancy::{Acting, NotActing};
+use crate::plan::tenancy::{AccountFindings, Acting, NotActing};
 use crate::tenancy::{self, Mapping, Selection};
 
 /// A change that may move resources to another account.
@@ -33,12 +33,47 @@ pub struct Tenancy {
     namespaces: Store<PartialObjectMeta<Namespace>>,
     allow_operator_identity: bool,
     aws: Accounts,
-    /// Secrets of the operator's own namespace, where external IDs are kept.
-    secrets: Api<Secret>,
+    /// Where the external IDs are kept.
+    external_ids: ExternalIds,
     installation: String,
     moved: broadcast::Sender<Moved>,
     /// Which watches have listed what exists (`ACCOUNTS_LISTED`, `NAMESPACES_LISTED`).
     listed: watch::Sender<u8>,
+}
+
+/// Where the external IDs of the accounts' roles are read: the Secrets of one namespace (the
+/// operator's own).
+pub enum ExternalIds {
+    /// Read from the cluster when a role is assumed.
+    Cluster(Box<Api<Secret>>),
+    /// These Secrets, as a file gives them, all of namespace `namespace`.
+    Listed { namespace: String, secrets: Vec<Secret> },
+}
+
+impl ExternalIds {
+    fn namespace(&self) -> &str {
+        match self {
+            ExternalIds::Cluster(api) => api.namespace().unwrap_or_default(),
+            ExternalIds::Listed { namespace, .. } => namespace,
+        }
+    }
+
+    /// Secret `name`, if it exists; why it cannot be read otherwise.
+    async fn secret(&self, name: &str) -> Result<Option<Secret>, String> {
+        let namespace = self.namespace();
+        match self {
+            ExternalIds::Cluster(api) => api.get_opt(name).await.map_err(|e| match e {
+                kube::Error::Api(status) => format!("Secret {namespace}/{name}: {}", status.message),
+                e => format!("Secret {namespace}/{name}: {e}"),
+            }),
+            ExternalIds::Listed { secrets, .. } => Ok(secrets
+                .iter()
+                .find(|s| {
+                    s.metadata.name.as_deref() == Some(name) && s.metadata.namespace.as_deref() == Some(namespace)
+                })
+                .cloned()),
+        }
+    }
 }
 
 const ACCOUNTS_LISTED: u8 = 1;
@@ -71,7 +106,7 @@ impl Tenancy {
             namespaces,
             allow_operator_identity,
             aws: Accounts::new(operator),
-            secrets: Api::namespaced(client.clone(), operator_namespace),
+            external_ids: ExternalIds::Cluster(Box::new(Api::namespaced(client.clone(), operator_namespace))),
             installation: installation.to_string(),
             moved: moved.clone(),
             listed: watch::Sender::new(0),
@@ -121,13 +156,15 @@ impl Tenancy {
     }
 
     /// A tenancy that watches nothing: these accounts and namespaces (with their labels), as
-    /// they are now. For tests that check every request the operator makes.
+    /// they are now. For `reconcile -f`, and for tests that check every request the operator
+    /// makes.
     pub fn fixed(
-        client: &Client,
         operator: Aws,
         accounts: Vec<CognitoSmsAccount>,
         namespaces: &[(&str, std::collections::BTreeMap<String, String>)],
         allow_operator_identity: bool,
+        external_ids: ExternalIds,
+        installation: &str,
     ) -> Arc<Self> {
         let (accounts_store, mut accounts_writer) = reflector::store();
         for account in accounts {
@@ -147,8 +184,8 @@ impl Tenancy {
             namespaces: namespaces_store,
             allow_operator_identity,
             aws: Accounts::new(operator),
-            secrets: Api::namespaced(client.clone(), "cognito-sms-operator"),
-            installation: "tests".into(),
+            external_ids,
+            installation: installation.into(),
             moved: broadcast::channel(1).0,
             listed: watch::Sender::new(ACCOUNTS_LISTED | NAMESPACES_LISTED),
         })
@@ -279,6 +316,22 @@ impl Tenancy {
         }
     }
 
+    /// What `account`'s status reports: whether its role can be assumed (taken as shown when
+    /// `assumed` says a resource has just acted through it), whether its selector is valid, the
+    /// accounts it overlaps with, and the `resources` acting through it.
+    pub async fn findings(&self, account: &CognitoSmsAccount, resources: usize, assumed: bool) -> AccountFindings {
+        AccountFindings {
+            assumed: if assumed {
+                Ok(())
+            } else {
+                self.check(&Mapping::of(account)).await
+            },
+            invalid_selector: tenancy::selector(&account.spec).err().map(|e| e.to_string()),
+            overlaps: self.overlaps(account),
+            resources: u32::try_from(resources).unwrap_or(u32::MAX),
+        }
+    }
+
     /// Whether the operator can assume `mapping`'s role: the `CognitoSmsAccount`'s own check,
     /// in a session of its own.
     pub async fn check(&self, mapping: &Mapping) -> Result<(), NotActing> {
@@ -312,22 +365,27 @@ impl Tenancy {
     /// The external ID at `at`, in the operator's namespace. Neither the value nor any part of
     /// it appears in an error.
     async fn external_id(&self, at: &SecretKeyRef) -> Result<String, String> {
-        let namespace = self.secrets.namespace().unwrap_or_default().to_string();
+        let namespace = self.external_ids.namespace();
         let secret = self
-            .secrets
-            .get_opt(&at.name)
-            .await
-            .map_err(|e| match e {
-                kube::Error::Api(status) => format!("Secret {namespace}/{}: {}", at.name, status.message),
-                e => format!("Secret {namespace}/{}: {e}", at.name),
-            })?
+            .external_ids
+            .secret(&at.name)
+            .await?
             .ok_or_else(|| format!("Secret {namespace}/{} does not exist", at.name))?;
+        // A Secret from a file may give the value in stringData, as the API server merges it.
         let value = secret
             .data
             .as_ref()
             .and_then(|d| d.get(&at.key))
+            .map(|v| v.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(&at.key))
+                    .map(|v| v.clone().into_bytes())
+            })
             .ok_or_else(|| format!("Secret {namespace}/{} has no key {}", at.name, at.key))?;
-        let value = std::str::from_utf8(&value.0)
+        let value = std::str::from_utf8(&value)
             .ok()
             .map(str::trim)
             .filter(|v| tenancy::valid_external_id(v))
