@@ -13,6 +13,7 @@ mod run;
 mod schedule;
 mod secrets;
 mod settings;
+mod slots;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -45,6 +46,8 @@ use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
 use crate::plan::{self, tenancy::Acting, tenancy::NotActing};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
+use crate::tenancy::Selection;
+use slots::{Slot, Slots};
 
 /// Field manager for every write the operator makes.
 pub const MANAGER: &str = "cognito-sms-operator";
@@ -118,9 +121,8 @@ pub struct Context {
     index: Arc<index::Index>,
     /// When each resource is due again.
     schedule: Arc<Schedule>,
-    /// Reconciles allowed to run at once across every namespace watched (each namespace's
-    /// controller also bounds its own).
-    slots: Arc<tokio::sync::Semaphore>,
+    /// Reconciles allowed to run at once in each AWS account, across every namespace watched.
+    slots: Slots,
     /// Failed attempts in a row, per resource and phase.
     failures: Mutex<HashMap<(ObjectRef<CognitoSmsConfig>, Phase), u32>>,
     /// The status computed last for each resource in this leadership term.
@@ -152,9 +154,7 @@ impl Context {
             account_cache,
             metrics,
             failures: Mutex::default(),
-            slots: Arc::new(tokio::sync::Semaphore::new(usize::from(
-                settings.max_concurrent_reconciles,
-            ))),
+            slots: Slots::new(settings.max_concurrent_reconciles),
             known: Default::default(),
             index,
             schedule,
@@ -238,12 +238,22 @@ fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
 }
 
 /// Reconcile one object: Apply, or Cleanup when it is being deleted. Counted and timed.
+///
+/// It runs once a slot of the account it acts in is free: each account has its own slots, so
+/// that the resources of an account waiting for its AWS quota never hold up another account's.
+/// Until then this future is small; the reconcile's own, much larger, is made only then.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
-    // The semaphore is never closed, so a permit always comes.
-    let _slot = ctx.slots.clone().acquire_owned().await;
+    ctx.tenancy.ready().await;
+    let account = match ctx.tenancy.selection(&obj.namespace().unwrap_or_default()) {
+        Ok(Selection::Mapped(mapping)) => Slot::Account(mapping.account_id),
+        Ok(Selection::OperatorIdentity) => Slot::Account(String::new()),
+        // It will make no AWS call at all.
+        _ => Slot::NoAccount,
+    };
+    let _slot = ctx.slots.acquire(account).await;
     let started = std::time::Instant::now();
     ctx.schedule.started(&obj);
-    let result = reconcile_inner(obj.clone(), ctx.clone()).await;
+    let result = Box::pin(reconcile_inner(obj.clone(), ctx.clone())).await;
     ctx.schedule.finished(&obj);
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     let outcome = match &result {
@@ -521,89 +531,4 @@ pub fn error_policy(obj: Arc<CognitoSmsConfig>, error: &Error, ctx: Arc<Context>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::resource;
-
-    /// An empty name would record no installation on the pools: each resync would then find
-    /// its pool unclaimed and tag it again.
-    #[test]
-    fn an_empty_installation_name_is_refused() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Run {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        assert!(Run::try_parse_from(["run", "--installation", ""]).is_err());
-        let named = Run::try_parse_from(["run", "--installation", "cluster-a"]).unwrap();
-        assert_eq!(named.settings.installation.as_deref(), Some("cluster-a"));
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let b = Backoff {
-            base: Duration::from_secs(2),
-            max: Duration::from_secs(300),
-        };
-        for attempt in 1..=30 {
-            let d = b.delay(attempt);
-            let ceiling = Duration::from_secs(2)
-                .saturating_mul(1 << (attempt - 1).min(20))
-                .min(b.max);
-            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
-        }
-        let spread: std::collections::HashSet<_> = (0..20).map(|_| b.delay(5)).collect();
-        assert!(spread.len() > 1, "jitter spreads retries");
-    }
-
-    #[test]
-    fn status_writes_do_not_trigger_reconciles() {
-        let mut obj = resource("a", json!({"userPoolId": "eu-west-1_Abc"}));
-        obj.metadata.resource_version = Some("1".into());
-        let mut with_status = obj.clone();
-        with_status.status = Some(Default::default());
-        with_status.metadata.resource_version = Some("2".into());
-        assert_eq!(reconcile_worthy(&obj), reconcile_worthy(&with_status));
-        let mut newer = obj.clone();
-        newer.metadata.generation = Some(2);
-        assert_ne!(reconcile_worthy(&obj), reconcile_worthy(&newer));
-        let mut finalized = obj.clone();
-        finalized.metadata.finalizers = Some(vec![crate::crd::FINALIZER.into()]);
-        assert_eq!(
-            reconcile_worthy(&obj),
-            reconcile_worthy(&finalized),
-            "adding the finalizer does not come back as a reconcile"
-        );
-        let mut deleting = obj.clone();
-        deleting.metadata.deletion_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
-        assert_ne!(reconcile_worthy(&obj), reconcile_worthy(&deleting));
-    }
-
-    #[test]
-    fn errors_are_reported_by_their_cause() {
-        let aws = AwsError::new(
-            "iam",
-            "DeleteRole",
-            crate::aws::ErrorKind::Unavailable,
-            "ServiceUnavailable",
-            "try later",
-        );
-        let cleanup = Error::Cleanup(aws);
-        assert_eq!(cleanup.category(), "aws_cleanup");
-        assert!(
-            cleanup.to_string().starts_with("cleanup in AWS: iam DeleteRole failed"),
-            "{cleanup}"
-        );
-        let apply = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
-        assert_eq!(apply.category(), "kubernetes");
-        let add = Error::Finalizer {
-            action: "add",
-            source: kube::Error::LinesCodecMaxLineLengthExceeded,
-        };
-        assert_eq!(add.category(), "kubernetes");
-        assert!(add.to_string().starts_with("cannot add the finalizer"), "{add}");
-        assert_eq!(Error::MissingNamespace.category(), "invalid_object");
-    }
-}
+mod tests;

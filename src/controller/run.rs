@@ -392,7 +392,9 @@ where
 {
     let indexed = ctx.clone();
     let mut stop = stop.clone();
-    let config = controller::Config::default().concurrency(ctx.settings.max_concurrent_reconciles);
+    // No bound here: a reconcile waits for a slot of its own account (see `reconcile`), so that
+    // one account's backlog never holds every slot.
+    let config = controller::Config::default().concurrency(0);
     Controller::for_stream(resources, reader)
         .with_config(config)
         .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {

@@ -56,8 +56,10 @@ pub struct Settings {
     /// sandbox numbers) is shared by all resources before SNS is asked again.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, env = "SNS_CACHE_TTL")]
     pub sns_cache_ttl: Duration,
-    /// At most this many reconciles run at once; the others wait their turn. Bounds the memory
-    /// and the AWS calls in flight however many resources come due together.
+    /// At most this many reconciles run at once in each AWS account (the operator's own, and each
+    /// CognitoSmsAccount's); the others wait their turn. Bounds the memory and the AWS calls in
+    /// flight however many resources come due together, and lets every account proceed while
+    /// another waits for its quota.
     #[arg(long, value_name = "N", default_value = "10", env = "MAX_CONCURRENT_RECONCILES", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent_reconciles: u16,
     #[command(flatten)]
