@@ -16,6 +16,12 @@ Phases, for each N:
   4. failover: a standby replica waits on the Lease; the leader is stopped (SIGTERM), the standby
      takes over and reconciles everything once (a restart, as a new leader sees it).
 Then one table row per N, and the details as JSON with --json.
+
+With --accounts K, each N is a fleet of K AWS accounts of N pools each instead: one
+CognitoSmsAccount per account maps a namespace of its own to a role the emulator made there, the
+emulator throttles each account on its own, and the run measures the convergence (until all K x N
+resources are Ready, against the quota floor of one account, N/15 s, since accounts proceed in
+parallel) and one steady resync of everything, with the STS calls made.
 """
 
 import argparse
@@ -37,6 +43,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP, VERSION, PLURAL = "cognitosms.io", "v1alpha1", "cognitosmsconfigs"
 NAMESPACE, REGION = "fleet", "us-east-1"
+# The account of the emulator's default credentials, which the operator acts as.
+OPERATOR_ACCOUNT = "123456789012"
 # Cognito's categories allow 15 requests a second; TagResource and UntagResource, 5 an account.
 AWS_DEFAULT_RATES = {"cognito-idp:*": 15, "cognito-idp:TagResource": 5, "cognito-idp:UntagResource": 5,
                      "iam:*": 15, "sts:*": 15, "sns:*": 15, "sms-voice:*": 15}
@@ -295,22 +303,22 @@ class Bench:
         http("DELETE", f"{self.aws}/_emulator/calls")
 
     # -- Kubernetes ------------------------------------------------------------------------------
-    def resources_path(self):
-        return f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
+    def resources_path(self, namespace=NAMESPACE):
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
 
-    def create_resources(self, pools):
+    def create_resources(self, pools, namespace=NAMESPACE):
         def create(i_pool):
             i, pool = i_pool
-            self.kube.request("POST", self.resources_path(), {
+            self.kube.request("POST", self.resources_path(namespace), {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "CognitoSmsConfig",
-                "metadata": {"name": f"pool-{i:05d}", "namespace": NAMESPACE},
+                "metadata": {"name": f"pool-{i:05d}", "namespace": namespace},
                 "spec": {"userPoolId": pool, "role": {"managed": {}}},
             })
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
             list(ex.map(create, enumerate(pools)))
 
     def ready_in_api(self):
-        items = self.kube.request("GET", self.resources_path())["items"]
+        items = self.kube.request("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}")["items"]
         ready = sum(1 for o in items for c in o.get("status", {}).get("conditions", [])
                     if c["type"] == "Ready" and c["status"] == "True")
         return ready, len(items)
@@ -459,6 +467,99 @@ class Bench:
         return row
 
 
+class Accounts(Bench):
+    """K accounts of N pools each (--accounts): each with the role the operator assumes there,
+    a namespace of its own, and the CognitoSmsAccount mapping one to the other."""
+
+    def account_ids(self):
+        return [f"{222222222222 + i:012d}" for i in range(self.args.accounts)]
+
+    def create_account(self, i, account):
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OPERATOR_ACCOUNT}:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+        role = http("POST", f"{self.aws}/_emulator/iam/role",
+                    {"account": account, "roleName": "cognito-sms-operator", "assumeRolePolicyDocument": trust})["arn"]
+        namespace = f"{NAMESPACE}-{i}"
+        self.kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                          "metadata": {"name": namespace}})
+        self.kube.request("POST", f"/apis/{GROUP}/{VERSION}/cognitosmsaccounts", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "CognitoSmsAccount",
+            "metadata": {"name": f"account-{i}"}, "spec": {"roleArn": role, "namespaces": [namespace]}})
+        pools = http("POST", f"{self.aws}/_emulator/cognito/pools",
+                     {"region": REGION, "count": self.n, "account": account})["userPoolIds"]
+        self.create_resources(pools, namespace)
+
+    def run(self):
+        n, accounts = self.n, self.account_ids()
+        total_pools = n * len(accounts)
+        row = {"accounts": len(accounts), "pools": n, "resources": total_pools}
+        http("POST", f"{self.aws}/_emulator/throttle", {"rates": AWS_DEFAULT_RATES})
+        for i, account in enumerate(accounts):
+            self.create_account(i, account)
+        self.clear_aws()
+        self.kube.clear()
+
+        # Convergence: every account's pools at once.
+        started = time.monotonic()
+        leader = self.start_operator("replica-a")
+        rss = RssSampler(leader)
+        while True:
+            ready = metrics(leader.port).get(READY, 0)
+            if ready >= total_pools:
+                break
+            if leader.proc.poll() is not None or time.monotonic() - started > self.args.timeout:
+                sys.exit(f"convergence: {ready:.0f} of {total_pools} Ready; see {leader.log.name}")
+            time.sleep(SCRAPE_EVERY)
+        row["ready_s"] = time.monotonic() - started
+        row["cpu_ms_per_pool_to_ready"] = leader.cpu_seconds() * 1000 / total_pools
+        ready, listed = self.ready_in_api()
+        if ready != total_pools or listed != total_pools:
+            sys.exit(f"the metrics said all Ready, the API says {ready} of {listed}")
+        row["quota_floor_s"] = n / 15
+        row["ratio"] = row["ready_s"] / row["quota_floor_s"]
+        _, m = self.await_reconciles(leader, total_pools, "convergence")
+        row["converge_reconciles"] = total(m, "cognito_sms_reconciles_total")
+        row["peak_rss_mib"] = rss.peak / 1024
+        calls = self.calls()
+        row["throttled"] = self.throttled()
+        row["sts_calls"] = sum(1 for c in calls if c["service"] == "sts")
+        row["aws_calls_per_resource"] = len(calls) / total_pools
+        by_account = {}
+        for c in calls:
+            by_account[c["account"]] = by_account.get(c["account"], 0) + 1
+        row["aws_calls_by_account"] = dict(sorted(by_account.items()))
+        row["operator_account_calls"] = count_by_action([c for c in calls if c["account"] == OPERATOR_ACCOUNT])
+
+        # One resync of everything: the sessions held serve it, STS is not asked again.
+        self.clear_aws()
+        throttled0 = sum(self.throttled().values())
+        done0 = total(m, "cognito_sms_reconciles_total")
+        started = time.monotonic()
+        self.await_reconciles(leader, done0 + total_pools, "a steady resync")
+        row["steady_s"] = time.monotonic() - started
+        calls = self.calls()
+        row["steady_sts_calls"] = sum(1 for c in calls if c["service"] == "sts")
+        row["steady_aws_writes"] = count_by_action([c for c in calls if not is_read(c) and c["service"] != "sts"])
+        row["steady_throttled"] = sum(self.throttled().values()) - throttled0
+        return row
+
+
+def accounts_table(rows):
+    lines = ["| accounts x pools | all Ready | one account's quota floor N/15 | ratio | throttled calls "
+             "| STS calls (converging, one resync of all) | AWS calls per resource | peak RSS "
+             "| CPU per pool, start to all Ready | writes in the resync |",
+             "|" + "---|" * 10]
+    for r in rows:
+        throttled = sum(r["throttled"].values())
+        lines.append(
+            f"| {r['accounts']} x {r['pools']:,} | {r['ready_s']:.1f} s | {r['quota_floor_s']:.1f} s | {r['ratio']:.2f} "
+            f"| {throttled}, then {r['steady_throttled']} | {r['sts_calls']}, {r['steady_sts_calls']} "
+            f"| {r['aws_calls_per_resource']:.2f} | {r['peak_rss_mib']:.1f} MiB | {r['cpu_ms_per_pool_to_ready']:.2f} ms "
+            f"| {sum(r['steady_aws_writes'].values())} |")
+    return "\n".join(lines)
+
+
 def is_read(call):
     return call["action"].startswith(READ_PREFIXES)
 
@@ -521,16 +622,19 @@ def main():
     parser.add_argument("--json", help="write every measurement to this file")
     parser.add_argument("--table", help="print the table of the measurements in this --json file, and run nothing")
     parser.add_argument("--keep", action="store_true", help="keep the logs of the last run")
+    parser.add_argument("--accounts", type=positive,
+                        help="K AWS accounts of N pools each, each mapped by a CognitoSmsAccount")
     args = parser.parse_args()
     if args.table:
         with open(args.table) as f:
-            print(table(json.load(f)))
+            rows = json.load(f)
+        print(accounts_table(rows) if rows and "accounts" in rows[0] else table(rows))
         return
     rows = []
     for n in args.pools or [100, 1000]:
         workdir = tempfile.mkdtemp(prefix=f"fleet-bench-{n}-")
         print(f"==> {n} pools (logs in {workdir})", file=sys.stderr)
-        bench = Bench(args, n, workdir)
+        bench = (Accounts if args.accounts else Bench)(args, n, workdir)
         try:
             row = bench.run()
         finally:
@@ -542,7 +646,7 @@ def main():
                 json.dump(rows, f, indent=2)
         if not args.keep:
             subprocess.run(["rm", "-rf", workdir], check=False)
-    print(table(rows))
+    print(accounts_table(rows) if args.accounts else table(rows))
 
 
 if __name__ == "__main__":

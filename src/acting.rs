@@ -114,7 +114,7 @@ impl Tenancy {
         let account_moves = moved.clone();
         let accounts_listed = tenancy.listed.clone();
         let namespaces_listed = tenancy.listed.clone();
-        let generations: Mutex<HashMap<String, i64>> = Mutex::default();
+        let generations: Mutex<Generations> = Mutex::default();
         let accounts = watcher(
             Api::<CognitoSmsAccount>::all(client.clone()),
             watcher::Config::default(),
@@ -400,27 +400,39 @@ impl Tenancy {
     }
 }
 
+/// The spec generation of each account seen, and whether the first list of them is complete.
+#[derive(Debug, Default)]
+struct Generations {
+    seen: HashMap<String, i64>,
+    listed: bool,
+}
+
 /// The accounts of `event` whose spec is new (created, changed generation) or that are gone.
+/// Those of the first list are not: no resource has been reconciled before them.
 fn spec_changes(
-    generations: &Mutex<HashMap<String, i64>>,
+    generations: &Mutex<Generations>,
     event: watcher::Event<CognitoSmsAccount>,
 ) -> Vec<Arc<CognitoSmsAccount>> {
-    let mut seen = generations.lock().unwrap_or_else(|p| p.into_inner());
+    let mut generations = generations.lock().unwrap_or_else(|p| p.into_inner());
     match event {
         watcher::Event::Apply(a) | watcher::Event::InitApply(a) => {
             let generation = a.metadata.generation.unwrap_or_default();
-            let before = seen.insert(a.name_any(), generation);
-            if before == Some(generation) {
+            let before = generations.seen.insert(a.name_any(), generation);
+            if before == Some(generation) || (before.is_none() && !generations.listed) {
                 vec![]
             } else {
                 vec![Arc::new(a)]
             }
         }
         watcher::Event::Delete(a) => {
-            seen.remove(&a.name_any());
+            generations.seen.remove(&a.name_any());
             vec![Arc::new(a)]
         }
-        watcher::Event::Init | watcher::Event::InitDone => vec![],
+        watcher::Event::InitDone => {
+            generations.listed = true;
+            vec![]
+        }
+        watcher::Event::Init => vec![],
     }
 }
 
@@ -447,5 +459,52 @@ fn relabelled(
             vec![]
         }
         watcher::Event::Init | watcher::Event::InitDone => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(name: &str, generation: i64) -> CognitoSmsAccount {
+        let mut a: CognitoSmsAccount = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "generation": generation},
+            "spec": {"roleArn": "arn:aws:iam::222222222222:role/ops", "namespaces": ["payments"]},
+        }))
+        .unwrap();
+        a.metadata.generation = Some(generation);
+        a
+    }
+
+    #[test]
+    fn the_first_list_moves_nothing_and_later_spec_changes_do() {
+        let generations = Mutex::default();
+        let moved = |event| {
+            spec_changes(&generations, event)
+                .iter()
+                .map(|a| a.name_any())
+                .collect::<Vec<_>>()
+        };
+        assert!(moved(watcher::Event::Init).is_empty());
+        assert!(
+            moved(watcher::Event::InitApply(account("payments", 1))).is_empty(),
+            "listed before any resource is reconciled"
+        );
+        assert!(moved(watcher::Event::InitDone).is_empty());
+        assert!(
+            moved(watcher::Event::Apply(account("payments", 1))).is_empty(),
+            "its status changed"
+        );
+        assert_eq!(moved(watcher::Event::Apply(account("payments", 2))), ["payments"]);
+        assert_eq!(
+            moved(watcher::Event::Apply(account("shop", 1))),
+            ["shop"],
+            "created since"
+        );
+        // A relist after the watch was down: what changed meanwhile moves resources.
+        assert!(moved(watcher::Event::Init).is_empty());
+        assert!(moved(watcher::Event::InitApply(account("shop", 1))).is_empty());
+        assert_eq!(moved(watcher::Event::InitApply(account("batch", 1))), ["batch"]);
+        assert_eq!(moved(watcher::Event::Delete(account("shop", 1))), ["shop"]);
     }
 }

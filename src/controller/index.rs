@@ -150,6 +150,9 @@ pub(super) struct Membership {
     pub(super) new_managers: Vec<(usize, Ref)>,
     /// The first claimant of each pool the event touched, before it.
     managers_before: HashMap<InAccount, Option<Ref>>,
+    /// Resources that managed their pool before the event moved them to another account's
+    /// file, where they manage it still.
+    kept: Vec<Ref>,
 }
 
 impl Inner {
@@ -171,7 +174,7 @@ impl Inner {
     fn settle(&self, changed: &mut Membership) {
         for (pool, before) in std::mem::take(&mut changed.managers_before) {
             let after = self.manager(&pool);
-            if let Some(after) = after.filter(|a| Some(*a) != before.as_ref())
+            if let Some(after) = after.filter(|a| Some(*a) != before.as_ref() && !changed.kept.contains(a))
                 && let Some(entry) = self.entries.get(after)
             {
                 changed.new_managers.push((entry.scope, after.clone()));
@@ -181,6 +184,15 @@ impl Inner {
 
     fn insert(&mut self, key: Ref, entry: Entry, changed: &mut Membership) {
         self.touch(&entry.pool, changed);
+        // Filed under the account it has now acted in, a resource that managed its pool under
+        // the account it was filed under before manages the same pool: nothing to take over.
+        if let Some(old) = self.entries.get(&key)
+            && old.pool.1 == entry.pool.1
+            && old.pool.0 != entry.pool.0
+            && self.manager(&old.pool) == Some(&key)
+        {
+            changed.kept.push(key.clone());
+        }
         match self.remove_noting(&key, changed) {
             Some(old) if old.uid == entry.uid => {}
             Some(old) => {

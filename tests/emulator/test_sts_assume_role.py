@@ -68,6 +68,22 @@ def test_credentials_of_an_assumed_role_act_in_its_account(url):
     assert [p["Name"] for p in session(url, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"]] == []
 
 
+def test_end_user_messaging_acts_in_the_assumed_role_s_account_too(url):
+    """The project's End User Messaging extension decides the account as moto's services do."""
+    http(url, "POST", "/_emulator/sms-voice/account", {"account": TARGET, "tier": "PRODUCTION"})
+    arn = role_in_target(url, trust(allow(["sts:AssumeRole"])))
+    credentials = assume(url, arn)["Credentials"]
+
+    def tier(client) -> str:
+        attributes = client.describe_account_attributes()["AccountAttributes"]
+        return next(a["Value"] for a in attributes if a["Name"] == "ACCOUNT_TIER")
+
+    assert tier(session(url, "pinpoint-sms-voice-v2", credentials)) == "PRODUCTION"
+    assert tier(session(url, "pinpoint-sms-voice-v2")) == "SANDBOXED"
+    calls = [c for c in http(url, "GET", "/_emulator/calls") if c["service"] == "sms-voice"]
+    assert [c["account"] for c in calls] == [TARGET, OPERATOR]
+
+
 def test_a_missing_role_and_an_untrusting_one_are_refused_alike(url):
     with pytest.raises(ClientError) as missing:
         assume(url, f"arn:aws:iam::{TARGET}:role/nothing-here")

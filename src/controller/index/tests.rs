@@ -280,12 +280,17 @@ fn one_pool_id_in_two_accounts_is_two_pools_with_their_own_numbers_and_counts() 
         Some("payments/sms"),
         "before either has acted, its account is not known: the older one manages the pool"
     );
-    index.apply(0, &Event::Apply(acted_in(old.clone(), "222222222222", "payments")));
-    let changed = index.apply(0, &Event::Apply(acted_in(new.clone(), "333333333333", "shop")));
+    let changed = index.apply(0, &Event::Apply(acted_in(old.clone(), "222222222222", "payments")));
     assert_eq!(
         changed.new_managers,
         vec![(0, ObjectRef::from_obj(&new))],
-        "alone with its pool in its own account, and woken to manage it"
+        "the older one has acted elsewhere: the newer one is woken to manage the pool in its account"
+    );
+    let changed = index.apply(0, &Event::Apply(acted_in(new.clone(), "333333333333", "shop")));
+    assert_eq!(
+        changed.new_managers,
+        vec![],
+        "managing its pool before and after its account is known: nothing to take over, no reconcile"
     );
     assert_eq!(index.pool_manager(&new, &shop), None);
     assert_eq!(index.pool_manager(&old, &payments), None);
