@@ -295,6 +295,16 @@ impl Tenancy {
         ))
     }
 
+    /// The account the resources of `namespace` act in now, in the terms of
+    /// [`Acting::account`]; `None` when they act in none, or it is not known yet.
+    pub fn account_of(&self, namespace: &str) -> Option<String> {
+        match self.selection(namespace) {
+            Ok(Selection::Mapped(mapping)) => Some(mapping.account_id),
+            Ok(Selection::OperatorIdentity) => Some(String::new()),
+            _ => None,
+        }
+    }
+
     /// The clients a reconcile of `obj` acts with, and how they were chosen; or why it may not
     /// act in any account.
     pub async fn acting_for(&self, obj: &CognitoSmsConfig) -> Result<(Aws, Acting), NotActing> {
@@ -405,6 +415,12 @@ impl Tenancy {
 struct Generations {
     seen: HashMap<String, i64>,
     listed: bool,
+}
+
+impl crate::metrics::RateLimits for Tenancy {
+    fn by_account(&self) -> Vec<(String, Arc<crate::aws::limits::Limits>)> {
+        self.aws.limits()
+    }
 }
 
 /// The accounts of `event` whose spec is new (created, changed generation) or that are gone.

@@ -60,11 +60,25 @@ pub trait ControllerState: std::fmt::Debug + Send + Sync + 'static {
     fn queue(&self) -> Queue;
 }
 
+/// The client-side rate limits of each AWS account acted in, read at scrape time.
+pub trait RateLimits: std::fmt::Debug + Send + Sync + 'static {
+    /// (account ID, its limits); the operator's own account with an empty ID, which leaves its
+    /// series without an `account` label.
+    fn by_account(&self) -> Vec<(String, Arc<Limits>)>;
+}
+
+/// One account's limits: the operator's own.
+impl RateLimits for Arc<Limits> {
+    fn by_account(&self) -> Vec<(String, Arc<Limits>)> {
+        vec![(String::new(), self.clone())]
+    }
+}
+
 /// What the metrics read from the rest of the operator.
 #[derive(Debug)]
 pub struct Sources {
     pub calls: Arc<CallCounts>,
-    pub limits: Arc<Limits>,
+    pub limits: Arc<dyn RateLimits>,
     pub cache: Arc<AccountCache>,
     pub controller: Arc<dyn ControllerState>,
 }
@@ -198,9 +212,26 @@ impl Scraped {
     }
 
     fn encode_limits(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let stats = self.0.limits.stats();
-        let labels =
-            |(service, category): &(&'static str, &'static str)| [("service", *service), ("category", *category)];
+        // The accounts are the platform admin's CognitoSmsAccounts: few, and bounded by them.
+        let stats: Vec<_> = self
+            .0
+            .limits
+            .by_account()
+            .into_iter()
+            .flat_map(|(account, limits)| {
+                limits
+                    .stats()
+                    .into_iter()
+                    .map(move |(key, s)| ((account.clone(), key), s))
+            })
+            .collect();
+        let labels = |(account, (service, category)): &(String, (&'static str, &'static str))| {
+            let mut labels = vec![("service", service.to_string()), ("category", category.to_string())];
+            if !account.is_empty() {
+                labels.push(("account", account.clone()));
+            }
+            labels
+        };
         let counts: [BucketFamily<u64>; 3] = [
             (
                 "aws_rate_limit_waits",
@@ -271,7 +302,7 @@ mod tests {
         let limits = Arc::new(Limits::default());
         let m = Metrics::new(Sources {
             calls: Arc::default(),
-            limits: limits.clone(),
+            limits: Arc::new(limits.clone()),
             cache: Arc::new(AccountCache::new(std::time::Duration::ZERO)),
             controller: Arc::new(Fixed),
         });
@@ -299,6 +330,38 @@ mod tests {
             "cognito_sms_oldest_sync_age_seconds 12.5",
             "cognito_sms_aws_rate_limit_budget{service=\"cognito-idp\",category=\"UserPoolRead\"} 13.0",
             "cognito_sms_aws_throttles_total{service=\"cognito-idp\",category=\"UserPoolRead\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+    }
+
+    /// The operator's own account and one reached through a role.
+    #[derive(Debug)]
+    struct TwoAccounts(Arc<Limits>, Arc<Limits>);
+
+    impl RateLimits for TwoAccounts {
+        fn by_account(&self) -> Vec<(String, Arc<Limits>)> {
+            vec![(String::new(), self.0.clone()), ("222222222222".into(), self.1.clone())]
+        }
+    }
+
+    #[test]
+    fn each_account_s_rate_limits_are_labelled_with_it_the_operator_s_own_without() {
+        let accounts = TwoAccounts(Arc::default(), Arc::default());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        for limits in [&accounts.0, &accounts.1] {
+            runtime.block_on(limits.acquire("us-east-1", "cognito-idp", "DescribeUserPool"));
+        }
+        let m = Metrics::new(Sources {
+            calls: Arc::default(),
+            limits: Arc::new(accounts),
+            cache: Arc::new(AccountCache::new(std::time::Duration::ZERO)),
+            controller: Arc::new(Fixed),
+        });
+        let text = m.render();
+        for line in [
+            "cognito_sms_aws_rate_limit_budget{service=\"cognito-idp\",category=\"UserPoolRead\"} 13.0",
+            "cognito_sms_aws_rate_limit_budget{service=\"cognito-idp\",category=\"UserPoolRead\",account=\"222222222222\"} 13.0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

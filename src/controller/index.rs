@@ -5,9 +5,10 @@
 //!
 //! Pools, numbers and pool counts are kept per AWS account (see [`Acting::account`]): the same
 //! pool ID in two accounts is two pools. A resource is filed under the account its status says
-//! it acted in last, or under "not known yet" before it has acted; a reconcile asks about the
-//! account it acts in now, and counts the resources not known yet as if they acted there too,
-//! so that two new resources naming one pool never both manage it.
+//! it acted in last; before it has acted, under the account its namespace is mapped to now, or
+//! under "not known yet". A reconcile asks about the account it acts in now, and counts the
+//! resources not known yet as if they acted there too, so that two new resources naming one pool
+//! never both manage it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::RwLock;
@@ -84,9 +85,14 @@ struct Entry {
 }
 
 impl Entry {
-    fn of(scope: usize, obj: &CognitoSmsConfig) -> Self {
+    /// The entry of `obj`, filed under the account it acted in last, or, before it has acted,
+    /// under the account its namespace is `placed` in now, if that is known.
+    fn of(scope: usize, obj: &CognitoSmsConfig, placed: &dyn Fn(&str) -> Account) -> Self {
         let numbers = &obj.spec.sandbox_phone_numbers;
-        let account: Account = acted_account(obj).map(String::from);
+        let account: Account = match acted_account(obj) {
+            Some(account) => Some(account.to_string()),
+            None => placed(obj.metadata.namespace.as_deref().unwrap_or_default()),
+        };
         Entry {
             scope,
             uid: obj.uid().unwrap_or_default(),
@@ -284,11 +290,23 @@ pub(super) struct Index(RwLock<Inner>);
 impl Index {
     /// Follow one event of watch scope `scope`, as a reflector does; say which resources it
     /// started or stopped watching.
+    #[cfg(test)]
     pub(super) fn apply(&self, scope: usize, event: &Event<CognitoSmsConfig>) -> Membership {
+        self.apply_placed(scope, event, &|_| None)
+    }
+
+    /// [`Index::apply`], filing a resource that has not acted yet under the account its
+    /// namespace is `placed` in (`None` when not known).
+    pub(super) fn apply_placed(
+        &self,
+        scope: usize,
+        event: &Event<CognitoSmsConfig>,
+        placed: &dyn Fn(&str) -> Account,
+    ) -> Membership {
         let mut inner = self.0.write().unwrap_or_else(|p| p.into_inner());
         let mut changed = Membership::default();
         match event {
-            Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj), &mut changed),
+            Event::Apply(obj) => inner.insert(ObjectRef::from_obj(obj), Entry::of(scope, obj, placed), &mut changed),
             Event::Delete(obj) => {
                 if let Some(gone) = inner.remove_noting(&ObjectRef::from_obj(obj), &mut changed) {
                     changed.removed.push(gone.uid);
@@ -300,7 +318,7 @@ impl Index {
             Event::InitApply(obj) => {
                 let key = ObjectRef::from_obj(obj);
                 inner.relisting.entry(scope).or_default().insert(key.clone());
-                inner.insert(key, Entry::of(scope, obj), &mut changed);
+                inner.insert(key, Entry::of(scope, obj, placed), &mut changed);
             }
             Event::InitDone => {
                 let seen = inner.relisting.remove(&scope).unwrap_or_default();

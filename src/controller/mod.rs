@@ -42,11 +42,10 @@ use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::conditions::ConditionStatus;
-use crate::crd::{CognitoSmsConfig, RESEND_CODES_ANNOTATION};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
 use crate::plan::{self, tenancy::Acting, tenancy::NotActing};
 use crate::reconcile::{self, AwsReads, AwsWrites, Env, Mode, Requeue};
-use crate::tenancy::Selection;
 use slots::{Slot, Slots};
 
 /// Field manager for every write the operator makes.
@@ -140,7 +139,7 @@ impl Context {
         let schedule = Arc::new(Schedule::default());
         let metrics = Arc::new(Metrics::new(Sources {
             calls: aws.calls.clone(),
-            limits: aws.limits.clone(),
+            limits: tenancy.clone(),
             cache: account_cache.clone(),
             controller: Arc::new(Watched {
                 index: index.clone(),
@@ -187,12 +186,12 @@ impl Context {
     }
 
     /// How long until `obj` is resynced: the configured period, lengthened so that resyncing every
-    /// pool of its region, in the account it acts in, spends at most a share of that account's
-    /// `UserPoolRead` budget there (every account has the same budgets).
-    fn resync_period(&self, obj: &CognitoSmsConfig) -> Duration {
+    /// pool of its region, in the account `status` says it acted in, spends at most a share of
+    /// that account's `UserPoolRead` budget there (every account has the same budgets).
+    fn resync_period(&self, obj: &CognitoSmsConfig, status: &CognitoSmsConfigStatus) -> Duration {
         let region = crate::regions::pool_region(&obj.spec.user_pool_id).unwrap_or_default();
         let budget = self.tenancy.operator().limits.budget("cognito-idp", "UserPoolRead");
-        let pools = self.index.pools_in(plan::tenancy::acted_account(obj), region);
+        let pools = self.index.pools_in(plan::tenancy::account_in(status), region);
         schedule::resync_period(self.settings.resync, pools, budget)
     }
 
@@ -244,11 +243,10 @@ fn reconcile_worthy(obj: &CognitoSmsConfig) -> Option<u64> {
 /// Until then this future is small; the reconcile's own, much larger, is made only then.
 pub async fn reconcile(obj: Arc<CognitoSmsConfig>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.tenancy.ready().await;
-    let account = match ctx.tenancy.selection(&obj.namespace().unwrap_or_default()) {
-        Ok(Selection::Mapped(mapping)) => Slot::Account(mapping.account_id),
-        Ok(Selection::OperatorIdentity) => Slot::Account(String::new()),
+    let account = match ctx.tenancy.account_of(&obj.namespace().unwrap_or_default()) {
+        Some(account) => Slot::Account(account),
         // It will make no AWS call at all.
-        _ => Slot::NoAccount,
+        None => Slot::NoAccount,
     };
     let _slot = ctx.slots.acquire(account).await;
     let started = std::time::Instant::now();
@@ -403,7 +401,7 @@ async fn apply(
     let action = match report.requeue {
         Requeue::Resync => {
             ctx.clear_failures(&obj);
-            let after = jittered(ctx.resync_period(&obj));
+            let after = jittered(ctx.resync_period(&obj, &report.status));
             ctx.schedule.synced(&obj, after);
             Action::requeue(after)
         }

@@ -269,7 +269,8 @@ async fn lead(client: Client, ctx: Arc<Context>, health: Arc<Health>, stop: watc
         })
         .reflect(writer)
         .inspect_ok(move |event| {
-            let changed = indexed.index.apply(scope, event);
+            let placed = |ns: &str| indexed.tenancy.account_of(ns);
+            let changed = indexed.index.apply_placed(scope, event, &placed);
             for uid in &changed.removed {
                 indexed.schedule.unwatch(uid);
             }
@@ -343,7 +344,8 @@ fn trim(obj: &mut CognitoSmsConfig) {
             managed_user_pool_id: status.managed_user_pool_id,
             account: status.account.map(|a| crate::crd::SelectedAccount {
                 selected_by: a.selected_by,
-                ..Default::default()
+                account_id: a.account_id,
+                role_arn: None,
             }),
             ..Default::default()
         });
@@ -427,6 +429,7 @@ mod tests {
         let status: CognitoSmsConfigStatus = serde_json::from_value(json!({
             "externalId": "e",
             "roleArn": "arn:aws:iam::123456789012:role/r",
+            "account": {"accountId": "222222222222", "roleArn": "arn:aws:iam::222222222222:role/ops", "selectedBy": "payments"},
             "conditions": [
                 {"type": "SandboxExited", "status": "False", "reason": "InSandbox", "message": "long text",
                  "lastTransitionTime": "2026-01-01T00:00:00Z"},
@@ -445,6 +448,11 @@ mod tests {
         assert_eq!(kept.external_id, None);
         assert_eq!(kept.role_arn, None);
         assert_eq!(kept.conditions.len(), 1);
+        assert_eq!(
+            crate::plan::tenancy::acted_account(&obj),
+            Some("222222222222"),
+            "the account it acted in, which the index files it under"
+        );
         assert_eq!(
             (
                 obj.ready(),

@@ -219,6 +219,22 @@ impl Accounts {
             .clone()
     }
 
+    /// The rate limits of every account acted in so far: the operator's own (with an empty ID)
+    /// first, then each account reached through a role, by account ID.
+    pub fn limits(&self) -> Vec<(String, Arc<Limits>)> {
+        let mut all = vec![(String::new(), self.operator.limits.clone())];
+        let mut others: Vec<(String, Arc<Limits>)> = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(id, l)| (id.clone(), l.clone()))
+            .collect();
+        others.sort_by(|a, b| a.0.cmp(&b.0));
+        all.extend(others);
+        all
+    }
+
     /// How many sessions are held, and for how many accounts.
     pub fn held(&self) -> (usize, usize) {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).len();

@@ -307,3 +307,29 @@ fn one_pool_id_in_two_accounts_is_two_pools_with_their_own_numbers_and_counts() 
     );
     assert_eq!(index.pools_in(Some(""), "us-east-1"), 0);
 }
+
+#[test]
+fn a_resource_that_has_not_acted_is_filed_under_its_namespace_s_account() {
+    let index = Index::default();
+    let placed = |ns: &str| match ns {
+        "payments" => Some("222222222222".to_string()),
+        "shop" => Some(String::new()),
+        _ => None,
+    };
+    for (ns, pool) in [
+        ("payments", "us-east-1_A"),
+        ("payments", "us-east-1_B"),
+        ("shop", "us-east-1_C"),
+        ("new", "us-east-1_D"),
+    ] {
+        index.apply_placed(0, &Event::Apply(obj(ns, pool, pool, &[])), &placed);
+    }
+    assert_eq!(
+        (
+            index.pools_in(Some("222222222222"), "us-east-1"),
+            index.pools_in(Some(""), "us-east-1")
+        ),
+        (3, 2),
+        "each account's own, and the one whose account is not known yet"
+    );
+}

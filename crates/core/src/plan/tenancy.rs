@@ -37,7 +37,12 @@ impl Acting {
 /// The account `res` last acted in, as its status records it, in the terms of
 /// [`Acting::account`]; `None` when it has not acted yet.
 pub fn acted_account(res: &CognitoSmsConfig) -> Option<&str> {
-    let account = res.status.as_ref()?.account.as_ref()?;
+    res.status.as_ref().and_then(account_in)
+}
+
+/// The account `status` says its resource acted in, as [`acted_account`].
+pub fn account_in(status: &CognitoSmsConfigStatus) -> Option<&str> {
+    let account = status.account.as_ref()?;
     Some(match account.selected_by {
         Some(_) => account.account_id.as_deref().unwrap_or_default(),
         None => "",
