@@ -348,7 +348,10 @@ mod tests {
     #[test]
     fn each_account_s_rate_limits_are_labelled_with_it_the_operator_s_own_without() {
         let accounts = TwoAccounts(Arc::default(), Arc::default());
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
         for limits in [&accounts.0, &accounts.1] {
             runtime.block_on(limits.acquire("us-east-1", "cognito-idp", "DescribeUserPool"));
         }
