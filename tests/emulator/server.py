@@ -22,6 +22,8 @@ this one add:
   lacks, kept where DescribeUserPool and UpdateUserPool see them;
 * throttle.py: throttling as AWS does at its request-rate quotas (token buckets per account, region
   and Cognito quota category or API action), off until a test sets rates;
+* cognito_replicas.py: multi-Region user pools (CreateUserPoolReplica, ListUserPoolReplicas,
+  UpdateUserPoolReplica, DeleteUserPoolReplica) and UpdateUserPool's rules at a replica's Region;
 * cognito_pools.py: many user pools at once for benchmarks, and every pool's signing key imported
   once instead of once a pool (moto spends a tenth of a second of CPU on each);
 * a call log, fault injection and the control endpoints below.
@@ -71,6 +73,10 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
 * POST /_emulator/cognito/pools {region, count, prefix? ("pool-"), account?}: create `count`
   default user pools named prefix + 0, 1, ... straight in moto's backend (no HTTP, no throttling
   per pool); returns {userPoolIds}, in that order.
+* POST /_emulator/cognito/replica {account?, userPoolId?, region?, status?, createSeconds?,
+  deleteSeconds?, pageSize?}: set a replica's status (CREATING and DELETING included) and how long
+  new replicas are CREATING (1 s) and deleted ones DELETING (1 s), and ListUserPoolReplicas' page
+  size (60); see cognito_replicas.py.
 * POST /_emulator/iam/role {account, roleName, assumeRolePolicyDocument, path? (/)}: create a
   role straight in that account's IAM, as its admin would; returns {arn}.
 * POST /_emulator/throttle {rates: {"service:name": requests per second}, account?, region?}:
@@ -120,6 +126,7 @@ from werkzeug.wrappers import Request, Response
 from waitress.server import create_server
 
 import cognito_pools
+import cognito_replicas
 import cognito_sms
 import cognito_tags  # noqa: F401 (adds the tag actions to moto's Cognito)
 import iam_paging  # noqa: F401 (pages IAM's ListRolePolicies)
@@ -129,6 +136,9 @@ import sms_voice_state
 import sts_assume_role
 import throttle
 from sns_sms import sms_state
+
+# After cognito_sms: a replica's UpdateUserPool is checked as any other, then for its Region.
+cognito_replicas.install()
 
 # Throttling is the query protocol's common error, in no service's own model; moto warns of that.
 warnings.filterwarnings("ignore", message=r"Exception\(InjectedFault\) with code Throttling does not match")
@@ -296,6 +306,8 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
         return cognito_sms.control_sms_failure(method, {**args.to_dict(), **body})
     if path == "/cognito/pools" and method == "POST":
         return cognito_pools.control_pools(body)
+    if path == "/cognito/replica" and method == "POST":
+        return cognito_replicas.control_replica(body)
     if path == "/iam/role" and method == "POST":
         return sts_assume_role.control_role(body)
     if path.startswith("/throttle"):
