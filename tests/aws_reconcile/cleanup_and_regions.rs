@@ -1,6 +1,7 @@
 //! Cleanup, invalid and borrowed regions, and edits made while a reconcile runs.
 
 use super::*;
+use cognito_sms_operator::desired::{Replica, ReplicaRole, ReplicaStatus};
 
 #[tokio::test]
 async fn cleanup_deletes_the_role_only_when_the_pool_no_longer_uses_it() {
@@ -184,5 +185,56 @@ async fn an_edit_made_after_the_pool_was_read_survives_the_update() {
         tag.map(String::as_str),
         Some("it"),
         "the ownership record joins the tags"
+    );
+}
+
+#[tokio::test]
+async fn a_pool_s_regions_are_listed_across_pages_from_either_region() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let aws = emu.aws().await;
+    let solo = aws.cognito("us-east-1").replicas(&pool).await.unwrap().unwrap();
+    assert_eq!(
+        solo,
+        vec![Replica {
+            region: "us-east-1".into(),
+            role: ReplicaRole::Primary,
+            status: ReplicaStatus::Active,
+            arn: format!("arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/{pool}"),
+        }]
+    );
+
+    // One entry a page, so that the second page must be asked for with the token.
+    emu.replicas(json!({"createSeconds": 60, "pageSize": 1}));
+    emu.cognito("us-east-1")
+        .await
+        .create_user_pool_replica()
+        .user_pool_id(&pool)
+        .region_name("us-west-2")
+        .send()
+        .await
+        .unwrap();
+    emu.clear_calls();
+    for region in ["us-east-1", "us-west-2"] {
+        let listed = aws.cognito(region).replicas(&pool).await.unwrap().unwrap();
+        let secondary = &listed[1];
+        assert_eq!(
+            (secondary.region.as_str(), secondary.role, &secondary.status),
+            ("us-west-2", ReplicaRole::Secondary, &ReplicaStatus::Creating),
+            "asked in {region}"
+        );
+        assert!(!secondary.status.configurable(), "a CREATING replica waits");
+        assert_eq!(
+            secondary.arn,
+            format!("arn:aws:cognito-idp:us-west-2:{ACCOUNT}:userpool/{pool}")
+        );
+    }
+    let pages = emu.calls().iter().filter(|(_, a)| a == "ListUserPoolReplicas").count();
+    assert_eq!(pages, 4, "two pages in each Region");
+    emu.replicas(json!({"pageSize": 60}));
+
+    assert_eq!(
+        aws.cognito("us-east-1").replicas("us-east-1_Missing1").await.unwrap(),
+        None
     );
 }

@@ -72,9 +72,12 @@ COGNITO_CATEGORIES: dict[str, tuple[float, tuple[str, ...]]] = {
                                 "AssociateSoftwareToken", "ConfirmDevice", "ForgetDevice",
                                 "UpdateAuthEventFeedback", "UpdateDeviceStatus", "VerifySoftwareToken")),
     "UserList": (30, ("ListUsers", "ListUsersInGroup")),
-    "UserPoolRead": (15, ("DescribeUserPool", "GetUserPoolMfaConfig", "ListUserPools")),
+    # The replica operations are not in the quota documentation yet: counted as the pool's reads
+    # and updates, as the operator counts ListUserPoolReplicas.
+    "UserPoolRead": (15, ("DescribeUserPool", "GetUserPoolMfaConfig", "ListUserPools", "ListUserPoolReplicas")),
     "UserPoolUpdate": (15, ("AddCustomAttributes", "CreateUserPool", "DeleteUserPool",
-                            "SetUserPoolMfaConfig", "UpdateUserPool")),
+                            "SetUserPoolMfaConfig", "UpdateUserPool", "CreateUserPoolReplica",
+                            "UpdateUserPoolReplica", "DeleteUserPoolReplica")),
     "UserPoolResourceRead": (20, ("DescribeIdentityProvider", "DescribeResourceServer",
                                   "DescribeRiskConfiguration", "DescribeUserImportJob",
                                   "DescribeUserPoolDomain", "GetCSVHeader", "GetGroup",

@@ -121,6 +121,12 @@ impl Emulator {
         ]
     }
 
+    /// Set a replica's status, or how long new replicas are CREATING and the page size of
+    /// ListUserPoolReplicas (tests/emulator/cognito_replicas.py).
+    pub fn replicas(&self, settings: Value) -> Value {
+        self.control("POST", "/cognito/replica", Some(settings))
+    }
+
     fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/_emulator{path}", self.endpoint);
         let response = match (method, body) {

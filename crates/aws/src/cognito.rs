@@ -9,7 +9,11 @@ use aws_sdk_cognitoidentityprovider::types::{
 use std::collections::BTreeMap;
 
 use super::{Aws, AwsError, ErrorKind, optional};
-use cognito_sms_core::desired::{DirectSms, SmsConfig, UserPool};
+use cognito_sms_core::desired::{DirectSms, Replica, ReplicaRole, ReplicaStatus, SmsConfig, UserPool};
+
+/// At most this many pages of `ListUserPoolReplicas` are read: a pool has a primary and at most one
+/// secondary, so more pages mean a service that never stops paging.
+const MAX_REPLICA_PAGES: usize = 10;
 
 pub struct Cognito<'a> {
     pub(super) aws: &'a Aws,
@@ -140,6 +144,49 @@ fn sms_config_of(pool: &UserPoolType) -> Option<SmsConfig> {
 }
 
 impl Cognito<'_> {
+    /// The Regions of pool `id` (the primary, and its secondary if it has one), following
+    /// `NextToken` (the SDK has no paginator for it); `None` when the pool does not exist.
+    pub async fn replicas(&self, id: &str) -> Result<Option<Vec<Replica>>, AwsError> {
+        let mut replicas = vec![];
+        let mut token = None;
+        for _ in 0..MAX_REPLICA_PAGES {
+            let req = self
+                .client
+                .list_user_pool_replicas()
+                .user_pool_id(id)
+                .set_next_token(token.take())
+                .send();
+            let Some(page) = optional(
+                self.aws
+                    .call_in(&self.region, "cognito-idp", "ListUserPoolReplicas", req)
+                    .await,
+            )?
+            else {
+                return Ok(None);
+            };
+            replicas.extend(page.user_pool_replicas().iter().map(|r| Replica {
+                region: r.region_name().unwrap_or_default().to_string(),
+                role: match r.role() {
+                    Some(aws_sdk_cognitoidentityprovider::types::ReplicaRoleType::Secondary) => ReplicaRole::Secondary,
+                    _ => ReplicaRole::Primary,
+                },
+                status: ReplicaStatus::parse(r.status().map(|s| s.as_str()).unwrap_or_default()),
+                arn: r.user_pool_arn().unwrap_or_default().to_string(),
+            }));
+            match page.next_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(Some(replicas)),
+            }
+        }
+        Err(AwsError::new(
+            "cognito-idp",
+            "ListUserPoolReplicas",
+            ErrorKind::InvalidRequest,
+            "TooManyPages",
+            format!("user pool {id} lists replicas over more than {MAX_REPLICA_PAGES} pages"),
+        ))
+    }
+
     /// The pool, as far as the operator looks at it.
     pub async fn user_pool(&self, id: &str) -> Result<Option<UserPool>, AwsError> {
         Ok(self.describe_user_pool(id).await?.as_ref().map(user_pool_of))

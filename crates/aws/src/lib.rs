@@ -113,6 +113,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sts", "GetCallerIdentity"),
     ("sts", "AssumeRole"),
     ("cognito-idp", "DescribeUserPool"),
+    ("cognito-idp", "ListUserPoolReplicas"),
     ("cognito-idp", "UpdateUserPool"),
     ("cognito-idp", "TagResource"),
     ("cognito-idp", "UntagResource"),

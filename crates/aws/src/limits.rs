@@ -31,6 +31,9 @@ use aws_smithy_types::retry::ErrorKind as RetryKind;
 /// from its quota documentation; one bucket per API elsewhere.
 const CATEGORIES: &[(&str, &str, &str)] = &[
     ("cognito-idp", "DescribeUserPool", "UserPoolRead"),
+    // Cognito's quota documentation does not place the replica operations yet; a list of a
+    // pool's Regions is counted as a read of the pool.
+    ("cognito-idp", "ListUserPoolReplicas", "UserPoolRead"),
     ("cognito-idp", "UpdateUserPool", "UserPoolUpdate"),
 ];
 

@@ -3,6 +3,7 @@
 
 mod change;
 mod pool_owner;
+mod replica;
 mod sms;
 mod spec;
 
@@ -11,6 +12,7 @@ pub use pool_owner::{
     POOL_TAG_KEYS, PoolOwnership, TAG_INSTALLATION, claimed_message, owned_elsewhere_message, pool_ownership,
     pool_tags, predecessor,
 };
+pub use replica::{Replica, ReplicaRole, ReplicaStatus, secondaries};
 pub use sms::{DirectSms, SmsConfig, UserPool};
 pub use spec::{Desired, DirectPath, Invalid, Path, Role};
 
