@@ -354,7 +354,9 @@ async fn an_existing_role_is_checked_against_the_identity_and_a_direct_pool_is_a
         .create_role()
         .role_name("TeamSms")
         .path("/team/")
-        .assume_role_policy_document(policy::trust_policy(ACCOUNT, &pool_arn, Some("team-ext")).to_string())
+        .assume_role_policy_document(
+            policy::trust_policy(ACCOUNT, std::slice::from_ref(&pool_arn), Some("team-ext")).to_string(),
+        )
         .send()
         .await
         .unwrap();

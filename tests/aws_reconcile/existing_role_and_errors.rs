@@ -58,7 +58,7 @@ async fn an_existing_role_is_validated_and_never_written() {
     // The owner fixes the role; the operator then uses it without writing to it.
     iam.update_assume_role_policy()
         .role_name("TeamSms")
-        .policy_document(policy::trust_policy(ACCOUNT, &pool_arn("us-east-1", &pool), None).to_string())
+        .policy_document(policy::trust_policy(ACCOUNT, &[pool_arn("us-east-1", &pool)], None).to_string())
         .send()
         .await
         .unwrap();
@@ -189,7 +189,7 @@ async fn scope_and_external_id_changes_update_trust_and_pool() {
         trust,
         policy::trust_policy(
             ACCOUNT,
-            &format!("arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/*"),
+            &[format!("arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/*")],
             Some("team-chosen")
         )
     );

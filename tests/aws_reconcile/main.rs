@@ -43,7 +43,7 @@ async fn managed_role_is_created_with_exact_policies_and_the_pool_configured() {
     assert_eq!(external_id.len(), 32);
 
     // Trust policy exactly as the guide says, with the external ID.
-    let expected_trust = policy::trust_policy(ACCOUNT, &pool_arn("eu-west-1", &pool), Some(&external_id));
+    let expected_trust = policy::trust_policy(ACCOUNT, &[pool_arn("eu-west-1", &pool)], Some(&external_id));
     assert_eq!(emu.trust_policy(&role_name).await, expected_trust);
     // Only sns:Publish.
     let iam = emu.iam().await;

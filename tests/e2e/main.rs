@@ -41,7 +41,7 @@ async fn a_created_resource_becomes_ready_with_aws_as_specified() {
     let external_id = status.external_id.clone().unwrap();
     assert_eq!(
         c.emu.trust_policy(&role).await,
-        policy::trust_policy(ACCOUNT, &pool_arn, Some(&external_id))
+        policy::trust_policy(ACCOUNT, std::slice::from_ref(&pool_arn), Some(&external_id))
     );
     let sms = c.emu.sms_configuration("eu-west-1", &pool).await.unwrap();
     assert_eq!(
@@ -171,7 +171,7 @@ async fn spec_changes_reach_aws_and_observed_generation_follows() {
     let wildcard = format!("arn:aws:cognito-idp:eu-central-1:{ACCOUNT}:userpool/*");
     assert_eq!(
         c.emu.trust_policy(&format!("cognito-sms-{pool}")).await,
-        policy::trust_policy(ACCOUNT, &wildcard, Some("chosen-id"))
+        policy::trust_policy(ACCOUNT, std::slice::from_ref(&wildcard), Some("chosen-id"))
     );
 }
 

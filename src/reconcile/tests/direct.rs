@@ -250,7 +250,7 @@ async fn an_existing_role_must_allow_sending_from_the_identity() {
             name: "Sms".into(),
             arn: arn.clone(),
             path: "/team/".into(),
-            trust_policy: policy::trust_policy(ACCOUNT, &pool_arn(), Some("ext")),
+            trust_policy: policy::trust_policy(ACCOUNT, &[pool_arn()], Some("ext")),
             permissions_boundary: None,
             tags: BTreeMap::new(),
         },

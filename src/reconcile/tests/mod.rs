@@ -352,7 +352,7 @@ pub(super) fn owned_role() -> ObservedRole {
         name: ROLE.into(),
         arn: role_arn(),
         path: "/service-role/".into(),
-        trust_policy: policy::trust_policy(ACCOUNT, &pool_arn(), Some("ext")),
+        trust_policy: policy::trust_policy(ACCOUNT, &[pool_arn()], Some("ext")),
         permissions_boundary: None,
         tags,
     }

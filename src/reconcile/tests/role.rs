@@ -72,7 +72,13 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "trust policy edited",
-        shape: |r| r.trust_policy = policy::trust_policy(ACCOUNT, "arn:aws:cognito-idp:*:*:userpool/*", Some("ext")),
+        shape: |r| {
+            r.trust_policy = policy::trust_policy(
+                ACCOUNT,
+                &["arn:aws:cognito-idp:*:*:userpool/*".to_string()],
+                Some("ext"),
+            )
+        },
         inline: Inline::AsManaged,
         writes: &["TrustPolicyUpdated"],
         role: IN_SYNC,
@@ -193,7 +199,7 @@ fn team_role() -> ObservedRole {
         name: "Sms".into(),
         arn: format!("arn:aws:iam::{ACCOUNT}:role/team/Sms"),
         path: "/team/".into(),
-        trust_policy: policy::trust_policy(ACCOUNT, &pool_arn(), None),
+        trust_policy: policy::trust_policy(ACCOUNT, &[pool_arn()], None),
         permissions_boundary: None,
         tags: BTreeMap::new(),
     }

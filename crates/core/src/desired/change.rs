@@ -342,7 +342,7 @@ mod tests {
             managed,
             "eu-west-1_Abc",
             "123456789012",
-            POOL_ARN,
+            &[POOL_ARN.to_string()],
             external_id,
             &owner(),
             permission,
@@ -391,7 +391,11 @@ mod tests {
         };
         let d = sns(&managed, Some("x"));
         let mut obs = observed_from(&d);
-        obs.trust_policy = policy::trust_policy("123456789012", "arn:aws:cognito-idp:*:*:userpool/*", None);
+        obs.trust_policy = policy::trust_policy(
+            "123456789012",
+            &["arn:aws:cognito-idp:*:*:userpool/*".to_string()],
+            None,
+        );
         obs.permissions_boundary = None;
         obs.tags.remove(TAG_UID);
         let changes = role_changes(&d, Some((&obs, with(None))));

@@ -145,8 +145,20 @@ pub fn partition_of(arn: &str) -> &str {
     arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
 }
 
-/// The `aws:SourceArn` the trust policy allows: the pool ARN, or every pool of the account in the
-/// pool's region.
+/// The `aws:SourceArn`s the trust policy allows: the pool's ARN in each of its Regions, or every
+/// pool of the account in each of those Regions.
+pub fn source_arns(scope: SourceArnScope, pool_arns: &[String]) -> Vec<String> {
+    let mut arns: Vec<String> = vec![];
+    for arn in pool_arns.iter().map(|a| source_arn(scope, a)) {
+        if !arns.contains(&arn) {
+            arns.push(arn);
+        }
+    }
+    arns
+}
+
+/// The `aws:SourceArn` the trust policy allows for one Region: the pool ARN, or every pool of
+/// the account in the pool's region.
 pub fn source_arn(scope: SourceArnScope, pool_arn: &str) -> String {
     match scope {
         SourceArnScope::UserPool => pool_arn.to_string(),
@@ -268,11 +280,13 @@ pub struct DesiredRole {
     pub tags: BTreeMap<String, String>,
 }
 
+/// The managed role as it should be, for the pool's ARN in each of its Regions (`pool_arns`, the
+/// primary's first).
 pub fn desired_role(
     managed: &ManagedRole,
     user_pool_id: &str,
     account_id: &str,
-    pool_arn: &str,
+    pool_arns: &[String],
     external_id: Option<&str>,
     owner: &Owner,
     permission: &SendPermission,
@@ -283,7 +297,11 @@ pub fn desired_role(
     DesiredRole {
         name: role_name(managed, user_pool_id),
         path: role_path(managed),
-        trust_policy: policy::trust_policy(account_id, &source_arn(managed.source_arn_scope, pool_arn), external_id),
+        trust_policy: policy::trust_policy(
+            account_id,
+            &source_arns(managed.source_arn_scope, pool_arns),
+            external_id,
+        ),
         permissions_policy: (name, permission.document()),
         stale_policy: stale,
         permissions_boundary: managed.permissions_boundary.clone(),

@@ -79,7 +79,7 @@ pub(super) fn plan(
         spec,
         previous_external_id.as_deref(),
         &observed.account_id,
-        &pool_arn,
+        std::slice::from_ref(&pool_arn),
         &observed.role,
         &permission,
         predecessor.as_deref(),

@@ -131,7 +131,7 @@ mod tests {
             managed,
             &spec.user_pool_id,
             "123456789012",
-            "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc",
+            &["arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc".to_string()],
             None,
             &spec.owner,
             &desired::SendPermission::Publish,

@@ -36,7 +36,8 @@ pub(super) enum RoleState {
 struct Scope<'a> {
     desired: &'a Desired,
     account_id: &'a str,
-    pool_arn: &'a str,
+    /// The pool's ARN in each of its Regions, the primary's first.
+    pool_arns: &'a [String],
     permission: &'a SendPermission,
     /// The resource of this installation that managed the pool before this one took it over
     /// (`namespace/name`, from the pool's tags): its role goes with the pool.
@@ -49,7 +50,7 @@ pub(super) fn plan(
     desired: &Desired,
     previous_external_id: Option<&str>,
     account_id: &str,
-    pool_arn: &str,
+    pool_arns: &[String],
     reads: &RoleReads,
     permission: &SendPermission,
     predecessor: Option<&str>,
@@ -58,7 +59,7 @@ pub(super) fn plan(
     let scope = Scope {
         desired,
         account_id,
-        pool_arn,
+        pool_arns,
         permission,
         predecessor,
     };
@@ -119,7 +120,7 @@ fn plan_managed(
         managed,
         &spec.user_pool_id,
         scope.account_id,
-        scope.pool_arn,
+        scope.pool_arns,
         external_id.as_deref(),
         owner,
         scope.permission,
@@ -140,10 +141,10 @@ fn usable(
 ) -> RoleState {
     let changes = desired::role_changes(desired, observed);
     let arn = observed.map(|(r, _)| r.arn.clone()).unwrap_or_else(|| {
-        let partition = desired::partition_of(scope.pool_arn);
+        let partition = desired::partition_of(scope.pool_arns.first().map_or("", String::as_str));
         desired::role_arn(partition, scope.account_id, &desired.path, &desired.name)
     });
-    let source = desired::source_arn(managed.source_arn_scope, scope.pool_arn);
+    let source = desired::source_arns(managed.source_arn_scope, scope.pool_arns).join(", ");
     let ready = Finding::ok(
         reasons::ROLE_IN_SYNC,
         format!(
@@ -279,7 +280,7 @@ fn existing_role_verdict(
     scope: &Scope,
     external_id: Option<&str>,
 ) -> RoleState {
-    let gaps = policy::trust_gaps(&role.trust_policy, scope.account_id, scope.pool_arn, external_id);
+    let gaps = policy::trust_gaps(&role.trust_policy, scope.account_id, scope.pool_arns, external_id);
     let mut problems: Vec<String> = gaps.iter().map(|g| format!("trust policy: {g}")).collect();
     if !scope.permission.granted_by(docs) {
         problems.push(format!(

@@ -25,8 +25,13 @@ pub fn parse_document(raw: &str) -> Result<Value, PolicyParseError> {
 }
 
 /// The trust policy of a managed role: only Cognito, only on behalf of this account and the given
-/// pool ARN (or wildcard), and only with the external ID when one is set.
-pub fn trust_policy(account_id: &str, source_arn: &str, external_id: Option<&str>) -> Value {
+/// pool ARNs (or wildcards: one per Region of a multi-Region pool), and only with the external ID
+/// when one is set. A single ARN is written as a string, as before pools had Regions.
+pub fn trust_policy(account_id: &str, source_arns: &[String], external_id: Option<&str>) -> Value {
+    let source_arn = match source_arns {
+        [one] => json!(one),
+        several => json!(several),
+    };
     let mut string_equals = json!({ "aws:SourceAccount": account_id });
     if let Some(id) = external_id {
         string_equals["sts:ExternalId"] = json!(id);
@@ -341,9 +346,10 @@ const KNOWN_OPERATORS: [&str; 10] = [
     "StringNotEqualsIgnoreCase",
 ];
 
-/// Whether a `Deny` statement refuses Cognito the role for this pool. A Deny whose conditions all
-/// bear on the source account, the source ARN and the external ID is evaluated; one with any other
-/// condition key or operator cannot be evaluated here and is taken not to apply.
+/// Whether a `Deny` statement refuses Cognito the role for this pool (in the Region of
+/// `pool_arn`). A Deny whose conditions all bear on the source account, the source ARN and the
+/// external ID is evaluated; one with any other condition key or operator cannot be evaluated here
+/// and is taken not to apply.
 fn denies(stmt: &Value, account_id: &str, pool_arn: &str, external_id: Option<&str>) -> bool {
     if stmt.get("Effect").and_then(Value::as_str) != Some("Deny") || !names_cognito_assume_role(stmt) {
         return false;
@@ -373,10 +379,10 @@ fn denies(stmt: &Value, account_id: &str, pool_arn: &str, external_id: Option<&s
     true
 }
 
-/// What the trust policy of a user-supplied role lacks so that Cognito can assume it for
-/// `pool_arn`, with the confused-deputy conditions and the external ID the pool will send.
-/// Empty when nothing is missing.
-pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Option<&str>) -> Vec<TrustGap> {
+/// What the trust policy of a user-supplied role lacks so that Cognito can assume it for every
+/// one of `pool_arns` (a multi-Region pool's ARN in each of its Regions), with the confused-deputy
+/// conditions and the external ID the pool will send. Empty when nothing is missing.
+pub fn trust_gaps(doc: &Value, account_id: &str, pool_arns: &[String], external_id: Option<&str>) -> Vec<TrustGap> {
     let statements: Vec<Value> = as_list(doc.get("Statement"))
         .into_iter()
         .filter(allows_cognito_assume_role)
@@ -391,15 +397,17 @@ pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Op
             });
         }
         let arn_ops = ["ArnLike", "ArnEquals", "StringLike", "StringEquals"];
-        match condition_holds(stmt, &arn_ops, "aws:SourceArn", pool_arn) {
-            None => gaps.push(TrustGap::MissingSourceArn {
-                pool_arn: pool_arn.into(),
-            }),
-            Some(false) => gaps.push(TrustGap::SourceArnExcludesPool {
-                pool_arn: pool_arn.into(),
-                found: condition_values(stmt, &arn_ops, "aws:SourceArn").unwrap_or_default(),
-            }),
-            Some(true) => {}
+        for pool_arn in pool_arns {
+            match condition_holds(stmt, &arn_ops, "aws:SourceArn", pool_arn) {
+                None => gaps.push(TrustGap::MissingSourceArn {
+                    pool_arn: pool_arn.clone(),
+                }),
+                Some(false) => gaps.push(TrustGap::SourceArnExcludesPool {
+                    pool_arn: pool_arn.clone(),
+                    found: condition_values(stmt, &arn_ops, "aws:SourceArn").unwrap_or_default(),
+                }),
+                Some(true) => {}
+            }
         }
         let id_ops = ["StringEquals", "StringLike"];
         let required = condition_values(stmt, &id_ops, "sts:ExternalId");
@@ -419,7 +427,7 @@ pub fn trust_gaps(doc: &Value, account_id: &str, pool_arn: &str, external_id: Op
     let mut gaps = best.unwrap_or_else(|| vec![TrustGap::NoCognitoStatement]);
     let denied = as_list(doc.get("Statement"))
         .into_iter()
-        .find(|s| denies(s, account_id, pool_arn, external_id));
+        .find(|s| pool_arns.iter().any(|arn| denies(s, account_id, arn, external_id)));
     if let Some(deny) = denied {
         gaps.push(TrustGap::Denied {
             sid: deny.get("Sid").and_then(Value::as_str).map(String::from),
