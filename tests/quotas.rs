@@ -86,8 +86,9 @@ async fn budgets_above_the_quota_are_throttled_and_back_off_without_failing() {
     let refused: u64 = fleet.throttled.values().sum();
     assert_eq!(seen, refused, "each throttled attempt reached its bucket: {stats:?}");
     // The SDK's retries, each taking a token, and the resources that did not make it this time
-    // are retried by the controller; none is refused for good.
-    assert!(fleet.ready >= 30, "{} of 40 ready", fleet.ready);
+    // are retried by the controller; none is refused for good. (Three UserPoolRead calls a new
+    // pool, against a quota of 15 a second, at 200 a second: most, not all, make it at once.)
+    assert!(fleet.ready >= 20, "{} of 40 ready", fleet.ready);
 }
 
 /// A failed read of the account's SMS state is shared like a successful one: the reconciles

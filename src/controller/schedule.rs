@@ -18,11 +18,16 @@ fn key(obj: &CognitoSmsConfig) -> &str {
 /// leaving the rest for changes, retries and the account's other clients.
 pub const RESYNC_READ_SHARE: f64 = 0.5;
 
+/// The `UserPoolRead` calls one resync of a converged resource makes in its pool's region:
+/// `DescribeUserPool` and `ListUserPoolReplicas`.
+pub const USER_POOL_READS_PER_RESYNC: usize = 2;
+
 /// How often a resource is resynced: the configured period, made longer when resyncing every
 /// one of the `pools` resources of its region that often would read their user pools faster than
 /// [`RESYNC_READ_SHARE`] of the region's `read_budget` (requests per second) allows.
 pub fn resync_period(configured: Duration, pools: usize, read_budget: f64) -> Duration {
-    let floor = pools as f64 / (RESYNC_READ_SHARE * read_budget);
+    let reads = (pools * USER_POOL_READS_PER_RESYNC) as f64;
+    let floor = reads / (RESYNC_READ_SHARE * read_budget);
     if floor.is_finite() && floor > configured.as_secs_f64() {
         Duration::from_secs_f64(floor.ceil())
     } else {
@@ -217,11 +222,12 @@ mod tests {
         assert_eq!(
             resync_period(ten_minutes, 1000, 13.0),
             ten_minutes,
-            "1000 pools: 1.7 reads/s"
+            "1000 pools: 3.3 reads/s"
         );
-        // 5000 pools every 10 minutes would read 8.3 pools a second; half of 13 is 6.5.
-        assert_eq!(resync_period(ten_minutes, 5000, 13.0), Duration::from_secs(770));
-        assert_eq!(resync_period(ten_minutes, 5000, 26.0), Duration::from_secs(600));
+        // 5000 pools every 10 minutes would make 16.7 reads a second (two a pool); half of 13 is
+        // 6.5.
+        assert_eq!(resync_period(ten_minutes, 5000, 13.0), Duration::from_secs(1539));
+        assert_eq!(resync_period(ten_minutes, 5000, 52.0), Duration::from_secs(600));
         assert_eq!(resync_period(Duration::from_secs(30), 0, 13.0), Duration::from_secs(30));
     }
 }

@@ -70,6 +70,19 @@ impl Writes for AwsWrites<'_> {
                 let cognito = self.aws.cognito(region);
                 cognito.update_sms_configuration(user_pool_id, to, add_tags).await
             }
+            Change::UpdateReplicaSmsConfiguration {
+                user_pool_id,
+                region,
+                primary_region,
+                to,
+                ..
+            } => {
+                let primary = self.aws.cognito(primary_region);
+                let replica = self.aws.cognito(region);
+                replica
+                    .update_replica_sms_configuration(&primary, user_pool_id, to)
+                    .await
+            }
             Change::TestSendText(message) => self.aws.sms_voice(&message.region).test_send(message).await,
             Change::AddSandboxNumber {
                 region,
@@ -132,6 +145,8 @@ mod tests {
             Change::UntagUserPool { .. } => ("cognito-idp", "UntagResource"),
             // The pool is read again just before the update.
             Change::UpdateSmsConfiguration { .. } => ("cognito-idp", "DescribeUserPool"),
+            // The secondary and the primary are read just before the update.
+            Change::UpdateReplicaSmsConfiguration { .. } => ("cognito-idp", "DescribeUserPool"),
             Change::TestSendText(_) => ("sms-voice", "SendTextMessage"),
             Change::AddSandboxNumber { .. } => ("sms-voice", "CreateVerifiedDestinationNumber"),
             Change::SendVerificationCode { .. } => ("sms-voice", "SendDestinationNumberVerificationCode"),
@@ -211,8 +226,15 @@ mod tests {
             Change::UpdateSmsConfiguration {
                 user_pool_id: "us-east-1_Abc".into(),
                 from: None,
-                to,
+                to: to.clone(),
                 add_tags: BTreeMap::new(),
+            },
+            Change::UpdateReplicaSmsConfiguration {
+                user_pool_id: "us-east-1_Abc".into(),
+                region: "us-west-2".into(),
+                primary_region: "us-east-1".into(),
+                from: None,
+                to,
             },
             Change::TestSendText(test),
             Change::AddSandboxNumber {

@@ -12,7 +12,7 @@ use crate::account::{AccountSms, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::crd::{CognitoSmsConfig, DeliveryPath, SecretKeyRef};
-use crate::desired::{Desired, ObservedRole, UserPool};
+use crate::desired::{Desired, ObservedRole, Replica, UserPool};
 use crate::plan::reads::{self, RoleToRead};
 use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError};
 
@@ -28,6 +28,8 @@ pub trait SecretSource: Sync {
 pub trait Reads: Sync {
     fn account_id(&self) -> impl Future<Output = Result<String, AwsError>> + Send;
     fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPool>, AwsError>> + Send;
+    /// The Regions of pool `id`, asked in `region`; `None` when the pool does not exist.
+    fn replicas(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Vec<Replica>>, AwsError>> + Send;
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send;
     /// An inline policy of a role, `None` when the role has none of that name.
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send;
@@ -55,6 +57,9 @@ impl<T: Reads> Reads for &T {
     }
     fn user_pool(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<UserPool>, AwsError>> + Send {
         (*self).user_pool(region, id)
+    }
+    fn replicas(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Vec<Replica>>, AwsError>> + Send {
+        (*self).replicas(region, id)
     }
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send {
         (*self).role(name)
@@ -101,6 +106,9 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     async fn user_pool(&self, region: &str, id: &str) -> Result<Option<UserPool>, AwsError> {
         self.aws.cognito(region).user_pool(id).await
     }
+    async fn replicas(&self, region: &str, id: &str) -> Result<Option<Vec<Replica>>, AwsError> {
+        self.aws.cognito(region).replicas(id).await
+    }
     async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
         self.aws.iam().get_role(name).await
     }
@@ -139,6 +147,8 @@ pub async fn observe<R: Reads>(
     let account_id = reads.account_id().await?;
     let mut observed = Observed {
         pool: reads.user_pool(&spec.pool_region, &spec.user_pool_id).await.into(),
+        replicas: Read::Skipped,
+        replica_pools: vec![],
         role: RoleReads {
             role: Read::Skipped,
             policies: Read::Skipped,
@@ -155,6 +165,13 @@ pub async fn observe<R: Reads>(
         _ => None,
     };
     if let Some(pool) = pool {
+        observed.replicas = reads.replicas(&spec.pool_region, &spec.user_pool_id).await.into();
+        if let Read::Found(replicas) = &observed.replicas {
+            for replica in reads::secondaries_to_read(replicas) {
+                let read = reads.user_pool(&replica.region, &spec.user_pool_id).await.into();
+                observed.replica_pools.push((replica.clone(), read));
+            }
+        }
         let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
         let to_read = reads::role_to_read(spec, pool, &observed.account_id, installation);
         observed.role = observe_role(reads, spec, to_read, last_path).await;

@@ -261,6 +261,40 @@ impl Cognito<'_> {
             .await
             .map(drop)
     }
+
+    /// Rewrite the `SmsConfiguration` of pool `id`'s secondary in this client's Region. A
+    /// secondary keeps its own regional settings (email, Lambda triggers, tags), read here just
+    /// before the write; its global settings must be sent exactly as the primary has them, so
+    /// they are read from the primary, through `primary`.
+    pub async fn update_replica_sms_configuration(
+        &self,
+        primary: &Cognito<'_>,
+        id: &str,
+        desired: &SmsConfig,
+    ) -> Result<(), AwsError> {
+        let gone = |region: &str| {
+            AwsError::new(
+                "cognito-idp",
+                "UpdateUserPool",
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("user pool {id} no longer exists in {region}"),
+            )
+        };
+        let replica = self.describe_user_pool(id).await?.ok_or_else(|| gone(&self.region))?;
+        let mut pool = primary
+            .describe_user_pool(id)
+            .await?
+            .ok_or_else(|| gone(&primary.region))?;
+        pool.email_configuration = replica.email_configuration;
+        pool.lambda_config = replica.lambda_config;
+        pool.user_pool_tags = replica.user_pool_tags;
+        let req = with_every_setting_of(self.client.update_user_pool(), &pool, sms_configuration(desired));
+        self.aws
+            .call_in(&self.region, "cognito-idp", "UpdateUserPool", req.send())
+            .await
+            .map(drop)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ pub mod types {
     pub const ROLE_READY: &str = "RoleReady";
     pub const SNS_REGION_VALID: &str = "SnsRegionValid";
     pub const USER_POOL_CONFIGURED: &str = "UserPoolConfigured";
+    /// The SMS configuration of every secondary Region of a multi-Region pool.
+    pub const REPLICAS_CONFIGURED: &str = "ReplicasConfigured";
     pub const SANDBOX_EXITED: &str = "SandboxExited";
     pub const PHONE_NUMBERS_VERIFIED: &str = "PhoneNumbersVerified";
     pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
@@ -60,6 +62,21 @@ pub mod reasons {
     pub const WAITING_FOR_USER_POOL: &str = "WaitingForUserPool";
     // UserPoolConfigured
     pub const SMS_CONFIGURATION_IN_SYNC: &str = "SmsConfigurationInSync";
+    // ReplicasConfigured
+    /// The pool has one Region only.
+    pub const NO_REPLICAS: &str = "NoReplicas";
+    /// Every secondary sends SMS as the spec asks.
+    pub const REPLICAS_IN_SYNC: &str = "ReplicasInSync";
+    /// A secondary is being created or deleted: it is configured once it is `ACTIVE` or
+    /// `INACTIVE`.
+    pub const REPLICA_NOT_READY: &str = "ReplicaNotReady";
+    /// The primary names an origination identity or configuration set of its own Region: the
+    /// secondary needs its own in `spec.replicas`.
+    pub const IDENTITY_NEEDED_IN_REGION: &str = "IdentityNeededInRegion";
+    /// A secondary on the direct path, which this version leaves to be configured by hand.
+    pub const DIRECT_PATH_REPLICA_NOT_CONFIGURED: &str = "DirectPathReplicaNotConfigured";
+    /// `spec.replicas` names a setting the secondary's Region cannot use.
+    pub const INVALID_REPLICA_SETTINGS: &str = "InvalidReplicaSettings";
     pub const USER_POOL_NOT_FOUND: &str = "UserPoolNotFound";
     pub const IAM_PROPAGATION_PENDING: &str = "IamPropagationPending";
     pub const WAITING_FOR_ROLE: &str = "WaitingForRole";
@@ -177,14 +194,16 @@ pub struct Findings {
     pub sns_region: Finding,
     pub role: Finding,
     pub user_pool: Finding,
+    pub replicas: Finding,
 }
 
 impl Findings {
-    fn in_order(&self) -> [(&'static str, &Finding); 3] {
+    fn in_order(&self) -> [(&'static str, &Finding); 4] {
         [
             (types::SNS_REGION_VALID, &self.sns_region),
             (types::ROLE_READY, &self.role),
             (types::USER_POOL_CONFIGURED, &self.user_pool),
+            (types::REPLICAS_CONFIGURED, &self.replicas),
         ]
     }
 
@@ -353,6 +372,7 @@ mod tests {
             sns_region: Finding::ok(reasons::SNS_REGION_ALLOWED, "eu-west-1"),
             role: Finding::ok(reasons::ROLE_IN_SYNC, "role r"),
             user_pool: Finding::ok(reasons::SMS_CONFIGURATION_IN_SYNC, "pool p"),
+            replicas: Finding::ok(reasons::NO_REPLICAS, "one Region"),
         }
     }
 
@@ -372,7 +392,7 @@ mod tests {
     #[test]
     fn ready_when_every_check_passes() {
         let c = conditions(&all_ok(), &sms_ok(), &[], Some(3), t(100));
-        assert_eq!(c.len(), 9);
+        assert_eq!(c.len(), 10);
         assert!(c.iter().all(|c| c.status == "True" && c.observed_generation == Some(3)));
         assert_eq!(c[0].type_, types::READY);
         assert_eq!(c[0].reason, reasons::READY);

@@ -20,7 +20,9 @@ use crate::account::{AccountSms, Code, Destination, Listed, SnsView};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
-use crate::desired::{Change, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool};
+use crate::desired::{
+    Change, ObservedRole, PUBLISH_POLICY_NAME, Replica, ReplicaRole, ReplicaStatus, SmsConfig, UserPool,
+};
 use crate::policy;
 use crate::testing::{ResourceFixture, resource};
 
@@ -220,6 +222,19 @@ impl Reads for World {
         let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
         self.read("DescribeUserPool", pool)
     }
+    async fn replicas(&self, region: &str, id: &str) -> Result<Option<Vec<Replica>>, AwsError> {
+        let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
+        // A pool of one Region: its primary alone.
+        let replicas = pool.map(|p| {
+            vec![Replica {
+                region: region.into(),
+                role: ReplicaRole::Primary,
+                status: ReplicaStatus::Active,
+                arn: p.arn.unwrap_or_default(),
+            }]
+        });
+        self.read("ListUserPoolReplicas", replicas)
+    }
     async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
         let role = self.state.lock().unwrap().roles.get(name).cloned();
         self.read("GetRole", role)
@@ -311,6 +326,7 @@ impl State {
                 pool.sms = Some(to.clone());
                 pool.tags.extend(add_tags.clone());
             }
+            Change::UpdateReplicaSmsConfiguration { .. } => panic!("the world's pools have no replica"),
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
                 let id = format!("vdn-{}", crate::testing::aws_id(number));

@@ -141,6 +141,40 @@ pub struct CognitoSmsConfigSpec {
     )]
     #[schemars(length(max = 12), regex(pattern = r"^[0-9]+(\.[0-9]{1,2})?$"))]
     pub minimum_monthly_spend_limit_usd: Option<String>,
+
+    /// Settings for the secondary Region of a multi-Region user pool, where the primary's
+    /// cannot carry over. The operator configures SMS on the pool's secondary (as
+    /// `ListUserPoolReplicas` lists it, once `ACTIVE` or `INACTIVE`) with the same role and
+    /// external ID; without an entry here, the secondary's SNS region is its own Region's from
+    /// the guide's table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    #[x_kube(validation = kube::core::cel::Rule::new("self.all(x, self.exists_one(y, y.region == x.region))")
+        .message("each region may be listed once"))]
+    pub replicas: Vec<ReplicaSettings>,
+}
+
+/// The settings of one secondary Region of the pool.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = kube::core::cel::Rule::new("!(has(self.snsRegion) && has(self.endUserMessaging))")
+    .message("snsRegion is for the SNS path and endUserMessaging for the direct path: set one of them")
+    .field_path(".snsRegion"))]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaSettings {
+    /// The secondary's Region, e.g. `us-west-2`.
+    #[schemars(length(max = 25), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: String,
+
+    /// The SNS region the secondary's SMS go through (SNS path). Defaults to the secondary
+    /// Region's own from the guide's table, as `snsRegion` does for the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 25), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub sns_region: Option<String>,
+
+    /// The direct path's settings in the secondary's Region: an origination identity and
+    /// configuration set belong to one Region, so a primary that names them needs these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user_messaging: Option<EndUserMessaging>,
 }
 
 /// The pool's direct path through AWS End User Messaging SMS.

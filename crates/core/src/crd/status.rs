@@ -4,6 +4,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+/// One Region of a multi-Region user pool.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionStatus {
+    pub region: String,
+    /// `Primary` or `Secondary`.
+    pub role: String,
+    /// The replica's status as Cognito lists it: `CREATING`, `ACTIVE`, `INACTIVE` or `DELETING`.
+    pub replica_status: String,
+    /// How the pool sends SMS in this Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_path: Option<DeliveryPath>,
+    /// The SNS region the pool's SMS go through from this Region (SNS path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns_region: Option<String>,
+    /// Whether the pool's SMS configuration in this Region is the one the spec asks for.
+    pub configured: bool,
+}
+
 /// What the operator observed and did. Everything here is written by the operator.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +76,10 @@ pub struct CognitoSmsConfigStatus {
     /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
     #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit_usd: Option<String>,
+    /// Each Region of a multi-Region user pool (empty for a pool of one Region): the primary
+    /// first, then its secondary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionStatus>,
     /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
     /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

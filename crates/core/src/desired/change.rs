@@ -61,6 +61,17 @@ pub enum Change {
         /// reads the pool just before the write and sends every other setting and tag back.
         add_tags: BTreeMap<String, String>,
     },
+    /// Set the `SmsConfiguration` of the pool's secondary in `region`. The adapter reads the
+    /// secondary (its regional settings: email, Lambda triggers, tags) and the primary (the
+    /// global settings, which a secondary must be sent unchanged) just before the write.
+    UpdateReplicaSmsConfiguration {
+        user_pool_id: String,
+        region: String,
+        /// The primary's Region, whose pool holds the global settings.
+        primary_region: String,
+        from: Option<SmsConfig>,
+        to: SmsConfig,
+    },
     DeleteRole {
         role_name: String,
     },
@@ -132,6 +143,7 @@ impl Change {
             Change::TagUserPool { .. } => "UserPoolClaimed",
             Change::UntagUserPool { .. } => "UserPoolReleased",
             Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
+            Change::UpdateReplicaSmsConfiguration { .. } => "ReplicaSmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
             Change::TestSendText(_) => "TestMessageSent",
             Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
@@ -158,7 +170,9 @@ impl Change {
             | Change::TagRole { .. }
             | Change::DeleteRole { .. } => Concern::Role,
             Change::TagUserPool { .. } | Change::UntagUserPool { .. } => Concern::Ownership,
-            Change::UpdateSmsConfiguration { .. } | Change::TestSendText(_) => Concern::Pool,
+            Change::UpdateSmsConfiguration { .. }
+            | Change::UpdateReplicaSmsConfiguration { .. }
+            | Change::TestSendText(_) => Concern::Pool,
             Change::AddSandboxNumber { .. }
             | Change::SendVerificationCode { .. }
             | Change::VerifySandboxNumber { .. }
@@ -204,6 +218,17 @@ impl fmt::Display for Change {
                 user_pool_id, from, to, ..
             } => format!(
                 "set SmsConfiguration of user pool {user_pool_id} to {to} (was {}), keeping every other setting",
+                from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
+            ),
+            Change::UpdateReplicaSmsConfiguration {
+                user_pool_id,
+                region,
+                from,
+                to,
+                ..
+            } => format!(
+                "set SmsConfiguration of user pool {user_pool_id} in its secondary Region {region} to {to} (was {}), \
+                 keeping the replica's own settings",
                 from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
             ),
             Change::DeleteRole { role_name } => format!("delete IAM role {role_name}"),

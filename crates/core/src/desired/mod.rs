@@ -14,7 +14,7 @@ pub use pool_owner::{
 };
 pub use replica::{Replica, ReplicaRole, ReplicaStatus, secondaries};
 pub use sms::{DirectSms, SmsConfig, UserPool};
-pub use spec::{Desired, DirectPath, Invalid, Path, Role};
+pub use spec::{Desired, DirectPath, Invalid, Path, ReplicaPath, ReplicaPathError, Role};
 
 use std::collections::BTreeMap;
 use std::fmt;

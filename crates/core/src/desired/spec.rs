@@ -5,7 +5,8 @@ use kube::ResourceExt;
 
 use super::Owner;
 use crate::crd::{
-    CognitoSmsConfig, DeliveryPath, ExistingRole, IndiaDlt, ManagedRole, RESEND_CODES_ANNOTATION, SandboxPhoneNumber,
+    CognitoSmsConfig, DeliveryPath, ExistingRole, IndiaDlt, ManagedRole, RESEND_CODES_ANNOTATION, ReplicaSettings,
+    SandboxPhoneNumber,
 };
 use crate::regions::{self, RegionError};
 
@@ -26,6 +27,33 @@ pub struct Desired {
     pub minimum_monthly_spend_limit_usd: Option<String>,
     /// The value of the annotation that asks for new verification codes, when set.
     pub resend_codes_request: Option<String>,
+    /// The settings the spec gives secondary Regions of the pool.
+    pub replicas: Vec<ReplicaSettings>,
+}
+
+/// How a secondary Region's SMS should travel, or why the operator cannot tell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplicaPath {
+    /// Through SNS in `region`.
+    Sns { region: String },
+    /// Directly through End User Messaging in the secondary's own Region.
+    Direct(DirectPath),
+}
+
+/// Why a secondary Region cannot be configured as the spec stands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaPathError {
+    #[error(
+        "the primary sends from {what}, which belongs to {pool_region}: name the origination identity (and \
+         configuration set) of {region} in spec.replicas[] with region {region} and endUserMessaging"
+    )]
+    IdentityNeededInRegion {
+        region: String,
+        pool_region: String,
+        what: String,
+    },
+    #[error("spec.replicas[] with region {region}: {source}")]
+    Region { region: String, source: RegionError },
 }
 
 /// How the pool's SMS travel.
@@ -96,7 +124,62 @@ impl Desired {
             destination_countries: spec.destination_countries.clone(),
             minimum_monthly_spend_limit_usd: spec.minimum_monthly_spend_limit_usd.clone(),
             resend_codes_request: res.annotations().get(RESEND_CODES_ANNOTATION).cloned(),
+            replicas: spec.replicas.clone(),
         })
+    }
+
+    /// How the pool's secondary in `region` should send: the spec's settings for it, else the
+    /// primary's path, carried over to `region` (SNS: the region's own SNS region from the
+    /// guide's table; direct: the same settings, which cannot carry an origination identity or
+    /// configuration set of the primary's Region).
+    pub fn replica_path(&self, region: &str) -> Result<ReplicaPath, ReplicaPathError> {
+        let settings = self.replicas.iter().find(|r| r.region == region);
+        let invalid = |source| ReplicaPathError::Region {
+            region: region.to_string(),
+            source,
+        };
+        // The replica has the primary's pool ID; its Region decides the table's row.
+        let replica_pool_id = format!(
+            "{region}_{}",
+            self.user_pool_id.split_once('_').map_or("", |(_, id)| id)
+        );
+        if let Some(eum) = settings.and_then(|s| s.end_user_messaging.as_ref()) {
+            regions::sms_region(&replica_pool_id, None, true).map_err(invalid)?;
+            return Ok(ReplicaPath::Direct(DirectPath {
+                origination_identity: eum.origination_identity.clone(),
+                configuration_set: eum.configuration_set_name.clone(),
+                india_dlt: eum.india_dlt.clone(),
+            }));
+        }
+        match &self.path {
+            Path::Sns { .. } => {
+                let requested = settings.and_then(|s| s.sns_region.as_deref());
+                let region = regions::resolve_sns_region(&replica_pool_id, requested).map_err(invalid)?;
+                Ok(ReplicaPath::Sns { region })
+            }
+            Path::Direct(direct) => {
+                let named = [
+                    direct
+                        .origination_identity
+                        .as_deref()
+                        .map(|i| format!("origination identity {i}")),
+                    direct
+                        .configuration_set
+                        .as_deref()
+                        .map(|c| format!("configuration set {c}")),
+                ];
+                let named: Vec<String> = named.into_iter().flatten().collect();
+                if !named.is_empty() {
+                    return Err(ReplicaPathError::IdentityNeededInRegion {
+                        region: region.to_string(),
+                        pool_region: self.pool_region.clone(),
+                        what: named.join(" and "),
+                    });
+                }
+                regions::sms_region(&replica_pool_id, None, true).map_err(invalid)?;
+                Ok(ReplicaPath::Direct(direct.clone()))
+            }
+        }
     }
 
     pub fn delivery_path(&self) -> DeliveryPath {
@@ -176,5 +259,47 @@ mod tests {
             Desired::parse(&malformed),
             Err(Invalid::Region(RegionError::MalformedUserPoolId(_)))
         ));
+    }
+
+    #[test]
+    fn a_secondary_takes_its_own_region_s_sns_region_and_needs_its_own_identity() {
+        let parse = |spec: serde_json::Value| Desired::parse(&crate::testing::resource("app", spec)).unwrap();
+        let sns = parse(
+            serde_json::json!({"userPoolId": "eu-central-1_Abc", "snsRegion": "eu-west-1",
+            "replicas": [{"region": "us-east-2", "snsRegion": "us-east-1"}]}),
+        );
+        assert_eq!(
+            sns.replica_path("ap-northeast-2"),
+            Ok(ReplicaPath::Sns {
+                region: "ap-northeast-1".into()
+            }),
+            "Seoul sends through Tokyo, whatever the primary does"
+        );
+        assert_eq!(
+            sns.replica_path("us-east-2"),
+            Ok(ReplicaPath::Sns {
+                region: "us-east-1".into()
+            })
+        );
+        let bad = parse(serde_json::json!({"userPoolId": "eu-central-1_Abc",
+            "replicas": [{"region": "us-west-2", "snsRegion": "eu-west-1"}]}));
+        assert!(matches!(
+            bad.replica_path("us-west-2"),
+            Err(ReplicaPathError::Region { .. })
+        ));
+
+        let direct = parse(serde_json::json!({"userPoolId": "eu-central-1_Abc",
+            "endUserMessaging": {"originationIdentity": "+4930555"},
+            "replicas": [{"region": "us-east-1", "endUserMessaging": {"originationIdentity": "+12065550100"}}]}));
+        let needed = direct.replica_path("us-west-2").unwrap_err();
+        assert!(matches!(needed, ReplicaPathError::IdentityNeededInRegion { .. }));
+        assert!(
+            needed.to_string().contains("spec.replicas[] with region us-west-2"),
+            "{needed}"
+        );
+        let ReplicaPath::Direct(east) = direct.replica_path("us-east-1").unwrap() else {
+            panic!("the override's direct path")
+        };
+        assert_eq!(east.origination_identity.as_deref(), Some("+12065550100"));
     }
 }

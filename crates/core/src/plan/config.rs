@@ -3,6 +3,7 @@
 
 use super::Applied;
 use super::observed::{Observed, Read};
+use super::replicas::{self, ReplicaPlan};
 use super::role::{self, RolePlan, RoleState};
 use super::{Draft, Inputs, NamedIdentity, Step, Tally, failure, pending};
 use crate::account::{AccountSms, Identity, Listed};
@@ -19,12 +20,14 @@ use crate::policy;
 pub(super) enum ConfigPlan {
     /// Nothing will be changed; the findings are final.
     Settled { role: Finding, user_pool: Finding },
-    /// The role's changes (perhaps none), then the pool's, which need the role.
+    /// The role's changes (perhaps none), then the pool's, which need the role, then its
+    /// secondary Regions'.
     Changes {
         role_arn: String,
         role_steps: Vec<Step>,
         role_ready: Finding,
         pool: PoolPlan,
+        replicas: Vec<ReplicaPlan>,
     },
 }
 
@@ -79,7 +82,7 @@ pub(super) fn plan(
         spec,
         previous_external_id.as_deref(),
         &observed.account_id,
-        std::slice::from_ref(&pool_arn),
+        &replicas::pool_arns(&pool_arn, observed),
         &observed.role,
         &permission,
         predecessor.as_deref(),
@@ -98,11 +101,13 @@ pub(super) fn plan(
     };
     let desired = desired_sms(spec, &role_arn, draft.status.external_id.clone(), identity);
     let pool = plan_pool(draft, spec, observed, pool, desired);
+    let replicas = replicas::plan(spec, observed, &role_arn, draft.status.external_id.as_deref());
     ConfigPlan::Changes {
         role_arn,
         role_steps: role_changes.into_iter().map(Step::new).collect(),
         role_ready,
         pool,
+        replicas,
     }
 }
 
@@ -286,45 +291,64 @@ fn test_message(spec: &Desired, desired: &SmsConfig, direct: &DirectSms, destina
 impl ConfigPlan {
     /// The steps, in the order they are made: the role's, then the pool's.
     pub(super) fn steps(&self) -> impl Iterator<Item = &Step> {
-        let (role, pool): (&[Step], _) = match self {
-            ConfigPlan::Settled { .. } => (&[], None),
-            ConfigPlan::Changes { role_steps, pool, .. } => (role_steps, Some(pool)),
+        let (role, pool, secondaries): (&[Step], _, &[ReplicaPlan]) = match self {
+            ConfigPlan::Settled { .. } => (&[], None, &[]),
+            ConfigPlan::Changes {
+                role_steps,
+                pool,
+                replicas,
+                ..
+            } => (role_steps, Some(pool), replicas),
         };
         let pool = pool.into_iter().flat_map(|p| match p {
             PoolPlan::Settled(_) => [None, None],
             PoolPlan::Update { test, update, .. } => [test.as_ref(), Some(update)],
         });
-        role.iter().chain(pool.flatten())
+        role.iter().chain(pool.flatten()).chain(replicas::steps(secondaries))
     }
 
     pub(super) fn steps_mut(&mut self) -> impl Iterator<Item = &mut Step> {
-        let (role, pool): (&mut [Step], _) = match self {
-            ConfigPlan::Settled { .. } => (&mut [], None),
-            ConfigPlan::Changes { role_steps, pool, .. } => (role_steps, Some(pool)),
+        let (role, pool, secondaries): (&mut [Step], _, &mut [ReplicaPlan]) = match self {
+            ConfigPlan::Settled { .. } => (&mut [], None, &mut []),
+            ConfigPlan::Changes {
+                role_steps,
+                pool,
+                replicas,
+                ..
+            } => (role_steps, Some(pool), replicas),
         };
         let pool = pool.into_iter().flat_map(|p| match p {
             PoolPlan::Settled(_) => [None, None],
             PoolPlan::Update { test, update, .. } => [test.as_mut(), Some(update)],
         });
-        role.iter_mut().chain(pool.flatten())
+        role.iter_mut()
+            .chain(pool.flatten())
+            .chain(replicas::steps_mut(secondaries))
     }
 
-    /// The role's and the pool's findings after execution.
-    pub(super) fn conclude(self, status: &mut CognitoSmsConfigStatus, tally: &mut Tally) -> (Finding, Finding) {
-        let (role_arn, role_steps, role_ready, pool) = match self {
-            ConfigPlan::Settled { role, user_pool } => return (role, user_pool),
+    /// The role's, the pool's and (once the pool is planned for) the secondaries' findings after
+    /// execution; `primary` is the primary's row of `status.regions`, to complete.
+    pub(super) fn conclude(
+        self,
+        status: &mut CognitoSmsConfigStatus,
+        tally: &mut Tally,
+        mut primary: crate::crd::RegionStatus,
+    ) -> (Finding, Finding, Option<Finding>) {
+        let (role_arn, role_steps, role_ready, pool, secondaries) = match self {
+            ConfigPlan::Settled { role, user_pool } => return (role, user_pool, None),
             ConfigPlan::Changes {
                 role_arn,
                 role_steps,
                 role_ready,
                 pool,
-            } => (role_arn, role_steps, role_ready, pool),
+                replicas,
+            } => (role_arn, role_steps, role_ready, pool, replicas),
         };
         if let Some(e) = role_steps.iter().find_map(|s| match s.applied() {
             Applied::Failed(e) => Some(e),
             _ => None,
         }) {
-            return (tally.fail(e), waiting_for_role());
+            return (tally.fail(e), waiting_for_role(), None);
         }
         let dry_run = role_steps.iter().any(|s| matches!(s.applied(), Applied::DryRun));
         let role = if dry_run {
@@ -343,7 +367,10 @@ impl ConfigPlan {
             },
         };
         status.role_arn = Some(role_arn);
-        (role, user_pool)
+        primary.configured = user_pool.status == crate::conditions::ConditionStatus::True;
+        let (replicas, regions) = replicas::conclude(secondaries, primary, tally);
+        status.regions = regions;
+        (role, user_pool, Some(replicas))
     }
 }
 

@@ -7,6 +7,7 @@ mod config;
 mod numbers;
 pub mod observed;
 pub mod reads;
+mod replicas;
 mod role;
 mod step;
 pub mod tenancy;
@@ -100,6 +101,10 @@ pub struct Plan {
     /// The change that records on the pool that this resource manages it, when it is not yet
     /// recorded and no update of the pool carries the record.
     claim: Option<Step>,
+    /// `ReplicasConfigured` when the pool itself is not planned for.
+    replicas_unplanned: Finding,
+    /// The primary's row of `status.regions`, as read.
+    primary_region: crate::crd::RegionStatus,
 }
 
 /// Collects whether anything calls for a retry with backoff.
@@ -195,13 +200,15 @@ pub fn invalid(res: &CognitoSmsConfig, err: &Invalid, now: Timestamp) -> SyncRep
             Findings {
                 sns_region: Finding::failed(reason, region.to_string()),
                 role: fix_first.clone(),
-                user_pool: fix_first,
+                user_pool: fix_first.clone(),
+                replicas: fix_first,
             }
         }
         Invalid::BothRoles => Findings {
             sns_region: fix_first.clone(),
             role: Finding::failed(reasons::INVALID_SPEC, err.to_string()),
-            user_pool: fix_first,
+            user_pool: fix_first.clone(),
+            replicas: fix_first,
         },
     };
     let sms = SmsFindings::unknown(reasons::NOT_CHECKED, "fix the spec first");
@@ -381,6 +388,11 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         ..Default::default()
     };
     let mut claim = None;
+    let replicas_unplanned = replicas::unplanned(observed.as_ref().ok());
+    let primary_region = match &observed {
+        Ok(observed) => replicas::primary_row(spec, observed, false),
+        Err(_) => crate::crd::RegionStatus::default(),
+    };
     let (config, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
@@ -415,6 +427,8 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         requeue: draft.tally.requeue,
         cognito_diagnosis: draft.cognito_diagnosis,
         claim,
+        replicas_unplanned,
+        primary_region,
     }
 }
 
@@ -534,11 +548,12 @@ impl Plan {
             .collect();
         let mut tally = Tally { requeue: self.requeue };
         let mut status = self.status;
-        let (role, user_pool) = self.config.conclude(&mut status, &mut tally);
+        let (role, user_pool, replicas) = self.config.conclude(&mut status, &mut tally, self.primary_region);
         let mut findings = Findings {
             sns_region: self.region,
             role,
             user_pool,
+            replicas: replicas.unwrap_or(self.replicas_unplanned),
         };
         let mut sms = self.account.conclude(&mut status, &mut tally);
         if let Some(failure) = &self.cognito_diagnosis {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::account::{AccountSms, Code};
-use crate::desired::{ObservedRole, UserPool};
+use crate::desired::{ObservedRole, Replica, UserPool};
 use crate::error::AwsError;
 
 /// A verification code read from a Secret, with the Secret's version.
@@ -92,6 +92,12 @@ pub struct RoleReads {
 pub struct Observed {
     pub account_id: String,
     pub pool: Read<UserPool>,
+    /// The pool's Regions (`ListUserPoolReplicas`), read once the pool is read and this
+    /// installation's to manage.
+    pub replicas: Read<Vec<Replica>>,
+    /// Each secondary that takes an update now (`ACTIVE` or `INACTIVE`), with the pool as read in
+    /// its own Region.
+    pub replica_pools: Vec<(Replica, Read<UserPool>)>,
     pub role: RoleReads,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number SNS lists as pending verification, by number.

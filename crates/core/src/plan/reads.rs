@@ -4,13 +4,19 @@
 use crate::account::{AccountSms, Listed, NumberIds};
 use crate::crd::{CognitoSmsConfigStatus, DeliveryPath, SandboxPhoneNumber};
 use crate::desired::{
-    self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Role, SEND_TEXT_POLICY_NAME, UserPool,
+    self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Replica, Role, SEND_TEXT_POLICY_NAME, UserPool,
 };
 
 /// Whether the pool as read is managed by another installation of the operator: then nothing
 /// else is read.
 pub fn pool_owned_elsewhere(pool: &UserPool, installation: &str, spec: &Desired) -> bool {
     !desired::pool_ownership(&pool.tags, installation, &spec.owner).is_ours_to_manage()
+}
+
+/// The secondaries whose pool is read in their own Region: those that take an update now
+/// (`ACTIVE` or `INACTIVE`); a `CREATING` or `DELETING` one waits.
+pub fn secondaries_to_read(replicas: &[Replica]) -> impl Iterator<Item = &Replica> {
+    desired::secondaries(replicas).filter(|r| r.status.configurable())
 }
 
 /// The role to read, once the pool is read and this installation's to manage.

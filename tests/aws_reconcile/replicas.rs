@@ -1,0 +1,139 @@
+//! Multi-Region user pools: the secondary gets its own SMS configuration, with the primary's
+//! role, and keeps its own regional settings.
+
+use super::*;
+
+/// A pool in us-east-1 with a secondary in us-west-2 (ACTIVE at once unless `creating`), which
+/// has a Lambda trigger of its own.
+async fn replicated(emu: &Emulator, creating: bool) -> String {
+    let pool = create_pool(emu, "us-east-1", "app").await;
+    emu.replicas(json!({"createSeconds": if creating { 600 } else { 0 }}));
+    emu.cognito("us-east-1")
+        .await
+        .create_user_pool_replica()
+        .user_pool_id(&pool)
+        .region_name("us-west-2")
+        .send()
+        .await
+        .unwrap();
+    if !creating {
+        let trigger = LambdaConfigType::builder()
+            .pre_sign_up("arn:aws:lambda:us-west-2:123456789012:function:west")
+            .build();
+        emu.cognito("us-west-2")
+            .await
+            .update_user_pool()
+            .user_pool_id(&pool)
+            .lambda_config(trigger)
+            .send()
+            .await
+            .expect("the secondary takes its own regional settings");
+    }
+    pool
+}
+
+#[tokio::test]
+async fn the_secondary_sends_with_the_primary_s_role_through_its_own_region() {
+    let emu = Emulator::start();
+    let pool = replicated(&emu, false).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+
+    let report = reconcile_once(&emu, &mut res).await;
+
+    assert_eq!(condition(&res, types::READY).0, "True", "{:?}", res.status);
+    assert_eq!(condition(&res, types::REPLICAS_CONFIGURED).1, reasons::REPLICAS_IN_SYNC);
+    let status = res.status.clone().unwrap();
+    let role_arn = status.role_arn.clone().unwrap();
+    let west = emu
+        .sms_configuration("us-west-2", &pool)
+        .await
+        .expect("the secondary is configured");
+    assert_eq!(
+        (west.sns_caller_arn(), west.sns_region(), west.external_id()),
+        (role_arn.as_str(), Some("us-west-2"), status.external_id.as_deref())
+    );
+    let east = emu.sms_configuration("us-east-1", &pool).await.unwrap();
+    assert_eq!(east.sns_region(), Some("us-east-1"));
+    let kept = emu
+        .cognito("us-west-2")
+        .await
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.user_pool()
+            .and_then(|p| p.lambda_config())
+            .and_then(|l| l.pre_sign_up()),
+        Some("arn:aws:lambda:us-west-2:123456789012:function:west"),
+        "the secondary's own trigger stays"
+    );
+    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!([pool_arn("us-east-1", &pool), pool_arn("us-west-2", &pool)]),
+        "Cognito may assume the role from either Region"
+    );
+    let regions: Vec<(String, String, bool)> = status
+        .regions
+        .iter()
+        .map(|r| (r.region.clone(), r.role.clone(), r.configured))
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("us-east-1".into(), "Primary".into(), true),
+            ("us-west-2".into(), "Secondary".into(), true)
+        ]
+    );
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::UpdateReplicaSmsConfiguration { region, .. } if region == "us-west-2"))
+    );
+
+    // A resync writes nothing, in either Region.
+    emu.clear_calls();
+    let again = reconcile_once(&emu, &mut res).await;
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(emu.write_calls(), vec![]);
+}
+
+#[tokio::test]
+async fn a_secondary_being_created_waits_and_is_configured_once_active() {
+    let emu = Emulator::start();
+    let pool = replicated(&emu, true).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+    reconcile_once(&emu, &mut res).await;
+    let (status, reason, message) = condition(&res, types::REPLICAS_CONFIGURED);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("Unknown", reasons::REPLICA_NOT_READY)
+    );
+    assert!(message.contains("us-west-2 is CREATING"), "{message}");
+    assert_eq!(
+        emu.sms_configuration("us-west-2", &pool).await,
+        None,
+        "nothing written there yet"
+    );
+
+    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!([pool_arn("us-east-1", &pool), pool_arn("us-west-2", &pool)]),
+        "the role is ready for the secondary before it is"
+    );
+
+    // Once ACTIVE, the next reconcile configures it.
+    emu.replicas(json!({"userPoolId": pool, "region": "us-west-2", "status": "ACTIVE"}));
+    reconcile_once(&emu, &mut res).await;
+    assert_eq!(
+        condition(&res, types::REPLICAS_CONFIGURED).0,
+        "True",
+        "{:?}",
+        res.status
+    );
+    assert!(emu.sms_configuration("us-west-2", &pool).await.is_some());
+}
