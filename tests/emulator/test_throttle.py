@@ -268,8 +268,9 @@ def test_cognito_categories_name_operations_of_the_model_once(url):
     assert set(listed) <= every
     assert len(listed) == len(set(listed))
     categories = http(url, "GET", "/_emulator/throttle/categories")
-    assert categories["UserPoolRead"] == {"defaultRate": 15,
-                                          "operations": ["DescribeUserPool", "GetUserPoolMfaConfig", "ListUserPools"]}
+    assert categories["UserPoolRead"] == {
+        "defaultRate": 15,
+        "operations": ["DescribeUserPool", "GetUserPoolMfaConfig", "ListUserPools", "ListUserPoolReplicas"]}
     assert "UpdateUserPool" in categories["UserPoolUpdate"]["operations"]
     assert "CreateUserPool" in categories["UserPoolUpdate"]["operations"]
 
