@@ -38,7 +38,8 @@ pub async fn cleanup<R: Reads, W: Writes>(
     if env.pool_managed_by.is_some() {
         return Ok(out);
     }
-    let pool = match regions::pool_region(&res.spec.user_pool_id) {
+    let pool_region = regions::pool_region(&res.spec.user_pool_id);
+    let pool = match pool_region {
         Some(region) => env.reads.user_pool(region, &res.spec.user_pool_id).await?,
         None => None,
     };
@@ -50,7 +51,14 @@ pub async fn cleanup<R: Reads, W: Writes>(
         return Ok(out);
     }
     let role_kept_for_pool = match res.spec.role.existing {
-        None => delete_managed_role(env, res, pool.as_ref(), mode, &mut out).await?,
+        None => {
+            let mut pools: Vec<(String, UserPool)> = vec![];
+            if let (Some(region), Some(pool)) = (pool_region, pool.as_ref()) {
+                pools.push((region.to_string(), pool.clone()));
+                pools.extend(secondaries(env, region, &res.spec.user_pool_id).await?);
+            }
+            delete_managed_role(env, res, &pools, mode, &mut out).await?
+        }
         Some(_) => false,
     };
     // A pool that still sends with the managed role stays recorded as this resource's, like the
@@ -132,11 +140,27 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
     Ok(())
 }
 
-/// Delete the managed role unless the pool still sends with it; whether it was kept for the pool.
+/// The pool's secondary Regions that exist, each with the pool as read there.
+async fn secondaries<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    region: &str,
+    id: &str,
+) -> Result<Vec<(String, UserPool)>, AwsError> {
+    let mut out = vec![];
+    for replica in desired::secondaries(&env.reads.replicas(region, id).await?.unwrap_or_default()) {
+        if let Some(pool) = env.reads.user_pool(&replica.region, id).await? {
+            out.push((replica.region.clone(), pool));
+        }
+    }
+    Ok(out)
+}
+
+/// Delete the managed role unless the pool still sends with it in one of its Regions (`pools`,
+/// the primary's first); whether it was kept for the pool.
 async fn delete_managed_role<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
-    pool: Option<&UserPool>,
+    pools: &[(String, UserPool)],
     mode: Mode,
     out: &mut CleanupReport,
 ) -> Result<bool, AwsError> {
@@ -151,14 +175,18 @@ async fn delete_managed_role<R: Reads, W: Writes>(
         out.kept.push((ROLE_RETAINED, note));
         return Ok(false);
     }
-    if pool
-        .and_then(|p| p.sms.as_ref())
-        .is_some_and(|c| c.caller_arn == role.arn)
-    {
+    let using: Vec<&str> = pools
+        .iter()
+        .filter(|(_, p)| p.sms.as_ref().is_some_and(|c| c.caller_arn == role.arn))
+        .map(|(region, _)| region.as_str())
+        .collect();
+    if !using.is_empty() {
         let note = format!(
-            "IAM role {} was kept: user pool {} still sends SMS with it; point the pool at another role, then \
-             delete the role",
-            role.arn, spec.user_pool_id
+            "IAM role {} was kept: user pool {} still sends SMS with it (in {}); point the pool at another role \
+             there, then delete the role",
+            role.arn,
+            spec.user_pool_id,
+            using.join(", ")
         );
         out.kept.push((ROLE_RETAINED, note));
         return Ok(true);

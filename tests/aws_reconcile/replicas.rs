@@ -137,3 +137,49 @@ async fn a_secondary_being_created_waits_and_is_configured_once_active() {
     );
     assert!(emu.sms_configuration("us-west-2", &pool).await.is_some());
 }
+
+#[tokio::test]
+async fn the_role_is_kept_while_the_secondary_still_sends_with_it() {
+    let emu = Emulator::start();
+    let pool = replicated(&emu, false).await;
+    let mut res = resource("app", json!({"userPoolId": pool, "deletionPolicy": "Delete"}));
+    reconcile_once(&emu, &mut res).await;
+    let role_name = format!("cognito-sms-{pool}");
+    // The primary is pointed at another role by hand; the secondary still sends with ours.
+    let elsewhere = SmsConfigurationType::builder()
+        .sns_caller_arn("arn:aws:iam::123456789012:role/other")
+        .build();
+    let tags = pool_but_sms(&emu, "us-east-1", &pool).await.user_pool_tags;
+    emu.cognito("us-east-1")
+        .await
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .sms_configuration(elsewhere.clone())
+        .set_user_pool_tags(tags)
+        .send()
+        .await
+        .unwrap();
+    let h = Harness::new(&emu).await;
+
+    let kept = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
+
+    assert_eq!(kept.kept[0].0, reconcile::ROLE_RETAINED);
+    assert!(kept.kept[0].1.contains("(in us-west-2)"), "{:?}", kept.kept);
+    assert!(emu.iam().await.get_role().role_name(&role_name).send().await.is_ok());
+
+    // Once the secondary sends with another role too, the role goes.
+    emu.cognito("us-west-2")
+        .await
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .sms_configuration(elsewhere)
+        .send()
+        .await
+        .unwrap();
+    let done = reconcile::cleanup(&h.env(), &res, Mode::Apply).await.unwrap();
+    assert!(
+        done.changes.iter().any(|c| matches!(c, Change::DeleteRole { .. })),
+        "{:?}",
+        done.changes
+    );
+}
