@@ -417,6 +417,11 @@ async fn apply(
 /// Events for what the reconcile changed in AWS, and a Warning when the resource is newly not
 /// Ready (or not Ready for a new reason): a resync that finds the same problem says nothing new.
 async fn publish_report(ctx: &Context, obj: &CognitoSmsConfig, report: &reconcile::SyncReport) {
+    let before = obj.status.as_ref().map(|s| s.regions.as_slice()).unwrap_or_default();
+    for (reason, note) in plan::region_changes(before, &report.status.regions, &obj.spec.user_pool_id) {
+        tracing::info!(%note, "user pool regions changed");
+        ctx.publish(obj, EventType::Normal, reason, note).await;
+    }
     for change in &report.changes {
         tracing::info!(change = %change, "changed AWS");
         ctx.publish(obj, EventType::Normal, change.event_reason(), change.to_string())

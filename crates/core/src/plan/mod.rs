@@ -28,6 +28,7 @@ use crate::regions::RegionError;
 use account::AccountPlan;
 use config::ConfigPlan;
 pub use observed::{Observed, Read, RoleReads, SecretCode, SecretError};
+pub use replicas::{REPLICA_APPEARED, REPLICA_GONE, region_changes};
 use step::Order;
 pub use step::{Applied, Step};
 
@@ -219,13 +220,15 @@ pub fn invalid(res: &CognitoSmsConfig, err: &Invalid, now: Timestamp) -> SyncRep
 
 /// What a status remembers that AWS does not say again on the next read, and that must survive
 /// any reconcile that reads nothing: the external ID, the numbers this operator added and the
-/// codes refused, the last resend request acknowledged, the pool managed.
+/// codes refused, the last resend request acknowledged, the pool managed, its Regions.
 fn remembered(previous: CognitoSmsConfigStatus) -> CognitoSmsConfigStatus {
     CognitoSmsConfigStatus {
         external_id: previous.external_id,
         sandbox_phone_numbers: previous.sandbox_phone_numbers,
         resend_codes_request: previous.resend_codes_request,
         managed_user_pool_id: previous.managed_user_pool_id,
+        // Until the pool's Regions are listed again.
+        regions: previous.regions,
         ..Default::default()
     }
 }

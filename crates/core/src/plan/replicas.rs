@@ -250,3 +250,64 @@ pub(super) fn primary_row(spec: &Desired, observed: &Observed, configured: bool)
         configured,
     }
 }
+
+/// Event reasons for a secondary Region that appeared or went.
+pub const REPLICA_APPEARED: &str = "ReplicaAppeared";
+pub const REPLICA_GONE: &str = "ReplicaGone";
+
+/// The secondaries of `user_pool_id` that appeared or went between two statuses' `regions`, as
+/// (Event reason, note).
+pub fn region_changes(
+    before: &[RegionStatus],
+    after: &[RegionStatus],
+    user_pool_id: &str,
+) -> Vec<(&'static str, String)> {
+    let secondaries = |rows: &[RegionStatus]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.role == "Secondary")
+            .map(|r| r.region.clone())
+            .collect()
+    };
+    let (was, is) = (secondaries(before), secondaries(after));
+    let appeared = after.iter().filter(|r| r.role == "Secondary" && !was.contains(&r.region)).map(|r| {
+        (
+            REPLICA_APPEARED,
+            format!(
+                "user pool {user_pool_id} has a secondary in {} ({}): its SMS are configured once it is ACTIVE or INACTIVE",
+                r.region, r.replica_status
+            ),
+        )
+    });
+    let gone = was.iter().filter(|r| !is.contains(r)).map(|region| {
+        (
+            REPLICA_GONE,
+            format!("user pool {user_pool_id} no longer has a secondary in {region}"),
+        )
+    });
+    appeared.chain(gone).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(region: &str, role: &str) -> RegionStatus {
+        RegionStatus {
+            region: region.into(),
+            role: role.into(),
+            replica_status: "ACTIVE".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_secondary_that_appears_or_goes_is_announced_once() {
+        let one = [row("us-east-1", "Primary"), row("us-west-2", "Secondary")];
+        let changes = region_changes(&[], &one, "us-east-1_A");
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].0, REPLICA_APPEARED);
+        assert!(changes[0].1.contains("secondary in us-west-2 (ACTIVE)"), "{changes:?}");
+        assert!(region_changes(&one, &one, "us-east-1_A").is_empty(), "nothing new");
+        assert_eq!(region_changes(&one, &[], "us-east-1_A")[0].0, REPLICA_GONE);
+    }
+}
