@@ -7,6 +7,8 @@
       Do what the operator's condition message asked of the role's owner.
   demo-seed.py ENDPOINT read-sms NUMBER
       Print the verification code in the last SMS sent to NUMBER, as its owner would read it.
+  demo-seed.py ENDPOINT add-replica POOL_ID REGION
+      Replicate the pool to a second Region, as its owner would for a failover.
   demo-seed.py ENDPOINT production-access REGION
       What AWS Support does on request: take the account out of the SMS sandbox, raise the
       spend limit, and provision a 10DLC number beside the toll-free one.
@@ -39,6 +41,11 @@ def control(path, body):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/{path}", data=data,
                                                   headers={"Content-Type": "application/json"}))
 
+
+if command == "add-replica":
+    control("cognito/replica", {"createSeconds": 2})
+    client("cognito-idp").create_user_pool_replica(UserPoolId=sys.argv[3], RegionName=sys.argv[4])
+    sys.exit(0)
 
 if command == "production-access":
     control("sns/account", {
