@@ -149,6 +149,7 @@ pub async fn observe<R: Reads>(
         pool: reads.user_pool(&spec.pool_region, &spec.user_pool_id).await.into(),
         replicas: Read::Skipped,
         replica_pools: vec![],
+        replica_accounts: BTreeMap::new(),
         role: RoleReads {
             role: Read::Skipped,
             policies: Read::Skipped,
@@ -177,6 +178,10 @@ pub async fn observe<R: Reads>(
         observed.role = observe_role(reads, spec, to_read, last_path).await;
     }
     observed.account_sms = reads.account_sms(&observed.account_id, spec.sms_region()).await.into();
+    for region in reads::replica_sms_regions(spec, &observed.replica_pools) {
+        let account = reads.account_sms(&observed.account_id, &region).await.into();
+        observed.replica_accounts.insert(region, account);
+    }
     if let Read::Found(account) = &observed.account_sms {
         for n in reads::numbers_awaiting_code(spec, account) {
             let code = reads.code(&n.verification_code_ref).await;

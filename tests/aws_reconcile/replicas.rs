@@ -183,3 +183,32 @@ async fn the_role_is_kept_while_the_secondary_still_sends_with_it() {
         done.changes
     );
 }
+
+#[tokio::test]
+async fn a_secondary_s_region_still_in_the_sandbox_keeps_sandbox_exited_false() {
+    let emu = Emulator::start();
+    let pool = replicated(&emu, false).await;
+    emu.sns_account("us-east-1", json!({"inSandbox": false}));
+    let mut res = resource("app", json!({"userPoolId": pool}));
+
+    reconcile_once(&emu, &mut res).await;
+
+    let (status, reason, message) = condition(&res, types::SANDBOX_EXITED);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", reasons::IN_SANDBOX));
+    assert!(
+        message.contains("in us-west-2, where the pool's secondary in us-west-2"),
+        "{message}"
+    );
+    let regions = res.status.unwrap().regions;
+    assert_eq!(
+        regions.iter().map(|r| r.sandbox).collect::<Vec<_>>(),
+        [Some(false), Some(true)],
+        "each Region's own sandbox"
+    );
+
+    // Out of the sandbox there too: nothing stops it.
+    emu.sns_account("us-west-2", json!({"inSandbox": false}));
+    let mut res = resource("app", json!({"userPoolId": pool}));
+    reconcile_once(&emu, &mut res).await;
+    assert_eq!(condition(&res, types::SANDBOX_EXITED).0, "True", "{:?}", res.status);
+}

@@ -21,6 +21,10 @@ pub struct RegionStatus {
     pub sns_region: Option<String>,
     /// Whether the pool's SMS configuration in this Region is the one the spec asks for.
     pub configured: bool,
+    /// Whether the account is in the SMS sandbox of the region this Region's SMS go through,
+    /// when that was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<bool>,
 }
 
 /// What the operator observed and did. Everything here is written by the operator.

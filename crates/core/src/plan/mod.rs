@@ -559,6 +559,11 @@ impl Plan {
             replicas: replicas.unwrap_or(self.replicas_unplanned),
         };
         let mut sms = self.account.conclude(&mut status, &mut tally);
+        if sms.sandbox.status == ConditionStatus::True
+            && let Some(elsewhere) = replicas::sandbox_elsewhere(&status.regions)
+        {
+            sms.sandbox = elsewhere;
+        }
         if let Some(failure) = &self.cognito_diagnosis {
             config::apply_cognito_diagnosis(failure, &mut findings, &mut sms);
         }

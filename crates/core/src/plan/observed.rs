@@ -87,6 +87,21 @@ pub struct RoleReads {
     pub stale_policy: Read<bool>,
 }
 
+impl Observed {
+    /// The account's SMS state in `region`, as read.
+    pub fn account_in(&self, region: &str, primary_region: &str) -> Option<&AccountSms> {
+        let read = if region == primary_region {
+            &self.account_sms
+        } else {
+            self.replica_accounts.get(region)?
+        };
+        match read {
+            Read::Found(account) => Some(account),
+            _ => None,
+        }
+    }
+}
+
 /// Everything one reconcile read, once the account is known.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -98,6 +113,9 @@ pub struct Observed {
     /// Each secondary that takes an update now (`ACTIVE` or `INACTIVE`), with the pool as read in
     /// its own Region.
     pub replica_pools: Vec<(Replica, Read<UserPool>)>,
+    /// The account's SMS state in each SNS region a secondary sends through, other than the
+    /// primary's (which is `account_sms`), by region.
+    pub replica_accounts: BTreeMap<String, Read<Arc<AccountSms>>>,
     pub role: RoleReads,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number SNS lists as pending verification, by number.

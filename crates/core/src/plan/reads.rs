@@ -19,6 +19,21 @@ pub fn secondaries_to_read(replicas: &[Replica]) -> impl Iterator<Item = &Replic
     desired::secondaries(replicas).filter(|r| r.status.configurable())
 }
 
+/// The SNS regions the secondaries read send through, other than the primary's: the account's
+/// SMS state (the sandbox above all) is read in each.
+pub fn replica_sms_regions(spec: &Desired, secondaries: &[(Replica, super::Read<UserPool>)]) -> Vec<String> {
+    let mut regions: Vec<String> = vec![];
+    for (replica, _) in secondaries {
+        if let Ok(desired::ReplicaPath::Sns { region }) = spec.replica_path(&replica.region)
+            && region != spec.sms_region()
+            && !regions.contains(&region)
+        {
+            regions.push(region);
+        }
+    }
+    regions
+}
+
 /// The role to read, once the pool is read and this installation's to manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleToRead<'a> {

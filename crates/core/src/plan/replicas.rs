@@ -18,6 +18,8 @@ pub(super) struct ReplicaPlan {
     /// The SNS region it is to send through, when that is known.
     sns_region: Option<String>,
     path: Option<DeliveryPath>,
+    /// Whether the account is in the SMS sandbox where it sends, when read.
+    sandbox: Option<bool>,
     state: ReplicaState,
 }
 
@@ -57,6 +59,10 @@ pub(super) fn plan(spec: &Desired, observed: &Observed, role_arn: &str, external
                 Ok(ReplicaPath::Direct(_)) => (None, Some(DeliveryPath::EndUserMessaging)),
                 Err(_) => (None, None),
             };
+            let sandbox = sns_region
+                .as_deref()
+                .and_then(|r| observed.account_in(r, spec.sms_region()))
+                .map(|a| a.in_sandbox);
             let state = if replica.status.configurable() {
                 plan_one(spec, observed, replica, path, role_arn, external_id)
             } else {
@@ -66,6 +72,7 @@ pub(super) fn plan(spec: &Desired, observed: &Observed, role_arn: &str, external
                 replica: replica.clone(),
                 sns_region,
                 path: delivery_path,
+                sandbox,
                 state,
             }
         })
@@ -209,6 +216,7 @@ pub(super) fn conclude(
             delivery_path: plan.path,
             sns_region: plan.sns_region,
             configured: finding.reason == reasons::REPLICAS_IN_SYNC,
+            sandbox: plan.sandbox,
         });
         findings.push(finding);
     }
@@ -248,7 +256,28 @@ pub(super) fn primary_row(spec: &Desired, observed: &Observed, configured: bool)
             desired::Path::Direct(_) => None,
         },
         configured,
+        sandbox: observed
+            .account_in(spec.sms_region(), spec.sms_region())
+            .map(|a| a.in_sandbox),
     }
+}
+
+/// `SandboxExited` covers every Region the pool sends from: a secondary whose SNS region is still
+/// in the sandbox could text only verified numbers after a failover.
+pub(super) fn sandbox_elsewhere(regions: &[RegionStatus]) -> Option<Finding> {
+    let sandboxed = regions
+        .iter()
+        .find(|r| r.role == "Secondary" && r.sandbox == Some(true))?;
+    let through = sandboxed.sns_region.as_deref().unwrap_or(&sandboxed.region);
+    Some(Finding::failed(
+        reasons::IN_SANDBOX,
+        format!(
+            "the account is in the SMS sandbox in {through}, where the pool's secondary in {} sends through SNS: after a \
+             failover Cognito could text only verified numbers; request production access in {through} in the AWS End \
+             User Messaging SMS console",
+            sandboxed.region
+        ),
+    ))
 }
 
 /// Event reasons for a secondary Region that appeared or went.
