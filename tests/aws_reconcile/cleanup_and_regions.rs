@@ -206,14 +206,7 @@ async fn a_pool_s_regions_are_listed_across_pages_from_either_region() {
 
     // One entry a page, so that the second page must be asked for with the token.
     emu.replicas(json!({"createSeconds": 60, "pageSize": 1}));
-    emu.cognito("us-east-1")
-        .await
-        .create_user_pool_replica()
-        .user_pool_id(&pool)
-        .region_name("us-west-2")
-        .send()
-        .await
-        .unwrap();
+    emu.replicate("us-east-1", &pool, "us-west-2").await;
     emu.clear_calls();
     for region in ["us-east-1", "us-west-2"] {
         let listed = aws.cognito(region).replicas(&pool).await.unwrap().unwrap();

@@ -8,14 +8,7 @@ use super::*;
 async fn replicated(emu: &Emulator, creating: bool) -> String {
     let pool = create_pool(emu, "us-east-1", "app").await;
     emu.replicas(json!({"createSeconds": if creating { 600 } else { 0 }}));
-    emu.cognito("us-east-1")
-        .await
-        .create_user_pool_replica()
-        .user_pool_id(&pool)
-        .region_name("us-west-2")
-        .send()
-        .await
-        .unwrap();
+    emu.replicate("us-east-1", &pool, "us-west-2").await;
     if !creating {
         let trigger = LambdaConfigType::builder()
             .pre_sign_up("arn:aws:lambda:us-west-2:123456789012:function:west")

@@ -37,15 +37,7 @@ async fn a_replica_added_later_is_configured_within_a_resync_period_and_through_
     let role_arn = res.status.unwrap().role_arn.unwrap();
 
     // A replica added to the configured pool.
-    c.emu
-        .cognito("us-east-1")
-        .await
-        .create_user_pool_replica()
-        .user_pool_id(&pool)
-        .region_name("us-west-2")
-        .send()
-        .await
-        .unwrap();
+    c.emu.replicate("us-east-1", &pool, "us-west-2").await;
     let added = Instant::now();
     let configured = eventually(&op, Duration::from_secs(20), "the secondary configured", || {
         west(&c, &pool)

@@ -121,6 +121,18 @@ impl Emulator {
         ]
     }
 
+    /// Replicate `pool`, a pool of `primary`, to `secondary`, as its owner would.
+    pub async fn replicate(&self, primary: &str, pool: &str, secondary: &str) {
+        self.cognito(primary)
+            .await
+            .create_user_pool_replica()
+            .user_pool_id(pool)
+            .region_name(secondary)
+            .send()
+            .await
+            .expect("the pool is replicated");
+    }
+
     /// Set a replica's status, or how long new replicas are CREATING and the page size of
     /// ListUserPoolReplicas (tests/emulator/cognito_replicas.py).
     pub fn replicas(&self, settings: Value) -> Value {
