@@ -107,7 +107,10 @@ async fn a_managed_role_scoped_to_the_identity_and_a_second_reconcile_writes_not
     assert_eq!(condition(&res, types::READY).0, "True", "{:?}", res.status);
     let role = format!("cognito-sms-{pool}");
     assert_eq!(inline_policies(&emu, &role).await, [SEND_TEXT_POLICY_NAME]);
-    assert_eq!(send_text_policy_of(&emu, &role).await, policy::send_text_policy(&arn));
+    assert_eq!(
+        send_text_policy_of(&emu, &role).await,
+        policy::send_text_policy(std::slice::from_ref(&arn))
+    );
     let sms = emu.sms_configuration("us-east-1", &pool).await.unwrap();
     let eums = sms.eums_sms().expect("the pool sends directly");
     assert_eq!(eums.origination_identity(), Some(arn.as_str()));
@@ -168,7 +171,7 @@ async fn every_form_of_the_origination_identity_resolves_to_its_arn() {
         let role = format!("cognito-sms-{pool}");
         assert_eq!(
             send_text_policy_of(&emu, &role).await,
-            policy::send_text_policy(&arn),
+            policy::send_text_policy(std::slice::from_ref(&arn)),
             "{form}"
         );
     }
@@ -365,7 +368,7 @@ async fn an_existing_role_is_checked_against_the_identity_and_a_direct_pool_is_a
     iam.put_role_policy()
         .role_name("TeamSms")
         .policy_name("sms")
-        .policy_document(policy::send_text_policy(&other).to_string())
+        .policy_document(policy::send_text_policy(std::slice::from_ref(&other)).to_string())
         .send()
         .await
         .unwrap();
@@ -388,7 +391,7 @@ async fn an_existing_role_is_checked_against_the_identity_and_a_direct_pool_is_a
     iam.put_role_policy()
         .role_name("TeamSms")
         .policy_name("sms")
-        .policy_document(policy::send_text_policy(&arn).to_string())
+        .policy_document(policy::send_text_policy(std::slice::from_ref(&arn)).to_string())
         .send()
         .await
         .unwrap();

@@ -205,3 +205,70 @@ async fn a_secondary_s_region_still_in_the_sandbox_keeps_sandbox_exited_false() 
     reconcile_once(&emu, &mut res).await;
     assert_eq!(condition(&res, types::SANDBOX_EXITED).0, "True", "{:?}", res.status);
 }
+
+/// The ARN End User Messaging gives phone number `number` in `region`.
+async fn phone_arn(emu: &Emulator, region: &str, number: &str) -> String {
+    let client = aws_sdk_pinpointsmsvoicev2::Client::new(&emu.sdk_config(region).await);
+    let out = client.describe_phone_numbers().send().await.unwrap();
+    let found = out.phone_numbers().iter().find(|n| n.phone_number() == number);
+    found.expect("the number").phone_number_arn().to_string()
+}
+
+#[tokio::test]
+async fn a_direct_path_secondary_sends_from_its_own_region_s_identity() {
+    let emu = Emulator::start();
+    for (region, number) in [("us-east-1", "+12065550100"), ("us-west-2", "+12065550199")] {
+        emu.sns_account(
+            region,
+            json!({"originationNumbers": [{"phoneNumber": number, "type": "TEN_DLC"}]}),
+        );
+    }
+    let pool = replicated(&emu, false).await;
+    let east_arn = phone_arn(&emu, "us-east-1", "+12065550100").await;
+    let west_arn = phone_arn(&emu, "us-west-2", "+12065550199").await;
+
+    // Without settings for us-west-2, the primary's identity cannot carry over.
+    let spec = json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": "+12065550100"}});
+    let mut res = resource("app", spec.clone());
+    reconcile_once(&emu, &mut res).await;
+    let (status, reason, message) = condition(&res, types::REPLICAS_CONFIGURED);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", reasons::IDENTITY_NEEDED_IN_REGION)
+    );
+    assert!(message.contains("us-west-2"), "{message}");
+    assert_eq!(emu.sms_configuration("us-west-2", &pool).await, None);
+
+    let mut spec = spec;
+    spec["replicas"] = json!([{"region": "us-west-2", "endUserMessaging": {"originationIdentity": "+12065550199"}}]);
+    let mut res = resource("app", spec);
+    reconcile_once(&emu, &mut res).await;
+
+    assert_eq!(
+        condition(&res, types::REPLICAS_CONFIGURED).0,
+        "True",
+        "{:?}",
+        res.status
+    );
+    let west = emu.sms_configuration("us-west-2", &pool).await.unwrap();
+    let eums = west.eums_sms().expect("the direct path in us-west-2");
+    assert_eq!(
+        (eums.region(), eums.origination_identity()),
+        (Some("us-west-2"), Some(west_arn.as_str()))
+    );
+    let allowed = emu
+        .iam()
+        .await
+        .get_role_policy()
+        .role_name(format!("cognito-sms-{pool}"))
+        .policy_name(desired::SEND_TEXT_POLICY_NAME)
+        .send()
+        .await
+        .unwrap();
+    let document = policy::parse_document(allowed.policy_document()).unwrap();
+    assert_eq!(
+        document["Statement"][0]["Resource"],
+        json!([east_arn, west_arn]),
+        "the role may send from each Region's identity, and no other"
+    );
+}

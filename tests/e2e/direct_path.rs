@@ -64,7 +64,7 @@ async fn the_direct_path_from_creation_to_switching_back_and_forth() {
         .unwrap();
     assert_eq!(
         policy::parse_document(permission.policy_document()).unwrap(),
-        policy::send_text_policy(&identity)
+        policy::send_text_policy(std::slice::from_ref(&identity))
     );
 
     // Resyncs every second find nothing to do: no AWS write.

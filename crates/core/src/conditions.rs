@@ -73,8 +73,6 @@ pub mod reasons {
     /// The primary names an origination identity or configuration set of its own Region: the
     /// secondary needs its own in `spec.replicas`.
     pub const IDENTITY_NEEDED_IN_REGION: &str = "IdentityNeededInRegion";
-    /// A secondary on the direct path, which this version leaves to be configured by hand.
-    pub const DIRECT_PATH_REPLICA_NOT_CONFIGURED: &str = "DirectPathReplicaNotConfigured";
     /// `spec.replicas` names a setting the secondary's Region cannot use.
     pub const INVALID_REPLICA_SETTINGS: &str = "InvalidReplicaSettings";
     pub const USER_POOL_NOT_FOUND: &str = "UserPoolNotFound";

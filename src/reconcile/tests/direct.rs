@@ -77,7 +77,10 @@ async fn the_role_is_scoped_to_the_identity_and_the_pool_sends_from_its_arn() {
     );
     let inline = w.state.lock().unwrap().inline.clone();
     assert_eq!(inline.keys().collect::<Vec<_>>(), [SEND_TEXT_POLICY_NAME]);
-    assert_eq!(inline[SEND_TEXT_POLICY_NAME], policy::send_text_policy(&identity_arn()));
+    assert_eq!(
+        inline[SEND_TEXT_POLICY_NAME],
+        policy::send_text_policy(&[identity_arn()])
+    );
     let sms = pool_sms(&w);
     assert_eq!(sms.path(), DeliveryPath::EndUserMessaging);
     assert_eq!(sms.region.as_deref(), Some("eu-west-1"));
@@ -139,7 +142,7 @@ async fn without_an_identity_the_role_may_send_from_any_identity_in_the_region()
     let inline = w.state.lock().unwrap().inline.clone();
     assert_eq!(
         inline[SEND_TEXT_POLICY_NAME],
-        policy::send_text_policy(&format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:*"))
+        policy::send_text_policy(&[format!("arn:aws:sms-voice:eu-west-1:{ACCOUNT}:*")])
     );
     assert_eq!(pool_sms(&w).direct.unwrap().origination_identity, None);
 }
@@ -268,7 +271,7 @@ async fn an_existing_role_must_allow_sending_from_the_identity() {
         c.message
     );
     w.documents
-        .insert("Sms".into(), vec![policy::send_text_policy(&identity_arn())]);
+        .insert("Sms".into(), vec![policy::send_text_policy(&[identity_arn()])]);
     w.sync(&mut res, Mode::Apply).await;
     assert_eq!(condition(&res, types::ROLE_READY).1, reasons::ROLE_VALID);
 }

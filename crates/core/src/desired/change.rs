@@ -453,7 +453,7 @@ mod tests {
     fn switching_paths_replaces_the_permission_and_leaves_nothing_behind() {
         let identity = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-1";
         let send = SendPermission::SendText {
-            resource: identity.into(),
+            resources: vec![identity.into()],
         };
         let d = desired(&ManagedRole::default(), Some("x"), &send);
         let obs = observed_from(&d);
@@ -473,7 +473,7 @@ mod tests {
                 Change::PutPermissionsPolicy {
                     role_name: d.name.clone(),
                     policy_name: SEND_TEXT_POLICY_NAME,
-                    document: policy::send_text_policy(identity),
+                    document: policy::send_text_policy(&[identity.to_string()]),
                 },
                 Change::DeletePermissionsPolicy {
                     role_name: d.name.clone(),

@@ -222,7 +222,11 @@ pub fn role_name_from_arn(arn: &str) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendPermission {
     Publish,
-    SendText { resource: String },
+    /// On each of `resources`: the origination identities of every Region the pool sends from
+    /// (the primary's first), or all of a Region's when it names none.
+    SendText {
+        resources: Vec<String>,
+    },
 }
 
 impl SendPermission {
@@ -237,7 +241,7 @@ impl SendPermission {
     pub fn document(&self) -> Value {
         match self {
             SendPermission::Publish => policy::publish_policy(),
-            SendPermission::SendText { resource } => policy::send_text_policy(resource),
+            SendPermission::SendText { resources } => policy::send_text_policy(resources),
         }
     }
 
@@ -245,7 +249,9 @@ impl SendPermission {
     pub fn action(&self) -> String {
         match self {
             SendPermission::Publish => policy::SNS_PUBLISH.to_string(),
-            SendPermission::SendText { resource } => format!("{} on {resource}", policy::SEND_TEXT_MESSAGE),
+            SendPermission::SendText { resources } => {
+                format!("{} on {}", policy::SEND_TEXT_MESSAGE, resources.join(", "))
+            }
         }
     }
 
@@ -253,7 +259,9 @@ impl SendPermission {
     pub fn granted_by(&self, docs: &[Value]) -> bool {
         match self {
             SendPermission::Publish => policy::allows_sns_publish(docs),
-            SendPermission::SendText { resource } => policy::allows(docs, policy::SEND_TEXT_MESSAGE, resource),
+            SendPermission::SendText { resources } => resources
+                .iter()
+                .all(|resource| policy::allows(docs, policy::SEND_TEXT_MESSAGE, resource)),
         }
     }
 }
@@ -262,7 +270,9 @@ impl fmt::Display for SendPermission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendPermission::Publish => write!(f, "{} on Resource \"*\"", policy::SNS_PUBLISH),
-            SendPermission::SendText { resource } => write!(f, "{} on {resource}", policy::SEND_TEXT_MESSAGE),
+            SendPermission::SendText { resources } => {
+                write!(f, "{} on {}", policy::SEND_TEXT_MESSAGE, resources.join(", "))
+            }
         }
     }
 }

@@ -75,7 +75,10 @@ pub(super) fn plan(
         NamedIdentity::Resolved(identity) => Some(*identity),
         NamedIdentity::Unresolved(why) => return waiting_for_identity(why.clone()),
     };
-    let permission = send_permission(spec, &pool_arn, &observed.account_id, identity);
+    let mut permission = send_permission(spec, &pool_arn, &observed.account_id, identity);
+    if let SendPermission::SendText { resources } = &mut permission {
+        resources.extend(replicas::send_resources(spec, observed, &pool_arn));
+    }
     let predecessor = desired::predecessor(&pool.tags, inputs.installation, &spec.owner);
     let previous_external_id = draft.status.external_id.clone();
     let RolePlan { external_id, state } = role::plan(
@@ -142,7 +145,9 @@ fn send_permission(spec: &Desired, pool_arn: &str, account_id: &str, identity: O
     let resource = identity.map(|i| i.arn.clone()).unwrap_or_else(|| {
         policy::identities_in_region(desired::partition_of(pool_arn), &spec.pool_region, account_id)
     });
-    SendPermission::SendText { resource }
+    SendPermission::SendText {
+        resources: vec![resource],
+    }
 }
 
 /// The pool's `SmsConfiguration` the spec asks for.
@@ -259,7 +264,7 @@ fn plan_pool(draft: &mut Draft, spec: &Desired, observed: &Observed, pool: &User
 
 /// Where a dry-run send may go: a verified number (the spec's first), or, out of the sandbox,
 /// any number the spec lists.
-fn test_destination(spec: &Desired, account: &AccountSms) -> Option<String> {
+pub(super) fn test_destination(spec: &Desired, account: &AccountSms) -> Option<String> {
     let verified = |n: &str| account.destinations.get(n).is_some_and(|d| d.state == Listed::Verified);
     let numbers = &spec.sandbox_numbers;
     numbers
@@ -399,7 +404,7 @@ fn propagating(role_arn: &str, e: &AwsError) -> Finding {
 }
 
 /// A dry-run send End User Messaging refused: what to fix, by its reason.
-fn test_failed(e: &AwsError, m: &TestMessage) -> Finding {
+pub(super) fn test_failed(e: &AwsError, m: &TestMessage) -> Finding {
     let fix = match (e.kind, e.reason.as_deref(), e.code.as_str()) {
         (ErrorKind::AccessDenied, _, _) => {
             "let the operator call sms-voice:SendTextMessage (docs/iam-policy.json)".to_string()

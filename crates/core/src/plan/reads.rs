@@ -19,15 +19,19 @@ pub fn secondaries_to_read(replicas: &[Replica]) -> impl Iterator<Item = &Replic
     desired::secondaries(replicas).filter(|r| r.status.configurable())
 }
 
-/// The SNS regions the secondaries read send through, other than the primary's: the account's
-/// SMS state (the sandbox above all) is read in each.
+/// The regions the secondaries read send through (their SNS region, or on the direct path their
+/// own), other than the primary's: the account's SMS state (the sandbox, the identities, the
+/// verified numbers) is read in each.
 pub fn replica_sms_regions(spec: &Desired, secondaries: &[(Replica, super::Read<UserPool>)]) -> Vec<String> {
     let mut regions: Vec<String> = vec![];
     for (replica, _) in secondaries {
-        if let Ok(desired::ReplicaPath::Sns { region }) = spec.replica_path(&replica.region)
-            && region != spec.sms_region()
-            && !regions.contains(&region)
-        {
+        let region = match spec.replica_path(&replica.region) {
+            Ok(desired::ReplicaPath::Sns { region }) => region,
+            // The direct path sends from the secondary's own Region.
+            Ok(desired::ReplicaPath::Direct(_)) => replica.region.clone(),
+            Err(_) => continue,
+        };
+        if region != spec.sms_region() && !regions.contains(&region) {
             regions.push(region);
         }
     }

@@ -4,12 +4,15 @@
 //! `ACTIVE` or `INACTIVE`.
 
 use super::observed::{Observed, Read};
-use super::{Applied, Step, Tally, pending};
+use super::{Applied, Step, Tally, config, pending};
+use crate::account::{self as sms_account, AccountSms, Identity};
 use crate::conditions::{Finding, reasons};
 use crate::crd::{DeliveryPath, RegionStatus};
 use crate::desired::{
-    self, Change, Desired, Replica, ReplicaPath, ReplicaPathError, ReplicaRole, ReplicaStatus, SmsConfig,
+    self, Change, Desired, DirectPath, DirectSms, Replica, ReplicaPath, ReplicaPathError, ReplicaRole, ReplicaStatus,
+    SmsConfig, TestMessage,
 };
+use crate::policy;
 
 /// One secondary's part of the plan.
 #[derive(Debug, Clone)]
@@ -23,13 +26,17 @@ pub(super) struct ReplicaPlan {
     state: ReplicaState,
 }
 
+// A pool has one secondary: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum ReplicaState {
     /// `CREATING` or `DELETING`: configured once `ACTIVE` or `INACTIVE`.
     Waiting,
     /// In sync (`Ok`), or what stops it.
     Settled(Finding),
+    /// A dry-run send from the secondary's Region first (direct path), then the update.
     Update {
+        test: Option<Step>,
         step: Step,
         in_sync: Finding,
     },
@@ -88,18 +95,8 @@ fn plan_one(
     external_id: Option<&str>,
 ) -> ReplicaState {
     let region = &replica.region;
-    let sns_region = match path {
-        Ok(ReplicaPath::Sns { region }) => region,
-        Ok(ReplicaPath::Direct(_)) => {
-            return ReplicaState::Settled(Finding::failed(
-                reasons::DIRECT_PATH_REPLICA_NOT_CONFIGURED,
-                format!(
-                    "the secondary in {region} sends directly through End User Messaging, which this version of the \
-                     operator does not configure on secondaries yet: set its SmsConfiguration in {region} yourself, \
-                     or send through SNS there"
-                ),
-            ));
-        }
+    let path = match path {
+        Ok(path) => path,
         Err(e @ ReplicaPathError::IdentityNeededInRegion { .. }) => {
             return ReplicaState::Settled(Finding::failed(reasons::IDENTITY_NEEDED_IN_REGION, e.to_string()));
         }
@@ -123,19 +120,31 @@ fn plan_one(
             ));
         }
     };
-    let desired = SmsConfig {
-        caller_arn: role_arn.to_string(),
-        external_id: external_id.map(String::from),
-        region: Some(sns_region.clone()),
-        direct: None,
+    let (desired, account) = match desired_sms(spec, observed, region, &path, role_arn, external_id) {
+        Ok(desired) => desired,
+        Err(finding) => return ReplicaState::Settled(finding),
     };
-    let in_sync = Finding::ok(
-        reasons::REPLICAS_IN_SYNC,
-        format!("{region} sends SMS as {role_arn} through SNS in {sns_region}"),
-    );
+    let in_sync = Finding::ok(reasons::REPLICAS_IN_SYNC, in_sync_message(region, &desired));
     if pool.sms.as_ref() == Some(&desired) {
         return ReplicaState::Settled(in_sync);
     }
+    let dlt = match &path {
+        ReplicaPath::Direct(d) => d.india_dlt.as_ref(),
+        ReplicaPath::Sns { .. } => None,
+    };
+    let test = account.and_then(|account| {
+        let direct = desired.direct.as_ref()?;
+        let destination = config::test_destination(spec, account)?;
+        Some(Step::new(Change::TestSendText(TestMessage {
+            region: region.clone(),
+            india_dlt: dlt
+                .filter(|_| destination.starts_with("+91"))
+                .map(|d| (d.entity_id.clone(), d.template_id.clone())),
+            destination,
+            origination_identity: direct.origination_identity.clone(),
+            configuration_set: direct.configuration_set.clone(),
+        })))
+    });
     let change = Change::UpdateReplicaSmsConfiguration {
         user_pool_id: spec.user_pool_id.clone(),
         region: region.clone(),
@@ -144,9 +153,117 @@ fn plan_one(
         to: desired,
     };
     ReplicaState::Update {
+        test,
         step: Step::new(change),
         in_sync,
     }
+}
+
+/// The secondary's `SmsConfiguration` the spec asks for, with the account's state in its Region on
+/// the direct path (for the dry-run send); or why it cannot be known.
+fn desired_sms<'a>(
+    spec: &Desired,
+    observed: &'a Observed,
+    region: &str,
+    path: &ReplicaPath,
+    role_arn: &str,
+    external_id: Option<&str>,
+) -> Result<(SmsConfig, Option<&'a AccountSms>), Finding> {
+    let mut sms = SmsConfig {
+        caller_arn: role_arn.to_string(),
+        external_id: external_id.map(String::from),
+        region: None,
+        direct: None,
+    };
+    let direct = match path {
+        ReplicaPath::Sns { region: sns_region } => {
+            sms.region = Some(sns_region.clone());
+            return Ok((sms, None));
+        }
+        ReplicaPath::Direct(direct) => direct,
+    };
+    let account = observed.account_in(region, spec.sms_region()).ok_or_else(|| {
+        Finding::unknown(
+            reasons::REPLICA_NOT_READY,
+            format!("the account's End User Messaging state in {region} cannot be read yet"),
+        )
+    })?;
+    let identity =
+        identity_in(direct, account, region).map_err(|why| Finding::failed(reasons::IDENTITY_NEEDED_IN_REGION, why))?;
+    if let Some(set) = direct
+        .configuration_set
+        .as_ref()
+        .filter(|s| !account.configuration_sets.contains(*s))
+    {
+        return Err(Finding::failed(
+            reasons::CONFIGURATION_SET_NOT_FOUND,
+            format!(
+                "End User Messaging has no configuration set {set} in {region}: create it there, or fix \
+                 spec.replicas[] with region {region}"
+            ),
+        ));
+    }
+    sms.region = Some(region.to_string());
+    sms.direct = Some(DirectSms {
+        origination_identity: identity.map(|i| i.arn.clone()),
+        configuration_set: direct.configuration_set.clone(),
+        in_entity_id: direct.india_dlt.as_ref().map(|d| d.entity_id.clone()),
+        in_template_id: direct.india_dlt.as_ref().map(|d| d.template_id.clone()),
+    });
+    Ok((sms, Some(account)))
+}
+
+fn in_sync_message(region: &str, sms: &SmsConfig) -> String {
+    let through = sms.region.as_deref().unwrap_or_default();
+    match &sms.direct {
+        None => format!("{region} sends SMS as {} through SNS in {through}", sms.caller_arn),
+        Some(direct) => format!(
+            "{region} sends SMS as {} directly through End User Messaging in {through}{}",
+            sms.caller_arn,
+            direct
+                .origination_identity
+                .as_deref()
+                .map(|arn| format!(" from {arn}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The origination identity `direct` names, resolved in `region`; `None` when it names none.
+fn identity_in<'a>(direct: &DirectPath, account: &'a AccountSms, region: &str) -> Result<Option<&'a Identity>, String> {
+    match direct.origination_identity.as_deref() {
+        None => Ok(None),
+        Some(reference) => sms_account::resolve(account, reference, region)
+            .map(Some)
+            .map_err(|why| format!("the secondary in {region}: {why}")),
+    }
+}
+
+/// What the role must be allowed to send from in the secondaries that send directly through End
+/// User Messaging: each one's origination identity, or every identity of its Region when it names
+/// none. A secondary whose identity cannot be resolved yet adds nothing (it is not configured).
+pub(super) fn send_resources(spec: &Desired, observed: &Observed, primary_arn: &str) -> Vec<String> {
+    let Read::Found(replicas) = &observed.replicas else {
+        return vec![];
+    };
+    let partition = desired::partition_of(primary_arn);
+    desired::secondaries(replicas)
+        .filter(|r| r.status.configurable())
+        .filter_map(|replica| {
+            let Ok(ReplicaPath::Direct(direct)) = spec.replica_path(&replica.region) else {
+                return None;
+            };
+            let account = observed.account_in(&replica.region, spec.sms_region())?;
+            match identity_in(&direct, account, &replica.region).ok()? {
+                Some(identity) => Some(identity.arn.clone()),
+                None => Some(policy::identities_in_region(
+                    partition,
+                    &replica.region,
+                    &observed.account_id,
+                )),
+            }
+        })
+        .collect()
 }
 
 /// `ReplicasConfigured` when the pool is not configured at all (the role or the pool stops it):
@@ -165,17 +282,23 @@ fn no_replicas() -> Finding {
 
 /// The steps of `plans`, in order.
 pub(super) fn steps(plans: &[ReplicaPlan]) -> impl Iterator<Item = &Step> {
-    plans.iter().filter_map(|p| match &p.state {
-        ReplicaState::Update { step, .. } => Some(step),
-        _ => None,
-    })
+    plans
+        .iter()
+        .flat_map(|p| match &p.state {
+            ReplicaState::Update { test, step, .. } => [test.as_ref(), Some(step)],
+            _ => [None, None],
+        })
+        .flatten()
 }
 
 pub(super) fn steps_mut(plans: &mut [ReplicaPlan]) -> impl Iterator<Item = &mut Step> {
-    plans.iter_mut().filter_map(|p| match &mut p.state {
-        ReplicaState::Update { step, .. } => Some(step),
-        _ => None,
-    })
+    plans
+        .iter_mut()
+        .flat_map(|p| match &mut p.state {
+            ReplicaState::Update { test, step, .. } => [test.as_mut(), Some(step)],
+            _ => [None, None],
+        })
+        .flatten()
 }
 
 /// `ReplicasConfigured` after execution, and `status.regions` (with the primary's row first).
@@ -199,15 +322,22 @@ pub(super) fn conclude(
                 ),
             ),
             ReplicaState::Settled(f) => f,
-            ReplicaState::Update { step, in_sync } => match step.applied() {
-                Applied::Done | Applied::AlreadyDone => in_sync,
-                Applied::DryRun => pending([step.change()]),
-                Applied::NotAttempted => Finding::unknown(
-                    reasons::WAITING_FOR_ROLE,
-                    "waiting for the primary's SMS configuration and the IAM role",
-                ),
-                Applied::Failed(e) => tally.fail(e),
-            },
+            ReplicaState::Update { test, step, in_sync } => {
+                let tested = test.as_ref().map(|t| (t.applied(), t.change()));
+                match (tested, step.applied()) {
+                    (Some((Applied::Failed(e), Change::TestSendText(m))), _) => {
+                        tally.note(e);
+                        config::test_failed(e, m)
+                    }
+                    (_, Applied::Done | Applied::AlreadyDone) => in_sync,
+                    (_, Applied::DryRun) => pending([step.change()]),
+                    (_, Applied::NotAttempted) => Finding::unknown(
+                        reasons::WAITING_FOR_ROLE,
+                        "waiting for the primary's SMS configuration and the IAM role",
+                    ),
+                    (_, Applied::Failed(e)) => tally.fail(e),
+                }
+            }
         };
         regions.push(RegionStatus {
             region: plan.replica.region.clone(),

@@ -57,17 +57,21 @@ pub const SEND_TEXT_MESSAGE: &str = "sms-voice:SendTextMessage";
 
 /// The managed role's inline policy on the SNS path: `sns:Publish`, which is all Cognito needs.
 pub fn publish_policy() -> Value {
-    allow_only(SNS_PUBLISH, "*")
+    allow_only(SNS_PUBLISH, json!("*"))
 }
 
 /// The managed role's inline policy on the direct path: `sms-voice:SendTextMessage` on
 /// `resource`, the origination identity's ARN (or every identity of the account in the pool's
 /// region when the resource names none).
-pub fn send_text_policy(resource: &str) -> Value {
-    allow_only(SEND_TEXT_MESSAGE, resource)
+/// A single resource is written as a string, as before pools had Regions.
+pub fn send_text_policy(resources: &[String]) -> Value {
+    match resources {
+        [one] => allow_only(SEND_TEXT_MESSAGE, json!(one)),
+        several => allow_only(SEND_TEXT_MESSAGE, json!(several)),
+    }
 }
 
-fn allow_only(action: &str, resource: &str) -> Value {
+fn allow_only(action: &str, resource: Value) -> Value {
     json!({
         "Version": POLICY_VERSION,
         "Statement": [{ "Effect": "Allow", "Action": action, "Resource": resource }]

@@ -218,18 +218,34 @@ fn publish_permission_checks() {
 fn send_text_permission_is_checked_against_the_identity() {
     let arn = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-abc";
     let region = identities_in_region("aws", "eu-west-1", "123456789012");
-    assert!(allows(&[send_text_policy(arn)], SEND_TEXT_MESSAGE, arn));
-    assert!(allows(&[send_text_policy(&region)], SEND_TEXT_MESSAGE, arn));
-    assert!(allows(&[send_text_policy(&region)], SEND_TEXT_MESSAGE, &region));
+    assert!(allows(&[send_text_policy(&[arn.to_string()])], SEND_TEXT_MESSAGE, arn));
+    assert!(allows(
+        &[send_text_policy(&[region.to_string()])],
+        SEND_TEXT_MESSAGE,
+        arn
+    ));
+    assert!(allows(
+        &[send_text_policy(&[region.to_string()])],
+        SEND_TEXT_MESSAGE,
+        &region
+    ));
     assert!(
-        !allows(&[send_text_policy(arn)], SEND_TEXT_MESSAGE, &region),
+        !allows(&[send_text_policy(&[arn.to_string()])], SEND_TEXT_MESSAGE, &region),
         "a policy scoped to one identity does not cover every identity"
     );
     let other = "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-other";
-    assert!(!allows(&[send_text_policy(other)], SEND_TEXT_MESSAGE, arn));
+    assert!(!allows(
+        &[send_text_policy(&[other.to_string()])],
+        SEND_TEXT_MESSAGE,
+        arn
+    ));
     assert!(!allows(&[publish_policy()], SEND_TEXT_MESSAGE, arn));
     let deny = json!({"Statement":{"Effect":"Deny","Action":"sms-voice:*","Resource":"*"}});
-    assert!(!allows(&[send_text_policy(arn), deny], SEND_TEXT_MESSAGE, arn));
+    assert!(!allows(
+        &[send_text_policy(&[arn.to_string()]), deny],
+        SEND_TEXT_MESSAGE,
+        arn
+    ));
 }
 
 #[test]
