@@ -178,7 +178,7 @@ async fn the_role_is_kept_while_the_secondary_still_sends_with_it() {
 }
 
 #[tokio::test]
-async fn a_secondary_s_region_still_in_the_sandbox_keeps_sandbox_exited_false() {
+async fn a_secondary_s_region_in_the_sandbox_or_with_a_low_spend_limit_is_reported() {
     let emu = Emulator::start();
     let pool = replicated(&emu, false).await;
     emu.sns_account("us-east-1", json!({"inSandbox": false}));
@@ -199,11 +199,29 @@ async fn a_secondary_s_region_still_in_the_sandbox_keeps_sandbox_exited_false() 
         "each Region's own sandbox"
     );
 
-    // Out of the sandbox there too: nothing stops it.
+    // Out of the sandbox there too: the spend limit is the next thing a failover would meet.
     emu.sns_account("us-west-2", json!({"inSandbox": false}));
-    let mut res = resource("app", json!({"userPoolId": pool}));
+    emu.sns_account("us-east-1", json!({"monthlySpendLimit": "100"}));
+    let spec = json!({"userPoolId": pool, "minimumMonthlySpendLimitUSD": "50"});
+    let mut res = resource("app", spec.clone());
     reconcile_once(&emu, &mut res).await;
     assert_eq!(condition(&res, types::SANDBOX_EXITED).0, "True", "{:?}", res.status);
+    let (status, reason, message) = condition(&res, types::SPEND_LIMIT_SUFFICIENT);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SpendLimitTooLow"));
+    assert!(
+        message.starts_with("the pool's secondary in us-west-2 sends through us-west-2: "),
+        "{message}"
+    );
+
+    emu.sns_account("us-west-2", json!({"monthlySpendLimit": "100"}));
+    let mut res = resource("app", spec);
+    reconcile_once(&emu, &mut res).await;
+    assert_eq!(
+        condition(&res, types::SPEND_LIMIT_SUFFICIENT).0,
+        "True",
+        "{:?}",
+        res.status
+    );
 }
 
 /// The ARN End User Messaging gives phone number `number` in `region`.

@@ -106,6 +106,8 @@ pub struct Plan {
     replicas_unplanned: Finding,
     /// The primary's row of `status.regions`, as read.
     primary_region: crate::crd::RegionStatus,
+    /// `SpendLimitSufficient` as a secondary's region stops it, when one does.
+    spend_elsewhere: Option<Finding>,
 }
 
 /// Collects whether anything calls for a retry with backoff.
@@ -396,6 +398,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         Ok(observed) => replicas::primary_row(spec, observed, false),
         Err(_) => crate::crd::RegionStatus::default(),
     };
+    let spend_elsewhere = observed.as_ref().ok().and_then(|o| replicas::spend_elsewhere(spec, o));
     let (config, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
@@ -432,6 +435,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         claim,
         replicas_unplanned,
         primary_region,
+        spend_elsewhere,
     }
 }
 
@@ -563,6 +567,11 @@ impl Plan {
             && let Some(elsewhere) = replicas::sandbox_elsewhere(&status.regions)
         {
             sms.sandbox = elsewhere;
+        }
+        if sms.spend_limit.status == ConditionStatus::True
+            && let Some(elsewhere) = self.spend_elsewhere
+        {
+            sms.spend_limit = elsewhere;
         }
         if let Some(failure) = &self.cognito_diagnosis {
             config::apply_cognito_diagnosis(failure, &mut findings, &mut sms);

@@ -392,6 +392,32 @@ pub(super) fn primary_row(spec: &Desired, observed: &Observed, configured: bool)
     }
 }
 
+/// `SpendLimitSufficient` covers every Region the pool sends from: the first secondary whose
+/// region's monthly spend limit is below what the spec asks (or unknown), if any.
+pub(super) fn spend_elsewhere(spec: &Desired, observed: &Observed) -> Option<Finding> {
+    let Read::Found(replicas) = &observed.replicas else {
+        return None;
+    };
+    let minimum = spec.minimum_monthly_spend_limit_usd.as_deref();
+    desired::secondaries(replicas)
+        .filter(|r| r.status.configurable())
+        .find_map(|replica| {
+            let (region, path) = match spec.replica_path(&replica.region).ok()? {
+                ReplicaPath::Sns { region } => (region, DeliveryPath::Sns),
+                ReplicaPath::Direct(_) => (replica.region.clone(), DeliveryPath::EndUserMessaging),
+            };
+            let account = observed.account_in(&region, spec.sms_region())?;
+            let finding = sms_account::spend_finding(account, minimum, path, &region);
+            (finding.status != crate::conditions::ConditionStatus::True).then(|| Finding {
+                message: format!(
+                    "the pool's secondary in {} sends through {region}: {}",
+                    replica.region, finding.message
+                ),
+                ..finding
+            })
+        })
+}
+
 /// `SandboxExited` covers every Region the pool sends from: a secondary whose SNS region is still
 /// in the sandbox could text only verified numbers after a failover.
 pub(super) fn sandbox_elsewhere(regions: &[RegionStatus]) -> Option<Finding> {
