@@ -136,3 +136,53 @@ async fn a_replica_added_later_is_configured_within_a_resync_period_and_through_
     })
     .await;
 }
+
+/// The direct path: the secondary sends from its own Region's identity, which the spec names for
+/// it; without it, the condition says what to add.
+#[tokio::test]
+async fn a_direct_path_secondary_sends_from_the_identity_named_for_its_region() {
+    let c = Cluster::start().await;
+    for (region, number) in [("us-east-1", "+12065550100"), ("us-west-2", "+12065550199")] {
+        c.emu.sns_account(
+            region,
+            json!({"originationNumbers": [{"phoneNumber": number, "type": "TEN_DLC"}]}),
+        );
+    }
+    c.emu.replicas(json!({"createSeconds": 0}));
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    c.emu.replicate("us-east-1", &pool, "us-west-2").await;
+    let op = c.operator(&["--resync-period", "10m"]);
+    let primary_only = json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": "+12065550100"}});
+    c.create("app", primary_only).await;
+
+    let needed = eventually(&op, Duration::from_secs(20), "IdentityNeededInRegion", || async {
+        let r = c.csms().get("app").await.ok()?;
+        let condition = r.condition("ReplicasConfigured")?.clone();
+        (condition.reason == "IdentityNeededInRegion").then_some(condition)
+    })
+    .await;
+    assert!(needed.message.contains("us-west-2"), "{}", needed.message);
+
+    let replicas = json!({"spec": {"replicas": [
+        {"region": "us-west-2", "endUserMessaging": {"originationIdentity": "+12065550199"}}
+    ]}});
+    c.csms()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&replicas))
+        .await
+        .unwrap();
+    let res = eventually(&op, Duration::from_secs(20), "the secondary configured", || async {
+        let r = c.csms().get("app").await.ok()?;
+        let current = r.status.as_ref()?.observed_generation == r.metadata.generation;
+        (current && r.condition("ReplicasConfigured")?.status == "True").then_some(r)
+    })
+    .await;
+    let west = c.emu.sms_configuration("us-west-2", &pool).await.unwrap();
+    let eums = west.eums_sms().expect("the direct path in us-west-2");
+    assert_eq!(eums.region(), Some("us-west-2"));
+    assert!(
+        eums.origination_identity().unwrap_or_default().contains(":us-west-2:"),
+        "{eums:?}"
+    );
+    let regions = res.status.unwrap().regions;
+    assert!(regions.iter().all(|r| r.configured), "{regions:?}");
+}
