@@ -25,6 +25,16 @@ async fn replicated(emu: &Emulator, creating: bool) -> String {
     pool
 }
 
+/// The `aws:SourceArn` the managed role of `pool` trusts.
+async fn trusted(emu: &Emulator, pool: &str) -> serde_json::Value {
+    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
+    trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"].clone()
+}
+
+fn both_regions(pool: &str) -> serde_json::Value {
+    json!([pool_arn("us-east-1", pool), pool_arn("us-west-2", pool)])
+}
+
 #[tokio::test]
 async fn the_secondary_sends_with_the_primary_s_role_through_its_own_region() {
     let emu = Emulator::start();
@@ -62,10 +72,9 @@ async fn the_secondary_sends_with_the_primary_s_role_through_its_own_region() {
         Some("arn:aws:lambda:us-west-2:123456789012:function:west"),
         "the secondary's own trigger stays"
     );
-    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
     assert_eq!(
-        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
-        json!([pool_arn("us-east-1", &pool), pool_arn("us-west-2", &pool)]),
+        trusted(&emu, &pool).await,
+        both_regions(&pool),
         "Cognito may assume the role from either Region"
     );
     let regions: Vec<(String, String, bool)> = status
@@ -112,10 +121,9 @@ async fn a_secondary_being_created_waits_and_is_configured_once_active() {
         "nothing written there yet"
     );
 
-    let trust = emu.trust_policy(&format!("cognito-sms-{pool}")).await;
     assert_eq!(
-        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
-        json!([pool_arn("us-east-1", &pool), pool_arn("us-west-2", &pool)]),
+        trusted(&emu, &pool).await,
+        both_regions(&pool),
         "the role is ready for the secondary before it is"
     );
 

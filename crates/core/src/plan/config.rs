@@ -241,7 +241,7 @@ fn plan_pool(draft: &mut Draft, spec: &Desired, observed: &Observed, pool: &User
     let test = match (&desired.direct, account) {
         (Some(direct), Some(account)) => match test_destination(spec, account) {
             Some(destination) => Some(Step::new(Change::TestSendText(test_message(
-                spec,
+                spec.direct().and_then(|d| d.india_dlt.as_ref()),
                 &desired,
                 direct,
                 destination,
@@ -280,8 +280,13 @@ pub(super) fn test_destination(spec: &Desired, account: &AccountSms) -> Option<S
         .map(String::from)
 }
 
-fn test_message(spec: &Desired, desired: &SmsConfig, direct: &DirectSms, destination: String) -> TestMessage {
-    let dlt = spec.direct().and_then(|d| d.india_dlt.as_ref());
+/// The dry-run send of `desired` to `destination`, with India's DLT IDs (`dlt`) when it goes there.
+pub(super) fn test_message(
+    dlt: Option<&crate::crd::IndiaDlt>,
+    desired: &SmsConfig,
+    direct: &DirectSms,
+    destination: String,
+) -> TestMessage {
     TestMessage {
         region: desired.region.clone().unwrap_or_default(),
         india_dlt: dlt

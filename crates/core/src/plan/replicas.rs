@@ -10,7 +10,7 @@ use crate::conditions::{Finding, reasons};
 use crate::crd::{DeliveryPath, RegionStatus};
 use crate::desired::{
     self, Change, Desired, DirectPath, DirectSms, Replica, ReplicaPath, ReplicaPathError, ReplicaRole, ReplicaStatus,
-    SmsConfig, TestMessage,
+    SmsConfig,
 };
 use crate::policy;
 
@@ -135,15 +135,12 @@ fn plan_one(
     let test = account.and_then(|account| {
         let direct = desired.direct.as_ref()?;
         let destination = config::test_destination(spec, account)?;
-        Some(Step::new(Change::TestSendText(TestMessage {
-            region: region.clone(),
-            india_dlt: dlt
-                .filter(|_| destination.starts_with("+91"))
-                .map(|d| (d.entity_id.clone(), d.template_id.clone())),
+        Some(Step::new(Change::TestSendText(config::test_message(
+            dlt,
+            &desired,
+            direct,
             destination,
-            origination_identity: direct.origination_identity.clone(),
-            configuration_set: direct.configuration_set.clone(),
-        })))
+        ))))
     });
     let change = Change::UpdateReplicaSmsConfiguration {
         user_pool_id: spec.user_pool_id.clone(),
