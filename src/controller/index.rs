@@ -18,6 +18,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
 
+use crate::account::NumberAt;
 use crate::conditions::ConditionStatus;
 use crate::crd::CognitoSmsConfig;
 use crate::plan::tenancy::{Acting, acted_account};
@@ -76,9 +77,9 @@ struct Entry {
     rank: Rank,
     /// The account and region of the user pool, whose `UserPoolRead` quota each resync spends.
     pool_region: Option<InAccount>,
-    /// The account and SMS region its sandbox numbers are verified in.
-    region: Option<InAccount>,
-    numbers: Vec<String>,
+    /// Its sandbox numbers, each in the region whose sandbox verifies it, in the account of
+    /// `pool`.
+    numbers: Vec<NumberAt>,
     secrets: BTreeSet<String>,
     /// It lists numbers and is not being deleted: its namespace's Secrets hold codes.
     needs_codes: bool,
@@ -101,8 +102,7 @@ impl Entry {
             pool: (account.clone(), obj.spec.user_pool_id.clone()),
             rank: Rank::of(obj),
             pool_region: crate::regions::pool_region(&obj.spec.user_pool_id).map(|r| (account.clone(), r.to_string())),
-            region: reconcile::sms_region_of(obj).map(|r| (account.clone(), r)),
-            numbers: numbers.iter().map(|n| n.phone_number.clone()).collect(),
+            numbers: reconcile::numbers_of(obj),
             secrets: numbers.iter().map(|n| n.verification_code_ref.name.clone()).collect(),
             needs_codes: !numbers.is_empty() && obj.metadata.deletion_timestamp.is_none(),
         }
@@ -114,7 +114,7 @@ struct Inner {
     entries: HashMap<Ref, Entry>,
     /// (account, user pool ID) → the resources naming it, in the order they may manage it.
     claimants: HashMap<InAccount, BTreeMap<Rank, Ref>>,
-    /// (account, SMS region) → number → the resources listing it.
+    /// (account, SMS region) → number → the resources listing it there.
     numbers: HashMap<InAccount, BTreeMap<String, HashSet<Ref>>>,
     /// (namespace, Secret name) → the resources reading codes from it.
     secrets: HashMap<(String, String), HashSet<Ref>>,
@@ -208,11 +208,12 @@ impl Inner {
             None => changed.added.push(entry.uid.clone()),
         }
         self.readiness.count(entry.ready, 1);
-        if let Some(region) = &entry.region {
-            let listed = self.numbers.entry(region.clone()).or_default();
-            for n in &entry.numbers {
-                listed.entry(n.clone()).or_default().insert(key.clone());
-            }
+        for at in &entry.numbers {
+            let listed = self
+                .numbers
+                .entry((entry.pool.0.clone(), at.region.clone()))
+                .or_default();
+            listed.entry(at.number.clone()).or_default().insert(key.clone());
         }
         for s in &entry.secrets {
             let readers = self.secrets.entry((entry.namespace.clone(), s.clone())).or_default();
@@ -246,13 +247,14 @@ impl Inner {
             }
         }
         self.readiness.count(entry.ready, -1);
-        if let Some(listed) = entry.region.as_ref().and_then(|r| self.numbers.get_mut(r)) {
-            for n in &entry.numbers {
-                if let Some(refs) = listed.get_mut(n) {
-                    refs.remove(key);
-                    if refs.is_empty() {
-                        listed.remove(n);
-                    }
+        for at in &entry.numbers {
+            let region = (entry.pool.0.clone(), at.region.clone());
+            if let Some(listed) = self.numbers.get_mut(&region)
+                && let Some(refs) = listed.get_mut(&at.number)
+            {
+                refs.remove(key);
+                if refs.is_empty() {
+                    listed.remove(&at.number);
                 }
             }
         }
@@ -360,20 +362,22 @@ impl Index {
         self.0.read().unwrap_or_else(|p| p.into_inner()).readiness
     }
 
-    /// Sandbox numbers listed by the other resources that use the same SMS region of the
-    /// account `obj` acts in: the same sandbox list.
-    pub(super) fn claimed_by_others(&self, obj: &CognitoSmsConfig, acting: &Acting) -> HashSet<String> {
-        let Some(region) = reconcile::sms_region_of(obj) else {
-            return HashSet::new();
-        };
+    /// Sandbox numbers the other resources list in the account `obj` acts in (or may act in),
+    /// by the region whose sandbox verifies them: the sandbox lists it shares with them.
+    pub(super) fn claimed_by_others(&self, obj: &CognitoSmsConfig, acting: &Acting) -> HashSet<NumberAt> {
         let me = ObjectRef::from_obj(obj);
+        let account = Some(acting.account().to_string());
         let inner = self.0.read().unwrap_or_else(|p| p.into_inner());
-        both(acting, &region)
+        inner
+            .numbers
             .iter()
-            .filter_map(|at| inner.numbers.get(at))
-            .flatten()
-            .filter(|(_, refs)| refs.iter().any(|r| *r != me))
-            .map(|(n, _)| n.clone())
+            .filter(|((a, _), _)| a.is_none() || *a == account)
+            .flat_map(|((_, region), listed)| {
+                listed
+                    .iter()
+                    .filter(|(_, refs)| refs.iter().any(|r| *r != me))
+                    .map(move |(n, _)| NumberAt::new(region, n))
+            })
             .collect()
     }
 

@@ -170,7 +170,7 @@ impl Context {
         acting: Acting,
         obj: &CognitoSmsConfig,
         secrets: &'a KubeSecrets,
-        claimed: &'a std::collections::HashSet<String>,
+        claimed: &'a std::collections::HashSet<crate::account::NumberAt>,
     ) -> Env<'a, AwsReads<'a, KubeSecrets>, AwsWrites<'a>> {
         let installation = self.settings.installation.as_deref().unwrap_or_default();
         Env::aws(

@@ -7,7 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::account::{Code, NumberIds};
+use crate::account::{Code, NumberAt, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::acting::{ExternalIds, Tenancy};
 use crate::admission::{self, Admitted, Kind};
@@ -254,15 +254,12 @@ pub async fn reconcile_all(aws: &Aws, input: Input, run: &Run) -> Output {
                     .iter()
                     .find(|other| other.spec.user_pool_id == resource.spec.user_pool_id && same_account(other))
                     .map(|other| crate::desired::Owner::of(other).to_string());
-                let region = reconcile::sms_region_of(resource);
-                let claimed: HashSet<String> = input
+                let claimed: HashSet<NumberAt> = input
                     .resources
                     .iter()
                     .enumerate()
-                    .filter(|(j, other)| {
-                        *j != i && region.is_some() && reconcile::sms_region_of(other) == region && same_account(other)
-                    })
-                    .flat_map(|(_, other)| other.spec.sandbox_phone_numbers.iter().map(|n| n.phone_number.clone()))
+                    .filter(|(j, other)| *j != i && same_account(other))
+                    .flat_map(|(_, other)| reconcile::numbers_of(other))
                     .collect();
                 let secrets = FileSecrets {
                     secrets: &input.secrets,

@@ -1,8 +1,8 @@
 //! The deletion policy, applied when a resource is deleted. Idempotent, and never blocked by an
 //! invalid spec: what cannot be identified is left alone and reported.
 
-use super::{Env, Mode, Reads, Writes, sms_region_of};
-use crate::account::mask;
+use super::{Env, Mode, Reads, Writes, numbers_of, sms_region_of};
+use crate::account::{NumberAt, mask};
 use crate::aws::AwsError;
 use crate::crd::{CognitoSmsConfig, DeletionPolicy};
 
@@ -77,22 +77,22 @@ pub async fn cleanup<R: Reads, W: Writes>(
     Ok(out)
 }
 
-/// The spec's numbers that this resource added to the sandbox and no other resource lists.
-fn numbers_to_remove<'a>(res: &'a CognitoSmsConfig, env: &Env<'_, impl Reads, impl Writes>) -> Vec<&'a str> {
-    let Some(status) = res.status.as_ref() else {
+/// The spec's numbers that this resource added to their region's sandbox and no other resource
+/// lists there.
+fn numbers_to_remove(res: &CognitoSmsConfig, env: &Env<'_, impl Reads, impl Writes>) -> Vec<NumberAt> {
+    let (Some(status), Some(primary)) = (res.status.as_ref(), sms_region_of(res)) else {
         return vec![];
     };
-    res.spec
-        .sandbox_phone_numbers
-        .iter()
-        .map(|n| n.phone_number.as_str())
-        .filter(|n| {
-            status
-                .sandbox_phone_numbers
-                .iter()
-                .any(|s| env.number_ids.matches(&s.id, n) && s.added_by_operator)
+    numbers_of(res)
+        .into_iter()
+        .filter(|at| {
+            status.sandbox_phone_numbers.iter().any(|s| {
+                s.added_by_operator
+                    && s.region.as_deref().unwrap_or(&primary) == at.region
+                    && env.number_ids.matches(&s.id, &at.number)
+            })
         })
-        .filter(|n| !env.claimed_elsewhere.contains(*n))
+        .filter(|at| !env.claimed_elsewhere.contains(at))
         .collect()
 }
 
@@ -103,40 +103,45 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
     out: &mut CleanupReport,
 ) -> Result<(), AwsError> {
     let ours = numbers_to_remove(res, env);
-    let Some(region) = sms_region_of(res).filter(|_| !ours.is_empty()) else {
+    if ours.is_empty() {
         return Ok(());
-    };
-    let account_id = env.reads.account_id().await?;
-    let account = env.reads.account_sms(&account_id, &region).await?;
-    for number in ours {
-        let Some(destination) = account.destinations.get(number) else {
-            continue;
-        };
-        let change = Change::RemoveSandboxNumber {
-            region: region.clone(),
-            number: number.to_string(),
-            id: destination.id.clone(),
-        };
-        if mode == Mode::DryRun {
-            out.changes.push(change);
-            continue;
-        }
-        match env.writes.apply(&change).await {
-            Ok(()) => out.changes.push(change),
-            Err(e) if e.is_not_found() => {}
-            // Refused within 24 hours of adding or verifying the number.
-            Err(e) if e.code == "ConflictException" => out.kept.push((
-                NUMBER_RETAINED,
-                format!(
-                    "{} was left in the verified destination numbers in {region}: {}",
-                    mask(number),
-                    e.message
-                ),
-            )),
-            Err(e) => return Err(e),
-        }
     }
-    env.reads.forget_account_sms(&account_id, &region);
+    let account_id = env.reads.account_id().await?;
+    let mut regions: Vec<&str> = ours.iter().map(|at| at.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    for region in regions {
+        let account = env.reads.account_sms(&account_id, region).await?;
+        for at in ours.iter().filter(|at| at.region == region) {
+            let Some(destination) = account.destinations.get(&at.number) else {
+                continue;
+            };
+            let change = Change::RemoveSandboxNumber {
+                region: region.to_string(),
+                number: at.number.clone(),
+                id: destination.id.clone(),
+            };
+            if mode == Mode::DryRun {
+                out.changes.push(change);
+                continue;
+            }
+            match env.writes.apply(&change).await {
+                Ok(()) => out.changes.push(change),
+                Err(e) if e.is_not_found() => {}
+                // Refused within 24 hours of adding or verifying the number.
+                Err(e) if e.code == "ConflictException" => out.kept.push((
+                    NUMBER_RETAINED,
+                    format!(
+                        "{} was left in the verified destination numbers in {region}: {}",
+                        mask(&at.number),
+                        e.message
+                    ),
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        env.reads.forget_account_sms(&account_id, region);
+    }
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub use cleanup::{CleanupReport, NUMBER_RETAINED, ROLE_RETAINED, cleanup};
 pub use execute::{AwsWrites, Writes};
 pub use observe::{AwsReads, Reads, SecretSource};
 
-use crate::account::NumberIds;
+use crate::account::{NumberAt, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{self as aws, Aws, AwsError};
 use crate::crd::CognitoSmsConfig;
@@ -37,8 +37,8 @@ pub enum Mode {
 pub struct Env<'a, R, W> {
     pub reads: R,
     pub writes: W,
-    /// Sandbox numbers that other resources using the same SNS region list.
-    pub claimed_elsewhere: &'a HashSet<String>,
+    /// Sandbox numbers that other resources list in the same regions' sandboxes.
+    pub claimed_elsewhere: &'a HashSet<NumberAt>,
     /// Which installation of the operator this is, as recorded on the pools it manages.
     pub installation: &'a str,
     /// How status identifies phone numbers, under this installation's key.
@@ -56,7 +56,7 @@ impl<'a, S: SecretSource> Env<'a, AwsReads<'a, S>, AwsWrites<'a>> {
         aws: &'a Aws,
         cache: &'a AccountCache,
         secrets: &'a S,
-        claimed_elsewhere: &'a HashSet<String>,
+        claimed_elsewhere: &'a HashSet<NumberAt>,
         installation: &'a str,
         number_ids: &'a NumberIds,
     ) -> Self {
@@ -98,6 +98,17 @@ pub fn sms_region_of(res: &CognitoSmsConfig) -> Option<String> {
     let spec = &res.spec;
     let direct = spec.end_user_messaging.is_some();
     regions::sms_region(&spec.user_pool_id, spec.sns_region.as_deref(), direct).ok()
+}
+
+/// Each sandbox number of a resource whose spec is valid, in the region whose sandbox verifies it.
+pub fn numbers_of(res: &CognitoSmsConfig) -> Vec<NumberAt> {
+    let Ok(spec) = Desired::parse(res) else {
+        return vec![];
+    };
+    spec.placed_numbers()
+        .into_iter()
+        .filter_map(|(region, n)| Some(NumberAt::new(region.ok()?, &n.phone_number)))
+        .collect()
 }
 
 /// [`sync`] within `deadline`, the backstop behind the AWS calls' own timeouts: a reconcile that

@@ -178,20 +178,23 @@ pub async fn observe<R: Reads>(
         observed.role = observe_role(reads, spec, to_read, last_path).await;
     }
     observed.account_sms = reads.account_sms(&observed.account_id, spec.sms_region()).await.into();
-    for region in reads::replica_sms_regions(spec, &observed.replica_pools) {
-        let account = reads.account_sms(&observed.account_id, &region).await.into();
-        observed.replica_accounts.insert(region, account);
-    }
-    if let Read::Found(account) = &observed.account_sms {
-        for n in reads::numbers_awaiting_code(spec, account) {
-            let code = reads.code(&n.verification_code_ref).await;
-            observed.codes.insert(n.phone_number.clone(), code);
+    let elsewhere = reads::replica_sms_regions(spec, &observed.replica_pools);
+    let recorded = res.status.as_ref().map_or(&[][..], |s| &s.sandbox_phone_numbers);
+    let number_regions = reads::number_regions(spec, recorded);
+    for region in elsewhere.into_iter().chain(number_regions) {
+        if !observed.replica_accounts.contains_key(&region) {
+            let account = reads.account_sms(&observed.account_id, &region).await.into();
+            observed.replica_accounts.insert(region, account);
         }
-        for (number, arn) in reads::unrecorded_numbers(spec, res.status.as_ref(), account, ids) {
-            // A number whose tags cannot be read is left out, so it is not taken for this one's.
-            if let Ok(Some(tags)) = reads.number_tags(spec.sms_region(), arn).await {
-                observed.number_tags.insert(number.to_string(), tags);
-            }
+    }
+    for (at, n) in reads::numbers_awaiting_code(spec, &observed) {
+        let code = reads.code(&n.verification_code_ref).await;
+        observed.codes.insert(at, code);
+    }
+    for (at, arn) in reads::unrecorded_numbers(spec, res.status.as_ref(), &observed, ids) {
+        // A number whose tags cannot be read is left out, so it is not taken for this one's.
+        if let Ok(Some(tags)) = reads.number_tags(&at.region, &arn).await {
+            observed.number_tags.insert(at, tags);
         }
     }
     Ok(observed)

@@ -9,6 +9,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use cognito_sms_operator::account::NumberAt;
 use cognito_sms_operator::conditions::types;
 use cognito_sms_operator::crd::{CognitoSmsConfig, SandboxNumberState};
 use cognito_sms_operator::desired::Change;
@@ -212,7 +213,7 @@ async fn numbers_dropped_from_the_spec_are_removed_only_if_ours_and_unclaimed() 
     );
 
     res.spec.sandbox_phone_numbers.clear();
-    h.claimed.insert(claimed.to_string());
+    h.claimed.insert(NumberAt::new("us-east-1", claimed));
     let outcome = h.reconcile(&mut res).await;
 
     // End User Messaging refuses to remove a number within 24 hours of adding it: reported,
@@ -351,4 +352,123 @@ async fn us_users_need_a_us_origination_identity() {
         "{message}"
     );
     assert_eq!(condition(&res, types::READY).0, "True");
+}
+
+/// The code texted to `number` in `region`, as that region's End User Messaging logged it.
+fn code_texted_in(emu: &Emulator, region: &str, number: &str) -> String {
+    let messages = emu.sms_voice_account(region, json!({}))["messages"].clone();
+    let text = messages
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rfind(|m| m["destinationPhoneNumber"] == number)
+        .and_then(|m| m["messageBody"].as_str())
+        .unwrap_or_else(|| panic!("an SMS was sent to the number in {region}"))
+        .to_string();
+    text.rsplit(' ').next().unwrap().to_string()
+}
+
+/// Each Region keeps its own sandbox: a number named for the secondary's Region is verified in
+/// that Region's, apart from the same number in the primary's, and removed from there alone.
+#[tokio::test]
+async fn a_number_named_for_the_secondary_s_region_is_verified_in_that_region_s_sandbox() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.replicas(json!({"createSeconds": 0}));
+    emu.replicate("us-east-1", &pool, "us-west-2").await;
+    for (region, toll_free) in [("us-east-1", "+18885550199"), ("us-west-2", "+18885550198")] {
+        emu.sns_account(
+            region,
+            json!({"originationNumbers": [{"phoneNumber": toll_free, "type": "TOLL_FREE"}]}),
+        );
+    }
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let number = |key: &str, region: Option<&str>| json!({"phoneNumber": NUMBER, "region": region, "verificationCodeRef": {"name": "sms-codes", "key": key}});
+    let mut res = resource(
+        "app",
+        json!({"userPoolId": pool, "sandboxPhoneNumbers": [number("east", None), number("west", Some("us-west-2"))]}),
+    );
+    h.reconcile(&mut res).await;
+
+    let listed = |region: &str| emu.sms_voice_account(region, json!({}))["verifiedNumbers"][NUMBER]["status"].clone();
+    assert_eq!(
+        (listed("us-east-1"), listed("us-west-2")),
+        (json!("PENDING"), json!("PENDING"))
+    );
+    let states = |res: &CognitoSmsConfig| -> Vec<(Option<String>, SandboxNumberState, bool)> {
+        let status = res.status.as_ref().unwrap();
+        status
+            .sandbox_phone_numbers
+            .iter()
+            .map(|n| (n.region.clone(), n.state, n.added_by_operator))
+            .collect()
+    };
+    let pending = SandboxNumberState::Pending;
+    assert_eq!(
+        states(&res),
+        [
+            (Some("us-east-1".into()), pending, true),
+            (Some("us-west-2".into()), pending, true)
+        ]
+    );
+
+    h.secrets
+        .set("sms-codes", "east", &code_texted_in(&emu, "us-east-1", NUMBER));
+    h.secrets
+        .set("sms-codes", "west", &code_texted_in(&emu, "us-west-2", NUMBER));
+    h.reconcile(&mut res).await;
+
+    assert_eq!(
+        (listed("us-east-1"), listed("us-west-2")),
+        (json!("VERIFIED"), json!("VERIFIED"))
+    );
+    let (status, _, message) = condition(&res, types::PHONE_NUMBERS_VERIFIED);
+    assert_eq!((status.as_str(), message.as_str()), ("True", "all 2 numbers verified"));
+
+    // Dropped for the secondary's Region, once End User Messaging allows it (24 hours after
+    // verifying): removed there, kept in the primary's.
+    res.spec.sandbox_phone_numbers.truncate(1);
+    emu.sns_account("us-west-2", json!({"advanceClockSeconds": 25 * 3600}));
+    let outcome = h.reconcile(&mut res).await;
+
+    assert!(
+        matches!(&outcome.changes[..], [Change::RemoveSandboxNumber { region, .. }] if region == "us-west-2"),
+        "{:?}",
+        outcome.changes
+    );
+    assert_eq!(
+        (listed("us-east-1"), listed("us-west-2")),
+        (json!("VERIFIED"), json!(null))
+    );
+    let verified = SandboxNumberState::Verified;
+    assert_eq!(states(&res), [(Some("us-east-1".into()), verified, true)]);
+}
+
+/// A number for a Region the pool's path cannot send from is refused with what to fix, and the
+/// others proceed.
+#[tokio::test]
+async fn a_number_for_a_region_without_the_pool_s_path_says_so() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    can_text_us(&emu);
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = with_numbers(&pool, &[NUMBER]);
+    res.spec.end_user_messaging = Some(Default::default());
+    let mut elsewhere = res.spec.sandbox_phone_numbers[0].clone();
+    elsewhere.region = Some("ap-east-1".into());
+    res.spec.sandbox_phone_numbers.push(elsewhere);
+
+    h.reconcile(&mut res).await;
+
+    let (status, reason, message) = condition(&res, types::PHONE_NUMBERS_VERIFIED);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidSpec"));
+    assert!(
+        message.contains("region ap-east-1: pools in ap-east-1 cannot send SMS directly"),
+        "{message}"
+    );
+    assert_eq!(
+        emu.sms_voice_account("us-east-1", json!({}))["verifiedNumbers"][NUMBER]["status"],
+        "PENDING",
+        "the primary's number is added all the same"
+    );
 }

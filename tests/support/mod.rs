@@ -432,7 +432,7 @@ pub struct Harness {
     pub aws: Aws,
     pub cache: AccountCache,
     pub secrets: TestSecrets,
-    pub claimed: HashSet<String>,
+    pub claimed: HashSet<cognito_sms_operator::account::NumberAt>,
     pub number_ids: NumberIds,
 }
 

@@ -33,6 +33,7 @@ pub fn resource(name: &str, spec: Value) -> CognitoSmsConfig {
 pub fn sandbox_number(number: &str) -> SandboxPhoneNumber {
     SandboxPhoneNumber {
         phone_number: number.into(),
+        region: None,
         language_code: None,
         verification_code_ref: SecretKeyRef {
             name: "codes".into(),

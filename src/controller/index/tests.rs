@@ -13,6 +13,11 @@ fn obj(ns: &str, name: &str, pool: &str, numbers: &[(&str, &str)]) -> CognitoSms
     resource(name, json!({"userPoolId": pool, "sandboxPhoneNumbers": numbers})).in_namespace(ns)
 }
 
+/// A number in the sandbox of us-east-1, where the pools of these tests send SMS.
+fn east(number: &str) -> NumberAt {
+    NumberAt::new("us-east-1", number)
+}
+
 fn index_of(objs: &[CognitoSmsConfig]) -> Index {
     let index = Index::default();
     for o in objs {
@@ -32,7 +37,7 @@ fn a_secret_change_wakes_the_resources_that_read_it() {
 }
 
 #[test]
-fn numbers_claimed_by_other_resources_in_the_same_region() {
+fn numbers_claimed_by_other_resources_by_the_region_that_verifies_them() {
     let a = obj("apps", "a", "us-east-1_A", &[("+15550000001", "s")]);
     let b = obj(
         "apps",
@@ -41,14 +46,22 @@ fn numbers_claimed_by_other_resources_in_the_same_region() {
         &[("+15550000002", "s"), ("+15550000001", "s")],
     );
     let c = obj("team", "c", "eu-west-1_C", &[("+15550000003", "s")]);
-    let index = index_of(&[a.clone(), b.clone(), c]);
+    // A number for the pool's secondary in us-west-2 is verified in us-west-2's sandbox.
+    let mut d = obj("team", "d", "us-east-1_D", &[("+15550000004", "s")]);
+    d.spec.sandbox_phone_numbers[0].region = Some("us-west-2".into());
+    let index = index_of(&[a.clone(), b.clone(), c, d]);
     assert_eq!(
         index.claimed_by_others(&a, &OWN),
-        HashSet::from(["+15550000001".to_string(), "+15550000002".to_string()])
+        HashSet::from([
+            east("+15550000001"),
+            east("+15550000002"),
+            NumberAt::new("eu-west-1", "+15550000003"),
+            NumberAt::new("us-west-2", "+15550000004"),
+        ])
     );
     index.apply(0, &Event::Delete(b));
     assert!(
-        index.claimed_by_others(&a, &OWN).is_empty(),
+        !index.claimed_by_others(&a, &OWN).contains(&east("+15550000001")),
         "a deleted resource claims nothing"
     );
 }
@@ -63,7 +76,7 @@ fn a_changed_resource_replaces_what_it_listed() {
     index.apply(0, &Event::Apply(a));
     assert_eq!(
         index.claimed_by_others(&other, &OWN),
-        HashSet::from(["+15550000009".to_string()])
+        HashSet::from([east("+15550000009")])
     );
     assert!(index.reading("apps", "codes").is_empty());
     index.apply(0, &Event::Apply(obj("apps", "a", "us-east-1_A", &[])));
@@ -83,10 +96,7 @@ fn a_relist_forgets_what_is_gone_from_its_own_scope_only() {
     index.apply(0, &Event::Init);
     index.apply(0, &Event::InitApply(a.clone()));
     index.apply(0, &Event::InitDone);
-    assert_eq!(
-        index.claimed_by_others(&a, &OWN),
-        HashSet::from(["+15550000003".to_string()])
-    );
+    assert_eq!(index.claimed_by_others(&a, &OWN), HashSet::from([east("+15550000003")]));
     assert!(index.needs_codes("team"));
 }
 

@@ -16,7 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Env, Mode, Reads, SecretCode, SecretError, SyncReport, Writes, sync};
-use crate::account::{AccountSms, Code, Destination, Listed, SnsView};
+use crate::account::{AccountSms, Code, Destination, Listed, NumberAt, SnsView};
 use crate::aws::{AwsError, ErrorKind};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, SecretKeyRef};
@@ -167,7 +167,12 @@ impl World {
         self.sync_claimed(res, mode, &HashSet::new()).await
     }
 
-    pub async fn sync_claimed(&self, res: &mut CognitoSmsConfig, mode: Mode, claimed: &HashSet<String>) -> SyncReport {
+    pub async fn sync_claimed(
+        &self,
+        res: &mut CognitoSmsConfig,
+        mode: Mode,
+        claimed: &HashSet<NumberAt>,
+    ) -> SyncReport {
         self.sync_as(res, mode, claimed, INSTALLATION, None).await
     }
 
@@ -177,7 +182,7 @@ impl World {
         &self,
         res: &mut CognitoSmsConfig,
         mode: Mode,
-        claimed: &HashSet<String>,
+        claimed: &HashSet<NumberAt>,
         installation: &str,
         managed_by: Option<&str>,
     ) -> SyncReport {
@@ -197,7 +202,7 @@ impl World {
 
     /// What a reconcile of this installation works with in this world, claiming no numbers.
     pub fn env(&self) -> Env<'_, &World, &World> {
-        static NONE: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
+        static NONE: std::sync::LazyLock<HashSet<NumberAt>> = std::sync::LazyLock::new(HashSet::new);
         Env {
             reads: self,
             writes: self,

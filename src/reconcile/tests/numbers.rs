@@ -169,7 +169,10 @@ async fn dropped_numbers_are_removed_only_when_ours_alone() {
         res.status.as_mut().unwrap().sandbox_phone_numbers[0].added_by_operator = added_by_us;
         res.spec.sandbox_phone_numbers.clear();
         w.forget_calls();
-        let others: HashSet<String> = claimed.then(|| NUMBER.to_string()).into_iter().collect();
+        let others: HashSet<NumberAt> = claimed
+            .then(|| NumberAt::new("eu-west-1", NUMBER))
+            .into_iter()
+            .collect();
         let report = w.sync_claimed(&mut res, Mode::Apply, &others).await;
         let expected: &[&str] = if removed { &["SandboxNumberRemoved"] } else { &[] };
         assert_eq!(
@@ -306,6 +309,7 @@ async fn a_code_that_may_have_gone_out_is_sent_again_only_when_asked() {
     res.status.get_or_insert_with(Default::default).sandbox_phone_numbers = vec![SandboxNumberStatus {
         id: crate::testing::number_ids().id(NUMBER),
         phone_number: crate::account::mask(NUMBER),
+        region: None,
         state: SandboxNumberState::Failed,
         reason: reasons::CODE_NOT_SENT.into(),
         message: String::new(),

@@ -28,6 +28,7 @@ pub(super) fn remembering() -> crate::crd::CognitoSmsConfigStatus {
         sandbox_phone_numbers: vec![SandboxNumberStatus {
             id: crate::testing::number_ids().id("+14255550100"),
             phone_number: "********0100".into(),
+            region: None,
             state: SandboxNumberState::Pending,
             reason: reasons::CODE_SENT.into(),
             message: "sent".into(),

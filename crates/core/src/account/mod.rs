@@ -153,6 +153,23 @@ pub struct Destination {
     pub state: Listed,
 }
 
+/// A sandbox destination number, in the region whose End User Messaging sandbox verifies it.
+/// Each region keeps its own list, so the same number may be verified in two.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NumberAt {
+    pub region: String,
+    pub number: String,
+}
+
+impl NumberAt {
+    pub fn new(region: impl Into<String>, number: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            number: number.into(),
+        }
+    }
+}
+
 /// What SNS says of the same account and region, to show where it disagrees with End User
 /// Messaging. `None` where SNS could not be asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

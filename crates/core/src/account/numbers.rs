@@ -105,6 +105,7 @@ impl NumberReport {
             status: SandboxNumberStatus {
                 id: String::new(),
                 phone_number: mask(number),
+                region: None,
                 state,
                 reason: status_reason,
                 message: message.into(),
@@ -117,6 +118,12 @@ impl NumberReport {
 
     pub fn added_by_operator(mut self, added: bool) -> Self {
         self.status.added_by_operator = added;
+        self
+    }
+
+    /// The report of a number in the sandbox of `region`.
+    pub fn in_region(mut self, region: String) -> Self {
+        self.status.region = Some(region);
         self
     }
 
@@ -140,27 +147,27 @@ impl NumberReport {
 
 /// `PhoneNumbersVerified` for the numbers' reports.
 pub fn numbers_finding(in_sandbox: bool, numbers: &[NumberReport]) -> Finding {
+    // Numbers are named with their region once they are in more than one.
+    let first_region = numbers.first().map(|n| &n.status.region);
+    let several = numbers.iter().any(|n| Some(&n.status.region) != first_region);
+    let label = |n: &NumberReport| match (&n.status.region, several) {
+        (Some(region), true) => format!("{} in {region}", n.status.phone_number),
+        _ => n.status.phone_number.clone(),
+    };
     let (removing, current): (Vec<&NumberReport>, Vec<&NumberReport>) =
         numbers.iter().partition(|n| n.state() == SandboxNumberState::Removing);
     let removal_note = match removing.first() {
         None => String::new(),
         Some(first) => format!(
             "; removing {} from the sandbox ({})",
-            removing
-                .iter()
-                .map(|n| n.status.phone_number.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            removing.iter().map(|n| label(n)).collect::<Vec<_>>().join(", "),
             first.status.message
         ),
     };
     if let Some(failed) = current.iter().find(|n| n.state() == SandboxNumberState::Failed) {
         return Finding::failed(
             failed.condition_reason,
-            format!(
-                "{}: {}{removal_note}",
-                failed.status.phone_number, failed.status.message
-            ),
+            format!("{}: {}{removal_note}", label(failed), failed.status.message),
         );
     }
     let pending: Vec<&&NumberReport> = current

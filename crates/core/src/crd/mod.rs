@@ -110,13 +110,18 @@ pub struct CognitoSmsConfigSpec {
 
     /// Destination numbers to verify while the account is in the SMS sandbox of the region the
     /// pool sends from (at most 10, AWS's limit). On both delivery paths, the operator has AWS End
-    /// User Messaging SMS text a one-time code to each number and reports it Pending; put the code you receive into the named Secret key
-    /// and the operator completes the verification. Numbers removed from this list are removed
-    /// from the sandbox too, if this operator added them and no other resource lists them.
+    /// User Messaging SMS text a one-time code to each number and reports it Pending; put the code
+    /// you receive into the named Secret key and the operator completes the verification. Numbers
+    /// removed from this list are removed from the sandbox too, if this operator added them and
+    /// no other resource lists them. A number is verified for the primary's Region unless it
+    /// names another: each Region keeps its own sandbox, so a number may be listed once per
+    /// Region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
     #[x_kube(validation = kube::core::cel::Rule::new(
-        "self.all(x, self.exists_one(y, y.phoneNumber == x.phoneNumber))").message("each phoneNumber may be listed once"))]
+        "self.all(x, self.exists_one(y, y.phoneNumber == x.phoneNumber && \
+         (has(y.region) ? y.region : '') == (has(x.region) ? x.region : '')))")
+        .message("each phoneNumber may be listed once per region"))]
     pub sandbox_phone_numbers: Vec<SandboxPhoneNumber>,
 
     /// Countries where the pool's users are, as ISO 3166-1 alpha-2 codes (e.g. `US`, `JP`).
@@ -228,6 +233,13 @@ pub struct SandboxPhoneNumber {
     // The length bound lets the API server bound the cost of the list's uniqueness rule.
     #[schemars(length(max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))]
     pub phone_number: String,
+    /// The user pool Region whose SMS the number is to receive, e.g. the secondary's `us-west-2`
+    /// of a multi-Region pool. Defaults to the pool's primary Region. The number is verified in
+    /// the sandbox of the region that Region's SMS go through (its SNS region on the SNS path,
+    /// the Region itself on the direct path). The pool need not have a replica there yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 25), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Option<String>,
     /// Language of the SMS carrying the code. Defaults to `en-US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<LanguageCode>,

@@ -119,6 +119,10 @@ pub struct SandboxNumberStatus {
     pub id: String,
     /// The number, masked but for its last 4 digits.
     pub phone_number: String,
+    /// The region whose End User Messaging sandbox holds the number. Unset in statuses written
+    /// before numbers named their Region: the region the primary sends through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub state: SandboxNumberState,
     /// CamelCase reason for the state.
     pub reason: String,

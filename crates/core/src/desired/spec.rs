@@ -158,6 +158,7 @@ impl Desired {
                 Ok(ReplicaPath::Sns { region })
             }
             Path::Direct(direct) => {
+                regions::sms_region(&replica_pool_id, None, true).map_err(invalid)?;
                 let named = [
                     direct
                         .origination_identity
@@ -176,10 +177,46 @@ impl Desired {
                         what: named.join(" and "),
                     });
                 }
-                regions::sms_region(&replica_pool_id, None, true).map_err(invalid)?;
                 Ok(ReplicaPath::Direct(direct.clone()))
             }
         }
+    }
+
+    /// The region whose SMS account state a Region of the pool depends on: [`Desired::sms_region`]
+    /// for the primary's; for another, the SNS region its SMS go through, or the Region itself on
+    /// the direct path (whether or not the spec names the identity it needs there).
+    pub fn sms_region_of(&self, region: &str) -> Result<String, RegionError> {
+        if region == self.pool_region {
+            return Ok(self.sms_region().to_string());
+        }
+        match self.replica_path(region) {
+            Ok(ReplicaPath::Sns { region }) => Ok(region),
+            Ok(ReplicaPath::Direct(_)) | Err(ReplicaPathError::IdentityNeededInRegion { .. }) => Ok(region.to_string()),
+            Err(ReplicaPathError::Region { source, .. }) => Err(source),
+        }
+    }
+
+    /// The region whose sandbox verifies sandbox number `n`: that of the Region it names, the
+    /// primary's by default.
+    pub fn number_region(&self, n: &SandboxPhoneNumber) -> Result<String, RegionError> {
+        self.sms_region_of(n.region.as_deref().unwrap_or(&self.pool_region))
+    }
+
+    /// The spec's sandbox numbers, each with the region whose sandbox verifies it, in the spec's
+    /// order; a number listed twice for Regions whose SMS go through one region is kept once.
+    /// A number naming a Region the table does not know is given with why.
+    pub fn placed_numbers(&self) -> Vec<(Result<String, RegionError>, &SandboxPhoneNumber)> {
+        let mut placed: Vec<(Result<String, RegionError>, &SandboxPhoneNumber)> = vec![];
+        for n in &self.sandbox_numbers {
+            let region = self.number_region(n);
+            let twice = placed
+                .iter()
+                .any(|(r, m)| m.phone_number == n.phone_number && r.is_ok() && *r == region);
+            if !twice {
+                placed.push((region, n));
+            }
+        }
+        placed
     }
 
     pub fn delivery_path(&self) -> DeliveryPath {
@@ -301,5 +338,47 @@ mod tests {
             panic!("the override's direct path")
         };
         assert_eq!(east.origination_identity.as_deref(), Some("+12065550100"));
+    }
+
+    #[test]
+    fn a_sandbox_number_is_verified_where_the_region_it_names_sends() {
+        let parse = |spec: serde_json::Value| Desired::parse(&crate::testing::resource("app", spec)).unwrap();
+        let number = |region: Option<&str>| {
+            serde_json::json!({"phoneNumber": "+14255550100", "region": region,
+                "verificationCodeRef": {"name": "codes", "key": "k"}})
+        };
+        let numbers = [
+            number(None),
+            number(Some("eu-central-1")),
+            number(Some("ap-northeast-2")),
+            number(Some("ap-east-1")),
+        ];
+        let placed = |spec: &Desired| -> Vec<Result<String, RegionError>> {
+            spec.placed_numbers().into_iter().map(|(r, _)| r).collect()
+        };
+        let sns = parse(
+            serde_json::json!({"userPoolId": "eu-central-1_Abc", "snsRegion": "eu-west-1",
+            "sandboxPhoneNumbers": numbers}),
+        );
+        assert_eq!(
+            placed(&sns),
+            [
+                Ok("eu-west-1".into()),
+                Ok("ap-northeast-1".into()),
+                Ok("ap-southeast-1".into())
+            ],
+            "the primary's Region named or not is one sandbox; Seoul's is Tokyo's, Hong Kong's Singapore's"
+        );
+        let direct = parse(serde_json::json!({"userPoolId": "eu-central-1_Abc",
+            "endUserMessaging": {"originationIdentity": "+4930555"}, "sandboxPhoneNumbers": numbers}));
+        assert_eq!(
+            placed(&direct),
+            [
+                Ok("eu-central-1".into()),
+                Ok("ap-northeast-2".into()),
+                Err(RegionError::NoDirectPath("ap-east-1".into()))
+            ],
+            "direct: each Region's own, whether or not the spec names its identity yet"
+        );
     }
 }

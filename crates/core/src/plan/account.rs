@@ -2,11 +2,11 @@
 //! go through: sandbox, spend limit, origination identities, and this resource's sandbox
 //! destination numbers.
 
-use super::numbers::{self, NumberPlan};
+use super::numbers::{self, NumberPlan, NumberPlans};
 use super::observed::{Observed, Read};
 use super::{Draft, Inputs, NamedIdentity, Step, Tally};
 use crate::account::{self, NumberIds, numbers::numbers_finding};
-use crate::conditions::{Finding, SmsFindings, reasons};
+use crate::conditions::{ConditionStatus, Finding, SmsFindings, reasons};
 use crate::crd::{CognitoSmsConfigStatus, SandboxState};
 use crate::desired::Desired;
 
@@ -20,7 +20,7 @@ pub(super) enum AccountPlan {
         sandbox: Finding,
         origination: Finding,
         spend_limit: Finding,
-        numbers: Vec<NumberPlan>,
+        numbers: NumberPlans,
         /// How status identifies the numbers.
         ids: NumberIds,
     },
@@ -60,30 +60,30 @@ pub(super) fn plan(
         sandbox: account::sandbox_finding(account, path, region),
         origination,
         spend_limit: account::spend_finding(account, spec.minimum_monthly_spend_limit_usd.as_deref(), path, region),
-        numbers: numbers::plan(draft, spec, &previous.sandbox_phone_numbers, account, observed, inputs),
+        numbers: numbers::plan(draft, spec, &previous.sandbox_phone_numbers, observed, inputs),
         ids: inputs.number_ids.clone(),
     }
 }
 
 impl AccountPlan {
-    fn numbers(&self) -> &[NumberPlan] {
+    fn numbers(&self) -> &[(String, NumberPlan)] {
         match self {
             AccountPlan::Settled(_) => &[],
-            AccountPlan::Read { numbers, .. } => numbers,
+            AccountPlan::Read { numbers, .. } => &numbers.plans,
         }
     }
 
     /// The numbers' steps, in the order they are made.
     pub(super) fn steps(&self) -> impl Iterator<Item = &Step> {
-        self.numbers().iter().filter_map(NumberPlan::step)
+        self.numbers().iter().filter_map(|(_, n)| n.step())
     }
 
     pub(super) fn steps_mut(&mut self) -> impl Iterator<Item = &mut Step> {
-        let numbers: &mut [NumberPlan] = match self {
+        let numbers: &mut [(String, NumberPlan)] = match self {
             AccountPlan::Settled(_) => &mut [],
-            AccountPlan::Read { numbers, .. } => numbers,
+            AccountPlan::Read { numbers, .. } => &mut numbers.plans,
         };
-        numbers.iter_mut().filter_map(NumberPlan::step_mut)
+        numbers.iter_mut().filter_map(|(_, n)| n.step_mut())
     }
 
     /// The account's findings after execution; the numbers' states go to `status`.
@@ -98,9 +98,16 @@ impl AccountPlan {
                 numbers,
                 ids,
             } => {
-                let reports: Vec<_> = numbers.into_iter().filter_map(|n| n.conclude(tally)).collect();
-                let phone_numbers = numbers_finding(in_sandbox, &reports);
-                status.sandbox_phone_numbers = reports.into_iter().map(|r| r.into_status(&ids)).collect();
+                let NumberPlans { plans, kept, unread } = numbers;
+                let reports: Vec<_> = plans
+                    .into_iter()
+                    .filter_map(|(region, n)| Some(n.conclude(tally)?.in_region(region)))
+                    .collect();
+                let phone_numbers = match (numbers_finding(in_sandbox, &reports), unread) {
+                    (found, Some(unread)) if found.status == ConditionStatus::True => unread,
+                    (found, _) => found,
+                };
+                status.sandbox_phone_numbers = reports.into_iter().map(|r| r.into_status(&ids)).chain(kept).collect();
                 SmsFindings {
                     sandbox,
                     phone_numbers,

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::account::{self as sms_account, Identity, NumberIds};
+use crate::account::{self as sms_account, Identity, NumberAt, NumberIds};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
 use crate::conditions::{ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
@@ -78,8 +78,8 @@ pub struct Inputs<'a> {
     pub now: Timestamp,
     /// The external ID to use if the resource needs a new one (128 random bits, hex).
     pub fresh_external_id: String,
-    /// Sandbox numbers that other resources using the same region list.
-    pub claimed_elsewhere: &'a HashSet<String>,
+    /// Sandbox numbers that other resources list in the same regions' sandboxes.
+    pub claimed_elsewhere: &'a HashSet<NumberAt>,
     /// Which installation of the operator this is, as recorded on the pools it manages.
     pub installation: &'a str,
     /// How status identifies phone numbers, under this installation's key.

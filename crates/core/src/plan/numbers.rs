@@ -1,14 +1,14 @@
 //! Step 6 of the guide: add, verify and remove this resource's sandbox destination numbers,
 //! through End User Messaging's verified destination numbers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use super::Applied;
-use super::observed::{Observed, SecretCode, SecretError};
+use super::observed::{Observed, Read, SecretCode, SecretError};
+use super::{Applied, reads};
 use super::{Draft, Inputs, Step, Tally};
 use crate::account::numbers::{NumberReport, NumberStep, number_steps};
-use crate::account::{AccountSms, NumberIds, mask};
-use crate::conditions::reasons;
+use crate::account::{NumberAt, NumberIds, mask};
+use crate::conditions::{Finding, reasons};
 use crate::crd::{RESEND_CODES_ANNOTATION, SandboxNumberState, SandboxNumberStatus, SandboxPhoneNumber};
 use crate::desired::{self, Change, Desired, Owner, Ownership};
 use crate::error::AwsError;
@@ -45,55 +45,121 @@ pub(super) enum NumberPlan {
     },
 }
 
-/// Where the numbers live, and what the plan reads about them.
+/// The numbers in one region's sandbox, and what the plan reads about them.
 struct Numbers<'a> {
     region: &'a str,
     namespace: &'a str,
     name: &'a str,
+    /// What the last status recorded of the numbers in this region.
     previous: &'a [SandboxNumberStatus],
-    codes: &'a BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
-    /// The tags of numbers status has no record of, by number.
-    tags: &'a BTreeMap<String, BTreeMap<String, String>>,
+    codes: &'a BTreeMap<NumberAt, Result<Option<SecretCode>, SecretError>>,
+    /// The tags of numbers status has no record of.
+    tags: &'a BTreeMap<NumberAt, BTreeMap<String, String>>,
     owner: &'a Owner,
     ids: &'a NumberIds,
 }
 
-/// The plan of every number the spec lists or dropped.
+/// The numbers' part of a plan, in every region whose sandbox holds them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NumberPlans {
+    /// Each number's plan, with the region whose sandbox holds it.
+    pub(super) plans: Vec<(String, NumberPlan)>,
+    /// What status recorded of the numbers of regions that could not be read, kept as it was.
+    pub(super) kept: Vec<SandboxNumberStatus>,
+    /// `PhoneNumbersVerified` while a region's sandbox could not be read.
+    pub(super) unread: Option<Finding>,
+}
+
+/// The plan of every number the spec lists or dropped, in each region whose sandbox holds them.
 /// `previous` is what the last status recorded of them.
 pub(super) fn plan(
     draft: &mut Draft,
     spec: &Desired,
     previous: &[SandboxNumberStatus],
-    account: &AccountSms,
     observed: &Observed,
     inputs: &Inputs,
-) -> Vec<NumberPlan> {
-    let at = Numbers {
-        region: spec.sms_region(),
-        namespace: &spec.owner.namespace,
-        name: &spec.owner.name,
-        previous,
-        codes: &observed.codes,
-        tags: &observed.number_tags,
-        owner: &spec.owner,
-        ids: inputs.number_ids,
-    };
+) -> NumberPlans {
     let requested = spec.resend_codes_request.clone();
     let resend = requested.is_some() && requested != draft.status.resend_codes_request;
     if resend {
         draft.status.resend_codes_request = requested;
     }
-    number_steps(
-        &spec.sandbox_numbers,
-        &account.destinations,
-        previous,
-        inputs.claimed_elsewhere,
-        resend,
-        inputs.number_ids,
-    )
-    .into_iter()
-    .map(|step| at.plan_step(draft, step))
-    .collect()
+    let placed = spec.placed_numbers();
+    let mut out = NumberPlans::default();
+    for (region, n) in &placed {
+        if let Err(why) = region {
+            let msg = format!("region {}: {why}", n.region.as_deref().unwrap_or_default());
+            let report = NumberReport::new(&n.phone_number, Failed, reasons::INVALID_SPEC, msg);
+            let region = n.region.clone().unwrap_or_default();
+            out.plans.push((region, NumberPlan::Settled(report)));
+        }
+    }
+    let primary = spec.sms_region();
+    let regions = std::iter::once(primary.to_string()).chain(reads::number_regions(spec, previous));
+    for region in regions {
+        let previous: Vec<SandboxNumberStatus> = previous
+            .iter()
+            .filter(|s| reads::recorded_region(spec, s) == region)
+            .cloned()
+            .collect();
+        let read = match region == primary {
+            true => Some(&observed.account_sms),
+            false => observed.replica_accounts.get(&region),
+        };
+        let account = match read {
+            Some(Read::Found(account)) => account,
+            Some(Read::Failed(e)) => {
+                let failed = draft.tally.fail(e);
+                let finding = Finding {
+                    message: format!("cannot read the sandbox of {region}: {}", failed.message),
+                    ..failed
+                };
+                out.unread.get_or_insert(finding);
+                out.kept.extend(previous);
+                continue;
+            }
+            None | Some(Read::Skipped | Read::Absent) => {
+                let msg = format!("the sandbox of {region} was not read");
+                out.unread.get_or_insert(Finding::unknown(reasons::NOT_CHECKED, msg));
+                out.kept.extend(previous);
+                continue;
+            }
+        };
+        let wanted: Vec<SandboxPhoneNumber> = placed
+            .iter()
+            .filter(|(r, _)| r.as_deref() == Ok(region.as_str()))
+            .map(|(_, n)| (*n).clone())
+            .collect();
+        let claimed: HashSet<String> = inputs
+            .claimed_elsewhere
+            .iter()
+            .filter(|at| at.region == region)
+            .map(|at| at.number.clone())
+            .collect();
+        let at = Numbers {
+            region: &region,
+            namespace: &spec.owner.namespace,
+            name: &spec.owner.name,
+            previous: &previous,
+            codes: &observed.codes,
+            tags: &observed.number_tags,
+            owner: &spec.owner,
+            ids: inputs.number_ids,
+        };
+        let steps = number_steps(
+            &wanted,
+            &account.destinations,
+            &previous,
+            &claimed,
+            resend,
+            inputs.number_ids,
+        );
+        for step in steps {
+            let plan = at.plan_step(draft, step);
+            out.plans.push((region.clone(), plan));
+        }
+    }
+    out
 }
 
 fn language(n: &SandboxPhoneNumber) -> Option<String> {
@@ -111,7 +177,7 @@ impl Numbers<'_> {
         self.before(number).is_some_and(|s| s.added_by_operator)
             || self
                 .tags
-                .get(number)
+                .get(&NumberAt::new(self.region, number))
                 .is_some_and(|tags| desired::ownership(tags, self.owner) == Ownership::Ours)
     }
 
@@ -187,7 +253,7 @@ impl Numbers<'_> {
         let secret = self.secret_location(n);
         let added = self.added_before(number);
         let settled = |report: NumberReport| NumberPlan::Settled(report.added_by_operator(added));
-        let code = match self.codes.get(number) {
+        let code = match self.codes.get(&NumberAt::new(self.region, number)) {
             Some(Ok(Some(code))) => code,
             None | Some(Ok(None)) => {
                 let msg = format!(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::account::{AccountSms, Code};
+use crate::account::{AccountSms, Code, NumberAt};
 use crate::desired::{ObservedRole, Replica, UserPool};
 use crate::error::AwsError;
 
@@ -113,15 +113,16 @@ pub struct Observed {
     /// Each secondary that takes an update now (`ACTIVE` or `INACTIVE`), with the pool as read in
     /// its own Region.
     pub replica_pools: Vec<(Replica, Read<UserPool>)>,
-    /// The account's SMS state in each SNS region a secondary sends through, other than the
-    /// primary's (which is `account_sms`), by region.
+    /// The account's SMS state in each region a secondary sends through or this resource's
+    /// sandbox numbers are verified in, other than the primary's (which is `account_sms`), by
+    /// region.
     pub replica_accounts: BTreeMap<String, Read<Arc<AccountSms>>>,
     pub role: RoleReads,
     pub account_sms: Read<Arc<AccountSms>>,
-    /// The code in the Secret of every number SNS lists as pending verification, by number.
-    pub codes: BTreeMap<String, Result<Option<SecretCode>, SecretError>>,
+    /// The code in the Secret of every number its region's sandbox lists as pending verification.
+    pub codes: BTreeMap<NumberAt, Result<Option<SecretCode>, SecretError>>,
     /// The tags of each listed number the account has but status holds no record of (a crash
     /// between adding it and writing status), by number: they say whether this resource added
     /// it. A number whose tags cannot be read is left out, so it is not taken for this one's.
-    pub number_tags: BTreeMap<String, BTreeMap<String, String>>,
+    pub number_tags: BTreeMap<NumberAt, BTreeMap<String, String>>,
 }

@@ -1,8 +1,9 @@
 //! What a reconcile reads, decided from the spec, the last status and what it read before: the
 //! observer makes the reads in order and decides nothing itself.
 
-use crate::account::{AccountSms, Listed, NumberIds};
-use crate::crd::{CognitoSmsConfigStatus, DeliveryPath, SandboxPhoneNumber};
+use super::Observed;
+use crate::account::{Listed, NumberAt, NumberIds};
+use crate::crd::{CognitoSmsConfigStatus, DeliveryPath, SandboxNumberStatus, SandboxPhoneNumber};
 use crate::desired::{
     self, Desired, ObservedRole, Ownership, PUBLISH_POLICY_NAME, Path, Replica, Role, SEND_TEXT_POLICY_NAME, UserPool,
 };
@@ -25,11 +26,8 @@ pub fn secondaries_to_read(replicas: &[Replica]) -> impl Iterator<Item = &Replic
 pub fn replica_sms_regions(spec: &Desired, secondaries: &[(Replica, super::Read<UserPool>)]) -> Vec<String> {
     let mut regions: Vec<String> = vec![];
     for (replica, _) in secondaries {
-        let region = match spec.replica_path(&replica.region) {
-            Ok(desired::ReplicaPath::Sns { region }) => region,
-            // The direct path sends from the secondary's own Region.
-            Ok(desired::ReplicaPath::Direct(_)) => replica.region.clone(),
-            Err(_) => continue,
+        let Ok(region) = spec.sms_region_of(&replica.region) else {
+            continue;
         };
         if region != spec.sms_region() && !regions.contains(&region) {
             regions.push(region);
@@ -100,38 +98,74 @@ pub fn managed_policies_to_read(
     })
 }
 
-/// The spec's numbers the account lists as pending verification: their Secrets hold the codes
-/// that complete them.
-pub fn numbers_awaiting_code<'a>(
-    spec: &'a Desired,
-    account: &'a AccountSms,
-) -> impl Iterator<Item = &'a SandboxPhoneNumber> + 'a {
-    spec.sandbox_numbers.iter().filter(|n| {
-        account
-            .destinations
-            .get(&n.phone_number)
-            .is_some_and(|d| d.state == Listed::Pending)
-    })
+/// The region a status entry's number is verified in: the one it records, else (an entry written
+/// before numbers named their Region) the primary's.
+pub fn recorded_region<'a>(spec: &'a Desired, recorded: &'a SandboxNumberStatus) -> &'a str {
+    recorded.region.as_deref().unwrap_or(spec.sms_region())
 }
 
-/// The spec's numbers the account lists that the last status holds no record of (a crash
-/// between adding one and writing status), with their ARNs: their tags say whether this
+/// The regions, other than the primary's SMS region, whose sandbox holds this resource's numbers:
+/// those the spec's numbers are placed in, and those where status records numbers this resource
+/// added (to remove them once dropped from the spec).
+pub fn number_regions(spec: &Desired, previous: &[SandboxNumberStatus]) -> Vec<String> {
+    let listed = spec.placed_numbers().into_iter().filter_map(|(r, _)| r.ok());
+    let added = previous
+        .iter()
+        .filter(|s| s.added_by_operator)
+        .map(|s| recorded_region(spec, s).to_string());
+    let mut regions: Vec<String> = vec![];
+    for region in listed.chain(added) {
+        if region != spec.sms_region() && !regions.contains(&region) {
+            regions.push(region);
+        }
+    }
+    regions
+}
+
+/// The spec's numbers their region's sandbox lists as pending verification: their Secrets hold
+/// the codes that complete them.
+pub fn numbers_awaiting_code<'a>(spec: &'a Desired, observed: &Observed) -> Vec<(NumberAt, &'a SandboxPhoneNumber)> {
+    spec.placed_numbers()
+        .into_iter()
+        .filter_map(|(region, n)| {
+            let region = region.ok()?;
+            let account = observed.account_in(&region, spec.sms_region())?;
+            let pending = account
+                .destinations
+                .get(&n.phone_number)
+                .is_some_and(|d| d.state == Listed::Pending);
+            pending.then(|| (NumberAt::new(region, &n.phone_number), n))
+        })
+        .collect()
+}
+
+/// The spec's numbers their region's sandbox lists that the last status holds no record of (a
+/// crash between adding one and writing status), with their ARNs: their tags say whether this
 /// resource added them.
-pub fn unrecorded_numbers<'a>(
-    spec: &'a Desired,
+pub fn unrecorded_numbers(
+    spec: &Desired,
     previous: Option<&CognitoSmsConfigStatus>,
-    account: &'a AccountSms,
+    observed: &Observed,
     ids: &NumberIds,
-) -> Vec<(&'a str, &'a str)> {
-    let recorded: Vec<&str> = previous
+) -> Vec<(NumberAt, String)> {
+    let recorded: Vec<(&str, &str)> = previous
         .iter()
-        .flat_map(|s| s.sandbox_phone_numbers.iter().map(|n| n.id.as_str()))
+        .flat_map(|s| &s.sandbox_phone_numbers)
+        .map(|s| (recorded_region(spec, s), s.id.as_str()))
         .collect();
-    spec.sandbox_numbers
-        .iter()
-        .filter_map(|n| Some((n.phone_number.as_str(), account.destinations.get(&n.phone_number)?)))
-        .filter(|(number, _)| !recorded.iter().any(|id| ids.matches(id, number)))
-        .map(|(number, listed)| (number, listed.arn.as_str()))
+    spec.placed_numbers()
+        .into_iter()
+        .filter_map(|(region, n)| {
+            let region = region.ok()?;
+            let listed = observed
+                .account_in(&region, spec.sms_region())?
+                .destinations
+                .get(&n.phone_number)?;
+            let known = recorded
+                .iter()
+                .any(|(r, id)| *r == region && ids.matches(id, &n.phone_number));
+            (!known).then(|| (NumberAt::new(region, &n.phone_number), listed.arn.clone()))
+        })
         .collect()
 }
 
