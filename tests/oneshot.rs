@@ -246,7 +246,7 @@ async fn the_examples_pass_as_one_file() {
         .into_iter()
         .map(|r| r.metadata.name.unwrap())
         .collect();
-    assert_eq!(names, ["checkout", "partner-portal", "storefront"]);
+    assert_eq!(names, ["checkout", "partner-portal", "storefront", "sign-in"]);
     assert_eq!(emu.write_calls(), vec![], "a dry run writes nothing");
 }
 

@@ -93,7 +93,7 @@ fn the_examples_are_admitted() {
         all.extend(b"\n---\n");
     }
     let input = oneshot::parse(&all).unwrap();
-    assert_eq!((input.resources.len(), input.secrets.len()), (3, 1));
+    assert_eq!((input.resources.len(), input.secrets.len()), (4, 1));
 }
 
 #[test]
