@@ -13,6 +13,9 @@ this one add:
   numbers that have a type), DescribeSenderIds, DescribePools, ListPoolOriginationIdentities,
   DescribeConfigurationSets and SendTextMessage, validated against botocore's model
   (model_validation.py); a new account is SANDBOXED with a 1 USD text spend limit;
+* sms_voice_protect.py: End User Messaging's protect configurations (country rule sets, the
+  account default, association with configuration sets, which one a message meets) and
+  Create/DeleteConfigurationSet;
 * cognito_sms.py: Cognito's checks of SmsConfiguration.EumsSms and UserPool.SmsConfigurationFailure;
 * iam_paging.py: IAM's ListRolePolicies in pages of MaxItems (100 by default) with Marker;
 * sts_assume_role.py: AssumeRole validated, and allowed only by the role's trust policy (the

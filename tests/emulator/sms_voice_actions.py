@@ -17,6 +17,8 @@ from sms_voice_state import (
     phone_number_id, pool_members, pool_of, quota, require_e164, sender_identity, timestamp,
     typed_numbers, validate,
 )
+import sms_voice_protect as protect
+from sms_voice_protect import find_configuration_set
 from sns_sms import send_sms
 
 VERIFIED_NUMBERS_LIMIT = 10  # "You can add up to 10 verified destination numbers."
@@ -37,9 +39,12 @@ INDIA_DLT_KEYS = ("IN_ENTITY_ID", "IN_TEMPLATE_ID")
 # --- account --------------------------------------------------------------------------------
 
 def describe_account_attributes(ctx: Ctx, body: dict) -> dict:
-    # DEFAULT_PROTECT_CONFIGURATION_ID appears only once an account has a default protect
-    # configuration, which the emulator does not model.
-    return paged([{"Name": "ACCOUNT_TIER", "Value": ctx.state["tier"]}], body, "AccountAttributes")
+    # DEFAULT_PROTECT_CONFIGURATION_ID appears only while the account has a default protect
+    # configuration.
+    attributes = [{"Name": "ACCOUNT_TIER", "Value": ctx.state["tier"]}]
+    if protect.default_id(ctx):
+        attributes.append({"Name": "DEFAULT_PROTECT_CONFIGURATION_ID", "Value": protect.default_id(ctx)})
+    return paged(attributes, body, "AccountAttributes")
 
 
 def describe_spend_limits(ctx: Ctx, body: dict) -> dict:
@@ -98,13 +103,15 @@ def create_verified_destination_number(ctx: Ctx, body: dict) -> dict:
 
 
 def list_tags_for_resource(ctx: Ctx, body: dict) -> dict:
-    """The tags of a verified destination number, the one kind of resource here that keeps tags."""
+    """The tags of a verified destination number, a protect configuration or a configuration set,
+    the kinds of resource here that keep tags."""
     arn = body["ResourceArn"]
     prefix = ctx.arn("verified-destination-number", "")
     entry = ctx.state["verified"].get(arn.removeprefix(prefix)) if arn.startswith(prefix) else None
-    if entry is None:
+    tags = entry["tags"] if entry is not None else protect.tags_of(ctx, arn)
+    if tags is None:
         raise not_found("resource", arn)
-    return {"ResourceArn": arn, "Tags": entry["tags"]}
+    return {"ResourceArn": arn, "Tags": tags}
 
 
 def send_destination_number_verification_code(ctx: Ctx, body: dict) -> dict:
@@ -304,13 +311,6 @@ def list_pool_origination_identities(ctx: Ctx, body: dict) -> dict:
                  {"PoolArn": ctx.arn("pool", pool["PoolId"]), "PoolId": pool["PoolId"]})
 
 
-def find_configuration_set(ctx: Ctx, ref: str) -> dict:
-    found = ctx.state["configuration_sets"].get(ctx.resource_id(ref, "configuration-set"))
-    if found is None:
-        raise not_found("configuration-set", ref)
-    return found
-
-
 def describe_configuration_sets(ctx: Ctx, body: dict) -> dict:
     sets = list(ctx.state["configuration_sets"].values())
     if body.get("ConfigurationSetNames"):
@@ -343,10 +343,11 @@ def send_text_message(ctx: Ctx, body: dict) -> dict:
     number = body["DestinationPhoneNumber"]
     require_e164(number, "DestinationPhoneNumber")
     country = country_of(number)
+    configuration_set = None
     if body.get("ConfigurationSetName"):
-        find_configuration_set(ctx, body["ConfigurationSetName"])
-    if body.get("ProtectConfigurationId"):
-        raise not_found("protect-configuration", body["ProtectConfigurationId"])
+        configuration_set = find_configuration_set(ctx, body["ConfigurationSetName"])
+    rules = protect.applying(ctx, body.get("ProtectConfigurationId"), configuration_set)
+    protect.check_protect(ctx, rules, country)
     sender = choose_origination(ctx, body.get("OriginationIdentity"), country, "SMS",
                                 required=country in COUNTRIES_REQUIRING_IDENTITY)
     check_india(country, body.get("DestinationCountryParameters") or {})
@@ -417,6 +418,7 @@ ACTIONS = {
     "ListPoolOriginationIdentities": list_pool_origination_identities,
     "DescribeConfigurationSets": describe_configuration_sets,
     "SendTextMessage": send_text_message,
+    **protect.ACTIONS,
 }
 
 
