@@ -21,6 +21,11 @@ this one add:
 * sts_assume_role.py: AssumeRole validated, and allowed only by the role's trust policy (the
   external ID and sts:TagSession included); its credentials act in the role's account, so one
   emulator serves several accounts;
+* sms_spend.py: the month's SMS spend in CloudWatch, as SNS (AWS/SNS SMSMonthToDateSpentUSD) and
+  End User Messaging (AWS/SMSVoice TextMessageMonthlySpend) publish it, growing with each text
+  sent (dry runs excepted); spentThisMonth below sets it;
+* cognito_logs.py: a user pool's log delivery (Set/GetLogDeliveryConfiguration), where message
+  delivery errors go, with Cognito's rules for event sources, levels and log groups;
 * cognito_tags.py: user pool tags (TagResource, UntagResource, ListTagsForResource), which moto
   lacks, kept where DescribeUserPool and UpdateUserPool see them;
 * throttle.py: throttling as AWS does at its request-rate quotas (token buckets per account, region
@@ -53,10 +58,11 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
 * GET or POST /_emulator/sns/account {account, region, inSandbox?, monthlySpendLimit?,
   originationNumbers? [{phoneNumber, country? (US), status? (ACTIVE), routeType? (Transactional),
   capabilities? ([SMS]), type? (SHORT_CODE, LONG_CODE, TOLL_FREE, TEN_DLC, SIMULATOR)}],
-  advanceClockSeconds?}: shape SNS. The SMS sandbox is End User Messaging's too, so inSandbox also
+  advanceClockSeconds?, spentThisMonth?}: shape SNS. The SMS sandbox is End User Messaging's too, so inSandbox also
   sets its tier (SANDBOXED or PRODUCTION) and monthlySpendLimit its text spend limit. Numbers with
   a type are End User Messaging's phone numbers. One clock per account and region serves both
-  services. Returns {inSandbox, monthlySpendLimit, sandboxNumbers, originationNumbers}.
+  services. Returns {inSandbox, monthlySpendLimit, sandboxNumbers, originationNumbers,
+  spentThisMonth}.
 * GET or POST /_emulator/sms-voice/account {account, region, tier? (SANDBOXED or PRODUCTION),
   spendLimit? (text messages' EnforcedLimit, USD a month; MaxLimit rises to it, and the limit is
   Overridden while below MaxLimit), senderIds? [{senderId, country, messageTypes?,
@@ -65,7 +71,7 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
   selfManagedOptOutsEnabled?, optOutListName?, sharedRoutesEnabled?, deletionProtectionEnabled?,
   members: [E.164 number, phone number id, sender ID or ARN]}], configurationSets? [{name,
   defaultMessageType?, defaultSenderId?, defaultMessageFeedbackEnabled?, protectConfigurationId?,
-  eventDestinations?}], advanceClockSeconds?}: shape End User Messaging only (so tests can make it
+  eventDestinations?}], advanceClockSeconds?, spentThisMonth?}: shape End User Messaging only (so tests can make it
   disagree with SNS); lists replace what was there. Returns {tier, spendLimit, spentThisMonth,
   verifiedNumbers {number: {id, status}}, senderIds, pools, configurationSets, messages}.
 * POST /_emulator/cognito/sms-failure {account, region, userPoolId, failure (string or null)}:
@@ -128,17 +134,19 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 from waitress.server import create_server
 
+import cognito_logs  # noqa: F401 (adds log delivery to moto's Cognito)
 import cognito_pools
 import cognito_replicas
 import cognito_sms
 import cognito_tags  # noqa: F401 (adds the tag actions to moto's Cognito)
 import iam_paging  # noqa: F401 (pages IAM's ListRolePolicies)
+import sms_spend  # noqa: F401 (charges SNS Publish to phone numbers)
 import sms_voice_actions
 import sms_voice_control
 import sms_voice_state
 import sts_assume_role
 import throttle
-from sns_sms import sms_state
+from sns_sms import now as sns_sms_now, sms_state
 
 # After cognito_sms: a replica's UpdateUserPool is checked as any other, then for its Region.
 cognito_replicas.install()
@@ -361,6 +369,9 @@ def sns_account(body: dict, args) -> dict:
             ]
         if "advanceClockSeconds" in body:
             state["clock_offset"] += float(body["advanceClockSeconds"])
+        if "spentThisMonth" in body:
+            sms_spend.set_month(sms_spend.sns_spent(backend), sns_sms_now(state), body["spentThisMonth"],
+                                account, region, sms_spend.SNS)
         return {
             "inSandbox": state["in_sandbox"],
             "monthlySpendLimit": backend.sms_attributes.get("MonthlySpendLimit"),
@@ -368,6 +379,7 @@ def sns_account(body: dict, args) -> dict:
             "originationNumbers": [
                 {"phoneNumber": n["PhoneNumber"], "type": n["Type"]} for n in state["origination_numbers"]
             ],
+            "spentThisMonth": round(sms_spend.sns_spent(backend).get(sms_spend.month(sns_sms_now(state)), 0.0), 5),
         }
 
 

@@ -4,7 +4,6 @@ origination identities (phone numbers, sender IDs, pools), configuration sets, S
 """
 
 import json
-import math
 import random
 import uuid
 from datetime import datetime, timezone
@@ -19,6 +18,8 @@ from sms_voice_state import (
 )
 import sms_voice_protect as protect
 from sms_voice_protect import find_configuration_set
+import sms_spend
+from sms_spend import PRICE_PER_PART_USD, message_parts
 from sns_sms import send_sms
 
 VERIFIED_NUMBERS_LIMIT = 10  # "You can add up to 10 verified destination numbers."
@@ -28,7 +29,6 @@ DELETE_COOLDOWN_SECONDS = 24 * 3600
 # The SNS guide's "up to five times every 24 hours"; End User Messaging's reason for it is
 # VERIFICATION_ATTEMPTS_PER_DAY.
 VERIFICATION_CODES_PER_DAY = 5
-PRICE_PER_PART_USD = 0.01  # the emulator's flat price; AWS's varies by country and carrier
 # Countries where a message without an origination identity finds no shared route: the US needs
 # a registered number (10DLC, toll-free, short code) and the UK an origination identity
 # (AWS re:Post, "Conflict Occurred - Reason=NO_ORIGINATION_IDENTITIES_FOUND").
@@ -333,12 +333,6 @@ def describe_configuration_sets(ctx: Ctx, body: dict) -> dict:
 
 # --- sending --------------------------------------------------------------------------------
 
-def message_parts(text: str) -> int:
-    """SMS parts: 160 GSM characters (153 when split) or 70 UCS-2 ones (67 when split)."""
-    single, split = (160, 153) if text.isascii() else (70, 67)
-    return 1 if len(text) <= single else math.ceil(len(text) / split)
-
-
 def send_text_message(ctx: Ctx, body: dict) -> dict:
     number = body["DestinationPhoneNumber"]
     require_e164(number, "DestinationPhoneNumber")
@@ -363,7 +357,7 @@ def send_text_message(ctx: Ctx, body: dict) -> dict:
                     "The monthly spend limit for text messages is reached.")
     if body.get("DryRun"):
         return {"MessageId": str(uuid.uuid4())}
-    ctx.state["spent"][month] = spent + cost
+    sms_spend.spend(ctx.state["spent"], ctx.now(), cost, ctx.account, ctx.region, sms_spend.END_USER_MESSAGING)
     message_id = deliver(ctx, number, text, sender, "TEXT", "text",
                          {k: body[k] for k in ("ConfigurationSetName", "MessageType") if k in body})
     return {"MessageId": message_id}

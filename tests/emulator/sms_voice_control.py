@@ -1,5 +1,6 @@
 """POST /_emulator/sms-voice/account: shape End User Messaging SMS for one account and region
-(tier, text spend limit, sender IDs, pools, configuration sets, clock) and read it back.
+(tier, text spend limit, sender IDs, pools, configuration sets, clock, the month's spend) and read
+it back.
 """
 
 from datetime import datetime, timezone
@@ -9,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 from sms_voice_state import (
     Ctx, enum, identities, lock, sender_identity, set_text_spend_limit, timestamp,
 )
+import sms_spend
 from sns_sms import sms_state
 
 TIERS = ("SANDBOXED", "PRODUCTION")  # ACCOUNT_TIER's values (the model types Value as a string)
@@ -40,6 +42,9 @@ def control_account(body: dict) -> dict:
             state["pools"] = pools
         if "advanceClockSeconds" in body:
             sms_state(ctx.backend)["clock_offset"] += float(body["advanceClockSeconds"])
+        if "spentThisMonth" in body:
+            sms_spend.set_month(state["spent"], ctx.now(), body["spentThisMonth"], ctx.account, ctx.region,
+                                sms_spend.END_USER_MESSAGING)
         return account_view(ctx)
 
 
