@@ -41,7 +41,7 @@ pub use settings::{Backoff, Settings};
 use crate::account::NumberIds;
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
-use crate::conditions::ConditionStatus;
+use crate::conditions::{self, ConditionStatus, types};
 use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, RESEND_CODES_ANNOTATION};
 use crate::metrics::{ControllerState, ErrorLabels, Metrics, OutcomeLabels, Queue, ReconcileOutcome, Sources};
 use crate::plan::{self, tenancy::Acting, tenancy::NotActing};
@@ -421,6 +421,12 @@ async fn publish_report(ctx: &Context, obj: &CognitoSmsConfig, report: &reconcil
     for (reason, note) in plan::region_changes(before, &report.status.regions, &obj.spec.user_pool_id) {
         tracing::info!(%note, "user pool regions changed");
         ctx.publish(obj, EventType::Normal, reason, note).await;
+    }
+    let conditions_before = obj.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    if let Some(spend) = conditions::newly_false(types::SPEND_HEADROOM, conditions_before, &report.status.conditions) {
+        tracing::warn!(message = %spend.message, "SMS spend near the monthly limit");
+        ctx.publish(obj, EventType::Warning, &spend.reason, spend.message.clone())
+            .await;
     }
     for change in &report.changes {
         tracing::info!(change = %change, "changed AWS");

@@ -253,3 +253,72 @@ async fn every_page_of_origination_numbers_is_read() {
         "10 + 10 + 10 + 5"
     );
 }
+
+/// The month's spend as CloudWatch reports it, against the limit: SNS's metric on the SNS path,
+/// End User Messaging's on the direct path, each read with the account's state.
+#[tokio::test]
+async fn spend_past_the_warning_share_of_the_limit_turns_spend_headroom_false() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.sms_voice_account("us-east-1", json!({"spendLimit": 10}));
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+    let spend = |res: &CognitoSmsConfig| {
+        let row = &res.status.as_ref().unwrap().spend[0];
+        (
+            row.region.clone(),
+            row.spent_usd.clone(),
+            row.limit_usd.clone(),
+            row.percent,
+        )
+    };
+
+    h.reconcile(&mut res).await;
+    assert_eq!(spend(&res), ("us-east-1".into(), "0.00".into(), "10.00".into(), 0));
+    let (status, reason, _) = condition(&res, types::SPEND_HEADROOM);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "SpendBelowWarning"));
+
+    emu.sns_account("us-east-1", json!({"spentThisMonth": 8.25}));
+    emu.sms_voice_account("us-east-1", json!({"spentThisMonth": 1.5}));
+    h.reconcile(&mut res).await;
+    assert_eq!(spend(&res), ("us-east-1".into(), "8.25".into(), "10.00".into(), 82));
+    let (status, reason, message) = condition(&res, types::SPEND_HEADROOM);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SpendNearLimit"));
+    assert!(
+        message.contains("USD 8.25 of the USD 10.00 monthly SMS spend limit spent this month in us-east-1 (82%"),
+        "{message}"
+    );
+    assert_eq!(condition(&res, types::READY).0, "True", "a warning, not a failure");
+
+    // Raised to 90%, or on the direct path, where End User Messaging's metric counts.
+    res.spec.spend_warning_percent = Some(90);
+    h.reconcile(&mut res).await;
+    assert_eq!(condition(&res, types::SPEND_HEADROOM).0, "True");
+    res.spec.spend_warning_percent = None;
+    res.spec.end_user_messaging = Some(Default::default());
+    h.reconcile(&mut res).await;
+    assert_eq!(spend(&res).1, "1.50");
+    assert_eq!(condition(&res, types::SPEND_HEADROOM).0, "True");
+}
+
+/// Without permission to read CloudWatch, only the warning is unknown.
+#[tokio::test]
+async fn an_unreadable_spend_leaves_only_spend_headroom_unknown() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.sms_voice_account("us-east-1", json!({"tier": "PRODUCTION", "spendLimit": 10}));
+    emu.inject_fault("cloudwatch", "GetMetricData", "AccessDenied", 1);
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource("app", json!({"userPoolId": pool}));
+
+    h.reconcile(&mut res).await;
+
+    let (status, reason, message) = condition(&res, types::SPEND_HEADROOM);
+    assert_eq!((status.as_str(), reason.as_str()), ("Unknown", "SpendUnknown"));
+    assert!(
+        message.contains("allow the operator cloudwatch:GetMetricData"),
+        "{message}"
+    );
+    assert_eq!(condition(&res, types::SANDBOX_EXITED).0, "True");
+    assert!(res.status.as_ref().unwrap().spend.is_empty());
+}

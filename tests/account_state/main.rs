@@ -59,7 +59,7 @@ fn number_state(res: &CognitoSmsConfig, last4: &str) -> (SandboxNumberState, Str
 }
 
 /// One read of the account's SMS state in a region: End User Messaging's, and SNS's beside it.
-const ACCOUNT_LEVEL: [&str; 9] = [
+const ACCOUNT_LEVEL: [&str; 10] = [
     "DescribeAccountAttributes",
     "DescribeSpendLimits",
     "DescribePhoneNumbers",
@@ -69,6 +69,7 @@ const ACCOUNT_LEVEL: [&str; 9] = [
     "DescribeVerifiedDestinationNumbers",
     "GetSMSSandboxAccountStatus",
     "GetSMSAttributes",
+    "GetMetricData",
 ];
 
 fn account_level_calls(emu: &Emulator) -> Vec<String> {

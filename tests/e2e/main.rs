@@ -5,6 +5,7 @@
 mod accounts;
 mod admission;
 mod direct_path;
+mod protect;
 mod regions;
 mod replicas;
 mod status_and_secrets;

@@ -21,6 +21,9 @@ this one add:
 * sts_assume_role.py: AssumeRole validated, and allowed only by the role's trust policy (the
   external ID and sts:TagSession included); its credentials act in the role's account, so one
   emulator serves several accounts;
+* cloudwatch_cbor.py: CloudWatch's GetMetricData over the Smithy RPC v2 CBOR protocol that
+  current SDKs speak to CloudWatch (moto serves only its query protocol); its calls are logged,
+  faulted and throttled as service "cloudwatch";
 * sms_spend.py: the month's SMS spend in CloudWatch, as SNS (AWS/SNS SMSMonthToDateSpentUSD) and
   End User Messaging (AWS/SMSVoice TextMessageMonthlySpend) publish it, growing with each text
   sent (dry runs excepted); spentThisMonth below sets it;
@@ -134,6 +137,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 from waitress.server import create_server
 
+import cloudwatch_cbor
 import cognito_logs  # noqa: F401 (adds log delivery to moto's Cognito)
 import cognito_pools
 import cognito_replicas
@@ -416,6 +420,28 @@ def sms_voice(request: Request) -> Response:
     return response
 
 
+def cloudwatch(request: Request) -> Response:
+    """Log a CloudWatch call made over RPC v2 CBOR, answer an injected fault or throttling if one
+    is due, else serve it."""
+    wait_for_release()
+    action = cloudwatch_cbor.operation(request.path)
+    authorization = request.headers.get("Authorization", "")
+    scope = CREDENTIAL_SCOPE.search(authorization)
+    region = scope.group("region") if scope else "us-east-1"
+    key = access_key(authorization)
+    account = request.headers.get("x-moto-account-id") or get_account_id_from(key)
+    fault, expired, throttled = record("cloudwatch", action, account, region, key)
+    if expired:
+        return cloudwatch_cbor.error("ExpiredToken", "The security token included in the request is expired", 403)
+    if throttled:
+        return cloudwatch_cbor.error("Throttling", "Rate exceeded")
+    if fault is not None:
+        return cloudwatch_cbor.error(fault["code"], fault.get("message") or fault["code"], fault.get("status", 400))
+    response = cloudwatch_cbor.handle(action, request.get_data(), account, region)
+    served(action, response.status_code)
+    return response
+
+
 class App:
     def __init__(self) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -425,6 +451,8 @@ class App:
             return control(Request(environ))(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("PinpointSMSVoiceV2."):
             return sms_voice(Request(environ))(environ, start_response)
+        if cloudwatch_cbor.is_cbor(environ):
+            return cloudwatch(Request(environ))(environ, start_response)
         return self.moto(environ, start_response)
 
 

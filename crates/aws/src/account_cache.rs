@@ -118,6 +118,12 @@ async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
         in_sandbox: sns.in_sandbox().await.ok(),
         monthly_spend_limit: sns.monthly_spend_limit().await.ok().flatten(),
     };
+    // Spend headroom is a warning: where CloudWatch cannot be asked, the rest stands.
+    let spend = aws
+        .cloudwatch(region)
+        .month_spend(std::time::SystemTime::now())
+        .await
+        .map_err(|e| format!("{}: {}", e.code, e.message));
     Ok(AccountSms {
         in_sandbox: AccountSms::tier_in_sandbox(tier.as_deref()),
         tier,
@@ -126,5 +132,6 @@ async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
         configuration_sets,
         destinations,
         sns,
+        spend,
     })
 }

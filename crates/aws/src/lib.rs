@@ -4,6 +4,7 @@
 
 pub mod account_cache;
 pub mod assumed;
+pub mod cloudwatch;
 pub mod cognito;
 pub mod error;
 pub mod iam;
@@ -147,6 +148,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sms-voice", "VerifyDestinationNumber"),
     ("sms-voice", "DeleteVerifiedDestinationNumber"),
     ("sms-voice", "SendTextMessage"),
+    ("cloudwatch", "GetMetricData"),
 ];
 
 /// IAM and STS are global: their buckets are not per region.
@@ -196,6 +198,7 @@ pub struct Aws {
     cognito: Arc<Regional<aws_sdk_cognitoidentityprovider::Client>>,
     sns: Arc<Regional<aws_sdk_sns::Client>>,
     sms_voice: Arc<Regional<aws_sdk_pinpointsmsvoicev2::Client>>,
+    cloudwatch: Arc<Regional<aws_sdk_cloudwatch::Client>>,
     account_id: Arc<OnceCell<String>>,
     pub calls: Arc<CallCounts>,
     pub limits: Arc<Limits>,
@@ -249,6 +252,7 @@ impl Aws {
             cognito: Arc::default(),
             sns: Arc::default(),
             sms_voice: Arc::default(),
+            cloudwatch: Arc::default(),
             account_id,
             calls,
             limits,
@@ -295,6 +299,21 @@ impl Aws {
             aws_sdk_sns::Client::from_conf(conf)
         });
         sns::Sns {
+            aws: self,
+            client,
+            region: region.to_string(),
+        }
+    }
+
+    pub fn cloudwatch(&self, region: &str) -> cloudwatch::CloudWatch<'_> {
+        let client = self.cloudwatch.get(region, |r| {
+            let conf = aws_sdk_cloudwatch::config::Builder::from(&self.config)
+                .region(r)
+                .interceptor(Self::feedback(&self.limits, "cloudwatch", region))
+                .build();
+            aws_sdk_cloudwatch::Client::from_conf(conf)
+        });
+        cloudwatch::CloudWatch {
             aws: self,
             client,
             region: region.to_string(),

@@ -59,6 +59,7 @@ const DEFAULT_BUDGETS: &[(&str, f64)] = &[
     ("sts:*", 5.0),
     ("sns:*", 5.0),
     ("sms-voice:*", 5.0),
+    ("cloudwatch:*", 5.0),
 ];
 
 /// Budgets per `service:category` (or `service:*` for each category of the service), in requests
@@ -522,8 +523,9 @@ mod tests {
             include_str!("sns.rs"),
             include_str!("sms_voice.rs"),
             include_str!("sts.rs"),
+            include_str!("cloudwatch.rs"),
         ];
-        let called = regex_lite::Regex::new(r#""(cognito-idp|iam|sts|sns|sms-voice)",\s*"(\w+)""#).unwrap();
+        let called = regex_lite::Regex::new(r#""(cognito-idp|iam|sts|sns|sms-voice|cloudwatch)",\s*"(\w+)""#).unwrap();
         let mut seen = 0;
         for source in sources {
             for c in called.captures_iter(source) {

@@ -15,6 +15,7 @@ pub mod types {
     pub const PHONE_NUMBERS_VERIFIED: &str = "PhoneNumbersVerified";
     pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
     pub const SPEND_LIMIT_SUFFICIENT: &str = "SpendLimitSufficient";
+    pub const SPEND_HEADROOM: &str = "SpendHeadroom";
     pub const PRODUCTION_READY: &str = "ProductionReady";
     pub const ACCOUNT_SELECTED: &str = "AccountSelected";
 }
@@ -108,6 +109,12 @@ pub mod reasons {
     pub const SPEND_LIMIT_RAISED: &str = "SpendLimitRaised";
     pub const SPEND_LIMIT_TOO_LOW: &str = "SpendLimitTooLow";
     pub const SPEND_LIMIT_UNKNOWN: &str = "SpendLimitUnknown";
+    /// The month's spend is below the warning threshold in every region the pool sends through.
+    pub const SPEND_BELOW_WARNING: &str = "SpendBelowWarning";
+    /// The month's spend passed the warning threshold in a region: SMS stop at the limit.
+    pub const SPEND_NEAR_LIMIT: &str = "SpendNearLimit";
+    /// The month's spend or the limit could not be read.
+    pub const SPEND_UNKNOWN: &str = "SpendUnknown";
     // ProductionReady
     pub const PRODUCTION_READY: &str = "ProductionReady";
     // Any account check not made because the spec must be fixed first
@@ -237,6 +244,8 @@ pub struct SmsFindings {
     pub phone_numbers: Finding,
     pub origination: Finding,
     pub spend_limit: Finding,
+    /// `SpendHeadroom`: a warning only, part of neither `Ready` nor `ProductionReady`.
+    pub headroom: Finding,
 }
 
 impl SmsFindings {
@@ -251,16 +260,18 @@ impl SmsFindings {
             sandbox: f.clone(),
             phone_numbers: f.clone(),
             origination: f.clone(),
-            spend_limit: f,
+            spend_limit: f.clone(),
+            headroom: f,
         }
     }
 
-    fn in_order(&self) -> [(&'static str, &Finding); 4] {
+    fn in_order(&self) -> [(&'static str, &Finding); 5] {
         [
             (types::SANDBOX_EXITED, &self.sandbox),
             (types::PHONE_NUMBERS_VERIFIED, &self.phone_numbers),
             (types::ORIGINATION_IDENTITY_AVAILABLE, &self.origination),
             (types::SPEND_LIMIT_SUFFICIENT, &self.spend_limit),
+            (types::SPEND_HEADROOM, &self.headroom),
         ]
     }
 
@@ -319,6 +330,16 @@ pub fn conditions(
     out
 }
 
+/// The condition of `type_` in `after` when it is False there and was not before (absent, True
+/// or Unknown): a warning-only condition, which `Ready` does not carry, gets a Warning event of
+/// its own once, when it turns False.
+pub fn newly_false<'a>(type_: &str, before: &[Condition], after: &'a [Condition]) -> Option<&'a Condition> {
+    let now = after.iter().find(|c| c.type_ == type_)?;
+    let was = before.iter().find(|c| c.type_ == type_);
+    let false_ = |c: &Condition| ConditionStatus::of(c) == ConditionStatus::False;
+    (false_(now) && !was.is_some_and(false_)).then_some(now)
+}
+
 pub fn to_condition(
     type_: &str,
     finding: &Finding,
@@ -374,12 +395,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_warning_condition_is_newly_false_once() {
+        let at = |status: &str| {
+            let f = match status {
+                "True" => Finding::ok("SpendBelowWarning", "low"),
+                "False" => Finding::failed("SpendNearLimit", "high"),
+                _ => Finding::unknown("SpendUnknown", "?"),
+            };
+            vec![to_condition(types::SPEND_HEADROOM, &f, &[], None, t(0))]
+        };
+        let turned =
+            |before: &[Condition], after: &[Condition]| newly_false(types::SPEND_HEADROOM, before, after).is_some();
+        assert!(turned(&[], &at("False")));
+        assert!(turned(&at("True"), &at("False")));
+        assert!(turned(&at("Unknown"), &at("False")));
+        assert!(!turned(&at("False"), &at("False")), "still False: said already");
+        assert!(!turned(&at("False"), &at("True")));
+    }
+
     fn sms_ok() -> SmsFindings {
         SmsFindings {
             sandbox: Finding::ok("OutOfSandbox", "out"),
             phone_numbers: Finding::ok("NoneListed", "none"),
             origination: Finding::ok("NotRequired", "no US"),
             spend_limit: Finding::ok("SpendLimitRaised", "50"),
+            headroom: Finding::ok("SpendBelowWarning", "USD 0.00 of USD 50.00"),
         }
     }
 
@@ -390,7 +431,7 @@ mod tests {
     #[test]
     fn ready_when_every_check_passes() {
         let c = conditions(&all_ok(), &sms_ok(), &[], Some(3), t(100));
-        assert_eq!(c.len(), 10);
+        assert_eq!(c.len(), 11);
         assert!(c.iter().all(|c| c.status == "True" && c.observed_generation == Some(3)));
         assert_eq!(c[0].type_, types::READY);
         assert_eq!(c[0].reason, reasons::READY);

@@ -120,6 +120,7 @@ impl World {
                 configuration_sets: Default::default(),
                 destinations: BTreeMap::new(),
                 sns: SnsView::default(),
+                spend: Ok(Default::default()),
             }),
             ..Default::default()
         };

@@ -3,7 +3,7 @@
 
 use super::{AccountSms, Identity, IdentityKind, NEW_ACCOUNT_SPEND_LIMIT_CENTS, NumberType};
 use crate::conditions::{Finding, reasons};
-use crate::crd::DeliveryPath;
+use crate::crd::{DeliveryPath, SpendStatus};
 
 fn in_or_out(in_sandbox: bool) -> &'static str {
     if in_sandbox { "in" } else { "out of" }
@@ -216,11 +216,116 @@ fn account_identities_finding(account: &AccountSms, countries: &[String], region
     }
 }
 
+/// The month's spend in one region against its limit: `status.spend`'s row and `SpendHeadroom`
+/// for that region. On the SNS path SNS's metric counts, on the direct path End User
+/// Messaging's; the limit is End User Messaging's, which applies on both.
+pub fn headroom(
+    account: &AccountSms,
+    path: DeliveryPath,
+    region: &str,
+    warn_percent: u32,
+) -> (Option<SpendStatus>, Finding) {
+    let spend = match &account.spend {
+        Ok(spend) => spend,
+        Err(why) => {
+            let msg = format!(
+                "cannot read the month's SMS spend in {region} from CloudWatch ({why}); allow the operator \
+                 cloudwatch:GetMetricData (docs/iam-policy.json)"
+            );
+            return (None, Finding::unknown(reasons::SPEND_UNKNOWN, msg));
+        }
+    };
+    let Some(limit) = account.monthly_spend_limit.as_deref().and_then(cents) else {
+        let msg = format!("End User Messaging reported no text message spend limit in {region}");
+        return (None, Finding::unknown(reasons::SPEND_UNKNOWN, msg));
+    };
+    let (spent, metric) = match path {
+        DeliveryPath::Sns => (spend.sns_cents, "SNS SMSMonthToDateSpentUSD"),
+        DeliveryPath::EndUserMessaging => (
+            spend.end_user_messaging_cents,
+            "End User Messaging TextMessageMonthlySpend",
+        ),
+    };
+    let spent = spent.unwrap_or(0);
+    let percent = match limit {
+        0 => 100,
+        limit => u32::try_from(spent.saturating_mul(100) / limit).unwrap_or(u32::MAX),
+    };
+    let row = SpendStatus {
+        region: region.to_string(),
+        spent_usd: dollars(spent),
+        limit_usd: dollars(limit),
+        percent,
+    };
+    let summary = format!(
+        "USD {} of the USD {} monthly SMS spend limit spent this month in {region} ({percent}%, {metric})",
+        row.spent_usd, row.limit_usd
+    );
+    let finding = if percent >= warn_percent {
+        Finding::failed(
+            reasons::SPEND_NEAR_LIMIT,
+            format!(
+                "{summary}, past the {warn_percent}% warning: once the limit is reached AWS stops sending SMS, MFA \
+                 codes included, until next month; raise the text message monthly spend limit (Service Quotas or an \
+                 AWS Support case) or find what is sending"
+            ),
+        )
+    } else {
+        Finding::ok(reasons::SPEND_BELOW_WARNING, summary)
+    };
+    (Some(row), finding)
+}
+
+/// Cents as US dollars with two decimals.
+pub fn dollars(cents: u64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{account, number};
     use super::*;
     use crate::conditions::ConditionStatus as Status;
+
+    #[test]
+    fn spend_headroom_counts_the_path_s_own_metric_against_the_limit() {
+        let mut a = account(vec![]);
+        a.monthly_spend_limit = Some("20".into());
+        a.spend = Ok(super::super::MonthSpend {
+            sns_cents: Some(1_650),
+            end_user_messaging_cents: None,
+        });
+        let (row, f) = headroom(&a, DeliveryPath::Sns, "us-east-1", 80);
+        let row = row.unwrap();
+        assert_eq!(
+            (row.spent_usd.as_str(), row.limit_usd.as_str(), row.percent),
+            ("16.50", "20.00", 82)
+        );
+        assert_eq!((f.status, f.reason), (Status::False, reasons::SPEND_NEAR_LIMIT));
+        assert!(f.message.contains("past the 80% warning"), "{}", f.message);
+        let (_, f) = headroom(&a, DeliveryPath::Sns, "us-east-1", 90);
+        assert_eq!(f.status, Status::True);
+        let (row, f) = headroom(&a, DeliveryPath::EndUserMessaging, "us-east-1", 80);
+        assert_eq!(
+            (row.unwrap().spent_usd.as_str(), f.status),
+            ("0.00", Status::True),
+            "nothing sent directly"
+        );
+
+        a.monthly_spend_limit = Some("0".into());
+        assert_eq!(
+            headroom(&a, DeliveryPath::Sns, "us-east-1", 80).1.status,
+            Status::False,
+            "no room at all"
+        );
+        a.spend = Err("AccessDenied: not allowed".into());
+        let (row, f) = headroom(&a, DeliveryPath::Sns, "us-east-1", 80);
+        assert_eq!(
+            (row, f.status, f.reason),
+            (None, Status::Unknown, reasons::SPEND_UNKNOWN)
+        );
+        assert!(f.message.contains("AccessDenied: not allowed"), "{}", f.message);
+    }
 
     #[test]
     fn sandbox_condition_and_what_sns_says() {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crd::OriginationIdentity;
 
-pub use findings::{cents, origination_finding, sandbox_finding, spend_finding};
+pub use findings::{cents, dollars, headroom, origination_finding, sandbox_finding, spend_finding};
 pub use identity::{IdentityRef, resolve};
 
 /// The monthly SMS spend quota of a new account, in cents.
@@ -178,6 +178,16 @@ pub struct SnsView {
     pub monthly_spend_limit: Option<String>,
 }
 
+/// The month's SMS spend in a region so far, in US cents, as CloudWatch reports it for each way
+/// of sending: SNS's `SMSMonthToDateSpentUSD` (namespace `AWS/SNS`) and End User Messaging's
+/// `TextMessageMonthlySpend` (`AWS/SMSVoice`). `None` where the metric has no datapoint this
+/// month: nothing was sent that way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthSpend {
+    pub sns_cents: Option<u64>,
+    pub end_user_messaging_cents: Option<u64>,
+}
+
 /// The account's SMS state in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSms {
@@ -193,6 +203,8 @@ pub struct AccountSms {
     /// Verified destination numbers by E.164 number.
     pub destinations: BTreeMap<String, Destination>,
     pub sns: SnsView,
+    /// The month's spend, or why CloudWatch could not be asked.
+    pub spend: Result<MonthSpend, String>,
 }
 
 impl AccountSms {
@@ -348,6 +360,7 @@ pub(crate) mod tests {
             configuration_sets: BTreeSet::new(),
             destinations: BTreeMap::new(),
             sns: SnsView::default(),
+            spend: Ok(MonthSpend::default()),
         }
     }
 

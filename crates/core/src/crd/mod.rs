@@ -147,6 +147,14 @@ pub struct CognitoSmsConfigSpec {
     #[schemars(length(max = 12), regex(pattern = r"^[0-9]+(\.[0-9]{1,2})?$"))]
     pub minimum_monthly_spend_limit_usd: Option<String>,
 
+    /// The share of the monthly SMS spend limit, in percent, past which `SpendHeadroom` turns
+    /// False and a Warning event is published, so that the limit can be raised before AWS stops
+    /// sending SMS, MFA codes included, for the rest of the month. Defaults to 80. The spend is
+    /// read from CloudWatch (`status.spend`) with the account's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub spend_warning_percent: Option<u32>,
+
     /// Settings for the secondary Region of a multi-Region user pool, where the primary's
     /// cannot carry over. The operator configures SMS on the pool's secondary (as
     /// `ListUserPoolReplicas` lists it, once `ACTIVE` or `INACTIVE`) with the same role and

@@ -27,6 +27,24 @@ pub struct RegionStatus {
     pub sandbox: Option<bool>,
 }
 
+/// The month's SMS spend in one region the pool sends through.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendStatus {
+    /// The region the SMS go through (the SNS region, or the pool's own on the direct path).
+    pub region: String,
+    /// Spent since the first of the month (UTC), in US dollars: SNS's `SMSMonthToDateSpentUSD`
+    /// on the SNS path, End User Messaging's `TextMessageMonthlySpend` on the direct path.
+    #[serde(rename = "spentUSD")]
+    pub spent_usd: String,
+    /// The text message monthly spend limit, in US dollars. When it is reached, SMS stop until
+    /// the next month.
+    #[serde(rename = "limitUSD")]
+    pub limit_usd: String,
+    /// Spent, in percent of the limit.
+    pub percent: u32,
+}
+
 /// What the operator observed and did. Everything here is written by the operator.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -80,12 +98,17 @@ pub struct CognitoSmsConfigStatus {
     /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
     #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit_usd: Option<String>,
+    /// The month's SMS spend against the monthly spend limit, in each region the pool sends
+    /// through, as CloudWatch reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spend: Vec<SpendStatus>,
     /// Each Region of a multi-Region user pool (empty for a pool of one Region): the primary
     /// first, then its secondary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionStatus>,
-    /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, SandboxExited, PhoneNumbersVerified,
-    /// OriginationIdentityAvailable, SpendLimitSufficient and ProductionReady.
+    /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, ReplicasConfigured,
+    /// SandboxExited, PhoneNumbersVerified, OriginationIdentityAvailable, SpendLimitSufficient,
+    /// SpendHeadroom and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

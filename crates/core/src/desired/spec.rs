@@ -10,6 +10,9 @@ use crate::crd::{
 };
 use crate::regions::{self, RegionError};
 
+/// `spec.spendWarningPercent` when unset.
+pub const DEFAULT_SPEND_WARNING_PERCENT: u32 = 80;
+
 /// What one `CognitoSmsConfig` asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -25,6 +28,8 @@ pub struct Desired {
     pub sandbox_numbers: Vec<SandboxPhoneNumber>,
     pub destination_countries: Vec<String>,
     pub minimum_monthly_spend_limit_usd: Option<String>,
+    /// Percent of the spend limit past which `SpendHeadroom` is False.
+    pub spend_warning_percent: u32,
     /// The value of the annotation that asks for new verification codes, when set.
     pub resend_codes_request: Option<String>,
     /// The settings the spec gives secondary Regions of the pool.
@@ -123,6 +128,7 @@ impl Desired {
             sandbox_numbers: spec.sandbox_phone_numbers.clone(),
             destination_countries: spec.destination_countries.clone(),
             minimum_monthly_spend_limit_usd: spec.minimum_monthly_spend_limit_usd.clone(),
+            spend_warning_percent: spec.spend_warning_percent.unwrap_or(DEFAULT_SPEND_WARNING_PERCENT),
             resend_codes_request: res.annotations().get(RESEND_CODES_ANNOTATION).cloned(),
             replicas: spec.replicas.clone(),
         })

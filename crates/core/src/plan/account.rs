@@ -20,6 +20,7 @@ pub(super) enum AccountPlan {
         sandbox: Finding,
         origination: Finding,
         spend_limit: Finding,
+        headroom: Finding,
         numbers: NumberPlans,
         /// How status identifies the numbers.
         ids: NumberIds,
@@ -55,11 +56,13 @@ pub(super) fn plan(
         NamedIdentity::NotNamed => account::origination_finding(account, countries, region, None),
     };
     let path = spec.delivery_path();
+    let headroom = super::spend::plan(draft, spec, observed);
     AccountPlan::Read {
         in_sandbox: account.in_sandbox,
         sandbox: account::sandbox_finding(account, path, region),
         origination,
         spend_limit: account::spend_finding(account, spec.minimum_monthly_spend_limit_usd.as_deref(), path, region),
+        headroom,
         numbers: numbers::plan(draft, spec, &previous.sandbox_phone_numbers, observed, inputs),
         ids: inputs.number_ids.clone(),
     }
@@ -95,6 +98,7 @@ impl AccountPlan {
                 sandbox,
                 origination,
                 spend_limit,
+                headroom,
                 numbers,
                 ids,
             } => {
@@ -113,6 +117,7 @@ impl AccountPlan {
                     phone_numbers,
                     origination,
                     spend_limit,
+                    headroom,
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod observed;
 pub mod reads;
 mod replicas;
 mod role;
+mod spend;
 mod step;
 pub mod tenancy;
 
