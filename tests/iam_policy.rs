@@ -5,9 +5,21 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 /// Actions AWS checks without the operator calling them by name: UpdateUserPool with an
-/// SnsCallerArn requires iam:PassRole on that role, and AssumeRole with session tags
-/// sts:TagSession.
-const IMPLIED: &[&str] = &["iam:PassRole", "sts:TagSession"];
+/// SnsCallerArn requires iam:PassRole on that role, AssumeRole with session tags
+/// sts:TagSession, and SetLogDeliveryConfiguration to a log group the CloudWatch Logs delivery
+/// actions, with which AWS sets up the delivery and the log group's resource policy.
+const IMPLIED: &[&str] = &[
+    "iam:PassRole",
+    "sts:TagSession",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
 
 /// `service:Operation` for every `call("service", "Operation", ...)`, `pages(...)` and their
 /// regional `call_in(&self.region, ...)` / `pages_in(...)` in the AWS adapters.

@@ -100,6 +100,12 @@ impl Writes for AwsWrites<'_> {
                 self.aws.sms_voice(region).verify_destination(id, code).await
             }
             Change::RemoveSandboxNumber { region, id, .. } => self.aws.sms_voice(region).delete_destination(id).await,
+            Change::SetLogDelivery {
+                user_pool_id,
+                region,
+                to,
+                ..
+            } => self.aws.cognito(region).set_log_configurations(user_pool_id, to).await,
         }
     }
 }
@@ -152,6 +158,7 @@ mod tests {
             Change::SendVerificationCode { .. } => ("sms-voice", "SendDestinationNumberVerificationCode"),
             Change::VerifySandboxNumber { .. } => ("sms-voice", "VerifyDestinationNumber"),
             Change::RemoveSandboxNumber { .. } => ("sms-voice", "DeleteVerifiedDestinationNumber"),
+            Change::SetLogDelivery { .. } => ("cognito-idp", "SetLogDeliveryConfiguration"),
         }
     }
 

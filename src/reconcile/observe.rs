@@ -12,7 +12,7 @@ use crate::account::{AccountSms, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
 use crate::crd::{CognitoSmsConfig, DeliveryPath, SecretKeyRef};
-use crate::desired::{Desired, ObservedRole, Replica, UserPool};
+use crate::desired::{Desired, LogConfiguration, ObservedRole, Replica, UserPool};
 use crate::plan::reads::{self, RoleToRead};
 use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError};
 
@@ -31,6 +31,12 @@ pub trait Reads: Sync {
     /// The Regions of pool `id`, asked in `region`; `None` when the pool does not exist.
     fn replicas(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Vec<Replica>>, AwsError>> + Send;
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send;
+    /// The log configurations of pool `id` in `region`; `None` when the pool does not exist.
+    fn log_delivery(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<LogConfiguration>>, AwsError>> + Send;
     /// An inline policy of a role, `None` when the role has none of that name.
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send;
     /// Every identity policy document in effect on a role.
@@ -63,6 +69,13 @@ impl<T: Reads> Reads for &T {
     }
     fn role(&self, name: &str) -> impl Future<Output = Result<Option<ObservedRole>, AwsError>> + Send {
         (*self).role(name)
+    }
+    fn log_delivery(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<LogConfiguration>>, AwsError>> + Send {
+        (*self).log_delivery(region, id)
     }
     fn inline_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<Option<Value>, AwsError>> + Send {
         (*self).inline_policy(role, policy)
@@ -112,6 +125,9 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     async fn role(&self, name: &str) -> Result<Option<ObservedRole>, AwsError> {
         self.aws.iam().get_role(name).await
     }
+    async fn log_delivery(&self, region: &str, id: &str) -> Result<Option<Vec<LogConfiguration>>, AwsError> {
+        self.aws.cognito(region).log_configurations(id).await
+    }
     async fn inline_policy(&self, role: &str, policy: &str) -> Result<Option<Value>, AwsError> {
         self.aws.iam().get_role_policy(role, policy).await
     }
@@ -155,6 +171,7 @@ pub async fn observe<R: Reads>(
             policies: Read::Skipped,
             stale_policy: Read::Skipped,
         },
+        log_delivery: Read::Skipped,
         account_sms: Read::Skipped,
         codes: BTreeMap::new(),
         number_tags: BTreeMap::new(),
@@ -176,6 +193,9 @@ pub async fn observe<R: Reads>(
         let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
         let to_read = reads::role_to_read(spec, pool, &observed.account_id, installation);
         observed.role = observe_role(reads, spec, to_read, last_path).await;
+        if reads::log_delivery_to_read(spec, res.status.as_ref()) {
+            observed.log_delivery = reads.log_delivery(&spec.pool_region, &spec.user_pool_id).await.into();
+        }
     }
     observed.account_sms = reads.account_sms(&observed.account_id, spec.sms_region()).await.into();
     let elsewhere = reads::replica_sms_regions(spec, &observed.replica_pools);

@@ -2,6 +2,7 @@
 
 mod cleanup_and_regions;
 mod existing_role_and_errors;
+mod logs;
 mod replicas;
 #[path = "../support/mod.rs"]
 mod support;

@@ -88,5 +88,14 @@ def view(pool) -> dict:
     return {"UserPoolId": pool.id, "LogConfigurations": getattr(pool, LOG_CONFIGURATIONS, [])}
 
 
+def control_log_group(body: dict) -> dict:
+    """POST /_emulator/logs/group: create a log group; its ARN, as Cognito takes it."""
+    account, region = body.get("account") or "123456789012", body.get("region") or "us-east-1"
+    backend = logs_backends[account][region]
+    if body["name"] not in backend.groups:
+        backend.create_log_group(body["name"], tags={})
+    return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{body['name']}"}
+
+
 CognitoIdpResponse.set_log_delivery_configuration = set_log_delivery_configuration
 CognitoIdpResponse.get_log_delivery_configuration = get_log_delivery_configuration

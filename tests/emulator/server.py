@@ -91,6 +91,8 @@ Control endpoints (JSON in and out; account defaults to 123456789012, region to 
   size (60); see cognito_replicas.py.
 * POST /_emulator/iam/role {account, roleName, assumeRolePolicyDocument, path? (/)}: create a
   role straight in that account's IAM, as its admin would; returns {arn}.
+* POST /_emulator/logs/group {account?, region?, name}: create a CloudWatch Logs log group, as its
+  admin would; returns {arn}.
 * POST /_emulator/throttle {rates: {"service:name": requests per second}, account?, region?}:
   throttle as AWS does at those rates (off by default). service is cognito-idp, iam, sts, sns or
   sms-voice; name is a Cognito quota category (e.g. UserPoolRead, which has DescribeUserPool, and
@@ -325,6 +327,8 @@ def control_view(method: str, path: str, body: dict, args) -> dict | list | None
         return cognito_replicas.control_replica(body)
     if path == "/iam/role" and method == "POST":
         return sts_assume_role.control_role(body)
+    if path == "/logs/group" and method == "POST":
+        return cognito_logs.control_log_group(body)
     if path.startswith("/throttle"):
         return throttle.control(method, path, body)
     return None

@@ -248,6 +248,33 @@ impl Emulator {
         self.control("POST", "/sms-voice/account", Some(body))
     }
 
+    /// Create a CloudWatch Logs log group in `region`, as the account's admin would; its ARN.
+    pub fn log_group(&self, region: &str, name: &str) -> String {
+        let body = json!({"account": ACCOUNT, "region": region, "name": name});
+        self.control("POST", "/logs/group", Some(body))["arn"]
+            .as_str()
+            .expect("the log group's ARN")
+            .to_string()
+    }
+
+    /// The pool's log configurations, as `GetLogDeliveryConfiguration` returns them.
+    pub async fn log_configurations(
+        &self,
+        region: &str,
+        pool: &str,
+    ) -> Vec<aws_sdk_cognitoidentityprovider::types::LogConfigurationType> {
+        self.cognito(region)
+            .await
+            .get_log_delivery_configuration()
+            .user_pool_id(pool)
+            .send()
+            .await
+            .expect("the pool's log delivery")
+            .log_delivery_configuration()
+            .map(|d| d.log_configurations().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Make DescribeUserPool report `failure` as the pool's SmsConfigurationFailure (`None`: none).
     pub fn set_sms_configuration_failure(&self, region: &str, pool: &str, failure: Option<&str>) {
         let body = json!({"account": ACCOUNT, "region": region, "userPoolId": pool, "failure": failure});

@@ -3,13 +3,16 @@
 
 use aws_sdk_cognitoidentityprovider::operation::update_user_pool::builders::UpdateUserPoolFluentBuilder;
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, EumsSmsConfigurationType, SmsConfigurationType, UserPoolType,
+    AdminCreateUserConfigType, CloudWatchLogsConfigurationType, EumsSmsConfigurationType, EventSourceName,
+    FirehoseConfigurationType, LogConfigurationType, LogLevel, S3ConfigurationType, SmsConfigurationType, UserPoolType,
 };
 
 use std::collections::BTreeMap;
 
 use super::{Aws, AwsError, ErrorKind, optional};
-use cognito_sms_core::desired::{DirectSms, Replica, ReplicaRole, ReplicaStatus, SmsConfig, UserPool};
+use cognito_sms_core::desired::{
+    DirectSms, LogConfiguration, LogDestination, Replica, ReplicaRole, ReplicaStatus, SmsConfig, UserPool,
+};
 
 /// At most this many pages of `ListUserPoolReplicas` are read: a pool has a primary and at most one
 /// secondary, so more pages mean a service that never stops paging.
@@ -202,6 +205,41 @@ impl Cognito<'_> {
         .and_then(|o| o.user_pool))
     }
 
+    /// The pool's log configurations (`GetLogDeliveryConfiguration`); `None` when the pool is
+    /// gone.
+    pub async fn log_configurations(&self, id: &str) -> Result<Option<Vec<LogConfiguration>>, AwsError> {
+        let req = self.client.get_log_delivery_configuration().user_pool_id(id).send();
+        let Some(out) = optional(
+            self.aws
+                .call_in(&self.region, "cognito-idp", "GetLogDeliveryConfiguration", req)
+                .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        let configurations = out
+            .log_delivery_configuration()
+            .map(|d| d.log_configurations().iter().map(from_sdk).collect())
+            .unwrap_or_default();
+        Ok(Some(configurations))
+    }
+
+    /// Replace the pool's log configurations with `configurations` (`SetLogDeliveryConfiguration`
+    /// replaces every one: the caller sends back those it keeps).
+    pub async fn set_log_configurations(&self, id: &str, configurations: &[LogConfiguration]) -> Result<(), AwsError> {
+        let sdk: Vec<LogConfigurationType> = configurations.iter().map(to_sdk).collect::<Result<_, _>>()?;
+        let req = self
+            .client
+            .set_log_delivery_configuration()
+            .user_pool_id(id)
+            .set_log_configurations(Some(sdk))
+            .send();
+        self.aws
+            .call_in(&self.region, "cognito-idp", "SetLogDeliveryConfiguration", req)
+            .await
+            .map(drop)
+    }
+
     /// Add `tags` to the pool (`TagResource`; the pool's other tags stay).
     pub async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let req = self
@@ -295,6 +333,47 @@ impl Cognito<'_> {
             .await
             .map(drop)
     }
+}
+
+fn from_sdk(c: &LogConfigurationType) -> LogConfiguration {
+    let destination = if let Some(arn) = c.cloud_watch_logs_configuration().and_then(|d| d.log_group_arn()) {
+        LogDestination::CloudWatchLogs(arn.to_string())
+    } else if let Some(arn) = c.s3_configuration().and_then(|d| d.bucket_arn()) {
+        LogDestination::S3(arn.to_string())
+    } else if let Some(arn) = c.firehose_configuration().and_then(|d| d.stream_arn()) {
+        LogDestination::Firehose(arn.to_string())
+    } else {
+        LogDestination::Unknown
+    };
+    LogConfiguration {
+        event_source: c.event_source().as_str().to_string(),
+        log_level: c.log_level().as_str().to_string(),
+        destination,
+    }
+}
+
+fn to_sdk(c: &LogConfiguration) -> Result<LogConfigurationType, AwsError> {
+    let builder = LogConfigurationType::builder()
+        .event_source(EventSourceName::from(c.event_source.as_str()))
+        .log_level(LogLevel::from(c.log_level.as_str()));
+    let builder = match &c.destination {
+        LogDestination::CloudWatchLogs(arn) => builder
+            .cloud_watch_logs_configuration(CloudWatchLogsConfigurationType::builder().log_group_arn(arn).build()),
+        LogDestination::S3(arn) => builder.s3_configuration(S3ConfigurationType::builder().bucket_arn(arn).build()),
+        LogDestination::Firehose(arn) => {
+            builder.firehose_configuration(FirehoseConfigurationType::builder().stream_arn(arn).build())
+        }
+        LogDestination::Unknown => builder,
+    };
+    builder.build().map_err(|e| {
+        AwsError::new(
+            "cognito-idp",
+            "SetLogDeliveryConfiguration",
+            ErrorKind::InvalidRequest,
+            "InvalidLogConfiguration",
+            e.to_string(),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("cognito-idp", "UpdateUserPool"),
     ("cognito-idp", "TagResource"),
     ("cognito-idp", "UntagResource"),
+    ("cognito-idp", "GetLogDeliveryConfiguration"),
+    ("cognito-idp", "SetLogDeliveryConfiguration"),
     ("iam", "GetRole"),
     ("iam", "GetRolePolicy"),
     ("iam", "ListRolePolicies"),

@@ -11,6 +11,7 @@ pub mod types {
     pub const USER_POOL_CONFIGURED: &str = "UserPoolConfigured";
     /// The SMS configuration of every secondary Region of a multi-Region pool.
     pub const REPLICAS_CONFIGURED: &str = "ReplicasConfigured";
+    pub const DELIVERY_LOGS_CONFIGURED: &str = "DeliveryLogsConfigured";
     pub const SANDBOX_EXITED: &str = "SandboxExited";
     pub const PHONE_NUMBERS_VERIFIED: &str = "PhoneNumbersVerified";
     pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
@@ -111,6 +112,12 @@ pub mod reasons {
     pub const SPEND_LIMIT_UNKNOWN: &str = "SpendLimitUnknown";
     /// The month's spend is below the warning threshold in every region the pool sends through.
     pub const SPEND_BELOW_WARNING: &str = "SpendBelowWarning";
+    /// The spec asks for nothing of this kind.
+    pub const NOT_REQUESTED: &str = "NotRequested";
+    /// The pool delivers its message delivery errors where the spec says.
+    pub const DELIVERY_LOGS_IN_SYNC: &str = "DeliveryLogsInSync";
+    /// Cognito refused the log delivery the spec asks for, or it cannot be set without loss.
+    pub const DELIVERY_LOGS_REFUSED: &str = "DeliveryLogsRefused";
     /// The month's spend passed the warning threshold in a region: SMS stop at the limit.
     pub const SPEND_NEAR_LIMIT: &str = "SpendNearLimit";
     /// The month's spend or the limit could not be read.
@@ -200,15 +207,17 @@ pub struct Findings {
     pub role: Finding,
     pub user_pool: Finding,
     pub replicas: Finding,
+    pub delivery_logs: Finding,
 }
 
 impl Findings {
-    fn in_order(&self) -> [(&'static str, &Finding); 4] {
+    fn in_order(&self) -> [(&'static str, &Finding); 5] {
         [
             (types::SNS_REGION_VALID, &self.sns_region),
             (types::ROLE_READY, &self.role),
             (types::USER_POOL_CONFIGURED, &self.user_pool),
             (types::REPLICAS_CONFIGURED, &self.replicas),
+            (types::DELIVERY_LOGS_CONFIGURED, &self.delivery_logs),
         ]
     }
 
@@ -392,6 +401,7 @@ mod tests {
             role: Finding::ok(reasons::ROLE_IN_SYNC, "role r"),
             user_pool: Finding::ok(reasons::SMS_CONFIGURATION_IN_SYNC, "pool p"),
             replicas: Finding::ok(reasons::NO_REPLICAS, "one Region"),
+            delivery_logs: Finding::ok(reasons::NOT_REQUESTED, "not set"),
         }
     }
 
@@ -431,7 +441,7 @@ mod tests {
     #[test]
     fn ready_when_every_check_passes() {
         let c = conditions(&all_ok(), &sms_ok(), &[], Some(3), t(100));
-        assert_eq!(c.len(), 11);
+        assert_eq!(c.len(), 12);
         assert!(c.iter().all(|c| c.status == "True" && c.observed_generation == Some(3)));
         assert_eq!(c[0].type_, types::READY);
         assert_eq!(c[0].reason, reasons::READY);

@@ -94,6 +94,8 @@ pub(super) struct State {
     pub account: Option<AccountSms>,
     /// The tags of verified destination numbers, by ARN.
     pub number_tags: HashMap<String, BTreeMap<String, String>>,
+    /// The pool's log configurations.
+    pub log_configurations: Vec<crate::desired::LogConfiguration>,
     pub changes: Vec<Change>,
     pub forgotten: usize,
 }
@@ -228,6 +230,20 @@ impl Reads for World {
         let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
         self.read("DescribeUserPool", pool)
     }
+    async fn log_delivery(
+        &self,
+        _region: &str,
+        id: &str,
+    ) -> Result<Option<Vec<crate::desired::LogConfiguration>>, AwsError> {
+        let state = self.state.lock().unwrap();
+        let found = state
+            .pool
+            .as_ref()
+            .filter(|p| p.id == id)
+            .map(|_| state.log_configurations.clone());
+        drop(state);
+        self.read("GetLogDeliveryConfiguration", found)
+    }
     async fn replicas(&self, region: &str, id: &str) -> Result<Option<Vec<Replica>>, AwsError> {
         let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
         // A pool of one Region: its primary alone.
@@ -333,6 +349,7 @@ impl State {
                 pool.tags.extend(add_tags.clone());
             }
             Change::UpdateReplicaSmsConfiguration { .. } => panic!("the world's pools have no replica"),
+            Change::SetLogDelivery { to, .. } => self.log_configurations = to.clone(),
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
                 let id = format!("vdn-{}", crate::testing::aws_id(number));

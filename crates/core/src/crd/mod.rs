@@ -155,6 +155,14 @@ pub struct CognitoSmsConfigSpec {
     #[schemars(range(min = 1, max = 100))]
     pub spend_warning_percent: Option<u32>,
 
+    /// Where Cognito exports the errors of delivering the pool's messages (SMS and email),
+    /// through the pool's log delivery (`userNotification` at level `ERROR`). The pool's other
+    /// log configuration (user activity) is kept. Removing this stops the delivery, if this
+    /// resource set it; deleting the resource leaves it in place, as every setting of the pool.
+    /// It applies in the pool's primary Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_logs: Option<DeliveryLogs>,
+
     /// Settings for the secondary Region of a multi-Region user pool, where the primary's
     /// cannot carry over. The operator configures SMS on the pool's secondary (as
     /// `ListUserPoolReplicas` lists it, once `ACTIVE` or `INACTIVE`) with the same role and
@@ -231,6 +239,21 @@ pub struct IndiaDlt {
     /// The DLT template ID of the registered message template.
     #[schemars(length(min = 1, max = 50), regex(pattern = r"^[A-Za-z0-9]+$"))]
     pub template_id: String,
+}
+
+/// Where the pool's message delivery errors go.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryLogs {
+    /// The ARN of a CloudWatch Logs log group in the pool's account and Region, e.g.
+    /// `arn:aws:logs:us-east-1:111122223333:log-group:/aws/vendedlogs/cognito/storefront`. It
+    /// must exist and must not be encrypted with KMS; a name under `/aws/vendedlogs/` keeps its
+    /// resource policy small. See docs/iam.md for the permissions delivery needs.
+    #[schemars(
+        length(max = 512),
+        regex(pattern = r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[\w/.#-]+(:\*)?$")
+    )]
+    pub log_group_arn: String,
 }
 
 /// A destination phone number to verify in the SMS sandbox.

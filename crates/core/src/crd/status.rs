@@ -98,6 +98,9 @@ pub struct CognitoSmsConfigStatus {
     /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
     #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit_usd: Option<String>,
+    /// The log group this resource set the pool's message delivery errors to go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_log_group_arn: Option<String>,
     /// The month's SMS spend against the monthly spend limit, in each region the pool sends
     /// through, as CloudWatch reports it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +110,7 @@ pub struct CognitoSmsConfigStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionStatus>,
     /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, ReplicasConfigured,
+    /// DeliveryLogsConfigured,
     /// SandboxExited, PhoneNumbersVerified, OriginationIdentityAvailable, SpendLimitSufficient,
     /// SpendHeadroom and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

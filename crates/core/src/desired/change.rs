@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{DesiredRole, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool};
+use super::{
+    DesiredRole, LogConfiguration, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool, delivery_errors_group,
+};
 use crate::account::{Code, mask};
 use crate::policy;
 
@@ -75,6 +77,14 @@ pub enum Change {
     DeleteRole {
         role_name: String,
     },
+    /// Replace the pool's log configurations (`SetLogDeliveryConfiguration`) with `to`: the
+    /// delivery-error one set or removed, every other sent back as read.
+    SetLogDelivery {
+        user_pool_id: String,
+        region: String,
+        from: Vec<LogConfiguration>,
+        to: Vec<LogConfiguration>,
+    },
     /// A dry run of `SendTextMessage` as Cognito will send, before the pool is pointed at a
     /// direct-path configuration. Sends nothing and changes nothing.
     TestSendText(TestMessage),
@@ -126,6 +136,8 @@ pub enum Concern {
     Role,
     Pool,
     SandboxNumber,
+    /// The pool's log delivery.
+    DeliveryLogs,
 }
 
 impl Change {
@@ -145,6 +157,7 @@ impl Change {
             Change::UpdateSmsConfiguration { .. } => "SmsConfigurationUpdated",
             Change::UpdateReplicaSmsConfiguration { .. } => "ReplicaSmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
+            Change::SetLogDelivery { .. } => "DeliveryLogsUpdated",
             Change::TestSendText(_) => "TestMessageSent",
             Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
             Change::SendVerificationCode { .. } => "VerificationCodeSent",
@@ -177,6 +190,7 @@ impl Change {
             | Change::SendVerificationCode { .. }
             | Change::VerifySandboxNumber { .. }
             | Change::RemoveSandboxNumber { .. } => Concern::SandboxNumber,
+            Change::SetLogDelivery { .. } => Concern::DeliveryLogs,
         }
     }
 }
@@ -232,6 +246,19 @@ impl fmt::Display for Change {
                 from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
             ),
             Change::DeleteRole { role_name } => format!("delete IAM role {role_name}"),
+            Change::SetLogDelivery {
+                user_pool_id, from, to, ..
+            } => match (delivery_errors_group(from), delivery_errors_group(to)) {
+                (_, Some(group)) => format!(
+                    "deliver the message delivery errors of user pool {user_pool_id} to log group {group}, keeping its \
+                     other log configuration"
+                ),
+                (Some(group), None) => format!(
+                    "stop delivering the message delivery errors of user pool {user_pool_id} to log group {group}, \
+                     keeping its other log configuration"
+                ),
+                (None, None) => format!("set the log configurations of user pool {user_pool_id}"),
+            },
             Change::TestSendText(m) => test_text(m),
             Change::AddSandboxNumber { region, number, .. } => format!(
                 "add {} to the verified destination numbers in {region} (End User Messaging texts it a code)",

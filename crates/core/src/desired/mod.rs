@@ -2,12 +2,16 @@
 //! that get there are in `change`). Pure: no clients, no clocks, no randomness.
 
 mod change;
+mod logs;
 mod pool_owner;
 mod replica;
 mod sms;
 mod spec;
 
 pub use change::{Change, Concern, RolePolicies, TestMessage, role_changes, sms_configuration_change};
+pub use logs::{
+    ERROR_LEVEL, LogConfiguration, LogDestination, USER_NOTIFICATION, delivery_errors_group, with_delivery_errors,
+};
 pub use pool_owner::{
     POOL_TAG_KEYS, PoolOwnership, TAG_INSTALLATION, claimed_message, owned_elsewhere_message, pool_ownership,
     pool_tags, predecessor,

@@ -28,6 +28,8 @@ pub struct Desired {
     pub sandbox_numbers: Vec<SandboxPhoneNumber>,
     pub destination_countries: Vec<String>,
     pub minimum_monthly_spend_limit_usd: Option<String>,
+    /// The log group the pool's message delivery errors should go to.
+    pub delivery_log_group: Option<String>,
     /// Percent of the spend limit past which `SpendHeadroom` is False.
     pub spend_warning_percent: u32,
     /// The value of the annotation that asks for new verification codes, when set.
@@ -129,6 +131,7 @@ impl Desired {
             destination_countries: spec.destination_countries.clone(),
             minimum_monthly_spend_limit_usd: spec.minimum_monthly_spend_limit_usd.clone(),
             spend_warning_percent: spec.spend_warning_percent.unwrap_or(DEFAULT_SPEND_WARNING_PERCENT),
+            delivery_log_group: spec.delivery_logs.as_ref().map(|d| d.log_group_arn.clone()),
             resend_codes_request: res.annotations().get(RESEND_CODES_ANNOTATION).cloned(),
             replicas: spec.replicas.clone(),
         })

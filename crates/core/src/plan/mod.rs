@@ -4,6 +4,7 @@
 
 mod account;
 mod config;
+mod logs;
 mod numbers;
 pub mod observed;
 pub mod reads;
@@ -28,6 +29,7 @@ use crate::regions::RegionError;
 
 use account::AccountPlan;
 use config::ConfigPlan;
+use logs::LogsPlan;
 pub use observed::{Observed, Read, RoleReads, SecretCode, SecretError};
 pub use replicas::{REPLICA_APPEARED, REPLICA_GONE, region_changes};
 use step::Order;
@@ -95,6 +97,7 @@ pub struct Plan {
     region: Finding,
     user_pool_id: String,
     config: ConfigPlan,
+    logs: LogsPlan,
     account: AccountPlan,
     /// Whether what was observed already calls for a retry with backoff.
     requeue: Requeue,
@@ -205,14 +208,16 @@ pub fn invalid(res: &CognitoSmsConfig, err: &Invalid, now: Timestamp) -> SyncRep
                 sns_region: Finding::failed(reason, region.to_string()),
                 role: fix_first.clone(),
                 user_pool: fix_first.clone(),
-                replicas: fix_first,
+                replicas: fix_first.clone(),
+                delivery_logs: fix_first,
             }
         }
         Invalid::BothRoles => Findings {
             sns_region: fix_first.clone(),
             role: Finding::failed(reasons::INVALID_SPEC, err.to_string()),
             user_pool: fix_first.clone(),
-            replicas: fix_first,
+            replicas: fix_first.clone(),
+            delivery_logs: fix_first,
         },
     };
     let sms = SmsFindings::unknown(reasons::NOT_CHECKED, "fix the spec first");
@@ -230,6 +235,8 @@ fn remembered(previous: CognitoSmsConfigStatus) -> CognitoSmsConfigStatus {
         sandbox_phone_numbers: previous.sandbox_phone_numbers,
         resend_codes_request: previous.resend_codes_request,
         managed_user_pool_id: previous.managed_user_pool_id,
+        // Until the pool's log delivery is read again: only what this resource set is removed.
+        delivery_log_group_arn: previous.delivery_log_group_arn,
         // Until the pool's Regions are listed again.
         regions: previous.regions,
         ..Default::default()
@@ -400,7 +407,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         Err(_) => crate::crd::RegionStatus::default(),
     };
     let spend_elsewhere = observed.as_ref().ok().and_then(|o| replicas::spend_elsewhere(spec, o));
-    let (config, account) = match observed {
+    let (config, logs, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
             let identity = named_identity(spec, &observed);
@@ -408,13 +415,14 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
                 draft.status.origination_identity_arn = Some(i.arn.clone());
             }
             let mut config = config::plan(&mut draft, spec, &observed, &identity, inputs);
+            let logs = logs::plan(&mut draft, spec, &observed, &previous);
             let account = account::plan(&mut draft, spec, &previous, &observed, &identity, inputs);
             if let ConfigPlan::Changes { pool, .. } = &mut config {
                 claim = claim_pool(&mut draft, spec, &observed, inputs.installation, pool.update_mut());
             } else {
                 draft.status.managed_user_pool_id = manager_of(spec, &observed.pool);
             }
-            (config, account)
+            (config, logs, account)
         }
         Err(e) => {
             let f = draft.tally.fail(&e);
@@ -422,7 +430,8 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
                 role: f.clone(),
                 user_pool: f.clone(),
             };
-            (config, AccountPlan::Settled(SmsFindings::all(f)))
+            let logs = LogsPlan::Settled(f.clone());
+            (config, logs, AccountPlan::Settled(SmsFindings::all(f)))
         }
     };
     Plan {
@@ -430,6 +439,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         region: region_finding(spec),
         user_pool_id: spec.user_pool_id.clone(),
         config,
+        logs,
         account,
         requeue: draft.tally.requeue,
         cognito_diagnosis: draft.cognito_diagnosis,
@@ -484,13 +494,18 @@ impl Plan {
     /// Every step, in the order the changes are made: the role's, the pool's, the numbers', and
     /// last the ownership record on the pool.
     fn steps(&self) -> impl Iterator<Item = &Step> {
-        self.config.steps().chain(self.account.steps()).chain(&self.claim)
+        self.config
+            .steps()
+            .chain(self.logs.step())
+            .chain(self.account.steps())
+            .chain(&self.claim)
     }
 
     fn order(&mut self) -> Order<'_> {
         let steps = self
             .config
             .steps_mut()
+            .chain(self.logs.step_mut())
             .chain(self.account.steps_mut())
             .chain(&mut self.claim);
         Order(steps.collect())
@@ -562,6 +577,7 @@ impl Plan {
             role,
             user_pool,
             replicas: replicas.unwrap_or(self.replicas_unplanned),
+            delivery_logs: self.logs.conclude(&mut status, &mut tally),
         };
         let mut sms = self.account.conclude(&mut status, &mut tally);
         if sms.sandbox.status == ConditionStatus::True

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::account::{AccountSms, Code, NumberAt};
-use crate::desired::{ObservedRole, Replica, UserPool};
+use crate::desired::{LogConfiguration, ObservedRole, Replica, UserPool};
 use crate::error::AwsError;
 
 /// A verification code read from a Secret, with the Secret's version.
@@ -118,6 +118,9 @@ pub struct Observed {
     /// region.
     pub replica_accounts: BTreeMap<String, Read<Arc<AccountSms>>>,
     pub role: RoleReads,
+    /// The pool's log configurations, read when the spec asks for delivery logs or status
+    /// records that this resource set them.
+    pub log_delivery: Read<Vec<LogConfiguration>>,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number its region's sandbox lists as pending verification.
     pub codes: BTreeMap<NumberAt, Result<Option<SecretCode>, SecretError>>,

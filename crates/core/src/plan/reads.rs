@@ -36,6 +36,12 @@ pub fn replica_sms_regions(spec: &Desired, secondaries: &[(Replica, super::Read<
     regions
 }
 
+/// Whether to read the pool's log delivery: the spec asks for delivery logs, or the last status
+/// records that this resource set them (to stop them once the spec no longer asks).
+pub fn log_delivery_to_read(spec: &Desired, previous: Option<&CognitoSmsConfigStatus>) -> bool {
+    spec.delivery_log_group.is_some() || previous.is_some_and(|s| s.delivery_log_group_arn.is_some())
+}
+
 /// The role to read, once the pool is read and this installation's to manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleToRead<'a> {

@@ -95,6 +95,8 @@ impl Order<'_> {
                 State::Planned => {
                     let blocked = match step.change.concern() {
                         Concern::Ownership | Concern::SandboxNumber => false,
+                        // Written only to a pool this resource manages.
+                        Concern::DeliveryLogs => owner_failed,
                         Concern::Role => owner_failed || role_failed,
                         Concern::Pool => owner_failed || role_failed || pool_failed,
                     };
