@@ -429,3 +429,196 @@ async fn an_existing_role_is_checked_against_the_identity_and_a_direct_pool_is_a
         expected.into_iter().collect()
     );
 }
+
+/// End User Messaging as a person or another program uses it, beside the operator.
+async fn eum(emu: &Emulator) -> aws_sdk_pinpointsmsvoicev2::Client {
+    aws_sdk_pinpointsmsvoicev2::Client::new(&emu.sdk_config("us-east-1").await)
+}
+
+/// The answer to a text to `number` through `configuration_set`: `Ok`, or End User Messaging's
+/// reason for refusing it.
+async fn text(emu: &Emulator, number: &str, sender: &str, configuration_set: &str) -> Result<(), String> {
+    let sent = eum(emu)
+        .await
+        .send_text_message()
+        .destination_phone_number(number)
+        .origination_identity(sender)
+        .configuration_set_name(configuration_set)
+        .message_body("Your code is 123456")
+        .send()
+        .await;
+    sent.map(drop).map_err(|e| match e.into_service_error() {
+        aws_sdk_pinpointsmsvoicev2::operation::send_text_message::SendTextMessageError::ConflictException(c) => {
+            c.reason().map(|r| r.as_str().to_string()).unwrap_or_default()
+        }
+        other => format!("{other:?}"),
+    })
+}
+
+/// The SMS rule of `country` in protect configuration `id`.
+async fn rule(emu: &Emulator, id: &str, country: &str) -> String {
+    let out = eum(emu)
+        .await
+        .get_protect_configuration_country_rule_set()
+        .protect_configuration_id(id)
+        .number_capability(aws_sdk_pinpointsmsvoicev2::types::NumberCapability::Sms)
+        .send()
+        .await
+        .unwrap();
+    out.country_rule_set()[country].protect_status().as_str().to_string()
+}
+
+/// Country protection on the direct path: this resource's protect configuration allows the
+/// users' countries and blocks every other, on a configuration set the operator creates and
+/// names in the pool, follows `destinationCountries`, and is removed when no longer asked for.
+#[tokio::test]
+async fn protection_blocks_texts_to_other_countries_follows_the_users_countries_and_goes_when_off() {
+    let emu = Emulator::start();
+    shape_account(&emu, "PRODUCTION");
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource(
+        "app",
+        json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": US_SENDER},
+               "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}}),
+    );
+
+    // Created, then given its rules and its configuration set, then the pool pointed at it.
+    for _ in 0..3 {
+        h.reconcile(&mut res).await;
+    }
+
+    let set = format!("cognito-sms-{pool}");
+    let status = res.status.clone().unwrap();
+    let protect = status
+        .protect
+        .clone()
+        .expect("status records the protect configuration");
+    let id = protect.protect_configuration_id.clone().expect("its ID");
+    assert_eq!(protect.configuration_set_name.as_deref(), Some(set.as_str()));
+    let sms = emu.sms_configuration("us-east-1", &pool).await.unwrap();
+    assert_eq!(
+        sms.eums_sms().and_then(|e| e.configuration_set_name()),
+        Some(set.as_str())
+    );
+    assert_eq!(
+        (rule(&emu, &id, "US").await, rule(&emu, &id, "GB").await),
+        ("ALLOW".into(), "BLOCK".into())
+    );
+    let (status_, reason, _) = condition(&res, types::PUMPING_PROTECTION);
+    assert_eq!(
+        (status_.as_str(), reason.as_str()),
+        ("True", reasons::COUNTRIES_PROTECTED)
+    );
+    assert_eq!(condition(&res, types::READY).0, "True", "{:?}", res.status);
+    assert_eq!(
+        text(&emu, GB_USER, "MyBrand", &set).await,
+        Err("DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION".into())
+    );
+    assert_eq!(text(&emu, US_USER, US_SENDER, &set).await, Ok(()));
+
+    emu.clear_calls();
+    let again = h.reconcile(&mut res).await;
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(emu.write_calls(), vec![]);
+
+    // A country added: its rule follows, and nothing else changes.
+    res.spec.destination_countries.push("GB".into());
+    let added = h.reconcile(&mut res).await;
+    assert!(
+        matches!(&added.changes[..], [desired::Change::UpdateProtectRules { updates, .. }] if updates.len() == 1),
+        "{:?}",
+        added.changes
+    );
+    assert_eq!(text(&emu, GB_USER, "MyBrand", &set).await, Ok(()));
+
+    // Off: disassociated and deleted; the configuration set, which the pool still names, stays.
+    res.spec.protect = None;
+    h.reconcile(&mut res).await;
+    let left = eum(&emu).await.describe_protect_configurations().send().await.unwrap();
+    assert!(left.protect_configurations().is_empty(), "{left:?}");
+    let protect = res.status.as_ref().unwrap().protect.clone().unwrap();
+    assert_eq!(
+        (
+            protect.protect_configuration_id,
+            protect.configuration_set_name.as_deref()
+        ),
+        (None, Some(set.as_str()))
+    );
+    assert_eq!(condition(&res, types::PUMPING_PROTECTION).1, reasons::NOT_REQUESTED);
+}
+
+/// On the SNS path only the account default applies: reported, never written.
+#[tokio::test]
+async fn on_the_sns_path_the_account_default_is_reported_and_left_alone() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource(
+        "app",
+        json!({"userPoolId": pool, "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}}),
+    );
+
+    h.reconcile(&mut res).await;
+    let (status, reason, message) = condition(&res, types::PUMPING_PROTECTION);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", reasons::ACCOUNT_DEFAULT_ALLOWS_ALL)
+    );
+    assert!(message.contains("covers every sender of the account"), "{message}");
+
+    // The account's admin sets a default that blocks every country but the US.
+    let client = eum(&emu).await;
+    let id = client
+        .create_protect_configuration()
+        .send()
+        .await
+        .unwrap()
+        .protect_configuration_id()
+        .to_string();
+    let all = client
+        .get_protect_configuration_country_rule_set()
+        .protect_configuration_id(&id)
+        .number_capability(aws_sdk_pinpointsmsvoicev2::types::NumberCapability::Sms)
+        .send()
+        .await
+        .unwrap();
+    let block = aws_sdk_pinpointsmsvoicev2::types::ProtectConfigurationCountryRuleSetInformation::builder()
+        .protect_status(aws_sdk_pinpointsmsvoicev2::types::ProtectStatus::Block)
+        .build()
+        .unwrap();
+    let updates = all
+        .country_rule_set()
+        .keys()
+        .filter(|c| *c != "US")
+        .map(|c| (c.clone(), block.clone()))
+        .collect();
+    client
+        .update_protect_configuration_country_rule_set()
+        .protect_configuration_id(&id)
+        .number_capability(aws_sdk_pinpointsmsvoicev2::types::NumberCapability::Sms)
+        .set_country_rule_set_updates(Some(updates))
+        .send()
+        .await
+        .unwrap();
+    client
+        .set_account_default_protect_configuration()
+        .protect_configuration_id(&id)
+        .send()
+        .await
+        .unwrap();
+    emu.clear_calls();
+
+    h.reconcile(&mut res).await;
+
+    let (status, reason, _) = condition(&res, types::PUMPING_PROTECTION);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", reasons::ACCOUNT_DEFAULT_COVERS)
+    );
+    assert!(
+        !emu.write_calls().iter().any(|(s, _)| s == "sms-voice"),
+        "{:?}",
+        emu.write_calls()
+    );
+}

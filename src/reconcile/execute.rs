@@ -100,6 +100,37 @@ impl Writes for AwsWrites<'_> {
                 self.aws.sms_voice(region).verify_destination(id, code).await
             }
             Change::RemoveSandboxNumber { region, id, .. } => self.aws.sms_voice(region).delete_destination(id).await,
+            Change::CreateProtectConfiguration { region, tags } => self
+                .aws
+                .sms_voice(region)
+                .create_protect_configuration(tags)
+                .await
+                .map(drop),
+            Change::UpdateProtectRules { region, id, updates } => {
+                self.aws.sms_voice(region).update_protect_rules(id, updates).await
+            }
+            Change::CreateConfigurationSet { region, name, tags } => {
+                self.aws.sms_voice(region).create_configuration_set(name, tags).await
+            }
+            Change::AssociateProtectConfiguration {
+                region,
+                id,
+                configuration_set,
+            } => {
+                let eum = self.aws.sms_voice(region);
+                eum.associate_protect_configuration(id, configuration_set).await
+            }
+            Change::DisassociateProtectConfiguration {
+                region,
+                id,
+                configuration_set,
+            } => {
+                let eum = self.aws.sms_voice(region);
+                eum.disassociate_protect_configuration(id, configuration_set).await
+            }
+            Change::DeleteProtectConfiguration { region, id } => {
+                self.aws.sms_voice(region).delete_protect_configuration(id).await
+            }
             Change::SetLogDelivery {
                 user_pool_id,
                 region,
@@ -159,6 +190,12 @@ mod tests {
             Change::VerifySandboxNumber { .. } => ("sms-voice", "VerifyDestinationNumber"),
             Change::RemoveSandboxNumber { .. } => ("sms-voice", "DeleteVerifiedDestinationNumber"),
             Change::SetLogDelivery { .. } => ("cognito-idp", "SetLogDeliveryConfiguration"),
+            Change::CreateProtectConfiguration { .. } => ("sms-voice", "CreateProtectConfiguration"),
+            Change::UpdateProtectRules { .. } => ("sms-voice", "UpdateProtectConfigurationCountryRuleSet"),
+            Change::CreateConfigurationSet { .. } => ("sms-voice", "CreateConfigurationSet"),
+            Change::AssociateProtectConfiguration { .. } => ("sms-voice", "AssociateProtectConfiguration"),
+            Change::DisassociateProtectConfiguration { .. } => ("sms-voice", "DisassociateProtectConfiguration"),
+            Change::DeleteProtectConfiguration { .. } => ("sms-voice", "DeleteProtectConfiguration"),
         }
     }
 

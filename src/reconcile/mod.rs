@@ -215,17 +215,15 @@ async fn sync_recording<R: Reads, W: Writes>(
     conclude(env, res, planned, now)
 }
 
-/// The report of an executed plan; what is known of the account's sandbox list is dropped when
-/// a write changed it.
+/// The report of an executed plan; what is known of the account's SMS state in a region is
+/// dropped when a write changed it.
 fn conclude<R: Reads, W: Writes>(
     env: &Env<'_, R, W>,
     res: &CognitoSmsConfig,
     planned: plan::Plan,
     now: Timestamp,
 ) -> SyncReport {
-    if planned.changed_sandbox_list()
-        && let Some((account, region)) = planned.account_region()
-    {
+    for (account, region) in planned.touched_account_regions() {
         env.reads.forget_account_sms(account, region);
     }
     planned.conclude(res, now)

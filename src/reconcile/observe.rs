@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::account::{AccountSms, NumberIds};
+use crate::account::protect::OwnedProtect;
+use crate::account::{AccountSms, CountryRules, NumberIds};
 use crate::account_cache::AccountCache;
 use crate::aws::{Aws, AwsError};
-use crate::crd::{CognitoSmsConfig, DeliveryPath, SecretKeyRef};
-use crate::desired::{Desired, LogConfiguration, ObservedRole, Replica, UserPool};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath, SecretKeyRef};
+use crate::desired::{self, Desired, LogConfiguration, ObservedRole, Ownership, Replica, UserPool};
 use crate::plan::reads::{self, RoleToRead};
 use crate::plan::{Observed, Read, RoleReads, SecretCode, SecretError};
 
@@ -47,8 +48,20 @@ pub trait Reads: Sync {
         region: &str,
     ) -> impl Future<Output = Result<Arc<AccountSms>, AwsError>> + Send;
     fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send;
-    /// The tags of verified destination number `arn` in `region`; `None` when it is gone.
-    fn number_tags(
+    /// Every protect configuration of the account in `region`: (ID, ARN).
+    fn protect_configurations(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    /// The SMS rules of protect configuration `id` in `region`; `None` when it is gone.
+    fn protect_rules(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<CountryRules>, AwsError>> + Send;
+    /// The tags of End User Messaging resource `arn` (a verified destination number, a protect
+    /// configuration) in `region`; `None` when it is gone.
+    fn sms_voice_tags(
         &self,
         region: &str,
         arn: &str,
@@ -93,12 +106,25 @@ impl<T: Reads> Reads for &T {
     fn code(&self, secret: &SecretKeyRef) -> impl Future<Output = Result<Option<SecretCode>, SecretError>> + Send {
         (*self).code(secret)
     }
-    fn number_tags(
+    fn sms_voice_tags(
         &self,
         region: &str,
         arn: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send {
-        (*self).number_tags(region, arn)
+        (*self).sms_voice_tags(region, arn)
+    }
+    fn protect_configurations(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        (*self).protect_configurations(region)
+    }
+    fn protect_rules(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<CountryRules>, AwsError>> + Send {
+        (*self).protect_rules(region, id)
     }
     fn forget_account_sms(&self, account: &str, region: &str) {
         (*self).forget_account_sms(account, region)
@@ -137,7 +163,13 @@ impl<S: SecretSource> Reads for AwsReads<'_, S> {
     async fn account_sms(&self, account: &str, region: &str) -> Result<Arc<AccountSms>, AwsError> {
         self.cache.get(self.aws, account, region).await
     }
-    async fn number_tags(&self, region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    async fn protect_configurations(&self, region: &str) -> Result<Vec<(String, String)>, AwsError> {
+        self.aws.sms_voice(region).protect_configurations().await
+    }
+    async fn protect_rules(&self, region: &str, id: &str) -> Result<Option<CountryRules>, AwsError> {
+        self.aws.sms_voice(region).protect_rules(id).await
+    }
+    async fn sms_voice_tags(&self, region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         self.aws.sms_voice(region).tags_of(arn).await
     }
     async fn code(&self, secret: &SecretKeyRef) -> Result<Option<SecretCode>, SecretError> {
@@ -172,6 +204,7 @@ pub async fn observe<R: Reads>(
             stale_policy: Read::Skipped,
         },
         log_delivery: Read::Skipped,
+        protect: Read::Skipped,
         account_sms: Read::Skipped,
         codes: BTreeMap::new(),
         number_tags: BTreeMap::new(),
@@ -196,6 +229,9 @@ pub async fn observe<R: Reads>(
         if reads::log_delivery_to_read(spec, res.status.as_ref()) {
             observed.log_delivery = reads.log_delivery(&spec.pool_region, &spec.user_pool_id).await.into();
         }
+        if reads::protect_to_read(spec, res.status.as_ref()) {
+            observed.protect = observe_protect(reads, spec, res.status.as_ref()).await.into();
+        }
     }
     observed.account_sms = reads.account_sms(&observed.account_id, spec.sms_region()).await.into();
     let elsewhere = reads::replica_sms_regions(spec, &observed.replica_pools);
@@ -213,11 +249,45 @@ pub async fn observe<R: Reads>(
     }
     for (at, arn) in reads::unrecorded_numbers(spec, res.status.as_ref(), &observed, ids) {
         // A number whose tags cannot be read is left out, so it is not taken for this one's.
-        if let Ok(Some(tags)) = reads.number_tags(&at.region, &arn).await {
+        if let Ok(Some(tags)) = reads.sms_voice_tags(&at.region, &arn).await {
             observed.number_tags.insert(at, tags);
         }
     }
     Ok(observed)
+}
+
+/// This resource's protect configuration in the pool's region: the one status records, else the
+/// one tagged with this resource (after a crash between creating it and writing status).
+async fn observe_protect<R: Reads>(
+    reads: &R,
+    spec: &Desired,
+    previous: Option<&CognitoSmsConfigStatus>,
+) -> Result<Option<OwnedProtect>, AwsError> {
+    let region = spec.sms_region();
+    let recorded = previous
+        .and_then(|s| s.protect.as_ref())
+        .and_then(|p| p.protect_configuration_id.clone());
+    let id = match recorded {
+        Some(id) => Some(id),
+        None => {
+            let mut found = None;
+            for (id, arn) in reads.protect_configurations(region).await? {
+                let tags = reads.sms_voice_tags(region, &arn).await?.unwrap_or_default();
+                if desired::ownership(&tags, &spec.owner) == Ownership::Ours {
+                    found = Some(id);
+                    break;
+                }
+            }
+            found
+        }
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(reads
+        .protect_rules(region, &id)
+        .await?
+        .map(|rules| OwnedProtect { id, rules }))
 }
 
 /// The role, and the policies the plan needs of it.

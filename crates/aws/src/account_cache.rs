@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{Aws, AwsError};
-use cognito_sms_core::account::{AccountSms, SnsView};
+use cognito_sms_core::account::{AccountSms, DefaultProtect, SnsView};
 
 #[derive(Default)]
 struct Slot {
@@ -104,12 +104,29 @@ impl AccountCache {
 /// The account's SMS state in `region`, from End User Messaging, with what SNS says beside it.
 async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
     let eum = aws.sms_voice(region);
-    let tier = eum.account_tier().await?;
+    let (tier, default_protect_id) = eum.account_attributes().await?;
     let monthly_spend_limit = eum.text_spend_limit().await?;
     let mut identities = eum.phone_numbers().await?;
     identities.extend(eum.sender_ids().await?);
     identities.extend(eum.pools().await?);
-    let configuration_sets = eum.configuration_sets().await?;
+    let sets = eum.configuration_sets().await?;
+    let configuration_set_protect = sets
+        .iter()
+        .filter_map(|(name, protect)| Some((name.clone(), protect.clone()?)))
+        .collect();
+    let configuration_sets = sets.into_keys().collect();
+    // The default's rules matter only to report on the SNS path: where they cannot be read, why.
+    let default_protect = match default_protect_id {
+        Some(id) => Some(DefaultProtect {
+            rules: match eum.protect_rules(&id).await {
+                Ok(Some(rules)) => Ok(rules),
+                Ok(None) => Err(format!("protect configuration {id} is gone")),
+                Err(e) => Err(format!("{}: {}", e.code, e.message)),
+            },
+            id,
+        }),
+        None => None,
+    };
     let destinations = eum.destinations().await?;
     // SNS's view only serves to point out where it disagrees: where SNS cannot be asked (a region
     // without SNS SMS, or no permission), it is left out.
@@ -130,6 +147,8 @@ async fn fetch(aws: &Aws, region: &str) -> Result<AccountSms, AwsError> {
         monthly_spend_limit,
         identities,
         configuration_sets,
+        configuration_set_protect,
+        default_protect,
         destinations,
         sns,
         spend,

@@ -150,6 +150,14 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
     ("sms-voice", "VerifyDestinationNumber"),
     ("sms-voice", "DeleteVerifiedDestinationNumber"),
     ("sms-voice", "SendTextMessage"),
+    ("sms-voice", "GetProtectConfigurationCountryRuleSet"),
+    ("sms-voice", "DescribeProtectConfigurations"),
+    ("sms-voice", "CreateProtectConfiguration"),
+    ("sms-voice", "UpdateProtectConfigurationCountryRuleSet"),
+    ("sms-voice", "CreateConfigurationSet"),
+    ("sms-voice", "AssociateProtectConfiguration"),
+    ("sms-voice", "DisassociateProtectConfiguration"),
+    ("sms-voice", "DeleteProtectConfiguration"),
     ("cloudwatch", "GetMetricData"),
 ];
 

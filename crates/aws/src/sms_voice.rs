@@ -1,16 +1,46 @@
 //! AWS End User Messaging SMS (`pinpoint-sms-voice-v2`, IAM prefix `sms-voice`): the account's
 //! SMS state in a region, its verified destination numbers, and a dry-run send.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_pinpointsmsvoicev2::types::{
-    AccountAttributeName, DestinationCountryParameterKey, LanguageCode, NumberType as V2, SpendLimitName,
-    VerificationChannel, VerificationStatus,
+    AccountAttributeName, DestinationCountryParameterKey, LanguageCode, NumberCapability, NumberType as V2,
+    ProtectConfigurationCountryRuleSetInformation, ProtectStatus, SpendLimitName, VerificationChannel,
+    VerificationStatus,
 };
 
 use super::{Aws, AwsError};
-use cognito_sms_core::account::{Code, Destination, Identity, IdentityKind, Listed, NumberType, PoolMember};
+use cognito_sms_core::account::{
+    Code, CountryRules, Destination, Identity, IdentityKind, Listed, NumberType, PoolMember,
+};
 use cognito_sms_core::desired::TestMessage;
+
+/// A request the SDK could not build, as the call's error.
+fn invalid(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(
+        "sms-voice",
+        operation,
+        super::ErrorKind::InvalidRequest,
+        "InvalidRequest",
+        e.to_string(),
+    )
+}
+
+/// Tags as the SDK takes them.
+fn sdk_tags(
+    tags: &BTreeMap<String, String>,
+    operation: &'static str,
+) -> Result<Vec<aws_sdk_pinpointsmsvoicev2::types::Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_pinpointsmsvoicev2::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(operation, e))
+}
 
 pub struct SmsVoice<'a> {
     pub(super) aws: &'a Aws,
@@ -41,18 +71,25 @@ fn limit_in_force(limit: &aws_sdk_pinpointsmsvoicev2::types::SpendLimit) -> i64 
 }
 
 impl SmsVoice<'_> {
-    /// The account's tier (`ACCOUNT_TIER`) as End User Messaging reports it, if it does.
-    pub async fn account_tier(&self) -> Result<Option<String>, AwsError> {
+    /// The account's tier (`ACCOUNT_TIER`) and default protect configuration
+    /// (`DEFAULT_PROTECT_CONFIGURATION_ID`), as End User Messaging reports them, where it does.
+    pub async fn account_attributes(&self) -> Result<(Option<String>, Option<String>), AwsError> {
         let pages = self.client.describe_account_attributes().into_paginator().send();
         let pages = self
             .aws
             .pages_in(&self.region, "sms-voice", "DescribeAccountAttributes", pages)
             .await?;
-        Ok(pages
-            .iter()
-            .flat_map(|p| p.account_attributes())
-            .find(|a| *a.name() == AccountAttributeName::AccountTier)
-            .map(|a| a.value().to_string()))
+        let value = |name: AccountAttributeName| {
+            pages
+                .iter()
+                .flat_map(|p| p.account_attributes())
+                .find(|a| *a.name() == name)
+                .map(|a| a.value().to_string())
+        };
+        Ok((
+            value(AccountAttributeName::AccountTier),
+            value(AccountAttributeName::DefaultProtectConfigurationId),
+        ))
     }
 
     /// The text message monthly spend limit in force, in US dollars.
@@ -168,7 +205,8 @@ impl SmsVoice<'_> {
             .collect())
     }
 
-    pub async fn configuration_sets(&self) -> Result<BTreeSet<String>, AwsError> {
+    /// The configuration sets by name, each with its protect configuration, if it has one.
+    pub async fn configuration_sets(&self) -> Result<BTreeMap<String, Option<String>>, AwsError> {
         let pages = self.client.describe_configuration_sets().into_paginator().send();
         let pages = self
             .aws
@@ -177,8 +215,143 @@ impl SmsVoice<'_> {
         Ok(pages
             .iter()
             .flat_map(|p| p.configuration_sets())
-            .map(|c| c.configuration_set_name().to_string())
+            .map(|c| {
+                let protect = c.protect_configuration_id().filter(|p| !p.is_empty()).map(String::from);
+                (c.configuration_set_name().to_string(), protect)
+            })
             .collect())
+    }
+
+    /// The SMS rules of protect configuration `id`, by country; `None` when it is gone.
+    pub async fn protect_rules(&self, id: &str) -> Result<Option<CountryRules>, AwsError> {
+        let req = self
+            .client
+            .get_protect_configuration_country_rule_set()
+            .protect_configuration_id(id)
+            .number_capability(NumberCapability::Sms)
+            .send();
+        let out = super::optional(
+            self.aws
+                .call_in(&self.region, "sms-voice", "GetProtectConfigurationCountryRuleSet", req)
+                .await,
+        )?;
+        Ok(out.map(|o| {
+            o.country_rule_set()
+                .iter()
+                .map(|(country, rule)| (country.clone(), rule.protect_status().as_str().to_string()))
+                .collect()
+        }))
+    }
+
+    /// Every protect configuration of the account in the region: (ID, ARN).
+    pub async fn protect_configurations(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let pages = self.client.describe_protect_configurations().into_paginator().send();
+        let pages = self
+            .aws
+            .pages_in(&self.region, "sms-voice", "DescribeProtectConfigurations", pages)
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.protect_configurations())
+            .map(|c| {
+                (
+                    c.protect_configuration_id().to_string(),
+                    c.protect_configuration_arn().to_string(),
+                )
+            })
+            .collect())
+    }
+
+    /// Create a protect configuration tagged with `tags`; its ID.
+    pub async fn create_protect_configuration(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let tags = sdk_tags(tags, "CreateProtectConfiguration")?;
+        let req = self.client.create_protect_configuration().set_tags(Some(tags)).send();
+        let out = self
+            .aws
+            .call_in(&self.region, "sms-voice", "CreateProtectConfiguration", req)
+            .await?;
+        Ok(out.protect_configuration_id().to_string())
+    }
+
+    /// Set the SMS rule of each country of `updates` on protect configuration `id`.
+    pub async fn update_protect_rules(&self, id: &str, updates: &CountryRules) -> Result<(), AwsError> {
+        let mut rules = std::collections::HashMap::new();
+        for (country, rule) in updates {
+            let info = ProtectConfigurationCountryRuleSetInformation::builder()
+                .protect_status(ProtectStatus::from(rule.as_str()))
+                .build()
+                .map_err(|e| invalid("UpdateProtectConfigurationCountryRuleSet", e))?;
+            rules.insert(country.clone(), info);
+        }
+        let req = self
+            .client
+            .update_protect_configuration_country_rule_set()
+            .protect_configuration_id(id)
+            .number_capability(NumberCapability::Sms)
+            .set_country_rule_set_updates(Some(rules))
+            .send();
+        self.aws
+            .call_in(
+                &self.region,
+                "sms-voice",
+                "UpdateProtectConfigurationCountryRuleSet",
+                req,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Create configuration set `name`, tagged with `tags`.
+    pub async fn create_configuration_set(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        let tags = sdk_tags(tags, "CreateConfigurationSet")?;
+        let req = self
+            .client
+            .create_configuration_set()
+            .configuration_set_name(name)
+            .set_tags(Some(tags))
+            .send();
+        self.aws
+            .call_in(&self.region, "sms-voice", "CreateConfigurationSet", req)
+            .await
+            .map(drop)
+    }
+
+    pub async fn associate_protect_configuration(&self, id: &str, configuration_set: &str) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .associate_protect_configuration()
+            .protect_configuration_id(id)
+            .configuration_set_name(configuration_set)
+            .send();
+        self.aws
+            .call_in(&self.region, "sms-voice", "AssociateProtectConfiguration", req)
+            .await
+            .map(drop)
+    }
+
+    pub async fn disassociate_protect_configuration(&self, id: &str, configuration_set: &str) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .disassociate_protect_configuration()
+            .protect_configuration_id(id)
+            .configuration_set_name(configuration_set)
+            .send();
+        self.aws
+            .call_in(&self.region, "sms-voice", "DisassociateProtectConfiguration", req)
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_protect_configuration(&self, id: &str) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .delete_protect_configuration()
+            .protect_configuration_id(id)
+            .send();
+        self.aws
+            .call_in(&self.region, "sms-voice", "DeleteProtectConfiguration", req)
+            .await
+            .map(drop)
     }
 
     /// The verified destination numbers (pending or verified), by number.
@@ -215,24 +388,7 @@ impl SmsVoice<'_> {
         language: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_pinpointsmsvoicev2::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                AwsError::new(
-                    "sms-voice",
-                    "CreateVerifiedDestinationNumber",
-                    super::ErrorKind::InvalidRequest,
-                    "InvalidTag",
-                    e.to_string(),
-                )
-            })?;
+        let tags = sdk_tags(tags, "CreateVerifiedDestinationNumber")?;
         let req = self
             .client
             .create_verified_destination_number()

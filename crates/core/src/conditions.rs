@@ -17,6 +17,7 @@ pub mod types {
     pub const ORIGINATION_IDENTITY_AVAILABLE: &str = "OriginationIdentityAvailable";
     pub const SPEND_LIMIT_SUFFICIENT: &str = "SpendLimitSufficient";
     pub const SPEND_HEADROOM: &str = "SpendHeadroom";
+    pub const PUMPING_PROTECTION: &str = "PumpingProtection";
     pub const PRODUCTION_READY: &str = "ProductionReady";
     pub const ACCOUNT_SELECTED: &str = "AccountSelected";
 }
@@ -112,6 +113,19 @@ pub mod reasons {
     pub const SPEND_LIMIT_UNKNOWN: &str = "SpendLimitUnknown";
     /// The month's spend is below the warning threshold in every region the pool sends through.
     pub const SPEND_BELOW_WARNING: &str = "SpendBelowWarning";
+    /// The account has no default protect configuration (SNS path).
+    pub const ACCOUNT_DEFAULT_ALLOWS_ALL: &str = "AccountDefaultAllowsAll";
+    /// The account default lets SMS reach countries outside `destinationCountries` (SNS path).
+    pub const ACCOUNT_DEFAULT_ALLOWS_SOME: &str = "AccountDefaultAllowsSome";
+    /// The account default blocks every country outside `destinationCountries` (SNS path).
+    pub const ACCOUNT_DEFAULT_COVERS: &str = "AccountDefaultCovers";
+    /// This resource's protect configuration blocks every country outside
+    /// `destinationCountries` on the pool's configuration set (direct path).
+    pub const COUNTRIES_PROTECTED: &str = "CountriesProtected";
+    /// The protect configuration could not be put in place.
+    pub const PROTECT_FAILED: &str = "ProtectFailed";
+    /// What protects the pool could not be read.
+    pub const PROTECT_UNKNOWN: &str = "ProtectUnknown";
     /// The spec asks for nothing of this kind.
     pub const NOT_REQUESTED: &str = "NotRequested";
     /// The pool delivers its message delivery errors where the spec says.
@@ -255,6 +269,8 @@ pub struct SmsFindings {
     pub spend_limit: Finding,
     /// `SpendHeadroom`: a warning only, part of neither `Ready` nor `ProductionReady`.
     pub headroom: Finding,
+    /// `PumpingProtection`: reported, part of neither `Ready` nor `ProductionReady`.
+    pub protect: Finding,
 }
 
 impl SmsFindings {
@@ -270,17 +286,19 @@ impl SmsFindings {
             phone_numbers: f.clone(),
             origination: f.clone(),
             spend_limit: f.clone(),
-            headroom: f,
+            headroom: f.clone(),
+            protect: f,
         }
     }
 
-    fn in_order(&self) -> [(&'static str, &Finding); 5] {
+    fn in_order(&self) -> [(&'static str, &Finding); 6] {
         [
             (types::SANDBOX_EXITED, &self.sandbox),
             (types::PHONE_NUMBERS_VERIFIED, &self.phone_numbers),
             (types::ORIGINATION_IDENTITY_AVAILABLE, &self.origination),
             (types::SPEND_LIMIT_SUFFICIENT, &self.spend_limit),
             (types::SPEND_HEADROOM, &self.headroom),
+            (types::PUMPING_PROTECTION, &self.protect),
         ]
     }
 
@@ -431,6 +449,7 @@ mod tests {
             origination: Finding::ok("NotRequired", "no US"),
             spend_limit: Finding::ok("SpendLimitRaised", "50"),
             headroom: Finding::ok("SpendBelowWarning", "USD 0.00 of USD 50.00"),
+            protect: Finding::ok("NotRequested", "off"),
         }
     }
 
@@ -441,7 +460,7 @@ mod tests {
     #[test]
     fn ready_when_every_check_passes() {
         let c = conditions(&all_ok(), &sms_ok(), &[], Some(3), t(100));
-        assert_eq!(c.len(), 12);
+        assert_eq!(c.len(), 13);
         assert!(c.iter().all(|c| c.status == "True" && c.observed_generation == Some(3)));
         assert_eq!(c[0].type_, types::READY);
         assert_eq!(c[0].reason, reasons::READY);

@@ -120,6 +120,8 @@ impl World {
                 monthly_spend_limit: Some("1".into()),
                 identities: vec![],
                 configuration_sets: Default::default(),
+                configuration_set_protect: Default::default(),
+                default_protect: None,
                 destinations: BTreeMap::new(),
                 sns: SnsView::default(),
                 spend: Ok(Default::default()),
@@ -230,6 +232,13 @@ impl Reads for World {
         let pool = self.state.lock().unwrap().pool.clone().filter(|p| p.id == id);
         self.read("DescribeUserPool", pool)
     }
+    // The world models no protect configuration: the emulator's tests cover them.
+    async fn protect_configurations(&self, _region: &str) -> Result<Vec<(String, String)>, AwsError> {
+        Ok(vec![])
+    }
+    async fn protect_rules(&self, _region: &str, _id: &str) -> Result<Option<crate::account::CountryRules>, AwsError> {
+        Ok(None)
+    }
     async fn log_delivery(
         &self,
         _region: &str,
@@ -285,7 +294,7 @@ impl Reads for World {
         self.log.lock().unwrap().push(format!("Secret/{}", secret.name));
         self.codes.get(&secret.name).cloned().transpose()
     }
-    async fn number_tags(&self, _region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    async fn sms_voice_tags(&self, _region: &str, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         let tags = self.state.lock().unwrap().number_tags.get(arn).cloned();
         self.read("ListTagsForResource", tags)
     }
@@ -350,6 +359,12 @@ impl State {
             }
             Change::UpdateReplicaSmsConfiguration { .. } => panic!("the world's pools have no replica"),
             Change::SetLogDelivery { to, .. } => self.log_configurations = to.clone(),
+            Change::CreateProtectConfiguration { .. }
+            | Change::UpdateProtectRules { .. }
+            | Change::CreateConfigurationSet { .. }
+            | Change::AssociateProtectConfiguration { .. }
+            | Change::DisassociateProtectConfiguration { .. }
+            | Change::DeleteProtectConfiguration { .. } => panic!("the world models no protect configuration"),
             Change::TestSendText(_) | Change::SendVerificationCode { .. } => {}
             Change::AddSandboxNumber { number, tags, .. } => {
                 let id = format!("vdn-{}", crate::testing::aws_id(number));

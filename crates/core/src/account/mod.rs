@@ -5,6 +5,7 @@
 pub mod findings;
 pub mod identity;
 pub mod numbers;
+pub mod protect;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -188,6 +189,18 @@ pub struct MonthSpend {
     pub end_user_messaging_cents: Option<u64>,
 }
 
+/// A protect configuration's SMS rules: ISO country code to `ALLOW`, `BLOCK`, `MONITOR` or
+/// `FILTER`. A country not listed is `ALLOW`.
+pub type CountryRules = BTreeMap<String, String>;
+
+/// The account's default protect configuration, which applies to every message that meets no
+/// other (SNS's and Cognito's included), with its SMS rules or why they could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultProtect {
+    pub id: String,
+    pub rules: Result<CountryRules, String>,
+}
+
 /// The account's SMS state in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSms {
@@ -200,6 +213,10 @@ pub struct AccountSms {
     pub monthly_spend_limit: Option<String>,
     pub identities: Vec<Identity>,
     pub configuration_sets: BTreeSet<String>,
+    /// The protect configuration associated with each configuration set that has one, by set.
+    pub configuration_set_protect: BTreeMap<String, String>,
+    /// The account's default protect configuration in the region, when it has one.
+    pub default_protect: Option<DefaultProtect>,
     /// Verified destination numbers by E.164 number.
     pub destinations: BTreeMap<String, Destination>,
     pub sns: SnsView,
@@ -358,6 +375,8 @@ pub(crate) mod tests {
             monthly_spend_limit: Some("1".into()),
             identities,
             configuration_sets: BTreeSet::new(),
+            configuration_set_protect: BTreeMap::new(),
+            default_protect: None,
             destinations: BTreeMap::new(),
             sns: SnsView::default(),
             spend: Ok(MonthSpend::default()),

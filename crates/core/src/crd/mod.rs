@@ -53,6 +53,10 @@ pub const RESEND_CODES_ANNOTATION: &str = "cognitosms.io/resend-verification-cod
     .field_path(".snsRegion"))]
 #[x_kube(validation = crate::regions::direct_path_rule())]
 #[x_kube(validation = kube::core::cel::Rule::new(
+    "!has(self.protect) || !has(self.protect.blockOtherCountries) || !self.protect.blockOtherCountries || (has(self.destinationCountries) && size(self.destinationCountries) > 0)")
+    .message("protect.blockOtherCountries blocks SMS to every country not in destinationCountries: list the countries of your users there")
+    .field_path(".destinationCountries"))]
+#[x_kube(validation = kube::core::cel::Rule::new(
     "!has(self.endUserMessaging) || !has(self.destinationCountries) || !self.destinationCountries.exists(c, c == 'IN') || has(self.endUserMessaging.indiaDlt)")
     .message("sending to India (IN) directly through End User Messaging needs the DLT IDs: set endUserMessaging.indiaDlt.entityId and templateId")
     .field_path(".endUserMessaging"))]
@@ -155,6 +159,15 @@ pub struct CognitoSmsConfigSpec {
     #[schemars(range(min = 1, max = 100))]
     pub spend_warning_percent: Option<u32>,
 
+    /// Protection against SMS pumping: bots signing up with premium-rate numbers so that the
+    /// account pays for the codes texted to them. Off by default. On the direct path the operator
+    /// keeps an End User Messaging protect configuration for this resource (on the pool's
+    /// configuration set, one it creates when the spec names none); on the SNS path only the
+    /// account's default protect configuration applies, which the operator reports on in
+    /// `PumpingProtection` and never changes, as it covers every sender of the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<Protect>,
+
     /// Where Cognito exports the errors of delivering the pool's messages (SMS and email),
     /// through the pool's log delivery (`userNotification` at level `ERROR`). The pool's other
     /// log configuration (user activity) is kept. Removing this stops the delivery, if this
@@ -239,6 +252,23 @@ pub struct IndiaDlt {
     /// The DLT template ID of the registered message template.
     #[schemars(length(min = 1, max = 50), regex(pattern = r"^[A-Za-z0-9]+$"))]
     pub template_id: String,
+}
+
+/// Protection against SMS pumping.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Protect {
+    /// Block SMS to every country not in `destinationCountries`. Codes then reach only the
+    /// countries you list: a user with a phone number of any other country gets none, so list
+    /// every country your users are in. Protect configurations cost nothing extra for ALLOW and
+    /// BLOCK rules.
+    #[serde(default)]
+    pub block_other_countries: bool,
+    /// In the countries of `destinationCountries`, let AWS filter out the messages it takes for
+    /// SMS pumping (the FILTER rule) instead of allowing every one. AWS charges for each message
+    /// it checks (see AWS End User Messaging pricing).
+    #[serde(default)]
+    pub filter_suspected_pumping: bool,
 }
 
 /// Where the pool's message delivery errors go.

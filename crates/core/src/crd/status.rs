@@ -27,6 +27,18 @@ pub struct RegionStatus {
     pub sandbox: Option<bool>,
 }
 
+/// The protect configuration this resource keeps, and the configuration set it created for it.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectStatus {
+    /// The End User Messaging protect configuration this resource owns (tagged with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect_configuration_id: Option<String>,
+    /// The configuration set this resource created for the pool, when the spec names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_set_name: Option<String>,
+}
+
 /// The month's SMS spend in one region the pool sends through.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -98,6 +110,9 @@ pub struct CognitoSmsConfigStatus {
     /// The account's monthly SMS spend limit in the region the pool sends from, in US dollars.
     #[serde(default, rename = "monthlySpendLimitUSD", skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit_usd: Option<String>,
+    /// What this resource keeps in End User Messaging to protect against SMS pumping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<ProtectStatus>,
     /// The log group this resource set the pool's message delivery errors to go to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_log_group_arn: Option<String>,
@@ -110,7 +125,7 @@ pub struct CognitoSmsConfigStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionStatus>,
     /// Ready, AccountSelected, RoleReady, SnsRegionValid, UserPoolConfigured, ReplicasConfigured,
-    /// DeliveryLogsConfigured,
+    /// DeliveryLogsConfigured, PumpingProtection,
     /// SandboxExited, PhoneNumbersVerified, OriginationIdentityAvailable, SpendLimitSufficient,
     /// SpendHeadroom and ProductionReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{
     DesiredRole, LogConfiguration, ObservedRole, PUBLISH_POLICY_NAME, SmsConfig, UserPool, delivery_errors_group,
 };
-use crate::account::{Code, mask};
+use crate::account::{Code, CountryRules, mask};
 use crate::policy;
 
 /// One change to AWS. The reconciler applies them in order; a dry run prints them.
@@ -77,6 +77,39 @@ pub enum Change {
     DeleteRole {
         role_name: String,
     },
+    /// Create this resource's protect configuration, tagged with it. Its rules and its
+    /// configuration set follow on the next reconcile, which finds it by its tags.
+    CreateProtectConfiguration {
+        region: String,
+        tags: BTreeMap<String, String>,
+    },
+    /// Set the SMS rule of each country in `updates` on protect configuration `id`.
+    UpdateProtectRules {
+        region: String,
+        id: String,
+        updates: CountryRules,
+    },
+    /// Create the configuration set the pool's protect configuration goes on, tagged with the
+    /// resource, when the spec names none.
+    CreateConfigurationSet {
+        region: String,
+        name: String,
+        tags: BTreeMap<String, String>,
+    },
+    AssociateProtectConfiguration {
+        region: String,
+        id: String,
+        configuration_set: String,
+    },
+    DisassociateProtectConfiguration {
+        region: String,
+        id: String,
+        configuration_set: String,
+    },
+    DeleteProtectConfiguration {
+        region: String,
+        id: String,
+    },
     /// Replace the pool's log configurations (`SetLogDeliveryConfiguration`) with `to`: the
     /// delivery-error one set or removed, every other sent back as read.
     SetLogDelivery {
@@ -138,6 +171,8 @@ pub enum Concern {
     SandboxNumber,
     /// The pool's log delivery.
     DeliveryLogs,
+    /// The protect configuration and its configuration set.
+    Protect,
 }
 
 impl Change {
@@ -158,6 +193,12 @@ impl Change {
             Change::UpdateReplicaSmsConfiguration { .. } => "ReplicaSmsConfigurationUpdated",
             Change::DeleteRole { .. } => "RoleDeleted",
             Change::SetLogDelivery { .. } => "DeliveryLogsUpdated",
+            Change::CreateProtectConfiguration { .. } => "ProtectConfigurationCreated",
+            Change::UpdateProtectRules { .. } => "ProtectRulesUpdated",
+            Change::CreateConfigurationSet { .. } => "ConfigurationSetCreated",
+            Change::AssociateProtectConfiguration { .. } => "ProtectConfigurationAssociated",
+            Change::DisassociateProtectConfiguration { .. } => "ProtectConfigurationDisassociated",
+            Change::DeleteProtectConfiguration { .. } => "ProtectConfigurationDeleted",
             Change::TestSendText(_) => "TestMessageSent",
             Change::AddSandboxNumber { .. } => "SandboxNumberAdded",
             Change::SendVerificationCode { .. } => "VerificationCodeSent",
@@ -191,6 +232,28 @@ impl Change {
             | Change::VerifySandboxNumber { .. }
             | Change::RemoveSandboxNumber { .. } => Concern::SandboxNumber,
             Change::SetLogDelivery { .. } => Concern::DeliveryLogs,
+            Change::CreateProtectConfiguration { .. }
+            | Change::UpdateProtectRules { .. }
+            | Change::CreateConfigurationSet { .. }
+            | Change::AssociateProtectConfiguration { .. }
+            | Change::DisassociateProtectConfiguration { .. }
+            | Change::DeleteProtectConfiguration { .. } => Concern::Protect,
+        }
+    }
+
+    /// The region whose shared SMS account state the change alters, if it does: what is known of
+    /// it is read again once the change took effect.
+    pub fn account_state_region(&self) -> Option<&str> {
+        match self {
+            Change::AddSandboxNumber { region, .. }
+            | Change::SendVerificationCode { region, .. }
+            | Change::VerifySandboxNumber { region, .. }
+            | Change::RemoveSandboxNumber { region, .. }
+            | Change::CreateConfigurationSet { region, .. }
+            | Change::AssociateProtectConfiguration { region, .. }
+            | Change::DisassociateProtectConfiguration { region, .. }
+            | Change::DeleteProtectConfiguration { region, .. } => Some(region),
+            _ => None,
         }
     }
 }
@@ -246,6 +309,33 @@ impl fmt::Display for Change {
                 from.as_ref().map(ToString::to_string).unwrap_or_else(|| "unset".into())
             ),
             Change::DeleteRole { role_name } => format!("delete IAM role {role_name}"),
+            Change::CreateProtectConfiguration { region, .. } => {
+                format!("create a protect configuration in {region} against SMS pumping, tagged with this resource")
+            }
+            Change::UpdateProtectRules { id, updates, .. } => {
+                let rules: Vec<String> = updates.iter().map(|(c, r)| format!("{c} {r}")).collect();
+                let shown = rules.iter().take(12).cloned().collect::<Vec<_>>().join(", ");
+                let more = if rules.len() > 12 {
+                    format!(" and {} more", rules.len() - 12)
+                } else {
+                    String::new()
+                };
+                format!("set the SMS rules of protect configuration {id}: {shown}{more}")
+            }
+            Change::CreateConfigurationSet { region, name, .. } => {
+                format!("create configuration set {name} in {region} for the pool's protect configuration")
+            }
+            Change::AssociateProtectConfiguration {
+                id, configuration_set, ..
+            } => {
+                format!("associate protect configuration {id} with configuration set {configuration_set}")
+            }
+            Change::DisassociateProtectConfiguration {
+                id, configuration_set, ..
+            } => {
+                format!("disassociate protect configuration {id} from configuration set {configuration_set}")
+            }
+            Change::DeleteProtectConfiguration { id, .. } => format!("delete protect configuration {id}"),
             Change::SetLogDelivery {
                 user_pool_id, from, to, ..
             } => match (delivery_errors_group(from), delivery_errors_group(to)) {

@@ -18,7 +18,9 @@ pub use pool_owner::{
 };
 pub use replica::{Replica, ReplicaRole, ReplicaStatus, secondaries};
 pub use sms::{DirectSms, SmsConfig, UserPool};
-pub use spec::{Desired, DirectPath, Invalid, Path, ReplicaPath, ReplicaPathError, Role};
+pub use spec::{
+    Desired, DirectPath, Invalid, Path, ProtectWish, ReplicaPath, ReplicaPathError, Role, owned_configuration_set,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;

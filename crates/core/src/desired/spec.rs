@@ -10,6 +10,19 @@ use crate::crd::{
 };
 use crate::regions::{self, RegionError};
 
+/// What `spec.protect` asks for, once it asks for anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtectWish {
+    /// FILTER instead of ALLOW for the users' countries.
+    pub filter: bool,
+}
+
+/// The name of the configuration set the operator creates for the protect configuration of pool
+/// `user_pool_id`, when the spec names none.
+pub fn owned_configuration_set(user_pool_id: &str) -> String {
+    format!("cognito-sms-{user_pool_id}")
+}
+
 /// `spec.spendWarningPercent` when unset.
 pub const DEFAULT_SPEND_WARNING_PERCENT: u32 = 80;
 
@@ -28,6 +41,8 @@ pub struct Desired {
     pub sandbox_numbers: Vec<SandboxPhoneNumber>,
     pub destination_countries: Vec<String>,
     pub minimum_monthly_spend_limit_usd: Option<String>,
+    /// Protection against SMS pumping, when the spec asks for it.
+    pub protect: Option<ProtectWish>,
     /// The log group the pool's message delivery errors should go to.
     pub delivery_log_group: Option<String>,
     /// Percent of the spend limit past which `SpendHeadroom` is False.
@@ -132,6 +147,13 @@ impl Desired {
             minimum_monthly_spend_limit_usd: spec.minimum_monthly_spend_limit_usd.clone(),
             spend_warning_percent: spec.spend_warning_percent.unwrap_or(DEFAULT_SPEND_WARNING_PERCENT),
             delivery_log_group: spec.delivery_logs.as_ref().map(|d| d.log_group_arn.clone()),
+            protect: spec
+                .protect
+                .as_ref()
+                .filter(|p| p.block_other_countries)
+                .map(|p| ProtectWish {
+                    filter: p.filter_suspected_pumping,
+                }),
             resend_codes_request: res.annotations().get(RESEND_CODES_ANNOTATION).cloned(),
             replicas: spec.replicas.clone(),
         })
@@ -242,6 +264,25 @@ impl Desired {
             Path::Sns { region } => region,
             Path::Direct(_) => &self.pool_region,
         }
+    }
+
+    /// The configuration set the operator creates and names in the pool's `EumsSms`: on the
+    /// direct path with protection, when the spec names none.
+    pub fn owned_configuration_set(&self) -> Option<String> {
+        let direct = self.direct()?;
+        (self.protect.is_some() && direct.configuration_set.is_none())
+            .then(|| owned_configuration_set(&self.user_pool_id))
+    }
+
+    /// The configuration set the pool's protect configuration goes on: the spec's, or the one the
+    /// operator creates. `None` on the SNS path or without protection.
+    pub fn protected_configuration_set(&self) -> Option<String> {
+        self.protect?;
+        let direct = self.direct()?;
+        direct
+            .configuration_set
+            .clone()
+            .or_else(|| self.owned_configuration_set())
     }
 
     /// The direct path's settings, on the direct path.

@@ -118,6 +118,8 @@ impl AccountPlan {
                     origination,
                     spend_limit,
                     headroom,
+                    // Replaced by the protect plan's finding.
+                    protect: Finding::unknown(reasons::NOT_CHECKED, "not planned"),
                 }
             }
         }

@@ -156,7 +156,10 @@ fn desired_sms(spec: &Desired, role_arn: &str, external_id: Option<String>, iden
         Path::Sns { .. } => None,
         Path::Direct(direct) => Some(DirectSms {
             origination_identity: identity.map(|i| i.arn.clone()),
-            configuration_set: direct.configuration_set.clone(),
+            configuration_set: direct
+                .configuration_set
+                .clone()
+                .or_else(|| spec.owned_configuration_set()),
             in_entity_id: direct.india_dlt.as_ref().map(|d| d.entity_id.clone()),
             in_template_id: direct.india_dlt.as_ref().map(|d| d.template_id.clone()),
         }),
@@ -224,6 +227,16 @@ fn plan_pool(draft: &mut Draft, spec: &Desired, observed: &Observed, pool: &User
         desired.direct.as_ref().and_then(|d| d.configuration_set.as_ref()),
     ) && !account.configuration_sets.contains(set)
     {
+        if spec.owned_configuration_set().as_ref() == Some(set) {
+            // Created by the protect plan of this reconcile; the pool is pointed at it next.
+            draft.tally.retry();
+            return PoolPlan::Settled(Finding::unknown(
+                reasons::CHANGES_PENDING,
+                format!(
+                    "waiting for configuration set {set}, which the operator creates for the pool's protect configuration"
+                ),
+            ));
+        }
         return PoolPlan::Settled(Finding::failed(
             reasons::CONFIGURATION_SET_NOT_FOUND,
             format!(

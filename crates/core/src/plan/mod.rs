@@ -7,6 +7,7 @@ mod config;
 mod logs;
 mod numbers;
 pub mod observed;
+mod protect;
 pub mod reads;
 mod replicas;
 mod role;
@@ -22,7 +23,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::account::{self as sms_account, Identity, NumberAt, NumberIds};
 use crate::conditions::{self, Finding, Findings, SmsFindings, reasons};
 use crate::conditions::{ConditionStatus, types};
-use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus, DeliveryPath};
+use crate::crd::{CognitoSmsConfig, CognitoSmsConfigStatus};
 use crate::desired::{self, Change, Desired, Invalid, Path};
 use crate::error::{AwsError, ErrorKind};
 use crate::regions::RegionError;
@@ -31,6 +32,7 @@ use account::AccountPlan;
 use config::ConfigPlan;
 use logs::LogsPlan;
 pub use observed::{Observed, Read, RoleReads, SecretCode, SecretError};
+use protect::ProtectPlan;
 pub use replicas::{REPLICA_APPEARED, REPLICA_GONE, region_changes};
 use step::Order;
 pub use step::{Applied, Step};
@@ -98,6 +100,7 @@ pub struct Plan {
     user_pool_id: String,
     config: ConfigPlan,
     logs: LogsPlan,
+    protect: ProtectPlan,
     account: AccountPlan,
     /// Whether what was observed already calls for a retry with backoff.
     requeue: Requeue,
@@ -235,6 +238,8 @@ fn remembered(previous: CognitoSmsConfigStatus) -> CognitoSmsConfigStatus {
         sandbox_phone_numbers: previous.sandbox_phone_numbers,
         resend_codes_request: previous.resend_codes_request,
         managed_user_pool_id: previous.managed_user_pool_id,
+        // Until its protect configuration is read again.
+        protect: previous.protect,
         // Until the pool's log delivery is read again: only what this resource set is removed.
         delivery_log_group_arn: previous.delivery_log_group_arn,
         // Until the pool's Regions are listed again.
@@ -407,7 +412,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         Err(_) => crate::crd::RegionStatus::default(),
     };
     let spend_elsewhere = observed.as_ref().ok().and_then(|o| replicas::spend_elsewhere(spec, o));
-    let (config, logs, account) = match observed {
+    let (config, logs, protect, account) = match observed {
         Ok(observed) => {
             draft.status.account_id = Some(observed.account_id.clone());
             let identity = named_identity(spec, &observed);
@@ -416,13 +421,14 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
             }
             let mut config = config::plan(&mut draft, spec, &observed, &identity, inputs);
             let logs = logs::plan(&mut draft, spec, &observed, &previous);
+            let protect = protect::plan(&mut draft, spec, &observed, &previous);
             let account = account::plan(&mut draft, spec, &previous, &observed, &identity, inputs);
             if let ConfigPlan::Changes { pool, .. } = &mut config {
                 claim = claim_pool(&mut draft, spec, &observed, inputs.installation, pool.update_mut());
             } else {
                 draft.status.managed_user_pool_id = manager_of(spec, &observed.pool);
             }
-            (config, logs, account)
+            (config, logs, protect, account)
         }
         Err(e) => {
             let f = draft.tally.fail(&e);
@@ -431,7 +437,8 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
                 user_pool: f.clone(),
             };
             let logs = LogsPlan::Settled(f.clone());
-            (config, logs, AccountPlan::Settled(SmsFindings::all(f)))
+            let protect = ProtectPlan::unread(f.clone(), previous.protect.clone());
+            (config, logs, protect, AccountPlan::Settled(SmsFindings::all(f)))
         }
     };
     Plan {
@@ -440,6 +447,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
         user_pool_id: spec.user_pool_id.clone(),
         config,
         logs,
+        protect,
         account,
         requeue: draft.tally.requeue,
         cognito_diagnosis: draft.cognito_diagnosis,
@@ -497,6 +505,7 @@ impl Plan {
         self.config
             .steps()
             .chain(self.logs.step())
+            .chain(self.protect.steps())
             .chain(self.account.steps())
             .chain(&self.claim)
     }
@@ -506,6 +515,7 @@ impl Plan {
             .config
             .steps_mut()
             .chain(self.logs.step_mut())
+            .chain(self.protect.steps_mut())
             .chain(self.account.steps_mut())
             .chain(&mut self.claim);
         Order(steps.collect())
@@ -540,26 +550,25 @@ impl Plan {
 
     /// Whether a change that took effect altered the sandbox list of the account, so that what
     /// is known of it must be read again.
-    pub fn changed_sandbox_list(&self) -> bool {
-        self.steps().any(|s| {
-            s.change().concern() == desired::Concern::SandboxNumber
-                && matches!(s.applied(), Applied::Done | Applied::AlreadyDone)
-        })
-    }
-
-    /// The account and region whose shared SMS state the plan's sandbox changes touch.
-    pub fn account_region(&self) -> Option<(&str, &str)> {
-        let region = match self.status.delivery_path {
-            Some(DeliveryPath::Sns) => self.status.sns_region.as_deref()?,
-            _ => self.changes().find_map(|c| match c {
-                Change::AddSandboxNumber { region, .. }
-                | Change::SendVerificationCode { region, .. }
-                | Change::VerifySandboxNumber { region, .. }
-                | Change::RemoveSandboxNumber { region, .. } => Some(region.as_str()),
-                _ => None,
-            })?,
+    /// The account and regions whose shared SMS state a change that took effect altered (the
+    /// sandbox list, protect configurations, configuration sets), so that what is known of them
+    /// is read again.
+    pub fn touched_account_regions(&self) -> Vec<(&str, &str)> {
+        let Some(account) = self.status.account_id.as_deref() else {
+            return vec![];
         };
-        Some((self.status.account_id.as_deref()?, region))
+        let mut regions: Vec<(&str, &str)> = vec![];
+        for step in self.steps() {
+            if !matches!(step.applied(), Applied::Done | Applied::AlreadyDone) {
+                continue;
+            }
+            if let Some(region) = step.change().account_state_region()
+                && !regions.iter().any(|(_, r)| *r == region)
+            {
+                regions.push((account, region));
+            }
+        }
+        regions
     }
 
     /// The report of the reconcile, from what became of each change.
@@ -580,6 +589,7 @@ impl Plan {
             delivery_logs: self.logs.conclude(&mut status, &mut tally),
         };
         let mut sms = self.account.conclude(&mut status, &mut tally);
+        sms.protect = self.protect.conclude(&mut status, &mut tally);
         if sms.sandbox.status == ConditionStatus::True
             && let Some(elsewhere) = replicas::sandbox_elsewhere(&status.regions)
         {

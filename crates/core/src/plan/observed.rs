@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::account::protect::OwnedProtect;
 use crate::account::{AccountSms, Code, NumberAt};
 use crate::desired::{LogConfiguration, ObservedRole, Replica, UserPool};
 use crate::error::AwsError;
@@ -118,6 +119,9 @@ pub struct Observed {
     /// region.
     pub replica_accounts: BTreeMap<String, Read<Arc<AccountSms>>>,
     pub role: RoleReads,
+    /// This resource's protect configuration (`None`: it has none), read on the direct path with
+    /// protection, or while status records one.
+    pub protect: Read<Option<OwnedProtect>>,
     /// The pool's log configurations, read when the spec asks for delivery logs or status
     /// records that this resource set them.
     pub log_delivery: Read<Vec<LogConfiguration>>,

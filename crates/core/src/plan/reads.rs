@@ -42,6 +42,15 @@ pub fn log_delivery_to_read(spec: &Desired, previous: Option<&CognitoSmsConfigSt
     spec.delivery_log_group.is_some() || previous.is_some_and(|s| s.delivery_log_group_arn.is_some())
 }
 
+/// Whether to read this resource's protect configuration: the spec asks for one on the direct
+/// path, or status records one (to remove it once the spec no longer asks).
+pub fn protect_to_read(spec: &Desired, previous: Option<&CognitoSmsConfigStatus>) -> bool {
+    spec.protected_configuration_set().is_some()
+        || previous
+            .and_then(|s| s.protect.as_ref())
+            .is_some_and(|p| p.protect_configuration_id.is_some())
+}
+
 /// The role to read, once the pool is read and this installation's to manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleToRead<'a> {

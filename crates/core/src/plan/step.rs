@@ -82,6 +82,7 @@ impl Order<'_> {
     /// earlier failure are marked not attempted on the way.
     pub fn next_change(self) -> Option<Change> {
         let (mut owner_failed, mut role_failed, mut pool_failed) = (false, false, false);
+        let mut protect_failed = false;
         for step in self.0 {
             match &step.state {
                 State::Applied(Applied::Failed(_)) => {
@@ -89,6 +90,7 @@ impl Order<'_> {
                     owner_failed |= concern == Concern::Ownership;
                     role_failed |= concern == Concern::Role;
                     pool_failed |= concern == Concern::Pool;
+                    protect_failed |= concern == Concern::Protect;
                 }
                 State::Applied(_) => {}
                 State::InFlight => return None,
@@ -97,6 +99,8 @@ impl Order<'_> {
                         Concern::Ownership | Concern::SandboxNumber => false,
                         // Written only to a pool this resource manages.
                         Concern::DeliveryLogs => owner_failed,
+                        // Each step of the protect configuration builds on the one before.
+                        Concern::Protect => owner_failed || protect_failed,
                         Concern::Role => owner_failed || role_failed,
                         Concern::Pool => owner_failed || role_failed || pool_failed,
                     };
