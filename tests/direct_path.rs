@@ -622,3 +622,45 @@ async fn on_the_sns_path_the_account_default_is_reported_and_left_alone() {
         emu.write_calls()
     );
 }
+
+/// Deleting the resource with `deletionPolicy: Delete` removes its protect configuration and
+/// leaves the configuration set the pool still names.
+#[tokio::test]
+async fn deletion_removes_the_protect_configuration() {
+    let emu = Emulator::start();
+    shape_account(&emu, "PRODUCTION");
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
+    let mut res = resource(
+        "app",
+        json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": US_SENDER},
+               "destinationCountries": ["US"], "protect": {"blockOtherCountries": true},
+               "deletionPolicy": "Delete"}),
+    );
+    for _ in 0..3 {
+        h.reconcile(&mut res).await;
+    }
+    assert_eq!(condition(&res, types::PUMPING_PROTECTION).0, "True");
+
+    let out = cognito_sms_operator::reconcile::cleanup(&h.env(), &res, cognito_sms_operator::reconcile::Mode::Apply)
+        .await
+        .unwrap();
+
+    assert!(
+        out.changes
+            .iter()
+            .any(|c| matches!(c, desired::Change::DeleteProtectConfiguration { .. })),
+        "{:?}",
+        out.changes
+    );
+    let left = eum(&emu).await.describe_protect_configurations().send().await.unwrap();
+    assert!(left.protect_configurations().is_empty(), "{left:?}");
+    let sets = eum(&emu).await.describe_configuration_sets().send().await.unwrap();
+    assert!(
+        sets.configuration_sets()
+            .iter()
+            .any(|s| s.configuration_set_name() == format!("cognito-sms-{pool}")
+                && s.protect_configuration_id().is_none()),
+        "{sets:?}"
+    );
+}

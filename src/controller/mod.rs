@@ -423,10 +423,13 @@ async fn publish_report(ctx: &Context, obj: &CognitoSmsConfig, report: &reconcil
         ctx.publish(obj, EventType::Normal, reason, note).await;
     }
     let conditions_before = obj.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    if let Some(spend) = conditions::newly_false(types::SPEND_HEADROOM, conditions_before, &report.status.conditions) {
-        tracing::warn!(message = %spend.message, "SMS spend near the monthly limit");
-        ctx.publish(obj, EventType::Warning, &spend.reason, spend.message.clone())
-            .await;
+    // Conditions that warn without holding back Ready: a Warning once, when they turn False.
+    for type_ in [types::SPEND_HEADROOM, types::PUMPING_PROTECTION] {
+        if let Some(warning) = conditions::newly_false(type_, conditions_before, &report.status.conditions) {
+            tracing::warn!(condition = type_, message = %warning.message, "warning condition turned False");
+            ctx.publish(obj, EventType::Warning, &warning.reason, warning.message.clone())
+                .await;
+        }
     }
     for change in &report.changes {
         tracing::info!(change = %change, "changed AWS");

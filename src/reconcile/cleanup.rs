@@ -22,7 +22,7 @@ pub struct CleanupReport {
 }
 
 /// Apply the deletion policy. With `Delete`: the sandbox numbers this resource added that no other
-/// resource lists; and when the resource manages its pool, the managed role once the pool no
+/// resource lists; its protect configuration; and when the resource manages its pool, the managed role once the pool no
 /// longer uses it, and then the ownership record on the pool (so that any installation may take
 /// it over).
 pub async fn cleanup<R: Reads, W: Writes>(
@@ -35,6 +35,7 @@ pub async fn cleanup<R: Reads, W: Writes>(
         return Ok(out);
     }
     remove_added_numbers(env, res, mode, &mut out).await?;
+    remove_protect_configuration(env, res, mode, &mut out).await?;
     if env.pool_managed_by.is_some() {
         return Ok(out);
     }
@@ -142,6 +143,52 @@ async fn remove_added_numbers<R: Reads, W: Writes>(
         }
         env.reads.forget_account_sms(&account_id, region);
     }
+    Ok(())
+}
+
+/// This resource's protect configuration, disassociated from every configuration set that has it
+/// and deleted. The configuration set the operator created stays: the pool still names it, and
+/// deletion never changes the pool.
+async fn remove_protect_configuration<R: Reads, W: Writes>(
+    env: &Env<'_, R, W>,
+    res: &CognitoSmsConfig,
+    mode: Mode,
+    out: &mut CleanupReport,
+) -> Result<(), AwsError> {
+    let recorded = res.status.as_ref().and_then(|s| s.protect.as_ref());
+    let (Some(id), Some(region)) = (
+        recorded.and_then(|p| p.protect_configuration_id.clone()),
+        regions::pool_region(&res.spec.user_pool_id),
+    ) else {
+        return Ok(());
+    };
+    let account_id = env.reads.account_id().await?;
+    let account = env.reads.account_sms(&account_id, region).await?;
+    let mut changes: Vec<Change> = account
+        .configuration_set_protect
+        .iter()
+        .filter(|(_, protect)| **protect == id)
+        .map(|(set, _)| Change::DisassociateProtectConfiguration {
+            region: region.to_string(),
+            id: id.clone(),
+            configuration_set: set.clone(),
+        })
+        .collect();
+    changes.push(Change::DeleteProtectConfiguration {
+        region: region.to_string(),
+        id,
+    });
+    for change in changes {
+        if mode == Mode::Apply {
+            match env.writes.apply(&change).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        out.changes.push(change);
+    }
+    env.reads.forget_account_sms(&account_id, region);
     Ok(())
 }
 

@@ -87,3 +87,123 @@ async fn delivery_logs_are_set_and_kept() {
     assert_eq!(c.emu.write_calls(), vec![], "kept: nothing to write on resyncs");
     assert_eq!(c.emu.log_configurations("us-east-1", &pool).await, set);
 }
+
+/// End User Messaging as the account's admin (or an app) uses it.
+async fn eum(c: &Cluster) -> aws_sdk_pinpointsmsvoicev2::Client {
+    aws_sdk_pinpointsmsvoicev2::Client::new(&c.emu.sdk_config("us-east-1").await)
+}
+
+/// Whether End User Messaging takes a text to `number` (from `sender`) through `set`.
+async fn texts(c: &Cluster, number: &str, sender: &str, set: &str) -> bool {
+    eum(c)
+        .await
+        .send_text_message()
+        .destination_phone_number(number)
+        .origination_identity(sender)
+        .configuration_set_name(set)
+        .message_body("Your code is 123456")
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Protection on the direct path blocks a text to a country outside `destinationCountries`, lets
+/// it through once the country is added, and goes when turned off; on the SNS path the account
+/// default is reported.
+#[tokio::test]
+async fn protection_on_a_country_added_and_off_and_the_sns_path_report() {
+    let c = Cluster::start().await;
+    c.emu.sns_account(
+        "us-east-1",
+        json!({"originationNumbers": [{"phoneNumber": "+12065550100", "type": "TEN_DLC"}]}),
+    );
+    c.emu.sms_voice_account(
+        "us-east-1",
+        json!({"tier": "PRODUCTION", "spendLimit": 50, "senderIds": [{"senderId": "MyBrand", "country": "GB"}]}),
+    );
+    let pool = create_pool(&c.emu, "us-east-1", "app").await;
+    let sns_pool = create_pool(&c.emu, "us-east-1", "legacy").await;
+    let op = c.operator(&["--resync-period", "2s"]);
+    c.create(
+        "app",
+        json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": "+12065550100"},
+               "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}}),
+    )
+    .await;
+    c.create(
+        "legacy",
+        json!({"userPoolId": sns_pool, "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}}),
+    )
+    .await;
+
+    let protected = |name: &'static str, reason: &'static str| {
+        let c = &c;
+        move || async move {
+            let r = c.csms().get(name).await.ok()?;
+            (r.condition("PumpingProtection")?.reason == reason).then_some(r)
+        }
+    };
+    eventually(
+        &op,
+        Duration::from_secs(30),
+        "the direct path protected",
+        protected("app", "CountriesProtected"),
+    )
+    .await;
+    let set = format!("cognito-sms-{pool}");
+    let uk = "+447700900123";
+    assert!(!texts(&c, uk, "MyBrand", &set).await, "a text to GB is blocked");
+    assert!(texts(&c, "+14255550100", "+12065550100", &set).await);
+    let legacy = eventually(
+        &op,
+        Duration::from_secs(20),
+        "the SNS-path report",
+        protected("legacy", "AccountDefaultAllowsAll"),
+    )
+    .await;
+    assert_eq!(legacy.condition("PumpingProtection").unwrap().status, "False");
+    assert_eq!(
+        legacy.condition("Ready").unwrap().status,
+        "True",
+        "a report, not a failure"
+    );
+
+    c.csms()
+        .patch(
+            "app",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"destinationCountries": ["US", "GB"]}})),
+        )
+        .await
+        .unwrap();
+    eventually(&op, Duration::from_secs(20), "GB allowed", || async {
+        texts(&c, uk, "MyBrand", &set).await.then_some(())
+    })
+    .await;
+
+    c.csms()
+        .patch(
+            "app",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"protect": null}})),
+        )
+        .await
+        .unwrap();
+    eventually(
+        &op,
+        Duration::from_secs(20),
+        "the protect configuration deleted",
+        || async {
+            let left = eum(&c).await.describe_protect_configurations().send().await.ok()?;
+            left.protect_configurations().is_empty().then_some(())
+        },
+    )
+    .await;
+    eventually(
+        &op,
+        Duration::from_secs(20),
+        "PumpingProtection NotRequested",
+        protected("app", "NotRequested"),
+    )
+    .await;
+}
