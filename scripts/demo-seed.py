@@ -9,6 +9,11 @@
       Print the verification code in the last SMS sent to NUMBER, as its owner would read it.
   demo-seed.py ENDPOINT add-replica POOL_ID REGION
       Replicate the pool to a second Region, as its owner would for a failover.
+  demo-seed.py ENDPOINT try-text NUMBER CONFIGURATION_SET SENDER
+      Text NUMBER through End User Messaging as an app (or a bot's sign-up) would; print whether
+      it was sent or why it was refused.
+  demo-seed.py ENDPOINT spend REGION DOLLARS
+      Make the month's SMS spend in REGION DOLLARS, as many texts would.
   demo-seed.py ENDPOINT production-access REGION
       What AWS Support does on request: take the account out of the SMS sandbox, raise the
       spend limit, and provision a 10DLC number beside the toll-free one.
@@ -45,6 +50,22 @@ def control(path, body):
 if command == "add-replica":
     control("cognito/replica", {"createSeconds": 2})
     client("cognito-idp").create_user_pool_replica(UserPoolId=sys.argv[3], RegionName=sys.argv[4])
+    sys.exit(0)
+
+if command == "try-text":
+    from botocore.exceptions import ClientError
+    try:
+        client("pinpoint-sms-voice-v2").send_text_message(
+            DestinationPhoneNumber=sys.argv[3], ConfigurationSetName=sys.argv[4], OriginationIdentity=sys.argv[5],
+            MessageBody="Your verification code is 123456")
+        print(f"sent to {sys.argv[3]}")
+    except ClientError as e:
+        print(f"refused: {e.response.get('Reason', e.response['Error']['Code'])}: {e.response['Error']['Message']}")
+    sys.exit(0)
+
+if command == "spend":
+    control("sns/account", {"region": sys.argv[3], "spentThisMonth": float(sys.argv[4])})
+    control("sms-voice/account", {"region": sys.argv[3], "spentThisMonth": float(sys.argv[4])})
     sys.exit(0)
 
 if command == "production-access":
