@@ -203,7 +203,7 @@ pub async fn observe<R: Reads>(
             policies: Read::Skipped,
             stale_policy: Read::Skipped,
         },
-        log_delivery: Read::Skipped,
+        log_delivery: BTreeMap::new(),
         protect: Read::Skipped,
         account_sms: Read::Skipped,
         codes: BTreeMap::new(),
@@ -226,8 +226,9 @@ pub async fn observe<R: Reads>(
         let last_path = res.status.as_ref().and_then(|s| s.delivery_path);
         let to_read = reads::role_to_read(spec, pool, &observed.account_id, installation);
         observed.role = observe_role(reads, spec, to_read, last_path).await;
-        if reads::log_delivery_to_read(spec, res.status.as_ref()) {
-            observed.log_delivery = reads.log_delivery(&spec.pool_region, &spec.user_pool_id).await.into();
+        for region in reads::log_delivery_regions(spec, res.status.as_ref(), &observed.replica_pools) {
+            let read = reads.log_delivery(&region, &spec.user_pool_id).await.into();
+            observed.log_delivery.insert(region, read);
         }
         if reads::protect_to_read(spec, res.status.as_ref()) {
             observed.protect = observe_protect(reads, spec, res.status.as_ref()).await.into();

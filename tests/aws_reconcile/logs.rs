@@ -69,9 +69,13 @@ async fn delivery_errors_go_to_the_log_group_and_the_pool_s_other_logging_stays(
         (status.as_str(), reason.as_str()),
         ("True", reasons::DELIVERY_LOGS_IN_SYNC)
     );
+    let recorded = &res.status.as_ref().unwrap().delivery_logs;
     assert_eq!(
-        res.status.as_ref().unwrap().delivery_log_group_arn.as_deref(),
-        Some(group.as_str())
+        recorded
+            .iter()
+            .map(|d| (d.region.as_str(), d.log_group_arn.as_str()))
+            .collect::<Vec<_>>(),
+        [("us-east-1", group.as_str())]
     );
     assert!(
         report
@@ -91,7 +95,7 @@ async fn delivery_errors_go_to_the_log_group_and_the_pool_s_other_logging_stays(
     res.spec.delivery_logs = None;
     reconcile_once(&emu, &mut res).await;
     assert_eq!(emu.log_configurations("us-east-1", &pool).await, [auth_events()]);
-    assert_eq!(res.status.as_ref().unwrap().delivery_log_group_arn, None);
+    assert!(res.status.as_ref().unwrap().delivery_logs.is_empty());
     assert_eq!(
         condition(&res, types::DELIVERY_LOGS_CONFIGURED).1,
         reasons::NOT_REQUESTED
@@ -145,4 +149,58 @@ async fn a_delivery_someone_else_set_is_left_alone_and_a_missing_log_group_is_re
         [delivery_errors_to(&theirs)]
     );
     assert_eq!(condition(&res, types::READY).0, "True");
+}
+
+/// A secondary Region keeps its own log delivery: to the log group of the same name in its
+/// Region, or the one `replicas[].deliveryLogs` names.
+#[tokio::test]
+async fn each_region_delivers_its_errors_to_a_log_group_of_its_own() {
+    let emu = Emulator::start();
+    let pool = create_pool(&emu, "us-east-1", "app").await;
+    emu.replicas(json!({"createSeconds": 0}));
+    emu.replicate("us-east-1", &pool, "us-west-2").await;
+    let east = emu.log_group("us-east-1", "/aws/vendedlogs/cognito/app");
+    let west = emu.log_group("us-west-2", "/aws/vendedlogs/cognito/app");
+    let mut res = resource(
+        "app",
+        json!({"userPoolId": pool, "deliveryLogs": {"logGroupArn": east}}),
+    );
+
+    reconcile_once(&emu, &mut res).await;
+
+    assert_eq!(
+        emu.log_configurations("us-east-1", &pool).await,
+        [delivery_errors_to(&east)]
+    );
+    assert_eq!(
+        emu.log_configurations("us-west-2", &pool).await,
+        [delivery_errors_to(&west)]
+    );
+    let recorded: Vec<(String, String)> = res
+        .status
+        .as_ref()
+        .unwrap()
+        .delivery_logs
+        .iter()
+        .map(|d| (d.region.clone(), d.log_group_arn.clone()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [("us-east-1".into(), east.clone()), ("us-west-2".into(), west.clone())]
+    );
+    assert_eq!(condition(&res, types::DELIVERY_LOGS_CONFIGURED).0, "True");
+
+    // Another log group named for the secondary.
+    let other = emu.log_group("us-west-2", "/aws/vendedlogs/cognito/west-only");
+    res.spec.replicas =
+        serde_json::from_value(json!([{"region": "us-west-2", "deliveryLogs": {"logGroupArn": other}}])).unwrap();
+    reconcile_once(&emu, &mut res).await;
+    assert_eq!(
+        emu.log_configurations("us-west-2", &pool).await,
+        [delivery_errors_to(&other)]
+    );
+    assert_eq!(
+        emu.log_configurations("us-east-1", &pool).await,
+        [delivery_errors_to(&east)]
+    );
 }

@@ -172,7 +172,8 @@ pub struct CognitoSmsConfigSpec {
     /// through the pool's log delivery (`userNotification` at level `ERROR`). The pool's other
     /// log configuration (user activity) is kept. Removing this stops the delivery, if this
     /// resource set it; deleting the resource leaves it in place, as every setting of the pool.
-    /// It applies in the pool's primary Region.
+    /// A secondary Region delivers to the log group of the same name in its own Region, unless
+    /// `replicas[].deliveryLogs` names another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_logs: Option<DeliveryLogs>,
 
@@ -209,6 +210,11 @@ pub struct ReplicaSettings {
     /// configuration set belong to one Region, so a primary that names them needs these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user_messaging: Option<EndUserMessaging>,
+
+    /// Where the secondary's message delivery errors go, when `deliveryLogs` is set: a log group
+    /// of the secondary's Region. Defaults to the log group of the same name in that Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_logs: Option<DeliveryLogs>,
 }
 
 /// The pool's direct path through AWS End User Messaging SMS.

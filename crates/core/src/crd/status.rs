@@ -27,6 +27,14 @@ pub struct RegionStatus {
     pub sandbox: Option<bool>,
 }
 
+/// Where this resource set a Region's message delivery errors to go.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryLogStatus {
+    pub region: String,
+    pub log_group_arn: String,
+}
+
 /// The protect configuration this resource keeps, and the configuration set it created for it.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -113,9 +121,9 @@ pub struct CognitoSmsConfigStatus {
     /// What this resource keeps in End User Messaging to protect against SMS pumping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<ProtectStatus>,
-    /// The log group this resource set the pool's message delivery errors to go to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivery_log_group_arn: Option<String>,
+    /// The log group this resource set each Region's message delivery errors to go to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivery_logs: Vec<DeliveryLogStatus>,
     /// The month's SMS spend against the monthly spend limit, in each region the pool sends
     /// through, as CloudWatch reports it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -266,6 +266,30 @@ impl Desired {
         }
     }
 
+    /// The log group the pool's message delivery errors in `region` should go to: the spec's for
+    /// the primary; for a secondary, `replicas[].deliveryLogs`, else the log group of the same
+    /// name in the secondary's Region. `None` without `deliveryLogs`.
+    pub fn delivery_log_group_in(&self, region: &str) -> Option<String> {
+        let primary = self.delivery_log_group.as_deref()?;
+        if region == self.pool_region {
+            return Some(primary.to_string());
+        }
+        let named = self
+            .replicas
+            .iter()
+            .find(|r| r.region == region)
+            .and_then(|r| r.delivery_logs.as_ref());
+        if let Some(named) = named {
+            return Some(named.log_group_arn.clone());
+        }
+        // arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME
+        let mut parts: Vec<&str> = primary.splitn(5, ':').collect();
+        if parts.len() == 5 {
+            parts[3] = region;
+        }
+        Some(parts.join(":"))
+    }
+
     /// The configuration set the operator creates and names in the pool's `EumsSms`: on the
     /// direct path with protection, when the spec names none.
     pub fn owned_configuration_set(&self) -> Option<String> {

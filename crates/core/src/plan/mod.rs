@@ -241,7 +241,7 @@ fn remembered(previous: CognitoSmsConfigStatus) -> CognitoSmsConfigStatus {
         // Until its protect configuration is read again.
         protect: previous.protect,
         // Until the pool's log delivery is read again: only what this resource set is removed.
-        delivery_log_group_arn: previous.delivery_log_group_arn,
+        delivery_logs: previous.delivery_logs,
         // Until the pool's Regions are listed again.
         regions: previous.regions,
         ..Default::default()
@@ -436,7 +436,7 @@ pub fn plan(res: &CognitoSmsConfig, spec: &Desired, observed: Result<Observed, A
                 role: f.clone(),
                 user_pool: f.clone(),
             };
-            let logs = LogsPlan::Settled(f.clone());
+            let logs = LogsPlan::settled(f.clone());
             let protect = ProtectPlan::unread(f.clone(), previous.protect.clone());
             (config, logs, protect, AccountPlan::Settled(SmsFindings::all(f)))
         }
@@ -504,7 +504,7 @@ impl Plan {
     fn steps(&self) -> impl Iterator<Item = &Step> {
         self.config
             .steps()
-            .chain(self.logs.step())
+            .chain(self.logs.steps())
             .chain(self.protect.steps())
             .chain(self.account.steps())
             .chain(&self.claim)
@@ -514,7 +514,7 @@ impl Plan {
         let steps = self
             .config
             .steps_mut()
-            .chain(self.logs.step_mut())
+            .chain(self.logs.steps_mut())
             .chain(self.protect.steps_mut())
             .chain(self.account.steps_mut())
             .chain(&mut self.claim);

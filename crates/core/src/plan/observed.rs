@@ -122,9 +122,9 @@ pub struct Observed {
     /// This resource's protect configuration (`None`: it has none), read on the direct path with
     /// protection, or while status records one.
     pub protect: Read<Option<OwnedProtect>>,
-    /// The pool's log configurations, read when the spec asks for delivery logs or status
-    /// records that this resource set them.
-    pub log_delivery: Read<Vec<LogConfiguration>>,
+    /// The pool's log configurations in each Region where the spec asks for delivery logs or
+    /// status records that this resource set them, by Region.
+    pub log_delivery: BTreeMap<String, Read<Vec<LogConfiguration>>>,
     pub account_sms: Read<Arc<AccountSms>>,
     /// The code in the Secret of every number its region's sandbox lists as pending verification.
     pub codes: BTreeMap<NumberAt, Result<Option<SecretCode>, SecretError>>,

@@ -36,10 +36,19 @@ pub fn replica_sms_regions(spec: &Desired, secondaries: &[(Replica, super::Read<
     regions
 }
 
-/// Whether to read the pool's log delivery: the spec asks for delivery logs, or the last status
-/// records that this resource set them (to stop them once the spec no longer asks).
-pub fn log_delivery_to_read(spec: &Desired, previous: Option<&CognitoSmsConfigStatus>) -> bool {
-    spec.delivery_log_group.is_some() || previous.is_some_and(|s| s.delivery_log_group_arn.is_some())
+/// The Regions whose log delivery to read: the primary's and each secondary read (`ACTIVE` or
+/// `INACTIVE`) where the spec asks for delivery logs, or where the last status records that this
+/// resource set them (to stop them once the spec no longer asks).
+pub fn log_delivery_regions(
+    spec: &Desired,
+    previous: Option<&CognitoSmsConfigStatus>,
+    secondaries: &[(Replica, super::Read<UserPool>)],
+) -> Vec<String> {
+    let recorded = |region: &str| previous.is_some_and(|s| s.delivery_logs.iter().any(|d| d.region == region));
+    std::iter::once(spec.pool_region.clone())
+        .chain(secondaries.iter().map(|(r, _)| r.region.clone()))
+        .filter(|region| spec.delivery_log_group_in(region).is_some() || recorded(region))
+        .collect()
 }
 
 /// Whether to read this resource's protect configuration: the spec asks for one on the direct
