@@ -468,25 +468,32 @@ async fn rule(emu: &Emulator, id: &str, country: &str) -> String {
     out.country_rule_set()[country].protect_status().as_str().to_string()
 }
 
+/// A production account's direct-path pool whose resource (with `extra` in its spec) asks for
+/// protection for US users, reconciled until protected: the protect configuration is created,
+/// then given its rules and its configuration set, then the pool is pointed at the set.
+async fn protected(emu: &Emulator, extra: Value) -> (String, Harness, CognitoSmsConfig) {
+    shape_account(emu, "PRODUCTION");
+    let pool = create_pool(emu, "us-east-1", "app").await;
+    let h = Harness::with_ttl(emu, Duration::ZERO).await;
+    let mut spec = json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": US_SENDER},
+                          "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    let mut res = resource("app", spec);
+    for _ in 0..3 {
+        h.reconcile(&mut res).await;
+    }
+    (pool, h, res)
+}
+
 /// Country protection on the direct path: this resource's protect configuration allows the
 /// users' countries and blocks every other, on a configuration set the operator creates and
 /// names in the pool, follows `destinationCountries`, and is removed when no longer asked for.
 #[tokio::test]
 async fn protection_blocks_texts_to_other_countries_follows_the_users_countries_and_goes_when_off() {
     let emu = Emulator::start();
-    shape_account(&emu, "PRODUCTION");
-    let pool = create_pool(&emu, "us-east-1", "app").await;
-    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
-    let mut res = resource(
-        "app",
-        json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": US_SENDER},
-               "destinationCountries": ["US"], "protect": {"blockOtherCountries": true}}),
-    );
-
-    // Created, then given its rules and its configuration set, then the pool pointed at it.
-    for _ in 0..3 {
-        h.reconcile(&mut res).await;
-    }
+    let (pool, h, mut res) = protected(&emu, json!({})).await;
 
     let set = format!("cognito-sms-{pool}");
     let status = res.status.clone().unwrap();
@@ -628,18 +635,7 @@ async fn on_the_sns_path_the_account_default_is_reported_and_left_alone() {
 #[tokio::test]
 async fn deletion_removes_the_protect_configuration() {
     let emu = Emulator::start();
-    shape_account(&emu, "PRODUCTION");
-    let pool = create_pool(&emu, "us-east-1", "app").await;
-    let h = Harness::with_ttl(&emu, Duration::ZERO).await;
-    let mut res = resource(
-        "app",
-        json!({"userPoolId": pool, "endUserMessaging": {"originationIdentity": US_SENDER},
-               "destinationCountries": ["US"], "protect": {"blockOtherCountries": true},
-               "deletionPolicy": "Delete"}),
-    );
-    for _ in 0..3 {
-        h.reconcile(&mut res).await;
-    }
+    let (pool, h, res) = protected(&emu, json!({"deletionPolicy": "Delete"})).await;
     assert_eq!(condition(&res, types::PUMPING_PROTECTION).0, "True");
 
     let out = cognito_sms_operator::reconcile::cleanup(&h.env(), &res, cognito_sms_operator::reconcile::Mode::Apply)

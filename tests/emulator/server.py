@@ -396,10 +396,8 @@ def sns_account(body: dict, args) -> dict:
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 
 
-def sms_voice(request: Request) -> Response:
-    """Log an End User Messaging call, answer an injected fault if one is due, else serve it."""
-    wait_for_release()
-    action = request.headers.get("X-Amz-Target", "").split(".")[-1]
+def caller(request: Request) -> tuple[str, str, str]:
+    """The region, access key and account of a signed request to a service moto does not serve."""
     authorization = request.headers.get("Authorization", "")
     scope = CREDENTIAL_SCOPE.search(authorization)
     region = scope.group("region") if scope else "us-east-1"
@@ -407,6 +405,14 @@ def sms_voice(request: Request) -> Response:
     # As moto's own services decide it: the header a test may set, else the account the access
     # key belongs to (an assumed role's key acts in the role's account).
     account = request.headers.get("x-moto-account-id") or get_account_id_from(key)
+    return region, key, account
+
+
+def sms_voice(request: Request) -> Response:
+    """Log an End User Messaging call, answer an injected fault if one is due, else serve it."""
+    wait_for_release()
+    action = request.headers.get("X-Amz-Target", "").split(".")[-1]
+    region, key, account = caller(request)
     fault, expired, throttled = record("sms-voice", action, account, region, key)
     if expired:
         return sms_voice_state.ApiError(
@@ -429,11 +435,7 @@ def cloudwatch(request: Request) -> Response:
     is due, else serve it."""
     wait_for_release()
     action = cloudwatch_cbor.operation(request.path)
-    authorization = request.headers.get("Authorization", "")
-    scope = CREDENTIAL_SCOPE.search(authorization)
-    region = scope.group("region") if scope else "us-east-1"
-    key = access_key(authorization)
-    account = request.headers.get("x-moto-account-id") or get_account_id_from(key)
+    region, key, account = caller(request)
     fault, expired, throttled = record("cloudwatch", action, account, region, key)
     if expired:
         return cloudwatch_cbor.error("ExpiredToken", "The security token included in the request is expired", 403)
