@@ -39,6 +39,16 @@ fn auth_events() -> LogConfigurationType {
         .unwrap()
 }
 
+/// The log group status records this resource set in each Region.
+fn recorded_logs(res: &CognitoSmsConfig) -> Vec<(String, String)> {
+    let status = res.status.as_ref().expect("a status");
+    status
+        .delivery_logs
+        .iter()
+        .map(|d| (d.region.clone(), d.log_group_arn.clone()))
+        .collect()
+}
+
 fn delivery_errors_to(group: &str) -> LogConfigurationType {
     LogConfigurationType::builder()
         .event_source(EventSourceName::UserNotification)
@@ -69,14 +79,8 @@ async fn delivery_errors_go_to_the_log_group_and_the_pool_s_other_logging_stays(
         (status.as_str(), reason.as_str()),
         ("True", reasons::DELIVERY_LOGS_IN_SYNC)
     );
-    let recorded = &res.status.as_ref().unwrap().delivery_logs;
-    assert_eq!(
-        recorded
-            .iter()
-            .map(|d| (d.region.as_str(), d.log_group_arn.as_str()))
-            .collect::<Vec<_>>(),
-        [("us-east-1", group.as_str())]
-    );
+    assert_eq!(recorded_logs(&res), [("us-east-1".to_string(), group.clone())]);
+
     assert!(
         report
             .changes
@@ -176,16 +180,8 @@ async fn each_region_delivers_its_errors_to_a_log_group_of_its_own() {
         emu.log_configurations("us-west-2", &pool).await,
         [delivery_errors_to(&west)]
     );
-    let recorded: Vec<(String, String)> = res
-        .status
-        .as_ref()
-        .unwrap()
-        .delivery_logs
-        .iter()
-        .map(|d| (d.region.clone(), d.log_group_arn.clone()))
-        .collect();
     assert_eq!(
-        recorded,
+        recorded_logs(&res),
         [("us-east-1".into(), east.clone()), ("us-west-2".into(), west.clone())]
     );
     assert_eq!(condition(&res, types::DELIVERY_LOGS_CONFIGURED).0, "True");

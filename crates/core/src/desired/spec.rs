@@ -213,6 +213,16 @@ impl Desired {
         }
     }
 
+    /// How the pool's secondary in `region` sends, once it can be configured: the region its SMS
+    /// go through (its SNS region, or its own on the direct path) and the path. `None` when the
+    /// spec cannot say (see [`Desired::replica_path`]).
+    pub fn secondary_sends_through(&self, region: &str) -> Option<(String, DeliveryPath)> {
+        match self.replica_path(region).ok()? {
+            ReplicaPath::Sns { region } => Some((region, DeliveryPath::Sns)),
+            ReplicaPath::Direct(_) => Some((region.to_string(), DeliveryPath::EndUserMessaging)),
+        }
+    }
+
     /// The region whose SMS account state a Region of the pool depends on: [`Desired::sms_region`]
     /// for the primary's; for another, the SNS region its SMS go through, or the Region itself on
     /// the direct path (whether or not the spec names the identity it needs there).

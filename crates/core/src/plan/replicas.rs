@@ -399,10 +399,7 @@ pub(super) fn spend_elsewhere(spec: &Desired, observed: &Observed) -> Option<Fin
     desired::secondaries(replicas)
         .filter(|r| r.status.configurable())
         .find_map(|replica| {
-            let (region, path) = match spec.replica_path(&replica.region).ok()? {
-                ReplicaPath::Sns { region } => (region, DeliveryPath::Sns),
-                ReplicaPath::Direct(_) => (replica.region.clone(), DeliveryPath::EndUserMessaging),
-            };
+            let (region, path) = spec.secondary_sends_through(&replica.region)?;
             let account = observed.account_in(&region, spec.sms_region())?;
             let finding = sms_account::spend_finding(account, minimum, path, &region);
             (finding.status != crate::conditions::ConditionStatus::True).then(|| Finding {

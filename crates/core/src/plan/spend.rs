@@ -6,18 +6,15 @@ use super::Draft;
 use super::observed::Observed;
 use crate::account;
 use crate::conditions::{ConditionStatus, Finding, reasons};
-use crate::crd::DeliveryPath;
-use crate::desired::{Desired, ReplicaPath};
+use crate::desired::Desired;
 
 /// `status.spend` and `SpendHeadroom`: the worst region's finding (False, then Unknown), else the
 /// primary's.
 pub(super) fn plan(draft: &mut Draft, spec: &Desired, observed: &Observed) -> Finding {
     let mut regions = vec![(spec.sms_region().to_string(), spec.delivery_path())];
     for (replica, _) in &observed.replica_pools {
-        let sends = match spec.replica_path(&replica.region) {
-            Ok(ReplicaPath::Sns { region }) => (region, DeliveryPath::Sns),
-            Ok(ReplicaPath::Direct(_)) => (replica.region.clone(), DeliveryPath::EndUserMessaging),
-            Err(_) => continue,
+        let Some(sends) = spec.secondary_sends_through(&replica.region) else {
+            continue;
         };
         if !regions.contains(&sends) {
             regions.push(sends);
