@@ -167,6 +167,14 @@ async fn protection_on_a_country_added_and_off_and_the_sns_path_report() {
         "True",
         "a report, not a failure"
     );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let warnings: Vec<_> = events(&c)
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("AccountDefaultAllowsAll"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one Warning, not one a resync: {warnings:?}");
+    assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
 
     c.csms()
         .patch(
