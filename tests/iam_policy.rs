@@ -4,13 +4,27 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-/// Actions AWS checks without the operator calling them by name: UpdateUserPool with an
-/// SnsCallerArn requires iam:PassRole on that role, AssumeRole with session tags
-/// sts:TagSession, and SetLogDeliveryConfiguration to a log group the CloudWatch Logs delivery
-/// actions, with which AWS sets up the delivery and the log group's resource policy.
+/// What AWS also authorizes when the operator makes these calls as it makes them: their
+/// "dependent actions" in the Service Authorization Reference (the pages for AWS STS, IAM,
+/// Amazon Cognito User Pools and AWS End User Messaging SMS and Voice V2). AssumeRole carries
+/// session tags, CreateRole and the End User Messaging creates carry the operator's tags, and
+/// UpdateUserPool passes the role and sends the pool's tags back.
+const DEPENDENT: &[(&str, &[&str])] = &[
+    ("sts:AssumeRole", &["sts:TagSession"]),
+    ("iam:CreateRole", &["iam:TagRole"]),
+    (
+        "cognito-idp:UpdateUserPool",
+        &["cognito-idp:TagResource", "cognito-idp:UntagResource", "iam:PassRole"],
+    ),
+    ("sms-voice:CreateVerifiedDestinationNumber", &["sms-voice:TagResource"]),
+    ("sms-voice:CreateProtectConfiguration", &["sms-voice:TagResource"]),
+    ("sms-voice:CreateConfigurationSet", &["sms-voice:TagResource"]),
+];
+
+/// Actions AWS checks that no call names, beyond [`DEPENDENT`]: SetLogDeliveryConfiguration to
+/// a log group needs the CloudWatch Logs delivery actions, with which AWS sets up the delivery
+/// and the log group's resource policy.
 const IMPLIED: &[&str] = &[
-    "iam:PassRole",
-    "sts:TagSession",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -64,13 +78,101 @@ fn the_policy_grants_every_action_the_code_calls() {
     assert!(missing.is_empty(), "docs/iam-policy.json lacks {missing:?}");
 }
 
+/// The dependent actions of the calls the code makes.
+fn dependent_actions(called: &BTreeSet<String>) -> BTreeSet<&'static str> {
+    DEPENDENT
+        .iter()
+        .filter(|(action, _)| called.contains(*action))
+        .flat_map(|(_, dependent)| dependent.iter().copied())
+        .collect()
+}
+
+#[test]
+fn the_policy_grants_what_aws_checks_along_with_each_call() {
+    let called = actions_called();
+    let (granted, _) = actions_granted();
+    for (action, _) in DEPENDENT {
+        assert!(
+            called.contains(*action),
+            "{action} is no longer called: drop it from DEPENDENT"
+        );
+    }
+    let missing: Vec<_> = dependent_actions(&called)
+        .into_iter()
+        .filter(|a| !granted.contains(*a))
+        .collect();
+    assert!(missing.is_empty(), "docs/iam-policy.json lacks {missing:?}");
+}
+
+/// Whether some statement allows `action` to a request carrying `tag_keys`. Conditions other
+/// than a `ForAllValues:StringLike` on `aws:TagKeys` count as unmet, so a statement whose
+/// conditions this cannot judge never allows anything here.
+fn allows(doc: &Value, action: &str, tag_keys: &[&str]) -> bool {
+    let glob = |pattern: &str, key: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == pattern,
+    };
+    doc["Statement"].as_array().unwrap().iter().any(|stmt| {
+        let names = match &stmt["Action"] {
+            Value::String(a) => a == action,
+            Value::Array(all) => all.iter().any(|a| a == action),
+            _ => false,
+        };
+        let conditions_met = match stmt.get("Condition").and_then(Value::as_object) {
+            None => true,
+            Some(conditions) => conditions.iter().all(|(operator, keys)| {
+                let keys = keys.as_object().unwrap();
+                operator == "ForAllValues:StringLike"
+                    && keys.len() == 1
+                    && keys.get("aws:TagKeys").is_some_and(|patterns| {
+                        let patterns: Vec<&str> = match patterns {
+                            Value::String(p) => vec![p.as_str()],
+                            Value::Array(all) => all.iter().filter_map(Value::as_str).collect(),
+                            _ => vec![],
+                        };
+                        tag_keys.iter().all(|k| patterns.iter().any(|p| glob(p, k)))
+                    })
+            }),
+        };
+        names && conditions_met
+    })
+}
+
+#[test]
+fn an_update_may_send_back_tags_that_are_not_the_operators() {
+    // UpdateUserPool resets the tags it is not sent, so the operator sends every tag the pool
+    // has, and AWS authorizes them as TagResource and UntagResource: a grant limited to the
+    // operator's own keys would refuse every update of a pool that carries tags of its own.
+    let (_, doc) = actions_granted();
+    let sent = ["team", "cost-center", "cognitosms.io/managed-by", "cognitosms.io/name"];
+    for action in ["cognito-idp:TagResource", "cognito-idp:UntagResource"] {
+        assert!(allows(&doc, action, &sent), "{action} with the pool's own tags");
+    }
+}
+
+#[test]
+fn end_user_messaging_tags_are_the_operators_own_only() {
+    let (_, doc) = actions_granted();
+    let ours = [
+        "cognitosms.io/managed-by",
+        "cognitosms.io/namespace",
+        "cognitosms.io/name",
+        "cognitosms.io/uid",
+    ];
+    assert!(allows(&doc, "sms-voice:TagResource", &ours));
+    assert!(!allows(&doc, "sms-voice:TagResource", &["team"]));
+    assert!(allows(&doc, "sts:TagSession", &ours));
+    assert!(!allows(&doc, "sts:TagSession", &["team"]));
+}
+
 #[test]
 fn the_policy_grants_nothing_the_code_does_not_need() {
     let called = actions_called();
     let (granted, _) = actions_granted();
+    let dependent = dependent_actions(&called);
     let extra: Vec<_> = granted
         .iter()
-        .filter(|a| !called.contains(*a) && !IMPLIED.contains(&a.as_str()))
+        .filter(|a| !called.contains(*a) && !dependent.contains(a.as_str()) && !IMPLIED.contains(&a.as_str()))
         .collect();
     assert!(extra.is_empty(), "docs/iam-policy.json grants unused {extra:?}");
     assert!(!granted.iter().any(|a| a.contains('*')), "no wildcard actions");
