@@ -217,7 +217,10 @@ class RealCluster:
                            "server": f"https://{self.url}",
                            "certificate-authority": os.path.join(self.state, "pki/ca.crt")}}],
                        "users": [{"name": "operator", "user": {"token": token}}],
-                       "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "operator"}}],
+                       # The release's namespace, as a Pod's ServiceAccount has it: the
+                       # operator keeps its own Secret there, where the chart grants it.
+                       "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "operator",
+                                                                  "namespace": self.RELEASE}}],
                        "current-context": "bench"}, f)
         self.lease = ["--lease-namespace", self.RELEASE, "--lease-name", self.RELEASE]
         self.audited = 0
